@@ -1,0 +1,39 @@
+# The two commands a new user needs: `make run` and `make test`. Both install what they
+# need into .venv from requirements.lock (pinned) the first time, and again when it changes.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+
+.PHONY: run test lint install bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . || \
+		$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the hub with embedded defaults (SQLite, in-process transport) and the mock partners
+run: install
+	$(BIN)/lgsp dev
+
+## lint: ruff, mypy, and the exported JSON Schemas are current
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lgsp schemas export --check
+
+## test: lint, then the whole suite (RabbitMQ and PostgreSQL tests included; in CI they must run)
+test: lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+## bench: end-to-end benchmark against RabbitMQ + PostgreSQL (see docs/performance.md)
+bench: install
+	$(BIN)/python -m bench.spine
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""National public service portal (Cổng Dịch vụ công quốc gia, DVCQG) — dossier sync connector.
+
+Capability card
+---------------
+- **Protocol**: REST/JSON over HTTP(S), one endpoint per direction; the operation is the body field
+  ``service``. Integration endpoint (``/integration``): ``DongBoHoSoMC`` (sync one-stop dossier: insert
+  or update ``HoSo`` records, ``isUpdating`` "False"/"True"), ``CapNhatTienDoHoSoMC`` (append progress
+  entries). Share endpoint (``/share``): ``TraCuuHoSo`` (look a dossier up by ``mahoso``).
+- **Auth**: POST ``/auth`` JSON ``{username, password}`` with header ``dstcode`` (routing code) ->
+  ``{"error_code": 0, "session": ...}``; the session is cached and sent in the JSON body of every call,
+  with ``madonvi`` (the connecting unit's electronic code) and the ``dstcode`` header. When a call answers
+  "session expired" the client logs in again once and repeats the call once.
+- **Message**: ``dossier.status.changed`` -> ``DongBoHoSoMC`` then ``CapNhatTienDoHoSoMC``; up to
+  ``batch_size`` HoSo per call; a rejected batch falls back to one call per item.
+- **Idempotency key**: the progress entry's natural key (MaHoSo, TrangThai, ThoiDiemXuLy), equal to
+  ``DossierStatusChange.natural_key()``; it is the ``partner_ref`` of a delivered outcome. ``DongBoHoSoMC``
+  is an upsert by MaHoSo; progress entries are appended, so before re-sending an item that may already
+  have landed (``in_doubt``, or any attempt > 1 while ``lookup_on_retry``) the connector calls
+  ``TraCuuHoSo`` and reports DELIVERED when the entry is there.
+- **Answers**: ``error_code`` 0/"0"/"00" = success (lenient); classification in ``errors.py``.
+- **Inferred [I] and configurable** (``HUB_PORTAL_*``, see ``config.py``): the session-expired code
+  ("-2", also matched by message), the not-found code ("4"), which other codes are retryable (none),
+  the ``QuaTrinhXuLy`` key of the progress list in a ``TraCuuHoSo`` result, endpoint paths, and the
+  derived values described in ``translate.py``. Already-exists ("3"/"-3", "đã tồn tại") is observed [C].
+- **Mock** (``mock.py``, ``python -m connectors.national_portal.mock``): auth with session TTL, the three
+  services with the portal's validation (required fields, date format, status 1-10, already exists,
+  unknown dossier, all-or-nothing calls), and faults: random 500 / 502, latency, hangs longer than
+  the client timeout, an outage window, expiring all sessions. Admin views under ``/_mock/``.
+"""
+
+from __future__ import annotations
+
+from .client import MESSAGE_TYPES, NAME, NationalPortalClient, NationalPortalConnector
+from .config import NationalPortalSettings
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "NAME",
+    "NationalPortalClient",
+    "NationalPortalConnector",
+    "NationalPortalSettings",
+    "build_connector",
+]
+
+
+def build_connector(settings: NationalPortalSettings | None = None) -> NationalPortalConnector:
+    """The connector for the hub's registry; opens no connection until the first delivery."""
+    return NationalPortalConnector(settings or NationalPortalSettings())

@@ -1,0 +1,302 @@
+"""HTTP client of the national portal (DVCQG) and the connector the hub's workers call.
+
+``NationalPortalClient`` speaks the protocol (login, session in the body, ``dstcode`` header) and
+raises :class:`PortalError` with a classification; ``NationalPortalConnector`` turns canonical
+items into portal calls and every answer into an ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from hub.ports import Connector, DeliveryItem, Outcome, OutcomeKind
+
+from . import translate as tr
+from .config import NationalPortalSettings
+from .errors import Classified, Codes, PortalError, Verdict, classify, scrub
+
+NAME = "national_portal"
+MESSAGE_TYPES: tuple[str, ...] = ("dossier.status.changed",)
+
+
+class NationalPortalClient:
+    """Calls the portal. Thread-safe; the session is cached and renewed once per call when it expires."""
+
+    def __init__(self, settings: NationalPortalSettings | None = None, http: httpx.Client | None = None) -> None:
+        self.settings = settings or NationalPortalSettings()
+        self._http = http
+        self._owns_http = http is None
+        self._session: str | None = None
+        self._lock = threading.Lock()
+        s = self.settings
+        self.codes = Codes.of(s.session_expired_codes, s.already_exists_codes, s.not_found_codes, s.retryable_codes)
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.settings.timeout, headers={"Accept": "application/json"})
+        return self._http
+
+    def close(self) -> None:
+        if self._owns_http and self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _post(self, endpoint: str, body: Mapping[str, Any]) -> tuple[Classified, dict[str, Any]]:
+        try:
+            url, headers = self.settings.url(endpoint), {"dstcode": self.settings.dstcode}
+            response = self.http.post(url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return classify(None, None, exc, self.codes), {}
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        data = parsed if isinstance(parsed, dict) else None
+        return classify(response.status_code, data, None, self.codes), data or {}
+
+    def login(self) -> str:
+        """POST the auth endpoint; cache and return the session. A refused login is retryable:
+        wrong credentials or ``dstcode`` are the operator's to fix, not the message's fault."""
+        with self._lock:
+            return self._login()
+
+    def _login(self) -> str:
+        credentials = {"username": self.settings.username, "password": self.settings.password.get_secret_value()}
+        classified, data = self._post(self.settings.auth_endpoint, credentials)
+        session = data.get("session")
+        if classified.verdict is Verdict.DELIVERED and isinstance(session, str) and session:
+            self._session = session
+            return session
+        message = classified.message if classified.verdict is not Verdict.DELIVERED else "no session in the answer"
+        raise PortalError("login", Classified(Verdict.RETRYABLE, classified.code, message, classified.http_status))
+
+    def _current_session(self) -> str:
+        with self._lock:
+            return self._session or self._login()
+
+    def _call(self, operation: str, endpoint: str, build: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        for renewed in (False, True):
+            session = self._current_session()
+            classified, data = self._post(endpoint, build(session))
+            if classified.verdict is Verdict.SESSION_EXPIRED and not renewed:
+                with self._lock:
+                    if self._session == session:
+                        self._session = None
+                continue
+            if classified.verdict is Verdict.DELIVERED:
+                return data
+            if classified.verdict is Verdict.SESSION_EXPIRED:  # expired again right after a fresh login
+                classified = Classified(Verdict.RETRYABLE, classified.code, classified.message, classified.http_status)
+            raise PortalError(operation, classified)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def sync_dossiers(self, hoso_list: Sequence[Mapping[str, Any]], is_updating: bool) -> dict[str, Any]:
+        """``DongBoHoSoMC``: insert (``is_updating=False``) or update HoSo records, all or nothing."""
+        madonvi = self.settings.madonvi
+        return self._call(
+            tr.SYNC_SERVICE,
+            self.settings.integration_endpoint,
+            lambda s: tr.sync_envelope(s, madonvi, hoso_list, is_updating),
+        )
+
+    def update_progress(self, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """``CapNhatTienDoHoSoMC``: append progress entries."""
+        madonvi = self.settings.madonvi
+        return self._call(
+            tr.PROGRESS_SERVICE, self.settings.integration_endpoint, lambda s: tr.progress_envelope(s, madonvi, entries)
+        )
+
+    def lookup_dossier(self, mahoso: str) -> dict[str, Any] | None:
+        """``TraCuuHoSo``: the stored HoSo (with its ``QuaTrinhXuLy`` progress list if the portal
+        gives one), or None when the portal does not know the dossier."""
+        madonvi = self.settings.madonvi
+        try:
+            data = self._call(
+                tr.LOOKUP_SERVICE, self.settings.share_endpoint, lambda s: tr.lookup_envelope(s, madonvi, mahoso)
+            )
+        except PortalError as exc:
+            if exc.verdict is Verdict.NOT_FOUND:
+                return None
+            raise
+        result = data.get("result")
+        if isinstance(result, list):
+            result = result[0] if result else None
+        return result if isinstance(result, dict) and result else None
+
+
+@dataclass
+class _Work:
+    """One item on its way through ``deliver``."""
+
+    item: DeliveryItem
+    hoso: dict[str, Any]
+    progress: dict[str, Any]
+    is_updating: bool
+    outcome: Outcome | None = None
+    synced: bool = False
+
+    @property
+    def mahoso(self) -> str:
+        return str(self.hoso["MaHoSo"])
+
+    @property
+    def ref(self) -> str:
+        return "|".join(tr.progress_key(self.progress))  # same as DossierStatusChange.natural_key()
+
+
+def _failed(exc: PortalError) -> Outcome:
+    kind = OutcomeKind.RETRY if exc.retryable else OutcomeKind.DEAD
+    detail = f"{exc.operation}: {exc.classified.describe()}"
+    return Outcome(kind, detail, response=exc.classified.message or None)
+
+
+class NationalPortalConnector:
+    """``hub.ports.Connector`` for the national portal.
+
+    One status change = ``DongBoHoSoMC`` (upsert of the HoSo) then ``CapNhatTienDoHoSoMC`` (its
+    progress entry). Items are batched: up to ``batch_size`` HoSo per sync call (one call per
+    ``isUpdating`` value), then one progress call for all synced items. A rejected batch is retried
+    item by item so each item gets its own outcome; a retryable failure marks the whole batch RETRY.
+    Several changes of one dossier in one ``deliver`` call go in successive rounds, in order.
+    """
+
+    name: str = NAME
+    message_types: tuple[str, ...] = MESSAGE_TYPES
+
+    def __init__(
+        self,
+        settings: NationalPortalSettings | None = None,
+        client: NationalPortalClient | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.settings = settings or NationalPortalSettings()
+        self.client = client or NationalPortalClient(self.settings, http)
+        self.policy = self.settings.policy()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
+        works: list[_Work] = []
+        rounds: list[list[_Work]] = []
+        seen: dict[str, int] = {}
+        for item in items:
+            work = self._prepare(item)
+            works.append(work)
+            if work.outcome is None:
+                n = seen[item.key] = seen.get(item.key, -1) + 1
+                if n == len(rounds):
+                    rounds.append([])
+                rounds[n].append(work)
+        synced_keys: set[str] = set()
+        failed_keys: set[str] = set()
+        for batch in rounds:
+            active = [w for w in batch if self._ready(w, synced_keys, failed_keys)]
+            self._sync(active)
+            self._send_progress([w for w in active if w.synced])
+            synced_keys.update(w.item.key for w in batch if w.synced)
+            failed_keys.update(w.item.key for w in batch if w.outcome and w.outcome.kind is OutcomeKind.RETRY)
+        return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted") for w in works]
+
+    def _prepare(self, item: DeliveryItem) -> _Work:
+        if item.type not in self.message_types:
+            return _Work(item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"message type {item.type!r} not handled"))
+        try:
+            hoso, progress = tr.to_hoso(item.payload), tr.to_progress(item.payload)
+        except (KeyError, TypeError, ValueError) as exc:  # the payload was validated upstream: a contract bug
+            return _Work(
+                item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"untranslatable payload ({type(exc).__name__})")
+            )
+        return _Work(item, hoso, progress, is_updating=item.key_known_to_partner)
+
+    def _ready(self, w: _Work, synced_keys: set[str], failed_keys: set[str]) -> bool:
+        """Decide isUpdating; look the dossier up first when an earlier attempt may have landed."""
+        if w.item.key in failed_keys:
+            w.outcome = Outcome(OutcomeKind.RETRY, "an earlier change of this dossier in the batch was not delivered")
+            return False
+        w.is_updating = w.is_updating or w.item.key in synced_keys
+        if not (w.item.in_doubt or (self.settings.lookup_on_retry and w.item.attempt > 1)):
+            return True
+        try:
+            stored = self.client.lookup_dossier(w.mahoso)
+        except PortalError as exc:
+            w.outcome = _failed(exc)
+            return False
+        w.is_updating = stored is not None or w.item.key in synced_keys
+        entries = stored.get(tr.PROGRESS_LIST_KEY) if stored else None
+        if isinstance(entries, list) and tr.progress_key(w.progress) in {
+            tr.progress_key(e) for e in entries if isinstance(e, dict)
+        }:
+            w.outcome = Outcome(OutcomeKind.DELIVERED, "already at the portal (TraCuuHoSo); not re-sent", w.ref)
+            return False
+        return True
+
+    def _sync(self, works: Sequence[_Work]) -> None:
+        size = self.settings.batch_size
+        groups = {flag: [w for w in works if w.is_updating is flag] for flag in (False, True)}  # before any switch
+        for flag, group in groups.items():
+            for start in range(0, len(group), size):
+                chunk = group[start : start + size]
+                try:
+                    self.client.sync_dossiers([w.hoso for w in chunk], is_updating=flag)
+                except PortalError as exc:
+                    if exc.retryable:
+                        for w in chunk:
+                            w.outcome = _failed(exc)
+                    else:
+                        for w in chunk:
+                            self._sync_one(w, exc if len(chunk) == 1 else None)
+                    continue
+                for w in chunk:
+                    w.synced = True
+
+    def _sync_one(self, w: _Work, error: PortalError | None) -> None:
+        """One HoSo alone; an insert that already exists becomes an update and vice versa, once."""
+        switched = False
+        while True:
+            if error is None:
+                try:
+                    self.client.sync_dossiers([w.hoso], is_updating=w.is_updating)
+                    w.synced = True
+                    return
+                except PortalError as exc:
+                    error = exc
+            wrong_mode = (error.verdict is Verdict.ALREADY_EXISTS and not w.is_updating) or (
+                error.verdict is Verdict.NOT_FOUND and w.is_updating
+            )
+            if switched or not wrong_mode:
+                w.outcome = _failed(error)
+                return
+            w.is_updating, switched, error = not w.is_updating, True, None
+
+    def _send_progress(self, works: Sequence[_Work], split: bool = True) -> None:
+        size = self.settings.batch_size
+        for start in range(0, len(works), size):
+            chunk = works[start : start + size]
+            try:
+                answer = self.client.update_progress([w.progress for w in chunk])
+            except PortalError as exc:
+                if split and not exc.retryable and len(chunk) > 1:
+                    for w in chunk:
+                        self._send_progress([w], split=False)
+                elif exc.verdict is Verdict.ALREADY_EXISTS:
+                    for w in chunk:
+                        w.outcome = Outcome(OutcomeKind.DELIVERED, "progress entry already at the portal", w.ref)
+                else:
+                    for w in chunk:
+                        w.outcome = _failed(exc)
+                continue
+            message = scrub(answer.get("message")) or None
+            for w in chunk:
+                detail = f"DongBoHoSoMC ({'update' if w.is_updating else 'insert'}) + CapNhatTienDoHoSoMC"
+                w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message)
+
+
+if TYPE_CHECKING:  # the connector satisfies the hub's port
+    _port: Connector = NationalPortalConnector()

@@ -1,0 +1,146 @@
+"""Pure translation: canonical ``dossier.status.changed`` payload -> national portal (DVCQG) JSON.
+
+No I/O here. Rules, applied the same way everywhere (golden files in ``tests/national_portal/golden``):
+
+- Dates are ``yyyyMMddHHmmss`` strings in Asia/Ho_Chi_Minh; inputs with any offset are converted,
+  naive inputs are read as Vietnam time (as ``hub.canonical`` does).
+- Every scalar is sent as a **string**, codes and amounts included (``"TrangThaiHoSo": "2"``,
+  ``"Gia": "50000"``): that is what the one-stop systems in the field send (OpenCPS ``String.valueOf``,
+  the Thanh Hóa .NET DTOs type every field ``string``).
+- An optional field the canonical message lacks (None or empty) is **omitted**, never sent as ``""``
+  or ``null``. The list ``DanhSachLePhi`` (fees) is always present and always a list: ``[]`` when there is
+  no fee, a one-element list for one fee.
+- Two derived values, both [I]: a status-2 (received) change without ``received_at`` takes its
+  ``occurred_at`` as ``NgayTiepNhan``; a progress entry without a handler names the agency as
+  ``NguoiXuLy`` (officer) and the status label as ``NoiDungXuLy`` (what was done).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.canonical import DOSSIER_STATUS_LABELS
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+PORTAL_DATE_FORMAT = "%Y%m%d%H%M%S"
+
+SYNC_SERVICE = "DongBoHoSoMC"  # "sync one-stop dossier": insert or update HoSo records
+PROGRESS_SERVICE = "CapNhatTienDoHoSoMC"  # "update dossier progress": append processing steps
+LOOKUP_SERVICE = "TraCuuHoSo"  # "look up dossier", on the share endpoint
+# [I] Key under which a TraCuuHoSo result lists the dossier's progress entries (quá trình xử lý).
+PROGRESS_LIST_KEY = "QuaTrinhXuLy"
+
+ProgressKey = tuple[str, str, str]
+
+
+def portal_time(value: str | datetime | None) -> str | None:
+    """ISO-8601 (or datetime) -> ``yyyyMMddHHmmss`` in Vietnam time; None/empty -> None."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=VN_TZ)
+    return moment.astimezone(VN_TZ).strftime(PORTAL_DATE_FORMAT)
+
+
+def status_label(status: int) -> str:
+    """The Vietnamese label of a status code: 2 -> 'Được tiếp nhận'."""
+    return DOSSIER_STATUS_LABELS[status].split(" (")[0]
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key`` unless the value is missing; scalars become strings."""
+    if value is None or value == "":
+        return
+    target[key] = value if isinstance(value, list | dict) else str(value)
+
+
+def to_fee(fee: Mapping[str, Any]) -> dict[str, Any]:
+    """One canonical fee -> one ``DanhSachLePhi`` item (fee list entry)."""
+    item: dict[str, Any] = {}
+    _put(item, "TenPhiLePhi", fee["name"])  # fee name
+    _put(item, "MaPhiLePhi", fee.get("code"))  # fee code
+    _put(item, "HinhThucThu", fee.get("collection"))  # collection form
+    _put(item, "Gia", int(fee["amount"]))  # amount, VND
+    _put(item, "LoaiPhiLePhi", fee.get("kind", 1))  # 1 phí (fee), 2 lệ phí (charge)
+    return item
+
+
+def to_hoso(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical payload -> one ``HoSo`` (dossier record) for ``DongBoHoSoMC``."""
+    applicant: Mapping[str, Any] = payload["applicant"]
+    status = int(payload["status"])
+    received = payload.get("received_at") or (payload["occurred_at"] if status == 2 else None)
+    hoso: dict[str, Any] = {}
+    _put(hoso, "MaHoSo", payload["dossier_code"])  # dossier code
+    _put(hoso, "MaTTHC", payload["procedure_code"])  # national procedure code
+    _put(hoso, "TenTTHC", payload.get("procedure_name"))
+    _put(hoso, "MaLinhVuc", payload.get("field_code"))  # field (lĩnh vực) code
+    _put(hoso, "TenLinhVuc", payload.get("field_name"))
+    _put(hoso, "KenhThucHien", payload.get("channel", 2))  # 1 in person, 2 online, 3 by post
+    _put(hoso, "SoBienNhan", payload.get("receipt_number"))  # receipt number
+    _put(hoso, "ChuHoSo", applicant["name"])  # applicant name
+    _put(hoso, "SoGiayToChuHoSo", applicant.get("id_number"))  # applicant ID number
+    _put(hoso, "LoaiDoiTuong", applicant.get("type", 1))  # applicant type
+    _put(hoso, "SoDienThoai", applicant.get("phone"))
+    _put(hoso, "Email", applicant.get("email"))
+    _put(hoso, "ThongTinKhac", applicant.get("address"))  # other contact information
+    _put(hoso, "TrichYeuHoSo", payload.get("summary"))  # dossier summary
+    _put(hoso, "NgayTiepNhan", portal_time(received))  # received at
+    _put(hoso, "NgayHenTra", portal_time(payload.get("appointment_at")))  # appointed return date
+    _put(hoso, "NgayTra", portal_time(payload.get("returned_at")))  # result returned at
+    _put(hoso, "NgayKetThucXuLy", portal_time(payload.get("finished_at")))  # processing finished at
+    _put(hoso, "TrangThaiHoSo", status)  # status 1-10
+    _put(hoso, "DonViXuLy", payload.get("agency_name"))  # handling agency
+    _put(hoso, "GhiChu", payload.get("note"))  # note
+    hoso["DanhSachLePhi"] = [to_fee(fee) for fee in payload.get("fees") or []]
+    return hoso
+
+
+def to_progress(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical payload -> one progress entry for ``CapNhatTienDoHoSoMC``."""
+    handler: Mapping[str, Any] = payload.get("handler") or {}
+    status = int(payload["status"])
+    at = portal_time(payload["occurred_at"])
+    entry: dict[str, Any] = {}
+    _put(entry, "MaHoSo", payload["dossier_code"])
+    _put(entry, "NguoiXuLy", handler.get("name") or payload.get("agency_name") or payload["agency_code"])  # officer
+    _put(entry, "ChucDanh", handler.get("title"))  # officer's title
+    _put(entry, "ThoiDiemXuLy", at)  # when the step happened
+    _put(entry, "PhongBanXuLy", handler.get("unit"))  # department
+    _put(entry, "NoiDungXuLy", payload.get("note") or status_label(status))  # what was done
+    _put(entry, "TrangThai", status)
+    _put(entry, "NgayBatDau", at)  # [I] the step starts with the change
+    _put(entry, "NgayKetThucTheoQuyDinh", portal_time(payload.get("appointment_at")))  # [I] due date by rule
+    return entry
+
+
+def progress_key(entry: Mapping[str, Any]) -> ProgressKey:
+    """Natural key of a progress entry: (MaHoSo, TrangThai, ThoiDiemXuLy), as strings."""
+    return (str(entry.get("MaHoSo", "")), str(entry.get("TrangThai", "")), str(entry.get("ThoiDiemXuLy", "")))
+
+
+def sync_envelope(
+    session: str, madonvi: str, hoso_list: Sequence[Mapping[str, Any]], is_updating: bool
+) -> dict[str, Any]:
+    """Body of a ``DongBoHoSoMC`` call; ``isUpdating`` is the string "True" or "False"."""
+    return {
+        "session": session,
+        "madonvi": madonvi,
+        "service": SYNC_SERVICE,
+        "isUpdating": "True" if is_updating else "False",
+        "data": [dict(h) for h in hoso_list],
+    }
+
+
+def progress_envelope(session: str, madonvi: str, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Body of a ``CapNhatTienDoHoSoMC`` call."""
+    return {"session": session, "madonvi": madonvi, "service": PROGRESS_SERVICE, "data": [dict(e) for e in entries]}
+
+
+def lookup_envelope(session: str, madonvi: str, mahoso: str) -> dict[str, Any]:
+    """Body of a ``TraCuuHoSo`` call (share endpoint); the key is lower-case ``mahoso`` as in the field."""
+    return {"session": session, "madonvi": madonvi, "service": LOOKUP_SERVICE, "mahoso": mahoso}

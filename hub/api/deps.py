@@ -1,0 +1,42 @@
+"""Shared request dependencies: the hub container and client authentication."""
+
+from __future__ import annotations
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from hub.bootstrap import Hub
+from hub.clients import Authenticator, Client
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Client API key")
+bearer = HTTPBearer(auto_error=False, description="Client API key as a bearer token")
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def get_client(
+    request: Request,
+    api_key: str | None = Depends(api_key_header),
+    token: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> Client:
+    key = api_key or (token.credentials if token else None)
+    auth: Authenticator = request.app.state.authenticator
+    client = auth(key) if key else None
+    if client is None:
+        raise HTTPException(
+            status_code=401,
+            detail={"error": "unauthorized", "message": "a valid API key is required (X-API-Key header)"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return client
+
+
+def require(grant: str, client: Client) -> None:
+    if not client.may(grant):
+        raise HTTPException(
+            status_code=403,
+            detail={"error": "forbidden", "message": f"client {client.code} is not granted {grant!r}"},
+        )

@@ -1,0 +1,70 @@
+"""Composition root: settings -> database -> ledger -> transport -> connectors.
+
+Nothing here opens a connection until asked: the transport is built lazily and connects
+on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, text
+
+from hub.db.engine import make_engine, upgrade
+from hub.ledger import Ledger
+from hub.ports import Transport
+from hub.settings import Settings
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    ledger: Ledger
+    _transport: Transport | None = field(default=None, repr=False)
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = make_transport(self.settings)
+        return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        self.engine.dispose()
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.broker_url is None:
+        from hub.transports.inprocess import InProcessTransport
+
+        return InProcessTransport()
+    from hub.transports.rabbitmq import RabbitMQTransport
+
+    return RabbitMQTransport(settings.broker_url, prefix=settings.broker_prefix, queue_type=settings.broker_queue_type)
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema; on PostgreSQL under an advisory lock, so every process may call it."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as c:
+            c.execute(text("SELECT pg_advisory_lock(712034)"))
+            try:
+                upgrade(engine)
+            finally:
+                c.execute(text("SELECT pg_advisory_unlock(712034)"))
+                c.commit()
+    else:
+        upgrade(engine)
+
+
+def bootstrap(
+    settings: Settings | None = None, *, transport: Transport | None = None, run_migrations: bool = True
+) -> Hub:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    if run_migrations:
+        migrate(engine)
+    ledger = Ledger(engine, lease_seconds=settings.lease_seconds)
+    return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport)

@@ -1,0 +1,182 @@
+"""Canonical messages that local systems send to the hub.
+
+These are the hub's own, partner-neutral models (English field names). Each field
+names the national portal (DVCQG) field it maps to, so a one-stop vendor can read the
+contract without the partner's guide. JSON Schema exports live in ``schemas/``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# Electronic agency code (mã định danh điện tử cơ quan, QĐ 20/2020/QĐ-TTg): 000.00.00.H56
+AGENCY_CODE_PATTERN = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$"
+# Dossier code (MaHoSo): {agency code}-{yyMMdd}-{4 or 5 digits}: 000.00.00.H56-250225-0001
+DOSSIER_CODE_PATTERN = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4,5}$"
+# National procedure code (MaTTHC): 2.002492, optionally suffixed with an agency code.
+PROCEDURE_CODE_PATTERN = r"^\d\.\d{6}(\.\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})?$"
+# Citizen ID (CCCD, 12 digits), old ID card (9 digits), or a business/tax code (10 or 13 chars).
+ID_NUMBER_PATTERN = r"^(\d{9}|\d{12}|\d{10}(-\d{3})?)$"
+
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+
+DOSSIER_STATUS_LABELS: dict[int, str] = {
+    1: "Mới đăng ký (newly submitted online)",
+    2: "Được tiếp nhận (received)",
+    3: "Không được tiếp nhận (rejected at reception)",
+    4: "Đang xử lý (being processed)",
+    5: "Yêu cầu bổ sung giấy tờ (supplement requested)",
+    6: "Yêu cầu thực hiện nghĩa vụ tài chính (payment requested)",
+    7: "Công dân yêu cầu rút hồ sơ (withdrawn by citizen)",
+    8: "Dừng xử lý (processing stopped)",
+    9: "Đã xử lý xong (processing finished)",
+    10: "Đã trả kết quả (result returned)",
+}
+
+
+def _as_vn_aware(value: datetime) -> datetime:
+    """Naive datetimes are read as Asia/Ho_Chi_Minh local time, the portal's own zone."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=VN_TZ)
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_as_vn_aware)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Applicant(_Frozen):
+    """The dossier's owner (ChuHoSo)."""
+
+    name: str = Field(min_length=1, max_length=200, description="Applicant's full name (ChuHoSo).")
+    id_number: str | None = Field(
+        default=None,
+        pattern=ID_NUMBER_PATTERN,
+        description="ID number (SoGiayToChuHoSo): 12-digit citizen ID, 9-digit old card, or tax code.",
+    )
+    type: Literal[1, 2, 3, 4] = Field(
+        default=1,
+        description="Applicant type (LoaiDoiTuong): 1 citizen, 2 business, 3 state agency, 4 other organisation.",
+    )
+    phone: str | None = Field(default=None, max_length=20, description="SoDienThoai")
+    email: str | None = Field(default=None, max_length=200, description="Email")
+    address: str | None = Field(default=None, max_length=500, description="Contact address (ThongTinKhac).")
+
+
+class Fee(_Frozen):
+    """One fee or charge (DanhSachLePhi item)."""
+
+    code: str | None = Field(default=None, max_length=50, description="MaPhiLePhi")
+    name: str = Field(min_length=1, max_length=500, description="TenPhiLePhi")
+    amount: int = Field(ge=0, description="Amount in VND, an integer (Gia).")
+    kind: Literal[1, 2] = Field(default=1, description="LoaiPhiLePhi: 1 fee (phí), 2 charge (lệ phí).")
+    collection: int | None = Field(default=None, ge=0, le=9, description="HinhThucThu (collection form code).")
+
+
+class Handler(_Frozen):
+    """The officer who made this change (progress entry: NguoiXuLy, ChucDanh, PhongBanXuLy)."""
+
+    name: str = Field(min_length=1, max_length=200, description="NguoiXuLy")
+    title: str | None = Field(default=None, max_length=200, description="ChucDanh")
+    unit: str | None = Field(default=None, max_length=300, description="PhongBanXuLy")
+
+
+class DossierStatusChange(_Frozen):
+    """A dossier (hồ sơ) status change, published by a one-stop system.
+
+    Message type ``dossier.status.changed``. The hub delivers it to the national portal
+    as ``DongBoHoSoMC`` (dossier upsert) followed by ``CapNhatTienDoHoSoMC`` (progress entry).
+    Its natural key is (dossier_code, status, occurred_at): sending the same change twice,
+    from one client or two, creates one delivery.
+    """
+
+    dossier_code: str = Field(
+        pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo), e.g. 000.00.00.H56-250225-0001."
+    )
+    procedure_code: str = Field(
+        pattern=PROCEDURE_CODE_PATTERN, description="National procedure code (MaTTHC), e.g. 2.002492."
+    )
+    procedure_name: str | None = Field(default=None, max_length=1000, description="TenTTHC")
+    field_code: str | None = Field(default=None, max_length=50, description="Field code (MaLinhVuc), e.g. G03-GD09.")
+    field_name: str | None = Field(default=None, max_length=500, description="TenLinhVuc")
+    agency_code: str = Field(
+        pattern=AGENCY_CODE_PATTERN, description="Electronic code of the handling agency (madonvi), e.g. 000.00.00.H56."
+    )
+    agency_name: str | None = Field(default=None, max_length=500, description="DonViXuLy")
+    status: int = Field(
+        ge=1,
+        le=10,
+        description="Dossier status (TrangThaiHoSo), 1-10: "
+        + "; ".join(f"{k} {v}" for k, v in DOSSIER_STATUS_LABELS.items()),
+    )
+    occurred_at: Timestamp = Field(
+        description="When the change happened (ThoiDiemXuLy). Naive times are Asia/Ho_Chi_Minh."
+    )
+    received_at: Timestamp | None = Field(default=None, description="NgayTiepNhan")
+    appointment_at: Timestamp | None = Field(default=None, description="Appointed return date (NgayHenTra).")
+    finished_at: Timestamp | None = Field(default=None, description="Processing finished (NgayKetThucXuLy).")
+    returned_at: Timestamp | None = Field(default=None, description="Result returned (NgayTra).")
+    channel: Literal[1, 2, 3] = Field(default=2, description="KenhThucHien: 1 in person, 2 online, 3 by post (BCCI).")
+    receipt_number: str | None = Field(default=None, max_length=100, description="SoBienNhan")
+    summary: str | None = Field(default=None, max_length=1000, description="TrichYeuHoSo")
+    applicant: Applicant
+    fees: list[Fee] = Field(default_factory=list, max_length=100, description="DanhSachLePhi")
+    handler: Handler | None = Field(default=None, description="Officer who made the change.")
+    note: str | None = Field(default=None, max_length=2000, description="GhiChu / NoiDungXuLy")
+
+    @model_validator(mode="after")
+    def _dates_consistent(self) -> DossierStatusChange:
+        problems: list[str] = []
+        now = datetime.now(tz=VN_TZ)
+        if self.occurred_at > now + MAX_FUTURE_SKEW:
+            problems.append("occurred_at: must not be in the future")
+        if self.received_at and self.appointment_at and self.appointment_at < self.received_at:
+            problems.append("appointment_at: must not be before received_at")
+        if self.received_at and self.finished_at and self.finished_at < self.received_at:
+            problems.append("finished_at: must not be before received_at")
+        if self.finished_at and self.returned_at and self.returned_at < self.finished_at:
+            problems.append("returned_at: must not be before finished_at")
+        if self.received_at and self.occurred_at < self.received_at and self.status != 1:
+            problems.append("occurred_at: must not be before received_at")
+        if self.status == 9 and self.finished_at is None:
+            problems.append("finished_at: required when status is 9 (processing finished)")
+        if self.status == 10 and self.returned_at is None:
+            problems.append("returned_at: required when status is 10 (result returned)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def natural_key(self) -> str:
+        """(dossier, status, time) — identical changes share it, whoever sends them."""
+        at = self.occurred_at.astimezone(VN_TZ).strftime("%Y%m%d%H%M%S")
+        return f"{self.dossier_code}|{self.status}|{at}"
+
+
+# message type -> (model, schema version); one registry line per canonical message.
+MESSAGE_TYPES: dict[str, tuple[type[_Frozen], int]] = {
+    "dossier.status.changed": (DossierStatusChange, 1),
+}
+
+
+def id_mask(value: str | None) -> str | None:
+    """Mask an ID number for logs and traces: keep the last 3 digits."""
+    if not value:
+        return value
+    return "*" * max(len(value) - 3, 0) + value[-3:]
+
+
+def name_mask(value: str | None) -> str | None:
+    """Mask a personal name: initials only (NGUYEN VAN AN -> N*** V** A*)."""
+    if not value:
+        return value
+    return " ".join(w[0] + "*" * (len(w) - 1) for w in re.split(r"\s+", value.strip()) if w)

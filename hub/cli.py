@@ -1,0 +1,258 @@
+"""The `lgsp` command: one CLI, a subcommand per role."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.settings import Settings
+
+app = typer.Typer(help="LGSP Hub: integration hub for provincial one-stop systems.", no_args_is_help=True)
+clients_app = typer.Typer(help="Client systems and their API keys.", no_args_is_help=True)
+messages_app = typer.Typer(help="Inspect and replay messages.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+mock_app = typer.Typer(help="Mock partners (protocol-faithful, with fault injection).", no_args_is_help=True)
+schemas_app = typer.Typer(help="JSON Schema of the canonical messages (schemas/).", no_args_is_help=True)
+for sub, name in (
+    (clients_app, "clients"),
+    (messages_app, "messages"),
+    (db_app, "db"),
+    (mock_app, "mock"),
+    (schemas_app, "schemas"),
+):
+    app.add_typer(sub, name=name)
+
+
+def _settings() -> Settings:
+    from hub.logging import configure
+
+    s = Settings()
+    configure(s.log_level, s.log_json)
+    return s
+
+
+def _run_until_signal(target: object, *args: object) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    target(stop, *args)  # type: ignore[operator]
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (default HUB_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default HUB_API_PORT)")] = None,
+) -> None:
+    """Serve the HTTP API (with the relay and a worker inside when the transport is in-process)."""
+    import uvicorn
+
+    from hub.api.app import create_app
+    from hub.bootstrap import bootstrap
+
+    s = _settings()
+    hub = bootstrap(s)
+    uvicorn.run(create_app(hub), host=host or s.api_host, port=port or s.api_port, log_level="warning")
+
+
+@app.command()
+def relay() -> None:
+    """Drain the outbox into RabbitMQ; queue retries when due."""
+    import connectors
+    from hub.bootstrap import bootstrap
+    from hub.relay import Relay
+
+    s = _settings()
+    _require_broker(s, "relay")
+    hub = bootstrap(s)
+    hub.transport.setup(connectors.bindings())
+    _run_until_signal(Relay(hub.ledger, hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep).run)
+    hub.close()
+
+
+@app.command()
+def worker(
+    connector: Annotated[str, typer.Option(help="Connector whose queue to consume")] = "national_portal",
+    concurrency: Annotated[int, typer.Option(help="Consumers in this process")] = 1,
+) -> None:
+    """Consume a connector's queue and deliver to the partner."""
+    from hub.bootstrap import bootstrap
+    from hub.pipeline import Pipeline
+
+    s = _settings()
+    _require_broker(s, "worker")
+    hub = bootstrap(s)
+    pipe = Pipeline(hub, relay=False, workers=concurrency, connector_names=[connector])
+    pipe.start()
+    _run_until_signal(lambda stop: stop.wait())
+    pipe.stop()
+    hub.close()
+
+
+def _require_broker(s: Settings, role: str) -> None:
+    if s.embedded:
+        typer.echo(
+            f"`lgsp {role}` runs against RabbitMQ: set HUB_BROKER_URL. "
+            "With the embedded default, `lgsp api` (or `lgsp dev`) runs the relay and a worker itself.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="API port")] = 8000,
+    portal_port: Annotated[int, typer.Option(help="Mock national portal port")] = 8101,
+    mocks: Annotated[bool, typer.Option(help="Start the mock partners")] = True,
+) -> None:
+    """Everything for development: the hub (api + relay + worker) and the mock partners."""
+    import os
+
+    import uvicorn
+
+    from hub.api.app import create_app
+    from hub.bootstrap import bootstrap
+    from hub.clients import ADMIN, ensure_client
+
+    if mocks:
+        os.environ.setdefault("HUB_PORTAL_BASE_URL", f"http://127.0.0.1:{portal_port}")
+    s = _settings()
+    hub = bootstrap(s)
+    key = s.dev_api_key.get_secret_value()
+    ensure_client(hub.engine, "demo", "Demo one-stop system", ["dossier.status.changed", ADMIN], key)
+    children: list[subprocess.Popen[bytes]] = []
+    if mocks:
+        children.append(
+            subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
+                [sys.executable, "-m", "connectors.national_portal.mock", "--port", str(portal_port)]
+            )
+        )
+    base = f"http://127.0.0.1:{port}"
+    typer.echo(
+        "\n".join(
+            [
+                "",
+                "LGSP Hub is starting (embedded: SQLite + in-process transport)"
+                if s.embedded
+                else "LGSP Hub is starting",
+                f"  API docs (OpenAPI):     {base}/docs",
+                f"  Publish changes:        POST {base}/v1/dossiers/status-changes  (header X-API-Key: {key})",
+                f"  Trace a message:        GET  {base}/v1/messages/{{id}}",
+                f"  Dossier timeline:       GET  {base}/v1/dossiers/{{MaHoSo}}/timeline",
+                f"  Metrics:                {base}/metrics",
+                f"  Database:               {s.database_url}",
+            ]
+            + (
+                [
+                    f"  Mock portal received:   http://127.0.0.1:{portal_port}/_mock/dossiers",
+                    f"  Mock portal faults:     POST http://127.0.0.1:{portal_port}/_mock/faults  "
+                    '(e.g. {"outage_seconds": 30})',
+                ]
+                if mocks
+                else []
+            )
+            + ["  Example:                see README.md, 'Try it'", ""]
+        )
+    )
+    try:
+        uvicorn.run(create_app(hub, pipeline=True), host=s.api_host, port=port, log_level="warning")
+    finally:
+        for ch in children:
+            ch.terminate()
+        for ch in children:
+            ch.wait(10)
+
+
+@mock_app.command("national-portal")
+def mock_national_portal(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8101,
+) -> None:
+    """The mock national portal (DVCQG). Faults: POST /_mock/faults; received: GET /_mock/dossiers."""
+    from connectors.national_portal import mock
+
+    mock.run(host, port)
+
+
+@clients_app.command("create")
+def clients_create(
+    code: Annotated[str, typer.Argument(help="Client system code, e.g. ONEGATE-H56")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    grant: Annotated[
+        list[str] | None, typer.Option(help="Message type it may publish (repeatable); 'admin' for operators")
+    ] = None,
+) -> None:
+    """Register a client system and print its API key (shown once; only its hash is stored)."""
+    from hub.bootstrap import bootstrap
+    from hub.clients import create_client
+
+    hub = bootstrap(_settings())
+    key = create_client(hub.engine, code, name or code, grant or ["dossier.status.changed"])
+    typer.echo(key)
+
+
+@messages_app.command("show")
+def messages_show(message_id: str) -> None:
+    """Print a message's state and attempts (personal data masked)."""
+    from hub import trace
+    from hub.bootstrap import bootstrap
+
+    hub = bootstrap(_settings())
+    msg = trace.get_message(hub.engine, message_id)
+    if msg is None:
+        typer.echo(f"no message {message_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(msg, ensure_ascii=False, indent=2))
+
+
+@messages_app.command("replay")
+def messages_replay(message_id: str) -> None:
+    """Queue a dead message again, with a fresh retry budget."""
+    from hub.bootstrap import bootstrap
+    from hub.ledger import NotFound, NotReplayable
+
+    hub = bootstrap(_settings())
+    try:
+        hub.ledger.replay(message_id)
+    except (NotFound, NotReplayable) as exc:
+        typer.echo(f"cannot replay: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{message_id} queued")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations (safe to run from several processes at once)."""
+    from hub.bootstrap import bootstrap
+
+    bootstrap(_settings())
+    typer.echo("database is at the latest schema")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    check: Annotated[bool, typer.Option(help="Fail if schemas/ is not current")] = False,
+    out: Annotated[Path, typer.Option()] = Path("schemas"),
+) -> None:
+    """Write the JSON Schema of every canonical message to schemas/."""
+    from hub.schemas import export
+
+    stale = export(out, check=check)
+    if check and stale:
+        typer.echo("schemas/ is stale; run `lgsp schemas export`: " + ", ".join(stale), err=True)
+        raise typer.Exit(1)
+    typer.echo("schemas are current" if check else f"wrote {out}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

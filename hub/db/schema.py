@@ -1,0 +1,140 @@
+"""Database tables (SQLAlchemy Core). Migrations in ``hub/migrations`` follow this file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as UTC, read back timezone-aware, on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the hub stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Client systems (one-stop systems) allowed to call the hub. Keys are stored hashed.
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the API key
+    Column("grants", JSON, nullable=False),  # message types it may publish
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),
+)
+
+# The message ledger: one row per accepted message, its state and delivery bookkeeping.
+# States: queued -> delivering -> delivered | retrying -> ... | held (waits for an earlier
+# message of the same key) | dead.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(26), primary_key=True),  # ULID: sortable
+    Column("type", String(100), nullable=False),
+    Column("source", String(64), nullable=False),  # client code
+    Column("key", String(100), nullable=False),  # ordering key (dossier code)
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("natural_key", String(300), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Column("causation_id", String(64)),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    # retry budget counts attempts and age from here (reset by a replay)
+    Column("budget_attempts", Integer, nullable=False, default=0),
+    Column("budget_since", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("lease_until", UTCDateTime()),
+    Column("last_error", Text),
+    Column("partner_ref", String(200)),
+    Column("accepted_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    UniqueConstraint("type", "natural_key", name="uq_messages_natural_key"),
+    Index("ix_messages_key_order", "key", "occurred_at", "id"),
+    Index("ix_messages_state_next", "state", "next_attempt_at"),
+)
+
+# One row per delivery attempt.
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(26), ForeignKey("messages.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("outcome", String(16)),  # delivered | retry | dead | taken_over
+    Column("detail", Text),
+    Column("partner_ref", String(200)),
+    Column("response", Text),
+    Column("worker", String(100)),
+)
+
+# Transactional outbox: written with the state it announces, drained by the relay.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(26), ForeignKey("messages.id"), nullable=False),
+    Column("routing_key", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Idempotency-Key header: a retried request returns the first answer.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("client_id", Integer, ForeignKey("clients.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# One row per ordering key: locked (SELECT ... FOR UPDATE) to serialise the decisions
+# about one dossier across workers.
+ordering_keys = Table(
+    "ordering_keys",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,77 @@
+"""The message envelope and its AMQP/HTTP headers, encoded and decoded in one place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ulid import ULID
+
+from hub.ports import OutgoingMessage
+
+HEADER_PREFIX = "x-lgsp-"
+
+
+def new_id() -> str:
+    """A sortable unique id (ULID, 26 chars)."""
+    return str(ULID())
+
+
+def utcnow() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything the hub stores is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    v = as_utc(value)
+    return v.isoformat().replace("+00:00", "Z") if v else None
+
+
+def encode_headers(row: Mapping[str, Any]) -> dict[str, str]:
+    out = {
+        HEADER_PREFIX + "message-id": row["id"],
+        HEADER_PREFIX + "type": row["type"],
+        HEADER_PREFIX + "source": row["source"],
+        HEADER_PREFIX + "key": row["key"],
+        HEADER_PREFIX + "correlation-id": row["correlation_id"],
+        HEADER_PREFIX + "schema-version": str(row["schema_version"]),
+    }
+    if row.get("causation_id"):
+        out[HEADER_PREFIX + "causation-id"] = row["causation_id"]
+    return out
+
+
+def decode_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """The hub's own headers, without the prefix: {"message-id": ..., "key": ...}."""
+    n = len(HEADER_PREFIX)
+    return {k[n:]: str(v) for k, v in headers.items() if k.startswith(HEADER_PREFIX)}
+
+
+def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
+    """A ledger row (messages table) as a broker message; the body is the full envelope."""
+    body = {
+        "id": row["id"],
+        "type": row["type"],
+        "source": row["source"],
+        "key": row["key"],
+        "occurred_at": iso(row["occurred_at"]),
+        "correlation_id": row["correlation_id"],
+        "causation_id": row.get("causation_id"),
+        "idempotency_key": row["natural_key"],
+        "schema_version": row["schema_version"],
+        "payload": row["payload"],
+    }
+    return OutgoingMessage(
+        message_id=row["id"],
+        routing_key=row["type"],
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        headers=encode_headers(row),
+    )

@@ -1,0 +1,58 @@
+"""Structured logging (structlog) with personal data masked before anything is written."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values are personal data, in the canonical model and partners' formats.
+PERSONAL_KEYS = {
+    "id_number", "name", "address", "phone", "email", "applicant",
+    "ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai", "Email", "HoVaTen", "SoDinhDanh", "SoCMND", "DiaChi",
+}  # fmt: skip
+# 9-digit (old ID card) and 12-digit (citizen ID) numbers standing alone in free text.
+ID_NUMBER = re.compile(r"(?<!\d)(\d{9}|\d{12})(?!\d)")
+
+
+def mask_text(value: str) -> str:
+    return ID_NUMBER.sub(lambda m: "*" * (len(m.group(1)) - 3) + m.group(1)[-3:], value)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: ("***" if k in PERSONAL_KEYS else _mask(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value
+
+
+def mask_personal_data(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for k in list(event):
+        event[k] = "***" if k in PERSONAL_KEYS else _mask(event[k])
+    return event
+
+
+def configure(level: str = "INFO", json: bool = False) -> None:
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        mask_personal_data,
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False),
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)

@@ -1,0 +1,18 @@
+"""Prometheus metrics (served at /metrics by the api; workers/relay with HUB_METRICS_PORT)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ACCEPTED = Counter("lgsp_messages_accepted_total", "Messages accepted at ingress", ["type"])
+DUPLICATES = Counter("lgsp_messages_duplicate_total", "Changes already accepted before (natural key)", ["type"])
+REJECTED = Counter("lgsp_messages_rejected_total", "Items refused at ingress (validation)", ["type"])
+RELAYED = Counter("lgsp_outbox_published_total", "Outbox rows published to the transport")
+OUTCOMES = Counter(
+    "lgsp_delivery_outcomes_total", "Delivery outcomes by connector and new state", ["connector", "state"]
+)
+DELIVERY_SECONDS = Histogram(
+    "lgsp_partner_call_seconds",
+    "Time of one connector delivery batch",
+    ["connector"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CIRCUIT_OPEN = Gauge("lgsp_circuit_open", "1 while the connector's circuit breaker is open", ["connector"])

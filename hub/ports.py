@@ -1,0 +1,145 @@
+"""Ports: the two interfaces the hub's core talks through.
+
+- ``Transport``: how messages move between the relay and the workers (RabbitMQ, or the
+  in-process transport for the embedded default). Both pass ``tests/transport_contract.py``.
+- ``Connector``: how a worker delivers to one partner. Each ``connectors/<name>/`` package
+  provides one; its mock partner speaks the same protocol over HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+
+# ---------------------------------------------------------------- transport
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message for the broker: body is the JSON envelope, headers are already namespaced."""
+
+    message_id: str
+    routing_key: str  # the message type, e.g. "dossier.status.changed"
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message handed to a consumer. ``tag`` is transport-private (used to ack)."""
+
+    message_id: str
+    routing_key: str
+    body: bytes
+    headers: Mapping[str, str]
+    redelivered: bool
+    tag: Any = None
+
+
+class Disposition(Enum):
+    ACK = "ack"  # outcome recorded (delivered, retry scheduled, dead, or nothing to do)
+    REJECT = "reject"  # poison: cannot even be parsed -> broker dead-letter path
+    REQUEUE = "requeue"  # could not record the outcome (e.g. database down): hand it back
+
+
+BatchHandler = Callable[[Sequence[Delivery]], Sequence[Disposition]]
+
+
+class TransportError(Exception):
+    """The transport could not do what was asked (connection lost, channel closed...)."""
+
+
+class Transport(Protocol):
+    """Moves messages from the relay to the workers.
+
+    ``durable`` says whether a published message survives a restart of every process
+    (RabbitMQ: yes; in-process: no, so the relay re-publishes unfinished work at start).
+    """
+
+    durable: bool
+
+    def setup(self, bindings: Mapping[str, Sequence[str]]) -> None:
+        """Declare the topology, idempotently: queue name -> routing keys bound to it."""
+        ...
+
+    def publish(self, messages: Sequence[OutgoingMessage], timeout: float = 10.0) -> list[bool]:
+        """Publish persistently; return, per message, True once the broker confirmed it
+        and it was routed to at least one queue (mandatory). Never True on a guess."""
+        ...
+
+    def consume(
+        self,
+        queue: str,
+        handler: BatchHandler,
+        *,
+        stop: threading.Event,
+        prefetch: int = 200,
+        max_batch: int = 100,
+        max_wait: float = 0.005,
+    ) -> None:
+        """Block, handing batches to ``handler`` until ``stop`` is set; ack / reject /
+        requeue each delivery as the handler says, only after it returns. Reconnects
+        with backoff on connection loss."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- connector
+@dataclass(frozen=True)
+class DeliveryItem:
+    """One message for a connector to deliver, with what the ledger knows about it."""
+
+    message_id: str
+    type: str
+    key: str  # ordering key (dossier code)
+    payload: Mapping[str, Any]  # canonical payload, JSON form, already validated
+    attempt: int  # 1 for the first attempt
+    key_known_to_partner: bool  # an earlier message of this key was delivered (DVCQG: isUpdating)
+    in_doubt: bool  # an earlier attempt may have reached the partner (crash mid-call)
+    correlation_id: str = ""
+
+
+class OutcomeKind(Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # transient: timeout, connection error, 5xx, 429, partner "busy"
+    DEAD = "dead"  # permanent: the partner rejects the content
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    detail: str = ""  # human-readable reason or partner message (no personal data)
+    partner_ref: str | None = None  # the partner's reference for the delivery, if any
+    response: str | None = None  # short excerpt of the partner's response, for the trace
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Per-partner delivery policy."""
+
+    timeout: float = 10.0  # seconds per partner call
+    max_attempts: int = 12  # retry budget, attempts in all
+    max_age: float = 48 * 3600.0  # seconds after acceptance after which retries stop
+    backoff_base: float = 2.0  # seconds before the 2nd attempt
+    backoff_max: float = 600.0  # cap of one backoff step
+    breaker_failures: int = 5  # consecutive retryable failures that open the circuit
+    breaker_reset: float = 15.0  # seconds the circuit stays open before one trial
+    batch_size: int = 50  # messages per partner call where the partner takes lists
+
+
+class Connector(Protocol):
+    """Delivers canonical messages to one partner."""
+
+    name: str  # also the queue name suffix: "national_portal"
+    message_types: tuple[str, ...]
+    policy: DeliveryPolicy
+
+    def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
+        """Deliver; one Outcome per item, same order. Partner failures are outcomes,
+        never exceptions; an exception means a bug and is treated as retryable."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,54 @@
+"""Hub settings, from environment variables (prefix ``HUB_``) with embedded defaults.
+
+With no ``HUB_BROKER_URL`` and no ``HUB_DATABASE_URL`` the hub runs embedded: SQLite in
+``./var/lgsp.db`` and the in-process transport. Point them at RabbitMQ and PostgreSQL for
+the production shape (api, relay and workers as separate processes).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/lgsp.db",
+        description="SQLAlchemy URL: sqlite:///path (embedded) or postgresql+psycopg://user@host/db.",
+    )
+    broker_url: str | None = Field(
+        default=None, description="amqp://user:pass@host:5672/vhost; unset = in-process transport."
+    )
+    broker_prefix: str = Field(default="lgsp", description="Prefix of exchange and queue names.")
+    broker_queue_type: str = Field(default="quorum", description="quorum (production) or classic.")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    max_body_bytes: int = Field(default=1_048_576, description="Request bodies above this get 413.")
+    max_batch_items: int = Field(default=500, description="Items per status-change batch request.")
+
+    relay_batch: int = 500
+    relay_idle_sleep: float = Field(default=0.01, description="Seconds the relay sleeps when idle.")
+    worker_prefetch: int = 400
+    worker_batch: int = 100
+    worker_max_wait: float = Field(default=0.005, description="Seconds a worker waits to fill a batch.")
+    worker_threads: int = Field(default=16, description="Concurrent partner calls per worker.")
+    lease_seconds: float = Field(
+        default=120.0, description="A delivery in progress for longer than this is taken over by another worker."
+    )
+
+    dev_api_key: SecretStr = Field(
+        default=SecretStr("dev-secret-key"), description="API key of the 'demo' client created by `lgsp dev`."
+    )
+    log_level: str = "INFO"
+    log_json: bool = Field(default=False, description="JSON logs (production) instead of console lines.")
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,126 @@
+"""The worker: consumes a connector's queue and delivers to the partner.
+
+For each batch: claim in the ledger (ordering, leases) -> deliver through the connector ->
+record every outcome (delivered / retry scheduled / dead) -> only then ack to the broker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub import metrics
+from hub.ledger import Ledger
+from hub.ports import Connector, Delivery, Disposition, Outcome, OutcomeKind, Transport
+
+log = structlog.get_logger("hub.worker")
+
+
+class CircuitBreaker:
+    """Opens after ``failures`` consecutive all-retryable batches; after ``reset`` seconds lets
+    one batch through (half-open); a batch with any definite answer closes it."""
+
+    def __init__(self, failures: int, reset: float, clock: Callable[[], float] = time.monotonic):
+        self.failures = failures
+        self.reset = reset
+        self.clock = clock
+        self.consecutive = 0
+        self.open_until = 0.0
+
+    @property
+    def state(self) -> str:
+        if self.consecutive < self.failures:
+            return "closed"
+        return "open" if self.clock() < self.open_until else "half_open"
+
+    def observe(self, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        if all(o.kind is OutcomeKind.RETRY for o in outcomes):
+            self.consecutive += 1
+            if self.consecutive >= self.failures:
+                self.open_until = self.clock() + self.reset
+        else:
+            self.consecutive = 0
+
+    def wait_ready(self, stop: threading.Event) -> None:
+        while not stop.is_set() and self.state == "open":
+            stop.wait(min(0.5, max(self.open_until - self.clock(), 0.01)))
+
+
+class Worker:
+    def __init__(self, ledger: Ledger, transport: Transport, connector: Connector, name: str | None = None):
+        self.ledger = ledger
+        self.transport = transport
+        self.connector = connector
+        self.policy = connector.policy
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.breaker = CircuitBreaker(self.policy.breaker_failures, self.policy.breaker_reset)
+        self._stop = threading.Event()
+
+    def handle(self, batch: Sequence[Delivery]) -> list[Disposition]:
+        out = [Disposition.ACK] * len(batch)
+        self.breaker.wait_ready(self._stop)
+        if self._stop.is_set():
+            return [Disposition.REQUEUE] * len(batch)
+        usable = [(i, d) for i, d in enumerate(batch) if d.message_id]
+        for i, d in enumerate(batch):
+            if not d.message_id:
+                out[i] = Disposition.REJECT
+        try:
+            claims, unknown = self.ledger.claim(
+                [(d.message_id, d.redelivered) for _, d in usable], self.connector.name, self.name
+            )
+        except SQLAlchemyError as exc:
+            log.warning("worker.claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            self._stop.wait(0.5)
+            return [Disposition.REQUEUE] * len(batch)
+        for j, (i, d) in enumerate(usable):
+            if d.message_id in unknown:
+                out[i] = Disposition.REJECT
+                log.error("worker.unknown_message", message_id=d.message_id, position=j)
+        if not claims:
+            return out
+        items = [c.item for c in claims]
+        started = time.perf_counter()
+        try:
+            outcomes = self.connector.deliver(items)
+            if len(outcomes) != len(items):
+                raise RuntimeError(f"connector returned {len(outcomes)} outcomes for {len(items)} items")
+        except Exception as exc:  # a connector bug must not lose or kill anything: retry later
+            log.exception("worker.connector_error", connector=self.connector.name)
+            outcomes = [Outcome(OutcomeKind.RETRY, f"connector error: {type(exc).__name__}")] * len(items)
+        metrics.DELIVERY_SECONDS.labels(self.connector.name).observe(time.perf_counter() - started)
+        self.breaker.observe(outcomes)
+        metrics.CIRCUIT_OPEN.labels(self.connector.name).set(1 if self.breaker.state == "open" else 0)
+        try:
+            states = self.ledger.record(claims, outcomes, self.policy, self.connector.name)
+        except SQLAlchemyError as exc:
+            # Not recorded: hand the messages back; the redelivery is taken over as in-doubt.
+            log.warning("worker.record_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            self._stop.wait(0.5)
+            return [Disposition.REQUEUE] * len(batch)
+        for state in states.values():
+            metrics.OUTCOMES.labels(self.connector.name, state).inc()
+        for c, o in zip(claims, outcomes, strict=True):
+            if o.kind is not OutcomeKind.DELIVERED:
+                log.info(
+                    "worker.not_delivered",
+                    message_id=c.item.message_id,
+                    attempt=c.item.attempt,
+                    state=states.get(c.item.message_id),
+                    detail=o.detail[:300],
+                )
+        return out
+
+    def run(self, stop: threading.Event) -> None:
+        self._stop = stop
+        log.info("worker.started", connector=self.connector.name, worker=self.name)
+        self.transport.consume(self.connector.name, self.handle, stop=stop)
+        log.info("worker.stopped", connector=self.connector.name)

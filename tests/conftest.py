@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from hub.bootstrap import migrate
+from hub.db.engine import make_engine
+from hub.db.schema import metadata
+from tests.support.db import temporary_pg_database
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with temporary_pg_database() as url:
+        yield url
+
+
+def _truncate_all(engine: Engine) -> None:
+    names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test runs on SQLite and on PostgreSQL (emptied before the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/hub.db"
+        return
+    url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    migrate(engine)
+    _truncate_all(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    e = make_engine(db_url)
+    migrate(e)
+    yield e
+    e.dispose()
+
+
+class Clock:
+    """A settable clock for the ledger."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(tz=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

@@ -1,0 +1,42 @@
+"""Valid canonical payloads with random business ids, for tests."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from hub.canonical import VN_TZ, DossierStatusChange
+
+
+def dossier_code(agency: str = "000.00.00.H56") -> str:
+    return f"{agency}-{datetime.now(tz=VN_TZ):%y%m%d}-{secrets.randbelow(10**5):05d}"
+
+
+def status_change(code: str | None = None, status: int = 2, minutes_ago: float = 60, **over: Any) -> dict[str, Any]:
+    at = datetime.now(tz=VN_TZ).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+    received = at - timedelta(days=1)
+    body: dict[str, Any] = {
+        "dossier_code": code or dossier_code(),
+        "procedure_code": "2.002492",
+        "procedure_name": "Cấp giấy phép xây dựng",
+        "agency_code": "000.00.00.H56",
+        "status": status,
+        "occurred_at": at.isoformat(),
+        "received_at": received.isoformat(),
+        "appointment_at": (received + timedelta(days=10)).isoformat(),
+        "channel": 2,
+        "applicant": {"name": "Nguyễn Văn An", "id_number": "038090001234", "type": 1},
+        "fees": [{"code": "LP01", "name": "Lệ phí cấp phép", "amount": 150000, "kind": 2}],
+        "handler": {"name": "Trần Thị Bình", "title": "Chuyên viên", "unit": "Bộ phận một cửa"},
+    }
+    if status in (9, 10):
+        body["finished_at"] = (at - timedelta(minutes=1)).isoformat()
+    if status == 10:
+        body["returned_at"] = at.isoformat()
+    body.update(over)
+    return body
+
+
+def model(**kw: Any) -> DossierStatusChange:
+    return DossierStatusChange.model_validate(status_change(**kw))

@@ -1,0 +1,113 @@
+"""Fixtures of the national portal connector tests: canonical items, the mock app, a live mock server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from connectors.national_portal import NationalPortalSettings
+from connectors.national_portal.client import NationalPortalConnector
+from connectors.national_portal.mock import create_app
+from hub.canonical import DossierStatusChange
+from hub.ports import DeliveryItem
+
+APPLICANT_NAME = "Nguyễn Văn An"
+APPLICANT_ID = "038099012345"
+_serial = count(1)
+_BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+
+
+def change(number: int | None = None, status: int = 2, minute: int | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid canonical payload (JSON form, as in DeliveryItem.payload); a fresh dossier code unless
+    ``number`` is given; the change happens ``minute`` minutes after reception (default 10 x status)."""
+    number = next(_serial) if number is None else number
+    occurred = _BASE + timedelta(minutes=10 * status if minute is None else minute)
+    fields: dict[str, Any] = {
+        "dossier_code": f"000.00.00.H56-250225-{number:04d}",
+        "procedure_code": "2.002492",
+        "agency_code": "000.00.00.H56",
+        "agency_name": "UBND tỉnh Thanh Hóa",
+        "status": status,
+        "occurred_at": occurred,
+        "received_at": _BASE if status >= 2 else None,
+        "finished_at": occurred if status >= 9 else None,
+        "returned_at": occurred if status == 10 else None,
+        "applicant": {"name": APPLICANT_NAME, "id_number": APPLICANT_ID, "phone": "0912345678"},
+        "fees": [{"name": "Lệ phí", "amount": 50000}],
+        "handler": {"name": "Lê Thị Bình", "title": "Chuyên viên"},
+    }
+    fields.update(overrides)
+    return DossierStatusChange.model_validate(fields).model_dump(mode="json")
+
+
+def item(
+    payload: dict[str, Any],
+    *,
+    known: bool = False,
+    in_doubt: bool = False,
+    attempt: int = 1,
+    type: str = "dossier.status.changed",
+) -> DeliveryItem:
+    return DeliveryItem(
+        message_id=f"msg-{payload['dossier_code']}-{payload['status']}-{attempt}",
+        type=type,
+        key=payload["dossier_code"],
+        payload=payload,
+        attempt=attempt,
+        key_known_to_partner=known,
+        in_doubt=in_doubt,
+    )
+
+
+@pytest.fixture
+def mock_client() -> Iterator[TestClient]:
+    """The mock portal, in process; a TestClient is an httpx.Client and can be injected."""
+    with TestClient(create_app(), base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def connector(mock_client: TestClient) -> NationalPortalConnector:
+    """The real connector talking to the in-process mock."""
+    return NationalPortalConnector(NationalPortalSettings(base_url="http://testserver"), http=mock_client)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_portal() -> Iterator[str]:
+    """The mock served by uvicorn on a free port in a background thread (real sockets and timeouts)."""
+    port = _free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config.timeout_graceful_shutdown = 1
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("mock portal did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_url(live_portal: str) -> str:
+    httpx.post(f"{live_portal}/_mock/reset").raise_for_status()
+    return live_portal

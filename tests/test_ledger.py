@@ -1,0 +1,266 @@
+"""The ledger's state machine, on SQLite and PostgreSQL: accept, claim, ordering, retries,
+dead, replay, leases, idempotency."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from hub.canonical import DossierStatusChange
+from hub.db.schema import attempts, messages, outbox
+from hub.ledger import Accepted, IdempotencyKey, Ledger, NewMessage, NotReplayable
+from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
+from tests.conftest import Clock
+from tests.factories import dossier_code, model
+
+POLICY = DeliveryPolicy(max_attempts=3, backoff_base=10, backoff_max=100)
+PORTAL = "national_portal"
+
+
+def new(m: DossierStatusChange) -> NewMessage:
+    return NewMessage(
+        type="dossier.status.changed",
+        key=m.dossier_code,
+        occurred_at=m.occurred_at,
+        natural_key=m.natural_key(),
+        connector=PORTAL,
+        schema_version=1,
+        payload=m.model_dump(mode="json"),
+        correlation_id="corr",
+    )
+
+
+def accept(ledger: Ledger, *models: DossierStatusChange) -> list[Accepted]:
+    got: list[Accepted] = []
+
+    def respond(results: list[Accepted]) -> tuple[int, dict]:
+        got.extend(results)
+        return 202, {}
+
+    ledger.accept("test", [new(m) for m in models], respond)
+    return got
+
+
+def state(engine: Engine, mid: str) -> str:
+    with engine.connect() as c:
+        return c.execute(select(messages.c.state).where(messages.c.id == mid)).scalar_one()
+
+
+def outbox_ids(engine: Engine) -> list[str]:
+    with engine.connect() as c:
+        return [r.message_id for r in c.execute(select(outbox.c.message_id).order_by(outbox.c.id))]
+
+
+def drain(ledger: Ledger) -> list[str]:
+    seen: list[str] = []
+
+    def publish(msgs: list) -> list[bool]:
+        seen.extend(m.message_id for m in msgs)
+        return [True] * len(msgs)
+
+    ledger.drain_outbox(publish)
+    return seen
+
+
+@pytest.fixture
+def ledger(engine: Engine, clock: Clock) -> Ledger:
+    return Ledger(engine, lease_seconds=60, clock=clock)
+
+
+def test_accept_writes_message_and_outbox_and_dedupes_natural_key(ledger: Ledger, engine: Engine) -> None:
+    m = model()
+    first = accept(ledger, m)
+    again = accept(ledger, m, m)
+    assert first[0].created and not again[0].created and not again[1].created
+    assert again[0].message_id == first[0].message_id
+    assert outbox_ids(engine) == [first[0].message_id]
+    assert state(engine, first[0].message_id) == "queued"
+
+
+def test_publish_failure_keeps_outbox_rows(ledger: Ledger, engine: Engine) -> None:
+    _, b = accept(ledger, model(), model())
+    n = ledger.drain_outbox(lambda msgs: [True, False])
+    assert n == 1
+    assert outbox_ids(engine) == [b.message_id]
+    with pytest.raises(RuntimeError):
+        ledger.drain_outbox(lambda msgs: (_ for _ in ()).throw(RuntimeError("broker down")))
+    assert outbox_ids(engine) == [b.message_id]
+    assert drain(ledger) == [b.message_id]
+    assert outbox_ids(engine) == []
+
+
+def test_claim_deliver_record(ledger: Ledger, engine: Engine) -> None:
+    (a,) = accept(ledger, model())
+    claims, unknown = ledger.claim([(a.message_id, False), ("01NOSUCHMESSAGE00000000000", False)], PORTAL, "w1")
+    assert unknown == {"01NOSUCHMESSAGE00000000000"}
+    assert [c.item.message_id for c in claims] == [a.message_id]
+    item = claims[0].item
+    assert item.attempt == 1 and not item.in_doubt and not item.key_known_to_partner
+    assert state(engine, a.message_id) == "delivering"
+    ledger.record(claims, [Outcome(OutcomeKind.DELIVERED, "ok", partner_ref="P1")], POLICY, PORTAL)
+    assert state(engine, a.message_id) == "delivered"
+    # a duplicate broker copy of a delivered message claims nothing
+    assert ledger.claim([(a.message_id, True)], PORTAL, "w2")[0] == []
+    with engine.connect() as c:
+        row = c.execute(select(attempts)).one()
+    assert (row.outcome, row.partner_ref, row.worker) == ("delivered", "P1", "w1")
+
+
+def test_later_change_is_held_until_the_earlier_one_is_done(ledger: Ledger, engine: Engine) -> None:
+    code = dossier_code()
+    m1 = model(code=code, status=2, minutes_ago=30)
+    m2 = model(code=code, status=4, minutes_ago=20)
+    other = model(status=2)
+    a1, a2, ao = accept(ledger, m1, m2, other)
+    drain(ledger)
+    # the later change arrives first, with another dossier's change
+    claims, _ = ledger.claim([(a2.message_id, False), (ao.message_id, False)], PORTAL, "w")
+    assert [c.item.message_id for c in claims] == [ao.message_id]  # other dossiers flow on
+    assert state(engine, a2.message_id) == "held"
+    ledger.record(claims, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
+    claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")
+    ledger.record(claims, [Outcome(OutcomeKind.RETRY, "timeout")], POLICY, PORTAL)
+    assert state(engine, a1.message_id) == "retrying"
+    assert state(engine, a2.message_id) == "held"  # still held while the earlier one retries
+    assert outbox_ids(engine) == []
+    claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")  # retry not due: stale copy
+    assert claims == []
+    ledger.now.advance(1000)  # type: ignore[attr-defined]
+    assert ledger.promote_due() == 1
+    assert drain(ledger) == [a1.message_id]
+    claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")
+    assert claims[0].item.in_doubt and claims[0].item.attempt == 2
+    ledger.record(claims, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
+    assert state(engine, a2.message_id) == "queued"
+    assert drain(ledger) == [a2.message_id]
+    claims, _ = ledger.claim([(a2.message_id, False)], PORTAL, "w")
+    assert claims[0].item.key_known_to_partner  # DVCQG isUpdating=True from the ledger
+
+
+def test_two_changes_of_one_dossier_in_one_batch(ledger: Ledger, engine: Engine) -> None:
+    code = dossier_code()
+    a1, a2 = accept(ledger, model(code=code, status=2, minutes_ago=9), model(code=code, status=4, minutes_ago=8))
+    claims, _ = ledger.claim([(a2.message_id, False), (a1.message_id, False)], PORTAL, "w")
+    assert [c.item.message_id for c in claims] == [a1.message_id]
+    assert state(engine, a2.message_id) == "held"
+
+
+def test_retry_budget_spent_goes_dead_and_releases_the_next(ledger: Ledger, engine: Engine, clock: Clock) -> None:
+    code = dossier_code()
+    a1, a2 = accept(ledger, model(code=code, status=2, minutes_ago=9), model(code=code, status=4, minutes_ago=8))
+    drain(ledger)
+    ledger.claim([(a2.message_id, False)], PORTAL, "w")
+    for _ in range(POLICY.max_attempts):
+        claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")
+        assert claims, "message should be claimable"
+        ledger.record(claims, [Outcome(OutcomeKind.RETRY, "HTTP 503")], POLICY, PORTAL)
+        clock.advance(1000)
+        ledger.promote_due()
+    assert state(engine, a1.message_id) == "dead"
+    with engine.connect() as c:
+        err = c.execute(select(messages.c.last_error).where(messages.c.id == a1.message_id)).scalar_one()
+    assert "retry budget spent after 3 attempts: HTTP 503" in err
+    assert state(engine, a2.message_id) == "queued"
+
+
+def test_permanent_rejection_is_dead_and_replay_requeues(ledger: Ledger, engine: Engine) -> None:
+    (a,) = accept(ledger, model())
+    drain(ledger)
+    with pytest.raises(NotReplayable):
+        ledger.replay(a.message_id)
+    claims, _ = ledger.claim([(a.message_id, False)], PORTAL, "w")
+    ledger.record(claims, [Outcome(OutcomeKind.DEAD, "MaTTHC unknown")], POLICY, PORTAL)
+    assert state(engine, a.message_id) == "dead"
+    assert ledger.replay(a.message_id) == "queued"
+    assert outbox_ids(engine) == [a.message_id]
+    # the replay has a fresh budget: three more attempts before dead again
+    for n in range(POLICY.max_attempts - 1):
+        claims, _ = ledger.claim([(a.message_id, False)], PORTAL, "w")
+        ledger.record(claims, [Outcome(OutcomeKind.RETRY, "busy")], POLICY, PORTAL)
+        assert state(engine, a.message_id) == "retrying", n
+        ledger.now.advance(1000)  # type: ignore[attr-defined]
+        ledger.promote_due()
+
+
+def test_lost_worker_lease_expires_and_message_is_requeued(ledger: Ledger, engine: Engine, clock: Clock) -> None:
+    (a,) = accept(ledger, model())
+    drain(ledger)
+    claims, _ = ledger.claim([(a.message_id, False)], PORTAL, "dead-worker")
+    assert ledger.claim([(a.message_id, False)], PORTAL, "w2")[0] == []  # lease held: a duplicate copy
+    clock.advance(61)
+    assert ledger.promote_due() == 1
+    assert state(engine, a.message_id) == "queued"
+    claims2, _ = ledger.claim([(a.message_id, False)], PORTAL, "w2")
+    assert claims2[0].item.in_doubt and claims2[0].item.attempt == 2
+    # the old worker wakes up and records: superseded, the state belongs to the new worker
+    ledger.record(claims, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
+    assert state(engine, a.message_id) == "delivering"
+    ledger.record(claims2, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
+    assert state(engine, a.message_id) == "delivered"
+    with engine.connect() as c:
+        outcomes = [r.outcome for r in c.execute(select(attempts).order_by(attempts.c.id))]
+    assert outcomes == ["delivered", "delivered"] or outcomes == ["abandoned", "delivered"]
+
+
+def test_redelivery_takes_over_in_doubt(ledger: Ledger, engine: Engine) -> None:
+    (a,) = accept(ledger, model())
+    ledger.claim([(a.message_id, False)], PORTAL, "w1")
+    claims, _ = ledger.claim([(a.message_id, True)], PORTAL, "w2")  # broker redelivered: w1's channel died
+    assert claims[0].item.in_doubt and claims[0].item.attempt == 2
+    with engine.connect() as c:
+        first = c.execute(select(attempts.c.outcome).where(attempts.c.number == 1)).scalar_one()
+    assert first == "abandoned"
+
+
+def test_requeue_unfinished_for_in_process_transport(ledger: Ledger, engine: Engine) -> None:
+    a, b = accept(ledger, model(), model())
+    drain(ledger)
+    ledger.claim([(a.message_id, False)], PORTAL, "w")
+    assert ledger.requeue_unfinished() == 2
+    assert sorted(outbox_ids(engine)) == sorted([a.message_id, b.message_id])
+
+
+def test_idempotency_key_returns_first_answer(ledger: Ledger, engine: Engine) -> None:
+    idem = IdempotencyKey(client_id=_client(engine), key="req-1", request_hash="h1")
+    m = model()
+    first = ledger.accept("c", [new(m)], lambda r: (202, {"id": r[0].message_id}), idem)
+    second = ledger.accept("c", [new(model())], lambda r: (202, {"id": "other"}), idem)
+    assert not first.replayed and second.replayed
+    assert second.body == first.body and second.request_hash == "h1"
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(messages)).scalar_one() == 1
+
+
+def _client(engine: Engine) -> int:
+    from hub.clients import Authenticator, create_client
+
+    key = create_client(engine, "c", "c", ["dossier.status.changed"])
+    client = Authenticator(engine)(key)
+    assert client is not None
+    return client.id
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    from hub.ledger import backoff
+
+    p = DeliveryPolicy(backoff_base=2, backoff_max=60)
+    assert 1 <= backoff(p, 1) <= 2
+    assert 4 <= backoff(p, 3) <= 8
+    assert 30 <= backoff(p, 20) <= 60
+
+
+def test_timestamps_are_aware(ledger: Ledger, engine: Engine) -> None:
+    (a,) = accept(ledger, model())
+    with engine.connect() as c:
+        at = c.execute(select(messages.c.occurred_at).where(messages.c.id == a.message_id)).scalar_one()
+    # stored as UTC and read back aware, whatever the offset it came with (+07:00 here)
+    assert at.tzinfo is not None
+    assert at == datetime.fromisoformat(model_payload_time(a.message_id, engine))
+    assert abs((at - datetime.now(tz=at.tzinfo)).total_seconds()) < timedelta(hours=2).total_seconds()
+
+
+def model_payload_time(mid: str, engine: Engine) -> str:
+    with engine.connect() as c:
+        return c.execute(select(messages.c.payload).where(messages.c.id == mid)).scalar_one()["occurred_at"]
