@@ -169,15 +169,18 @@ def dev(
             ch.wait(10)
 
 
-@mock_app.command("national-portal")
-def mock_national_portal(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8101,
-) -> None:
-    """The mock national portal (DVCQG). Faults: POST /_mock/faults; received: GET /_mock/dossiers."""
+@mock_app.command(
+    "national-portal",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def mock_national_portal(ctx: typer.Context) -> None:
+    """The mock national portal (DVCQG): --host, --port, and fault flags (--latency-ms,
+    --failure-rate, --outage-seconds ...; --help lists them). Change faults at run time with
+    POST /_mock/faults; see what it received at GET /_mock/dossiers."""
     from connectors.national_portal import mock
 
-    mock.run(host, port)
+    mock.main(list(ctx.args))
 
 
 @clients_app.command("create")

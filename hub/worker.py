@@ -122,5 +122,15 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
         log.info("worker.started", connector=self.connector.name, worker=self.name)
-        self.transport.consume(self.connector.name, self.handle, stop=stop)
+        failures = 0
+        while not stop.is_set():
+            try:
+                self.transport.consume(self.connector.name, self.handle, stop=stop)
+            except Exception as exc:  # the batch went back to the broker; consume again after a pause
+                failures += 1
+                pause = min(10.0, 0.1 * 2**failures)
+                log.exception("worker.consume_failed", error=type(exc).__name__, retry_in=pause)
+                stop.wait(pause)
+            else:
+                failures = 0
         log.info("worker.stopped", connector=self.connector.name)

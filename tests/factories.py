@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 from hub.canonical import VN_TZ, DossierStatusChange
 
+_serial = itertools.count(secrets.randbelow(10**9))
+
 
 def dossier_code(agency: str = "000.00.00.H56") -> str:
-    return f"{agency}-{datetime.now(tz=VN_TZ):%y%m%d}-{secrets.randbelow(10**5):05d}"
+    """Unique within the process (a random day and a running number), so tests never collide."""
+    n = next(_serial)
+    day = datetime(2020, 1, 1, tzinfo=VN_TZ) + timedelta(days=(n // 10**5) % 2000)
+    return f"{agency}-{day:%y%m%d}-{n % 10**5:05d}"
 
 
 def status_change(code: str | None = None, status: int = 2, minutes_ago: float = 60, **over: Any) -> dict[str, Any]:

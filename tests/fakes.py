@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 
-FAST = DeliveryPolicy(timeout=1, max_attempts=5, backoff_base=0.05, backoff_max=0.2, breaker_failures=1000)
+FAST = DeliveryPolicy(timeout=1, max_attempts=100, backoff_base=0.05, backoff_max=0.2, breaker_failures=1000)
 
 
 class FakeConnector:

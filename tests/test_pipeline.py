@@ -37,6 +37,7 @@ def post_all(hub: Hub, bodies: list[dict], batch: int = 25) -> list[str]:
         for i in range(0, len(bodies), batch):
             r = api.post(URL, json=bodies[i : i + batch], headers={"X-API-Key": key})
             assert r.status_code == 202, r.text
+            assert r.json()["accepted"] == len(bodies[i : i + batch]), r.text
             ids += [x["message_id"] for x in r.json()["results"]]
     return ids
 
@@ -143,3 +144,25 @@ def test_accepted_messages_survive_a_restart_of_the_embedded_hub(db_url: str) ->
         pipe.stop()
         second.close()
     assert len(fake.delivered) == 30
+
+
+def test_worker_survives_an_unexpected_error_in_its_handler(hub: Hub) -> None:
+    """The transport hands the batch back and ends consume; the worker consumes again."""
+    real_claim = hub.ledger.claim
+    failures = {"left": 1}
+
+    def flaky_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("unexpected bug")
+        return real_claim(*args, **kwargs)
+
+    hub.ledger.claim = flaky_claim  # type: ignore[method-assign]
+    fake = FakeConnector()
+    pipe = run(hub, fake, workers=1)
+    try:
+        post_all(hub, [status_change() for _ in range(5)])
+        until(all_in(hub.engine, "delivered"), what="delivered after the handler error")
+    finally:
+        pipe.stop()
+    assert failures["left"] == 0 and len(fake.delivered) == 5

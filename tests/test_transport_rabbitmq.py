@@ -15,7 +15,7 @@ import pytest
 
 pytest.register_assert_rewrite("tests.transport_contract")
 
-from hub.ports import Delivery, Disposition, Transport  # noqa: E402
+from hub.ports import Delivery, Disposition, OutgoingMessage, Transport  # noqa: E402
 from hub.transports.rabbitmq import RabbitMQTransport  # noqa: E402
 from tests.support.broker import broker_address, peek, random_prefix, require_broker, via  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
@@ -67,6 +67,12 @@ class TestRabbitMQTransport(_Contract):
         assert method.exchange == transport.exchange
         assert transport.depth("portal") == 1
         assert transport.purge("portal") == 1
+
+    def test_returned_message_never_confirmed_even_when_ids_repeat(self, transport: Transport) -> None:
+        routed = message()
+        unroutable = OutgoingMessage(routed.message_id, "nobody.listens", routed.body)
+        results = transport.publish([routed, unroutable, message()])
+        assert results[1:] == [False, True]  # the first may be False too (ambiguous id): safe, never lost
 
 
 def test_no_connection_before_use() -> None:

@@ -148,6 +148,7 @@ class TransportContract(abc.ABC):
     def test_unroutable_publish_returns_false(self, transport: Transport) -> None:
         batch = [message(), message("nobody.listens"), message(), message("payment.status.changed")]
         assert transport.publish(batch) == [True, False, True, False]
+        assert transport.publish([]) == []
 
     def test_topic_wildcards_route(self, transport: Transport) -> None:
         star, hash_one, hash_many, hash_zero = (

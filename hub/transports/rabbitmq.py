@@ -9,8 +9,9 @@ Topology, declared idempotently by ``setup(bindings)`` (``P`` is the prefix, def
   REJECTed as unparseable.
 
 Publishing (``publish``) uses a pika ``SelectConnection`` whose ioloop runs in a dedicated daemon thread.
-Confirms are *windowed*: the whole batch is written to the channel in one ioloop callback, then the caller
-waits once for all of its confirms (``basic.ack``/``basic.nack``, ``multiple`` honoured). A message is
+Confirms are *windowed*: the whole batch is written to the channel without waiting (in chunks of 256 per
+ioloop turn, so the broker starts on the first chunk while later ones are encoded), then the caller waits
+once for all of its confirms (``basic.ack``/``basic.nack``, ``multiple`` honoured). A message is
 True only if acked and not returned as unroutable (``mandatory``); nack, return, timeout or a connection
 lost in flight give False, and the caller (the relay) keeps it in its outbox and publishes it again.
 The connection is opened lazily and re-opened on the next publish after a loss, with exponential backoff
@@ -78,6 +79,7 @@ class _Batch:
         self._lock = threading.Lock()
         self._results: list[bool | None] = [None] * size
         self._open = size
+        self.frozen = False  # results were handed back: confirms still to come are ignored
         self.done = threading.Event()
         if size == 0:
             self.done.set()
@@ -95,6 +97,7 @@ class _Batch:
         with self._lock:
             self._results = [r is True for r in self._results]
             self._open = 0
+            self.frozen = True
             self.done.set()
 
     def results(self) -> list[bool]:
@@ -212,6 +215,8 @@ class _PublisherSession:
     def _publish(self, batch: _Batch, messages: Sequence[OutgoingMessage], props: list[Any], start: int = 0) -> None:
         """Write one chunk of the batch, then yield to the ioloop (which flushes the socket and reads
         confirms) before the next chunk: the broker works on the first chunks while later ones are encoded."""
+        if batch.frozen:  # the caller stopped waiting (timeout, lost channel): publish no more of it
+            return
         end = min(start + _PUBLISH_CHUNK, len(messages))
         for index in range(start, end):
             msg = messages[index]

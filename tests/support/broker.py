@@ -11,6 +11,7 @@ import functools
 import os
 import secrets
 import urllib.parse
+from collections.abc import Iterable
 from typing import Any
 
 import pika
@@ -79,3 +80,18 @@ def peek(url: str, queue: str, limit: int = 10_000) -> list[tuple[Any, Any, byte
         return found
     finally:
         conn.close()  # unacked messages go back to the queue
+
+
+def delete_topology(url: str, prefix: str, queues: Iterable[str]) -> None:
+    """Delete what ``RabbitMQTransport(prefix=prefix).setup(...)`` declared for the short queue names
+    ``queues`` (plus the poison queue and both exchanges), e.g. after a test whose transport lived in
+    another process. Deleting what does not exist is fine."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = conn.channel()
+        for name in [*queues, "poison"]:
+            channel.queue_delete(f"{prefix}.{name}")
+        channel.exchange_delete(f"{prefix}.events")
+        channel.exchange_delete(f"{prefix}.dlx")
+    finally:
+        conn.close()

@@ -1,0 +1,118 @@
+"""The production shape as real processes, for fault tests and benchmarks: the mock portal,
+the api, the relay and workers, each a `lgsp` subprocess against RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import connectors
+from tests.support.broker import delete_topology
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not come up in {timeout}s")
+        time.sleep(0.1)
+
+
+class Stack:
+    def __init__(self, workdir: Path, database_url: str, broker_url: str, prefix: str, **env: str):
+        self.workdir = workdir
+        self.portal_port = free_port()
+        self.api_port = free_port()
+        self.env = {
+            **os.environ,
+            "HUB_DATABASE_URL": database_url,
+            "HUB_BROKER_URL": broker_url,
+            "HUB_BROKER_PREFIX": prefix,
+            "HUB_BROKER_QUEUE_TYPE": "quorum",
+            "HUB_PORTAL_BASE_URL": f"http://127.0.0.1:{self.portal_port}",
+            "HUB_PORTAL_BACKOFF_BASE": "0.2",
+            "HUB_PORTAL_BACKOFF_MAX": "1.0",
+            "HUB_PORTAL_BREAKER_RESET": "1.0",
+            "HUB_PORTAL_TIMEOUT": "3",
+            "HUB_PORTAL_MAX_ATTEMPTS": "1000",
+            "HUB_LEASE_SECONDS": "30",
+            "HUB_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def portal(self) -> str:
+        return f"http://127.0.0.1:{self.portal_port}"
+
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", *args],
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start(self, workers: int = 2, mock_args: tuple[str, ...] = ()) -> Stack:
+        self.spawn("mock", "mock", "national-portal", "--port", str(self.portal_port), *mock_args)
+        self.spawn("api", "api", "--port", str(self.api_port))
+        wait_http(self.api + "/readyz")  # the api ran the migrations
+        wait_http(self.portal + "/_mock/stats")
+        self.spawn("relay", "relay")
+        for n in range(workers):
+            self.spawn(f"worker-{n}", "worker")
+        return self
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(10)
+
+    def portal_state(self) -> dict[str, Any]:
+        stats = httpx.get(self.portal + "/_mock/stats", timeout=5).json()
+        dossiers = httpx.get(self.portal + "/_mock/dossiers", timeout=10).json()
+        return {"stats": stats, "dossiers": {d["MaHoSo"]: d for d in dossiers}}
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+        try:
+            delete_topology(self.env["HUB_BROKER_URL"], self.env["HUB_BROKER_PREFIX"], list(connectors.REGISTRY))
+        except Exception as exc:  # cleanup only: the broker may be unreachable in a failing test
+            print(f"could not delete test topology: {exc!r}")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.workdir.glob("*.log"))

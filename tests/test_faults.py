@@ -1,0 +1,154 @@
+"""Faults survived by the production shape: api, relay and workers as separate processes on
+real RabbitMQ and PostgreSQL, delivering to the mock portal (a separate process too).
+
+Each test checks, at the mock portal: every change arrived, none twice (by natural key:
+MaHoSo, TrangThai, ThoiDiemXuLy), and each dossier's changes in the order they happened."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.clients import create_client
+from hub.db.engine import make_engine
+from hub.db.schema import attempts
+from tests.factories import dossier_code, status_change
+from tests.support.broker import broker_address, random_prefix, require_broker, via
+from tests.support.stack import Stack
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.wait import all_in, states, until
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
+URL = "/v1/dossiers/status-changes"
+STATUSES = (2, 4, 5, 4, 9, 10)
+
+
+def changes(n_dossiers: int, seed: int = 1) -> tuple[list[dict], dict[str, list[str]]]:
+    """Dossiers' changes, interleaved across dossiers, each dossier's in the order they happen."""
+    rng = random.Random(seed)
+    queues, expected = [], {}
+    for _ in range(n_dossiers):
+        code = dossier_code()
+        seq = [status_change(code=code, status=s, minutes_ago=120 - i) for i, s in enumerate(STATUSES)]
+        queues.append(seq)
+        expected[code] = [str(s) for s in STATUSES]
+    out = []
+    while any(queues):
+        out.append(rng.choice([q for q in queues if q]).pop(0))
+    return out, expected
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[str]:
+    from hub.bootstrap import migrate
+    from tests.conftest import _truncate_all
+
+    engine = make_engine(pg_url)
+    migrate(engine)
+    _truncate_all(engine)
+    engine.dispose()
+    yield pg_url
+
+
+def post(stack: Stack, key: str, bodies: list[dict], batch: int = 20, pause: float = 0.0) -> None:
+    with httpx.Client(base_url=stack.api, headers={"X-API-Key": key}, timeout=30) as http:
+        for i in range(0, len(bodies), batch):
+            r = http.post(URL, json=bodies[i : i + batch])
+            assert r.status_code == 202, r.text
+            assert all(x["status"] == "accepted" for x in r.json()["results"])
+            if pause:
+                time.sleep(pause)
+
+
+def assert_delivered_once_in_order(stack: Stack, expected: dict[str, list[str]]) -> None:
+    state = stack.portal_state()
+    assert state["stats"]["duplicate_progress_entries"] == 0, state["stats"]
+    for code, statuses in expected.items():
+        got = [p["TrangThai"] for p in state["dossiers"][code]["QuaTrinhXuLy"]]
+        assert got == statuses, f"{code}: {got}"
+
+
+def run_stack(tmp_path: Path, pg: str, broker: str, **env: str) -> Stack:
+    return Stack(tmp_path, pg, broker, random_prefix(), **env)
+
+
+def test_worker_killed_mid_delivery_loses_and_doubles_nothing(tmp_path: Path, pg: str) -> None:
+    broker = require_broker()
+    stack = run_stack(tmp_path, pg, broker).start(workers=1, mock_args=("--latency-ms", "150"))
+    engine = make_engine(pg)
+    try:
+        key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
+        bodies, expected = changes(40)
+        post(stack, key, bodies)
+        until(lambda: states(engine).get("delivered", 0) >= 40, what="deliveries under way")
+        until(lambda: states(engine).get("delivering", 0) > 0, every=0.005, what="a batch in flight")
+        stack.kill("worker-0")  # SIGKILL in the middle of a partner call
+        stack.spawn("worker-1", "worker")
+        stack.spawn("worker-2", "worker")
+        until(all_in(engine, "delivered"), timeout=90, what="all delivered after the kill")
+        assert_delivered_once_in_order(stack, expected)
+        with engine.connect() as c:
+            abandoned = c.execute(
+                select(func.count()).select_from(attempts).where(attempts.c.outcome == "abandoned")
+            ).scalar_one()
+        assert abandoned > 0, "the kill should have caught deliveries in flight (taken over as in-doubt)"
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop()
+        engine.dispose()
+
+
+def test_broker_connection_dropped_while_messages_flow(tmp_path: Path, pg: str) -> None:
+    broker = require_broker()
+    proxy = TcpProxy(*broker_address(broker))
+    port = proxy.start()
+    stack = run_stack(tmp_path, pg, via(broker, "127.0.0.1", port)).start(workers=2)
+    engine = make_engine(pg)
+    try:
+        key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
+        bodies, expected = changes(80, seed=2)
+        half = len(bodies) // 2
+        post(stack, key, bodies[:half], pause=0.02)
+        proxy.drop_all()  # relay and workers lose the broker while messages flow
+        post(stack, key, bodies[half:], pause=0.02)
+        time.sleep(0.3)
+        proxy.drop_all()
+        until(all_in(engine, "delivered"), timeout=90, what="all delivered after broker drops")
+        assert proxy.dropped >= 2
+        assert_delivered_once_in_order(stack, expected)
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop()
+        proxy.stop()
+        engine.dispose()
+
+
+def test_portal_down_for_a_while_then_back(tmp_path: Path, pg: str) -> None:
+    broker = require_broker()
+    stack = run_stack(tmp_path, pg, broker).start(workers=2)
+    engine = make_engine(pg)
+    try:
+        key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
+        bodies, expected = changes(40, seed=3)
+        httpx.post(stack.portal + "/_mock/faults", json={"outage_seconds": 4}).raise_for_status()
+        post(stack, key, bodies)
+        until(lambda: states(engine).get("retrying", 0) > 0, what="retries during the outage")
+        assert states(engine).get("delivered", 0) == 0
+        until(all_in(engine, "delivered"), timeout=90, what="all delivered after the outage")
+        assert_delivered_once_in_order(stack, expected)
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop()
+        engine.dispose()
