@@ -13,13 +13,14 @@ serialised by locking its ``ordering_keys`` row (PostgreSQL) or by SQLite's sing
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.schema import attempts, idempotency_keys, messages, ordering_keys, outbox
@@ -27,6 +28,7 @@ from hub.envelope import as_utc, new_id, to_outgoing, utcnow
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 
 TERMINAL = ("delivered", "dead")
+OUTBOX_CHANNEL = "lgsp_outbox"  # PostgreSQL NOTIFY channel: "the outbox has rows"
 
 
 @dataclass(frozen=True)
@@ -89,32 +91,43 @@ class Ledger:
         self.lease = timedelta(seconds=lease_seconds)
         self.now = clock
         self.pg = engine.dialect.name == "postgresql"
+        self.outbox_event = threading.Event()
 
     # ------------------------------------------------------------ helpers
+    def _ensure_keys(self, c: Connection, lock_keys: Iterable[str]) -> None:
+        """Create the ordering-key rows (at accept time), so workers only ever lock them."""
+        if self.pg:
+            now = self.now()
+            rows = [{"key": k, "updated_at": now} for k in sorted(set(lock_keys))]
+            if rows:
+                c.execute(postgresql.insert(ordering_keys).on_conflict_do_nothing(), rows)
+
     def _lock_keys(self, c: Connection, lock_keys: Iterable[str]) -> None:
-        keys = sorted(set(lock_keys))
+        """Serialise decisions about these keys across workers. SQLite needs nothing: every
+        transaction there begins IMMEDIATE, one writer at a time."""
+        if not self.pg:
+            return
+        keys = sorted(set(lock_keys))  # sorted: no deadlocks between overlapping sets
         if not keys:
             return
-        ins = postgresql.insert(ordering_keys) if self.pg else sqlite.insert(ordering_keys)
-        now = self.now()
-        c.execute(ins.on_conflict_do_nothing(), [{"key": k, "updated_at": now} for k in keys])
-        if self.pg:  # sorted order: no deadlocks between workers locking overlapping sets
-            c.execute(
-                select(ordering_keys.c.key)
-                .where(ordering_keys.c.key.in_(keys))
-                .order_by(ordering_keys.c.key)
-                .with_for_update()
-            )
+        q = select(ordering_keys.c.key).where(ordering_keys.c.key.in_(keys)).order_by(ordering_keys.c.key)
+        locked = {r.key for r in c.execute(q.with_for_update())}
+        if len(locked) < len(keys):  # rows missing (e.g. written before this table existed)
+            self._ensure_keys(c, set(keys) - locked)
+            c.execute(q.with_for_update())
 
     @staticmethod
     def _lock_name(connector: str, key: str) -> str:
         return f"{connector}:{key}"
 
     def _enqueue(self, c: Connection, rows: Sequence[tuple[str, str]]) -> None:
-        """Outbox rows for (message_id, routing_key) pairs."""
+        """Outbox rows for (message_id, routing_key) pairs; wakes the relay up."""
         if rows:
             now = self.now()
             c.execute(insert(outbox), [{"message_id": m, "routing_key": rk, "created_at": now} for m, rk in rows])
+            if self.pg:  # delivered to listening relays when this transaction commits
+                c.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+            self.outbox_event.set()  # a relay in this process (embedded mode)
 
     # ------------------------------------------------------------ ingress
     def accept(
@@ -196,6 +209,7 @@ class Ledger:
             )
         if new_rows:
             c.execute(insert(messages), new_rows)
+            self._ensure_keys(c, (self._lock_name(r["connector"], r["key"]) for r in new_rows))
             self._enqueue(c, [(r["id"], r["type"]) for r in new_rows])
         status, body = respond(results)
         if idem is not None:
@@ -410,42 +424,65 @@ class Ledger:
             ).where(messages.c.id.in_(ids))
             rows = {r.id: r for r in c.execute(q.with_for_update() if self.pg else q)}
             finished_keys: set[str] = set()
+            attempt_rows: list[dict[str, Any]] = []
+            by_state: dict[str, list[dict[str, Any]]] = {"delivered": [], "dead": [], "retrying": []}
             for cl, oc in zip(claims, outcomes, strict=True):
                 mid, n = cl.item.message_id, cl.item.attempt
                 row = rows[mid]
                 detail = oc.detail[:2000]
                 current = row.state == "delivering" and row.attempts == n
-                c.execute(
-                    update(attempts)
-                    .where(attempts.c.message_id == mid, attempts.c.number == n)
-                    .values(
-                        finished_at=now,
-                        outcome=oc.kind.value,
-                        detail=detail if current else f"{detail} (superseded: taken over by another worker)",
-                        partner_ref=oc.partner_ref,
-                        response=(oc.response or "")[:4000] or None,
-                    )
+                attempt_rows.append(
+                    {
+                        "_mid": mid,
+                        "_n": n,
+                        "outcome": oc.kind.value,
+                        "detail": detail if current else f"{detail} (superseded: taken over by another worker)",
+                        "partner_ref": oc.partner_ref,
+                        "response": (oc.response or "")[:4000] or None,
+                    }
                 )
                 if not current:
                     continue
-                values: dict[str, Any] = {"updated_at": now, "lease_until": None}
+                values: dict[str, Any] = {"_mid": mid}
                 if oc.kind is OutcomeKind.DELIVERED:
-                    values |= {"state": "delivered", "delivered_at": now, "partner_ref": oc.partner_ref}
+                    new_state = "delivered"
+                    values["partner_ref"] = oc.partner_ref
                 elif oc.kind is OutcomeKind.DEAD:
-                    values |= {"state": "dead", "last_error": detail}
+                    new_state, values["last_error"] = "dead", detail
                 else:
                     spent = n - row.budget_attempts >= policy.max_attempts
                     old = now - (as_utc(row.budget_since) or now) > timedelta(seconds=policy.max_age)
                     if spent or old:
                         why = "retry budget spent" if spent else "too old to retry"
-                        values |= {"state": "dead", "last_error": f"{why} after {n} attempts: {detail}"}
+                        new_state, values["last_error"] = "dead", f"{why} after {n} attempts: {detail}"
                     else:
                         delay = timedelta(seconds=backoff(policy, n - row.budget_attempts))
-                        values |= {"state": "retrying", "next_attempt_at": now + delay, "last_error": detail}
-                c.execute(update(messages).where(messages.c.id == mid).values(**values))
-                result[mid] = values["state"]
-                if values["state"] in TERMINAL:
+                        new_state = "retrying"
+                        values |= {"next_attempt_at": now + delay, "last_error": detail}
+                by_state[new_state].append(values)
+                result[mid] = new_state
+                if new_state in TERMINAL:
                     finished_keys.add(cl.item.key)
+            # one executemany per statement shape, not two statements per message
+            c.execute(
+                update(attempts)
+                .where(attempts.c.message_id == bindparam("_mid"), attempts.c.number == bindparam("_n"))
+                .values(finished_at=now),
+                attempt_rows,
+            )
+            shapes: dict[str, dict[str, Any]] = {
+                "delivered": {"delivered_at": now, "partner_ref": bindparam("partner_ref")},
+                "dead": {"last_error": bindparam("last_error")},
+                "retrying": {"next_attempt_at": bindparam("next_attempt_at"), "last_error": bindparam("last_error")},
+            }
+            for new_state, params in by_state.items():
+                if params:
+                    c.execute(
+                        update(messages)
+                        .where(messages.c.id == bindparam("_mid"))
+                        .values(state=new_state, updated_at=now, lease_until=None, **shapes[new_state]),
+                        params,
+                    )
             self._release(c, connector, finished_keys)
         return result
 

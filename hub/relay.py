@@ -5,15 +5,49 @@ from __future__ import annotations
 import random
 import threading
 import time
+from typing import Any
 
+import psycopg
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import metrics
-from hub.ledger import Ledger
+from hub.ledger import OUTBOX_CHANNEL, Ledger
 from hub.ports import Transport, TransportError
 
 log = structlog.get_logger("hub.relay")
+
+
+class OutboxWakeup:
+    """Waits until the outbox may have rows: a PostgreSQL LISTEN on the ledger's NOTIFY
+    channel (works across processes), or the ledger's in-process event (embedded mode).
+    Either way the wait is bounded, so a lost signal only costs ``timeout``."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout: float) -> None:
+        if not self.ledger.pg:
+            if self.ledger.outbox_event.wait(timeout):
+                self.ledger.outbox_event.clear()
+            return
+        try:
+            if self.conn is None or self.conn.closed:
+                url = self.ledger.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self.conn = psycopg.connect(url, autocommit=True)
+                self.conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error as exc:
+            log.warning("relay.listen_failed", error=type(exc).__name__)
+            self.close()
+            time.sleep(timeout)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 class Relay:
@@ -22,7 +56,7 @@ class Relay:
         ledger: Ledger,
         transport: Transport,
         batch: int = 500,
-        idle_sleep: float = 0.01,
+        idle_sleep: float = 0.25,
         promote_interval: float = 0.1,
     ):
         self.ledger = ledger
@@ -31,6 +65,7 @@ class Relay:
         self.idle_sleep = idle_sleep
         self.promote_interval = promote_interval
         self._next_promote = 0.0
+        self.wakeup = OutboxWakeup(ledger)
 
     def run_once(self) -> int:
         """One pass: queue due retries (at most every promote_interval), then publish."""
@@ -61,5 +96,7 @@ class Relay:
                 stop.wait(pause)
                 continue
             if did == 0:
-                stop.wait(self.idle_sleep)
+                # wake on a signal, or in time to queue retries that fall due
+                self.wakeup.wait(max(0.001, min(self.idle_sleep, self._next_promote - time.monotonic())))
+        self.wakeup.close()
         log.info("relay.stopped")

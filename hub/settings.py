@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=500, description="Items per status-change batch request.")
 
     relay_batch: int = 500
-    relay_idle_sleep: float = Field(default=0.01, description="Seconds the relay sleeps when idle.")
+    relay_idle_sleep: float = Field(
+        default=0.25, description="Longest the idle relay waits for an outbox signal (NOTIFY) before looking anyway."
+    )
     worker_prefetch: int = 400
     worker_batch: int = 100
     worker_max_wait: float = Field(default=0.005, description="Seconds a worker waits to fill a batch.")

@@ -106,6 +106,9 @@ def test_claim_deliver_record(ledger: Ledger, engine: Engine) -> None:
     with engine.connect() as c:
         row = c.execute(select(attempts)).one()
     assert (row.outcome, row.partner_ref, row.worker) == ("delivered", "P1", "w1")
+    with engine.connect() as c:
+        msg = c.execute(select(messages).where(messages.c.id == a.message_id)).one()
+    assert (msg.partner_ref, msg.lease_until, msg.delivered_at is not None) == ("P1", None, True)
 
 
 def test_later_change_is_held_until_the_earlier_one_is_done(ledger: Ledger, engine: Engine) -> None:
@@ -162,6 +165,9 @@ def test_retry_budget_spent_goes_dead_and_releases_the_next(ledger: Ledger, engi
     with engine.connect() as c:
         err = c.execute(select(messages.c.last_error).where(messages.c.id == a1.message_id)).scalar_one()
     assert "retry budget spent after 3 attempts: HTTP 503" in err
+    with engine.connect() as c:
+        details = [r.detail for r in c.execute(select(attempts).where(attempts.c.message_id == a1.message_id))]
+    assert details == ["HTTP 503"] * 3
     assert state(engine, a2.message_id) == "queued"
 
 

@@ -78,8 +78,8 @@ def _code_in(value: Any, low: int, high: int) -> bool:
 def _date_ok(value: Any) -> bool:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         return False
-    try:
-        datetime.strptime(value, tr.PORTAL_DATE_FORMAT)
+    try:  # the regex fixed the layout; the constructor checks the calendar (strptime is 10x slower)
+        datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[8:10]), int(value[10:12]), int(value[12:]))
     except ValueError:
         return False
     return True

@@ -1,0 +1,189 @@
+"""End-to-end benchmark of the spine, on RabbitMQ and PostgreSQL, in the production shape
+(api, relay, workers and the mock portal as separate processes on this machine).
+
+    python -m bench.spine [--n 6000] [--rate 200] [--latency-n 2000] [--workers 2]
+
+Prints, from one run:
+  (a) accepted/s through the real HTTP ingress (batches, several client threads);
+  (b) delivered/s end to end, durable: accepted, outboxed, confirmed, delivered to the mock
+      portal and recorded in the ledger = N / (first accept -> last delivery recorded);
+  (c) accept -> delivered latency p50/p99 (ledger: accepted_at -> delivered_at) at a fixed
+      moderate rate of single-change requests;
+  and the raw ceiling of this machine: pika publish (windowed confirms) -> consume -> ack of
+  the same message size, with the ratios. Checks zero lost and zero duplicated deliveries
+  at the mock portal (by natural key). Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from bench import pika_ceiling
+from hub.clients import create_client
+from hub.db.engine import make_engine
+from hub.db.schema import messages
+from tests.factories import dossier_code, status_change
+from tests.support.broker import random_prefix
+from tests.support.db import temporary_pg_database
+from tests.support.stack import Stack
+
+URL = "/v1/dossiers/status-changes"
+STATUSES = (2, 4, 9)
+
+
+def workload(n: int) -> list[dict[str, Any]]:
+    """n changes: dossiers with 3 changes each (2 received, 4 processing, 9 finished), each
+    dossier's in order, dossiers interleaved round-robin."""
+    dossiers = [dossier_code() for _ in range((n + len(STATUSES) - 1) // len(STATUSES))]
+    out = []
+    for i, status in enumerate(STATUSES):
+        for code in dossiers:
+            if len(out) < n:
+                out.append(status_change(code=code, status=status, minutes_ago=600 - i))
+    return out
+
+
+def post_batches(api: str, key: str, bodies: list[dict[str, Any]], batch: int, threads: int) -> float:
+    chunks = [bodies[i : i + batch] for i in range(0, len(bodies), batch)]
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def run() -> None:
+        with httpx.Client(base_url=api, headers={"X-API-Key": key}, timeout=60) as http:
+            while True:
+                with lock:
+                    if not chunks:
+                        return
+                    chunk = chunks.pop(0)
+                r = http.post(URL, json=chunk)
+                if r.status_code != 202 or r.json()["accepted"] != len(chunk):
+                    errors.append(r.text[:300])
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    if errors:
+        raise SystemExit(f"ingress refused some changes: {errors[:3]}")
+    return time.perf_counter() - started
+
+
+def post_paced(api: str, key: str, bodies: list[dict[str, Any]], rate: float) -> float:
+    started = time.perf_counter()
+    with httpx.Client(base_url=api, headers={"X-API-Key": key}, timeout=60) as http:
+        for i, body in enumerate(bodies):
+            delay = started + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            r = http.post(URL, json=body)
+            if r.status_code != 202:
+                raise SystemExit(f"ingress refused a change: {r.text[:300]}")
+    return time.perf_counter() - started
+
+
+def wait_delivered(engine: Any, total: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as c:
+            done = c.execute(
+                select(func.count()).select_from(messages).where(messages.c.state == "delivered")
+            ).scalar_one()
+        if done >= total:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {done}/{total} delivered after {timeout}s")
+        time.sleep(0.05)
+
+
+def ledger_times(engine: Any, since_id: str = "") -> list[tuple[float, float]]:
+    with engine.connect() as c:
+        rows = c.execute(select(messages.c.accepted_at, messages.c.delivered_at).where(messages.c.id > since_id)).all()
+    return [(a.timestamp(), d.timestamp()) for a, d in rows]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=6000, help="changes in the throughput phase")
+    ap.add_argument("--batch", type=int, default=100, help="changes per ingress request (throughput phase)")
+    ap.add_argument("--threads", type=int, default=4, help="client threads posting (throughput phase)")
+    ap.add_argument("--rate", type=float, default=200.0, help="changes/s in the latency phase")
+    ap.add_argument("--latency-n", type=int, default=2000, help="changes in the latency phase")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes")
+    ap.add_argument(
+        "--broker-url", default=os.environ.get("HUB_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    )
+    ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = ap.parse_args()
+
+    figures: dict[str, Any] = {"n": args.n, "workers": args.workers, "batch": args.batch, "cpus": os.cpu_count()}
+    with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), HUB_PORTAL_MAX_ATTEMPTS="100")
+        stack.start(workers=args.workers)
+        engine = make_engine(db_url)
+        try:
+            key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
+            bodies = workload(args.n)
+            sample = json.dumps(bodies[0]).encode()
+
+            # (a) + (b): throughput
+            seconds = post_batches(stack.api, key, bodies, args.batch, args.threads)
+            figures["accepted_per_s"] = round(args.n / seconds)
+            wait_delivered(engine, args.n, timeout=600)
+            times = ledger_times(engine)
+            first_accept = min(a for a, _ in times)
+            last_delivered = max(d for _, d in times)
+            figures["delivered_per_s"] = round(args.n / (last_delivered - first_accept))
+
+            # (c): latency at a fixed moderate rate
+            with engine.connect() as c:
+                mark = c.execute(select(func.max(messages.c.id))).scalar_one()
+            paced = workload(args.latency_n)
+            post_paced(stack.api, key, paced, args.rate)
+            wait_delivered(engine, args.n + args.latency_n, timeout=300)
+            lat = [(d - a) * 1000 for a, d in ledger_times(engine, mark)]
+            figures["latency_rate_per_s"] = args.rate
+            figures["latency_p50_ms"] = round(statistics.median(lat), 1)
+            figures["latency_p99_ms"] = round(percentile(lat, 99), 1)
+
+            # zero lost, zero duplicated, at the portal
+            portal = stack.portal_state()
+            figures["portal_progress_entries"] = portal["stats"]["progress_entries"]
+            figures["portal_duplicates"] = portal["stats"]["duplicate_progress_entries"]
+            figures["lost"] = args.n + args.latency_n - figures["portal_progress_entries"]
+        finally:
+            stack.stop()
+            engine.dispose()
+
+    ceiling = pika_ceiling.measure(args.broker_url, n=20000, size=len(sample) + 400, queue_type="quorum")
+    figures["pika_ceiling_msgs_per_s"] = ceiling["raw_end_to_end_msgs_per_s"]
+    figures["message_bytes"] = ceiling["size"]
+    figures["delivered_to_ceiling_ratio"] = round(figures["delivered_per_s"] / ceiling["raw_end_to_end_msgs_per_s"], 3)
+    figures["accepted_to_ceiling_ratio"] = round(figures["accepted_per_s"] / ceiling["raw_end_to_end_msgs_per_s"], 3)
+
+    width = max(len(k) for k in figures)
+    for k, v in figures.items():
+        print(f"{k:<{width}}  {v}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
