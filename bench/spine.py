@@ -136,7 +136,7 @@ def main() -> None:
     figures: dict[str, Any] = {"n": args.n, "workers": args.workers, "batch": args.batch, "cpus": os.cpu_count()}
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), HUB_PORTAL_MAX_ATTEMPTS="100")
-        stack.start(workers=args.workers)
+        stack.start(workers=args.workers)  # stops what it started if it fails
         engine = make_engine(db_url)
         try:
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])

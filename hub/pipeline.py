@@ -6,11 +6,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import structlog
+
 import connectors
 from hub.bootstrap import Hub
 from hub.ports import Connector
 from hub.relay import Relay
 from hub.worker import Worker
+
+log = structlog.get_logger("hub.pipeline")
 
 
 class Pipeline:
@@ -42,13 +46,33 @@ class Pipeline:
             for n in range(self.workers):
                 connector = self.factory(name)
                 self.connectors.append(connector)
-                worker = Worker(self.hub.ledger, self.hub.transport, connector)
+                worker = Worker(
+                    self.hub.ledger,
+                    self.hub.transport,
+                    connector,
+                    prefetch=s.worker_prefetch,
+                    max_batch=s.worker_batch,
+                    max_wait=s.worker_max_wait,
+                )
                 self._spawn(f"worker-{name}-{n}", worker.run)
 
     def _spawn(self, name: str, target: Any) -> None:
-        t = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
+        t = threading.Thread(target=self._supervise, args=(name, target), name=name, daemon=True)
         t.start()
         self.threads.append(t)
+
+    def _supervise(self, name: str, target: Any) -> None:
+        """Run a role until stopped; if it dies of an unexpected error, log it and start it
+        again (the api of an embedded hub must never accept what nothing will deliver)."""
+        restarts = 0
+        while not self.stop_event.is_set():
+            try:
+                target(self.stop_event)
+                return
+            except Exception:
+                restarts += 1
+                log.exception("pipeline.role_crashed", role=name, restarts=restarts)
+                self.stop_event.wait(min(10.0, 0.1 * 2**restarts))
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()

@@ -35,8 +35,7 @@ class Settings(BaseSettings):
     )
     worker_prefetch: int = 400
     worker_batch: int = 100
-    worker_max_wait: float = Field(default=0.005, description="Seconds a worker waits to fill a batch.")
-    worker_threads: int = Field(default=16, description="Concurrent partner calls per worker.")
+    worker_max_wait: float = Field(default=0.002, description="Seconds a worker waits to fill a batch.")
     lease_seconds: float = Field(
         default=120.0, description="A delivery in progress for longer than this is taken over by another worker."
     )

@@ -55,8 +55,19 @@ class CircuitBreaker:
 
 
 class Worker:
-    def __init__(self, ledger: Ledger, transport: Transport, connector: Connector, name: str | None = None):
+    def __init__(
+        self,
+        ledger: Ledger,
+        transport: Transport,
+        connector: Connector,
+        name: str | None = None,
+        *,
+        prefetch: int = 400,
+        max_batch: int = 100,
+        max_wait: float = 0.002,
+    ):
         self.ledger = ledger
+        self.prefetch, self.max_batch, self.max_wait = prefetch, max_batch, max_wait
         self.transport = transport
         self.connector = connector
         self.policy = connector.policy
@@ -125,7 +136,14 @@ class Worker:
         failures = 0
         while not stop.is_set():
             try:
-                self.transport.consume(self.connector.name, self.handle, stop=stop)
+                self.transport.consume(
+                    self.connector.name,
+                    self.handle,
+                    stop=stop,
+                    prefetch=self.prefetch,
+                    max_batch=self.max_batch,
+                    max_wait=self.max_wait,
+                )
             except Exception as exc:  # the batch went back to the broker; consume again after a pause
                 failures += 1
                 pause = min(10.0, 0.1 * 2**failures)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from hub.clients import create_client
 from hub.db.engine import make_engine
@@ -74,81 +76,72 @@ def assert_delivered_once_in_order(stack: Stack, expected: dict[str, list[str]])
         assert got == statuses, f"{code}: {got}"
 
 
-def run_stack(tmp_path: Path, pg: str, broker: str, **env: str) -> Stack:
-    return Stack(tmp_path, pg, broker, random_prefix(), **env)
-
-
-def test_worker_killed_mid_delivery_loses_and_doubles_nothing(tmp_path: Path, pg: str) -> None:
-    broker = require_broker()
-    stack = run_stack(tmp_path, pg, broker).start(workers=1, mock_args=("--latency-ms", "150"))
+@contextmanager
+def running(tmp_path: Path, pg: str, broker: str, workers: int, mock_args: tuple[str, ...] = ()) -> Iterator[Running]:
+    """The stack started, a client key, and the ledger's engine; logs printed if the test fails."""
+    stack = Stack(tmp_path, pg, broker, random_prefix()).start(workers=workers, mock_args=mock_args)
     engine = make_engine(pg)
     try:
-        key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
-        bodies, expected = changes(40)
-        post(stack, key, bodies)
-        until(lambda: states(engine).get("delivered", 0) >= 40, what="deliveries under way")
-        until(lambda: states(engine).get("delivering", 0) > 0, every=0.005, what="a batch in flight")
-        stack.kill("worker-0")  # SIGKILL in the middle of a partner call
-        stack.spawn("worker-1", "worker")
-        stack.spawn("worker-2", "worker")
-        until(all_in(engine, "delivered"), timeout=90, what="all delivered after the kill")
-        assert_delivered_once_in_order(stack, expected)
-        with engine.connect() as c:
-            abandoned = c.execute(
-                select(func.count()).select_from(attempts).where(attempts.c.outcome == "abandoned")
-            ).scalar_one()
-        assert abandoned > 0, "the kill should have caught deliveries in flight (taken over as in-doubt)"
+        yield Running(stack, engine, create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"]))
     except BaseException:
         print(stack.logs())
         raise
     finally:
         stack.stop()
         engine.dispose()
+
+
+@dataclass
+class Running:
+    stack: Stack
+    engine: Engine
+    key: str
+
+
+def test_worker_killed_mid_delivery_loses_and_doubles_nothing(tmp_path: Path, pg: str) -> None:
+    with running(tmp_path, pg, require_broker(), workers=1, mock_args=("--latency-ms", "150")) as r:
+        bodies, expected = changes(40)
+        post(r.stack, r.key, bodies)
+        until(lambda: states(r.engine).get("delivered", 0) >= 40, what="deliveries under way")
+        until(lambda: states(r.engine).get("delivering", 0) > 0, every=0.005, what="a batch in flight")
+        r.stack.kill("worker-0")  # SIGKILL in the middle of a partner call
+        r.stack.spawn("worker-1", "worker")
+        r.stack.spawn("worker-2", "worker")
+        until(all_in(r.engine, "delivered"), timeout=90, what="all delivered after the kill")
+        assert_delivered_once_in_order(r.stack, expected)
+        with r.engine.connect() as c:
+            abandoned = c.execute(
+                select(func.count()).select_from(attempts).where(attempts.c.outcome == "abandoned")
+            ).scalar_one()
+        assert abandoned > 0, "the kill should have caught deliveries in flight (taken over as in-doubt)"
 
 
 def test_broker_connection_dropped_while_messages_flow(tmp_path: Path, pg: str) -> None:
     broker = require_broker()
     proxy = TcpProxy(*broker_address(broker))
     port = proxy.start()
-    stack = run_stack(tmp_path, pg, via(broker, "127.0.0.1", port)).start(workers=2)
-    engine = make_engine(pg)
     try:
-        key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
-        bodies, expected = changes(80, seed=2)
-        half = len(bodies) // 2
-        post(stack, key, bodies[:half], pause=0.02)
-        proxy.drop_all()  # relay and workers lose the broker while messages flow
-        post(stack, key, bodies[half:], pause=0.02)
-        time.sleep(0.3)
-        proxy.drop_all()
-        until(all_in(engine, "delivered"), timeout=90, what="all delivered after broker drops")
-        assert proxy.dropped >= 2
-        assert_delivered_once_in_order(stack, expected)
-    except BaseException:
-        print(stack.logs())
-        raise
+        with running(tmp_path, pg, via(broker, "127.0.0.1", port), workers=2) as r:
+            bodies, expected = changes(80, seed=2)
+            half = len(bodies) // 2
+            post(r.stack, r.key, bodies[:half], pause=0.02)
+            proxy.drop_all()  # relay and workers lose the broker while messages flow
+            post(r.stack, r.key, bodies[half:], pause=0.02)
+            time.sleep(0.3)
+            proxy.drop_all()
+            until(all_in(r.engine, "delivered"), timeout=90, what="all delivered after broker drops")
+            assert proxy.dropped >= 2
+            assert_delivered_once_in_order(r.stack, expected)
     finally:
-        stack.stop()
         proxy.stop()
-        engine.dispose()
 
 
 def test_portal_down_for_a_while_then_back(tmp_path: Path, pg: str) -> None:
-    broker = require_broker()
-    stack = run_stack(tmp_path, pg, broker).start(workers=2)
-    engine = make_engine(pg)
-    try:
-        key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
+    with running(tmp_path, pg, require_broker(), workers=2) as r:
         bodies, expected = changes(40, seed=3)
-        httpx.post(stack.portal + "/_mock/faults", json={"outage_seconds": 4}).raise_for_status()
-        post(stack, key, bodies)
-        until(lambda: states(engine).get("retrying", 0) > 0, what="retries during the outage")
-        assert states(engine).get("delivered", 0) == 0
-        until(all_in(engine, "delivered"), timeout=90, what="all delivered after the outage")
-        assert_delivered_once_in_order(stack, expected)
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
-        engine.dispose()
+        httpx.post(r.stack.portal + "/_mock/faults", json={"outage_seconds": 4}).raise_for_status()
+        post(r.stack, r.key, bodies)
+        until(lambda: states(r.engine).get("retrying", 0) > 0, what="retries during the outage")
+        assert states(r.engine).get("delivered", 0) == 0
+        until(all_in(r.engine, "delivered"), timeout=90, what="all delivered after the outage")
+        assert_delivered_once_in_order(r.stack, expected)

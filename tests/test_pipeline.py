@@ -166,3 +166,26 @@ def test_worker_survives_an_unexpected_error_in_its_handler(hub: Hub) -> None:
     finally:
         pipe.stop()
     assert failures["left"] == 0 and len(fake.delivered) == 5
+
+
+def test_a_crashed_relay_thread_is_restarted(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.relay import Relay
+
+    real_run = Relay.run
+    crashes = {"left": 1}
+
+    def crash_once(self: Relay, stop) -> None:  # type: ignore[no-untyped-def]
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise OSError("stderr closed")
+        real_run(self, stop)
+
+    monkeypatch.setattr(Relay, "run", crash_once)
+    fake = FakeConnector()
+    pipe = run(hub, fake, workers=1)
+    try:
+        post_all(hub, [status_change() for _ in range(3)])
+        until(all_in(hub.engine, "delivered"), what="delivered by the restarted relay")
+    finally:
+        pipe.stop()
+    assert crashes["left"] == 0 and len(fake.delivered) == 3

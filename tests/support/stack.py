@@ -81,13 +81,19 @@ class Stack:
         return proc
 
     def start(self, workers: int = 2, mock_args: tuple[str, ...] = ()) -> Stack:
-        self.spawn("mock", "mock", "national-portal", "--port", str(self.portal_port), *mock_args)
-        self.spawn("api", "api", "--port", str(self.api_port))
-        wait_http(self.api + "/readyz")  # the api ran the migrations
-        wait_http(self.portal + "/_mock/stats")
-        self.spawn("relay", "relay")
-        for n in range(workers):
-            self.spawn(f"worker-{n}", "worker")
+        """Start every process; if any fails to come up, stop those already started."""
+        try:
+            self.spawn("mock", "mock", "national-portal", "--port", str(self.portal_port), *mock_args)
+            self.spawn("api", "api", "--port", str(self.api_port))
+            wait_http(self.api + "/readyz")  # the api ran the migrations
+            wait_http(self.portal + "/_mock/stats")
+            self.spawn("relay", "relay")
+            for n in range(workers):
+                self.spawn(f"worker-{n}", "worker")
+        except BaseException:
+            print(self.logs())
+            self.stop()
+            raise
         return self
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
