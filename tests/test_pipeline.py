@@ -48,6 +48,18 @@ def run(hub: Hub, connector: FakeConnector, workers: int = 2) -> Pipeline:
     return pipe
 
 
+def deliver_all(hub: Hub, bodies: list[dict], what: str, workers: int = 1) -> FakeConnector:
+    """Run the pipeline, post the changes, and wait until every message is delivered."""
+    fake = FakeConnector()
+    pipe = run(hub, fake, workers=workers)
+    try:
+        post_all(hub, bodies)
+        until(all_in(hub.engine, "delivered"), what=what)
+    finally:
+        pipe.stop()
+    return fake
+
+
 def test_per_dossier_order_survives_retries_and_several_workers(hub: Hub) -> None:
     rng = random.Random(7)
     codes = [dossier_code() for _ in range(40)]
@@ -158,13 +170,7 @@ def test_worker_survives_an_unexpected_error_in_its_handler(hub: Hub) -> None:
         return real_claim(*args, **kwargs)
 
     hub.ledger.claim = flaky_claim  # type: ignore[method-assign]
-    fake = FakeConnector()
-    pipe = run(hub, fake, workers=1)
-    try:
-        post_all(hub, [status_change() for _ in range(5)])
-        until(all_in(hub.engine, "delivered"), what="delivered after the handler error")
-    finally:
-        pipe.stop()
+    fake = deliver_all(hub, [status_change() for _ in range(5)], "delivered after the handler error")
     assert failures["left"] == 0 and len(fake.delivered) == 5
 
 
@@ -181,11 +187,5 @@ def test_a_crashed_relay_thread_is_restarted(hub: Hub, monkeypatch: pytest.Monke
         real_run(self, stop)
 
     monkeypatch.setattr(Relay, "run", crash_once)
-    fake = FakeConnector()
-    pipe = run(hub, fake, workers=1)
-    try:
-        post_all(hub, [status_change() for _ in range(3)])
-        until(all_in(hub.engine, "delivered"), what="delivered by the restarted relay")
-    finally:
-        pipe.stop()
+    fake = deliver_all(hub, [status_change() for _ in range(3)], "delivered by the restarted relay")
     assert crashes["left"] == 0 and len(fake.delivered) == 3
