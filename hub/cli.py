@@ -38,6 +38,14 @@ def _settings() -> Settings:
     return s
 
 
+def _serve_metrics(s: Settings) -> None:
+    """Relay and workers have no HTTP server of their own: serve /metrics when asked."""
+    if s.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(s.metrics_port)
+
+
 def _run_until_signal(target: object, *args: object) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,6 +79,7 @@ def relay() -> None:
     s = _settings()
     _require_broker(s, "relay")
     hub = bootstrap(s)
+    _serve_metrics(s)
     hub.transport.setup(connectors.bindings())
     _run_until_signal(Relay(hub.ledger, hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep).run)
     hub.close()
@@ -88,6 +97,7 @@ def worker(
     s = _settings()
     _require_broker(s, "worker")
     hub = bootstrap(s)
+    _serve_metrics(s)
     pipe = Pipeline(hub, relay=False, workers=concurrency, connector_names=[connector])
     pipe.start()
     _run_until_signal(lambda stop: stop.wait())

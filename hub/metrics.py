@@ -1,4 +1,5 @@
-"""Prometheus metrics (served at /metrics by the api; workers/relay with HUB_METRICS_PORT)."""
+"""Prometheus metrics: served at /metrics by the api, and by `lgsp relay` / `lgsp worker` on
+HUB_METRICS_PORT when it is set."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

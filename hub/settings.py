@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     dev_api_key: SecretStr = Field(
         default=SecretStr("dev-secret-key"), description="API key of the 'demo' client created by `lgsp dev`."
     )
+    metrics_port: int | None = Field(
+        default=None, description="Relay and worker processes serve Prometheus /metrics on this port when set."
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs (production) instead of console lines.")
 

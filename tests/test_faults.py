@@ -22,7 +22,7 @@ from hub.db.engine import make_engine
 from hub.db.schema import attempts
 from tests.factories import dossier_code, status_change
 from tests.support.broker import broker_address, random_prefix, require_broker, via
-from tests.support.stack import Stack
+from tests.support.stack import Stack, free_port
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.wait import all_in, states, until
 
@@ -137,7 +137,9 @@ def test_broker_connection_dropped_while_messages_flow(tmp_path: Path, pg: str) 
 
 
 def test_portal_down_for_a_while_then_back(tmp_path: Path, pg: str) -> None:
-    with running(tmp_path, pg, require_broker(), workers=2) as r:
+    with running(tmp_path, pg, require_broker(), workers=0) as r:
+        metrics_port = free_port()  # the only worker, so its own metrics must show the outage
+        r.stack.spawn("worker-m", "worker", env={"HUB_METRICS_PORT": str(metrics_port)})
         bodies, expected = changes(40, seed=3)
         httpx.post(r.stack.portal + "/_mock/faults", json={"outage_seconds": 4}).raise_for_status()
         post(r.stack, r.key, bodies)
@@ -145,3 +147,6 @@ def test_portal_down_for_a_while_then_back(tmp_path: Path, pg: str) -> None:
         assert states(r.engine).get("delivered", 0) == 0
         until(all_in(r.engine, "delivered"), timeout=90, what="all delivered after the outage")
         assert_delivered_once_in_order(r.stack, expected)
+        # the worker's own metrics show the outage: retries scheduled and deliveries
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'lgsp_delivery_outcomes_total{connector="national_portal",state="retrying"}' in text
