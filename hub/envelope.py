@@ -23,16 +23,9 @@ def utcnow() -> datetime:
     return datetime.now(tz=UTC)
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything the hub stores is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def iso(value: datetime | None) -> str | None:
-    v = as_utc(value)
-    return v.isoformat().replace("+00:00", "Z") if v else None
+    """ISO 8601 in UTC with a Z (stored datetimes come back aware, see db.schema.UTCDateTime)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def encode_headers(row: Mapping[str, Any]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.schema import attempts, idempotency_keys, messages, ordering_keys, outbox
-from hub.envelope import as_utc, new_id, to_outgoing, utcnow
+from hub.envelope import new_id, to_outgoing, utcnow
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 
 TERMINAL = ("delivered", "dead")
@@ -323,7 +323,7 @@ class Ledger:
                 )
             ).all()
             state = {p.id: p.state for p in pending}
-            order = {p.id: (as_utc(p.occurred_at), p.id) for p in pending}
+            order = {p.id: (p.occurred_at, p.id) for p in pending}
             by_key: dict[str, list[str]] = {}
             for p in pending:
                 by_key.setdefault(p.key, []).append(p.id)
@@ -335,7 +335,7 @@ class Ledger:
                     .distinct()
                 )
             }
-            candidates = sorted((rows[m] for m in ids if m in rows), key=lambda r: (as_utc(r.occurred_at), r.id))
+            candidates = sorted((rows[m] for m in ids if m in rows), key=lambda r: (r.occurred_at, r.id))
             claims: list[tuple[Any, bool]] = []
             held: list[str] = []
             taken_over: list[str] = []
@@ -344,10 +344,10 @@ class Ledger:
                     unknown.add(r.id)
                     continue
                 st = r.state
-                lease = as_utc(r.lease_until)
+                lease = r.lease_until
                 if st == "delivering" and (r.id in redelivered or (lease is not None and lease < now)):
                     taken_over.append(r.id)  # its worker died or lost the broker: in doubt
-                elif st == "retrying" and (as_utc(r.next_attempt_at) or now) <= now:
+                elif st == "retrying" and (r.next_attempt_at or now) <= now:
                     pass  # due: the scheduler and this delivery raced; deliver now
                 elif st != "queued":
                     continue  # delivered, dead, held, in flight elsewhere, or a stale copy
@@ -451,7 +451,7 @@ class Ledger:
                     new_state, values["last_error"] = "dead", detail
                 else:
                     spent = n - row.budget_attempts >= policy.max_attempts
-                    old = now - (as_utc(row.budget_since) or now) > timedelta(seconds=policy.max_age)
+                    old = now - row.budget_since > timedelta(seconds=policy.max_age)
                     if spent or old:
                         why = "retry budget spent" if spent else "too old to retry"
                         new_state, values["last_error"] = "dead", f"{why} after {n} attempts: {detail}"
