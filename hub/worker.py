@@ -133,22 +133,14 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
         log.info("worker.started", connector=self.connector.name, worker=self.name)
-        failures = 0
-        while not stop.is_set():
-            try:
-                self.transport.consume(
-                    self.connector.name,
-                    self.handle,
-                    stop=stop,
-                    prefetch=self.prefetch,
-                    max_batch=self.max_batch,
-                    max_wait=self.max_wait,
-                )
-            except Exception as exc:  # the batch went back to the broker; consume again after a pause
-                failures += 1
-                pause = min(10.0, 0.1 * 2**failures)
-                log.exception("worker.consume_failed", error=type(exc).__name__, retry_in=pause)
-                stop.wait(pause)
-            else:
-                failures = 0
+        # An unexpected error ends consume with the batch handed back to the broker; the
+        # Pipeline that runs every worker (embedded and `lgsp worker`) logs it and starts us again.
+        self.transport.consume(
+            self.connector.name,
+            self.handle,
+            stop=stop,
+            prefetch=self.prefetch,
+            max_batch=self.max_batch,
+            max_wait=self.max_wait,
+        )
         log.info("worker.stopped", connector=self.connector.name)

@@ -125,9 +125,11 @@ def test_broker_connection_dropped_while_messages_flow(tmp_path: Path, pg: str) 
             bodies, expected = changes(80, seed=2)
             half = len(bodies) // 2
             post(r.stack, r.key, bodies[:half], pause=0.02)
+            until(lambda: proxy.live > 0, what="a connection through the proxy")
             proxy.drop_all()  # relay and workers lose the broker while messages flow
             post(r.stack, r.key, bodies[half:], pause=0.02)
             time.sleep(0.3)
+            until(lambda: proxy.live > 0, what="a connection through the proxy again")
             proxy.drop_all()
             until(all_in(r.engine, "delivered"), timeout=90, what="all delivered after broker drops")
             assert proxy.dropped >= 2
