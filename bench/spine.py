@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from bench import pika_ceiling
+from bench import cpu, pika_ceiling
 from hub.clients import create_client
 from hub.db.engine import make_engine
 from hub.db.schema import messages
@@ -46,7 +46,7 @@ def workload(n: int) -> list[dict[str, Any]]:
     """n changes: dossiers with 3 changes each (2 received, 4 processing, 9 finished), each
     dossier's in order, dossiers interleaved round-robin."""
     dossiers = [dossier_code() for _ in range((n + len(STATUSES) - 1) // len(STATUSES))]
-    out = []
+    out: list[dict[str, Any]] = []
     for i, status in enumerate(STATUSES):
         for code in dossiers:
             if len(out) < n:
@@ -144,9 +144,12 @@ def main() -> None:
             sample = json.dumps(bodies[0]).encode()
 
             # (a) + (b): throughput
+            pids = {name: proc.pid for name, proc in stack.procs.items()}
+            cpu_before = cpu.snapshot(pids)
             seconds = post_batches(stack.api, key, bodies, args.batch, args.threads)
             figures["accepted_per_s"] = round(args.n / seconds)
             wait_delivered(engine, args.n, timeout=600)
+            cpu_ms = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.n)
             times = ledger_times(engine)
             first_accept = min(a for a, _ in times)
             last_delivered = max(d for _, d in times)
@@ -181,6 +184,10 @@ def main() -> None:
     width = max(len(k) for k in figures)
     for k, v in figures.items():
         print(f"{k:<{width}}  {v}")
+    print("\nCPU per message in the throughput phase (ms; all processes share this machine's cores):")
+    for role, ms in cpu_ms.items():
+        print(f"  {role:<14} {ms:6.3f}")
+    figures["cpu_ms_per_message"] = cpu_ms
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

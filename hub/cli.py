@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -72,17 +72,7 @@ def api(
 @app.command()
 def relay() -> None:
     """Drain the outbox into RabbitMQ; queue retries when due."""
-    import connectors
-    from hub.bootstrap import bootstrap
-    from hub.relay import Relay
-
-    s = _settings()
-    _require_broker(s, "relay")
-    hub = bootstrap(s)
-    _serve_metrics(s)
-    hub.transport.setup(connectors.bindings())
-    _run_until_signal(Relay(hub.ledger, hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep).run)
-    hub.close()
+    _run_pipeline("relay", relay=True, workers=0)
 
 
 @app.command()
@@ -91,14 +81,19 @@ def worker(
     concurrency: Annotated[int, typer.Option(help="Consumers in this process")] = 1,
 ) -> None:
     """Consume a connector's queue and deliver to the partner."""
+    _run_pipeline("worker", relay=False, workers=concurrency, connector_names=[connector])
+
+
+def _run_pipeline(role: str, **roles: Any) -> None:
+    """Run supervised relay/worker threads against RabbitMQ until SIGINT/SIGTERM."""
     from hub.bootstrap import bootstrap
     from hub.pipeline import Pipeline
 
     s = _settings()
-    _require_broker(s, "worker")
+    _require_broker(s, role)
     hub = bootstrap(s)
     _serve_metrics(s)
-    pipe = Pipeline(hub, relay=False, workers=concurrency, connector_names=[connector])
+    pipe = Pipeline(hub, **roles)
     pipe.start()
     _run_until_signal(lambda stop: stop.wait())
     pipe.stop()

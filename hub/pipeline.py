@@ -4,13 +4,14 @@ transport), `lgsp dev`, and tests. In production each role is its own process.""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import structlog
 
 import connectors
 from hub.bootstrap import Hub
-from hub.ports import Connector
+from hub.ports import Connector, TransportError
 from hub.relay import Relay
 from hub.worker import Worker
 
@@ -35,10 +36,13 @@ class Pipeline:
         self.names = connector_names or list(connectors.REGISTRY)
         self.factory = connector_factory or connectors.build
         self.connectors: list[Connector] = []
+        self._topology_lock = threading.Lock()
+        self._topology_ready = False
 
     def start(self) -> None:
+        """Start the roles as supervised threads; returns at once, even if the broker is not
+        reachable yet (each role waits for the topology, retrying, before it runs)."""
         s = self.hub.settings
-        self.hub.transport.setup(connectors.bindings(self.names))
         if self.run_relay:
             relay = Relay(self.hub.ledger, self.hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep)
             self._spawn("relay", relay.run)
@@ -61,18 +65,33 @@ class Pipeline:
         t.start()
         self.threads.append(t)
 
+    def _ensure_topology(self) -> None:
+        """Declare the broker topology once for all roles of this process (idempotent)."""
+        with self._topology_lock:
+            if not self._topology_ready:
+                self.hub.transport.setup(connectors.bindings(self.names))
+                self._topology_ready = True
+
     def _supervise(self, name: str, target: Any) -> None:
-        """Run a role until stopped; if it dies of an unexpected error, log it and start it
-        again (the api of an embedded hub must never accept what nothing will deliver)."""
-        restarts = 0
+        """Run a role until stopped. If the broker cannot be reached (at start too), or the role
+        dies of an unexpected error, log it and start it again with backoff: a process whose
+        broker is down waits for it, and the api of an embedded hub never accepts what nothing
+        will deliver."""
+        failures = 0
         while not self.stop_event.is_set():
+            started = time.monotonic()
             try:
+                self._ensure_topology()
                 target(self.stop_event)
                 return
+            except TransportError as exc:
+                log.warning("pipeline.broker_unavailable", role=name, error=str(exc)[:300])
             except Exception:
-                restarts += 1
-                log.exception("pipeline.role_crashed", role=name, restarts=restarts)
-                self.stop_event.wait(min(10.0, 0.1 * 2**restarts))
+                log.exception("pipeline.role_crashed", role=name, restarts=failures + 1)
+            if time.monotonic() - started > 60:
+                failures = 0  # it ran a good while: start again quickly
+            failures += 1
+            self.stop_event.wait(min(10.0, 0.1 * 2**failures))
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()

@@ -138,6 +138,27 @@ def test_broker_connection_dropped_while_messages_flow(tmp_path: Path, pg: str) 
         proxy.stop()
 
 
+def test_broker_down_when_the_hub_starts(tmp_path: Path, pg: str) -> None:
+    """Relay and workers started while the broker refuses connections wait for it (they used
+    to exit on the failed topology declaration); the api accepts meanwhile; nothing is lost."""
+    broker = require_broker()
+    proxy = TcpProxy(*broker_address(broker))
+    proxy.refusing = True
+    port = proxy.start()
+    try:
+        with running(tmp_path, pg, via(broker, "127.0.0.1", port), workers=2) as r:
+            bodies, expected = changes(20, seed=4)
+            post(r.stack, r.key, bodies)
+            until(lambda: proxy.refused >= 6, what="relay and workers retrying the broker")
+            assert states(r.engine) == {"queued": len(bodies)}
+            assert all(p.poll() is None for p in r.stack.procs.values()), "a role exited without its broker"
+            proxy.refusing = False
+            until(all_in(r.engine, "delivered"), timeout=60, what="all delivered once the broker is up")
+            assert_delivered_once_in_order(r.stack, expected)
+    finally:
+        proxy.stop()
+
+
 def test_portal_down_for_a_while_then_back(tmp_path: Path, pg: str) -> None:
     with running(tmp_path, pg, require_broker(), workers=0) as r:
         metrics_port = free_port()  # the only worker, so its own metrics must show the outage

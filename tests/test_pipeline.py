@@ -4,7 +4,7 @@ ordering per dossier under retries and several workers, dead letters, restart.""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +13,7 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.clients import create_client
 from hub.pipeline import Pipeline
-from hub.ports import DeliveryItem, Outcome, OutcomeKind
+from hub.ports import DeliveryItem, Outcome, OutcomeKind, TransportError
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
 from tests.factories import dossier_code, status_change
@@ -189,3 +189,35 @@ def test_a_crashed_relay_thread_is_restarted(hub: Hub, monkeypatch: pytest.Monke
     monkeypatch.setattr(Relay, "run", crash_once)
     fake = deliver_all(hub, [status_change() for _ in range(3)], "delivered by the restarted relay")
     assert crashes["left"] == 0 and len(fake.delivered) == 3
+
+
+class BrokerDownAtFirst(InProcessTransport):
+    """Refuses the topology declaration a few times, as a broker that is still starting."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.setups = 0
+
+    def setup(self, bindings: Mapping[str, Sequence[str]]) -> None:
+        self.setups += 1
+        if self.setups <= self.failures:
+            raise TransportError("cannot connect to the broker: connection refused")
+        super().setup(bindings)
+
+
+def test_roles_wait_for_the_broker_at_start(db_url: str) -> None:
+    transport = BrokerDownAtFirst(failures=3)
+    hub = bootstrap(Settings(database_url=db_url), transport=transport)
+    try:
+        fake = FakeConnector()
+        pipe = run(hub, fake, workers=1)  # returns although the broker refuses
+        try:
+            post_all(hub, [status_change(code=dossier_code(), status=2) for _ in range(5)])
+            until(all_in(hub.engine, "delivered"), what="delivered once the broker answered")
+        finally:
+            pipe.stop()
+        assert transport.setups == 4  # three refusals, then one declaration shared by both roles
+        assert len(fake.delivered) == 5
+    finally:
+        hub.close()

@@ -5,6 +5,7 @@ every live connection at will (``drop_all``) to simulate a network or broker fai
     port = proxy.start()          # listens on 127.0.0.1:<port>
     ...
     proxy.drop_all()              # every live connection is cut, both sides see EOF
+    proxy.refusing = True         # new connections are cut at once (the broker is "down")
     proxy.stop()
 """
 
@@ -22,6 +23,8 @@ class TcpProxy:
         self.port = 0
         self.accepted = 0  # connections accepted so far
         self.dropped = 0  # connections cut by drop_all
+        self.refusing = False  # when set, every new connection is closed as soon as accepted
+        self.refused = 0
         self._listener: socket.socket | None = None
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
         self._lock = threading.Lock()
@@ -71,6 +74,10 @@ class TcpProxy:
                 continue
             except OSError:
                 return
+            if self.refusing:
+                self.refused += 1
+                _close(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -1,0 +1,47 @@
+"""CPU accounting for benchmarks: how much processor time each role of the stack used in a
+phase, so a figure comes with where its time went (per message, in milliseconds).
+
+Roles are the stack's own processes by name (api, relay, worker-0, mock, ...), plus the
+services on this machine found by process name (PostgreSQL backends, the RabbitMQ VM) and
+the benchmark's own client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import psutil
+
+SERVICES = {"postgres": ("postgres",), "rabbitmq": ("beam.smp",)}
+
+
+def _cpu(proc: psutil.Process) -> float:
+    try:
+        t = proc.cpu_times()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0.0
+    return float(t.user + t.system)
+
+
+def snapshot(pids: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named pid, each service (summed over its processes,
+    keyed by pid so backends that come and go are counted once) and this benchmark."""
+    out = {name: _cpu(psutil.Process(pid)) for name, pid in pids.items() if psutil.pid_exists(pid)}
+    for service, names in SERVICES.items():
+        for proc in psutil.process_iter(["name"]):
+            if proc.info["name"] in names:
+                out[f"{service}:{proc.pid}"] = _cpu(proc)
+    out["bench-client"] = _cpu(psutil.Process(os.getpid()))
+    return out
+
+
+def per_message_ms(before: dict[str, float], after: dict[str, float], messages: int) -> dict[str, float]:
+    """Milliseconds of CPU per message for each role between two snapshots, services summed;
+    ``total`` is the sum of all roles."""
+    used: dict[str, float] = {}
+    for key, end in after.items():
+        role = key.split(":", 1)[0]
+        used[role] = used.get(role, 0.0) + max(0.0, end - before.get(key, 0.0))
+    out = {role: round(1000 * sec / messages, 3) for role, sec in sorted(used.items(), key=lambda kv: -kv[1])}
+    out["total"] = round(1000 * sum(used.values()) / messages, 3)
+    return out
