@@ -105,7 +105,7 @@ def wait_delivered(engine: Any, total: int, timeout: float) -> None:
             return
         if time.monotonic() > deadline:
             raise SystemExit(f"only {done}/{total} delivered after {timeout}s")
-        time.sleep(0.05)
+        time.sleep(0.2)
 
 
 def ledger_times(engine: Any, since_id: str = "") -> list[tuple[float, float]]:
