@@ -19,25 +19,36 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, any_, bindparam, delete, insert, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
+from hub.db.bulk import bulk_update
 from hub.db.schema import UTCDateTime, attempts, idempotency_keys, messages, ordering_keys, outbox
 from hub.envelope import new_id, to_outgoing, utcnow
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 
 TERMINAL = ("delivered", "dead")
-_OF_KEYS_PG = text(
+# Per ordering key: its unfinished messages (or one row of NULLs) and whether the partner
+# already has a delivered message of it. One index probe per key (LATERAL): a plain
+# ``key IN (...)`` is planned as a sequential scan while the table's statistics are stale
+# (a young or fast-growing ledger), which cost milliseconds per batch.
+_UNFINISHED_OF_KEYS_PG = text(
     """
-    SELECT m.id, m.key, m.type, m.occurred_at, m.state
-    FROM unnest(CAST(:keys AS varchar[])) WITH ORDINALITY AS k(key, n)
-    CROSS JOIN LATERAL (
-        SELECT id, key, type, occurred_at, state FROM messages
+    SELECT k.key AS key, m.id, m.type, m.occurred_at, m.state, d.known
+    FROM unnest(CAST(:keys AS varchar[])) AS k(key)
+    LEFT JOIN LATERAL (
+        SELECT id, type, occurred_at, state FROM messages
         WHERE messages.key = k.key AND messages.connector = :connector
-        ORDER BY occurred_at, id
-    ) AS m
-    ORDER BY k.n, m.occurred_at, m.id
+          AND messages.state NOT IN ('delivered', 'dead')
+    ) AS m ON true
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (
+            SELECT 1 FROM messages
+            WHERE messages.key = k.key AND messages.connector = :connector AND messages.state = 'delivered'
+        ) AS known
+    ) AS d
+    ORDER BY k.key, m.occurred_at, m.id
     """
 ).columns(occurred_at=UTCDateTime())
 OUTBOX_CHANNEL = "lgsp_outbox"  # PostgreSQL NOTIFY channel: "the outbox has rows"
@@ -106,6 +117,15 @@ class Ledger:
         self.outbox_event = threading.Event()
 
     # ------------------------------------------------------------ helpers
+    def _in(self, col: Any, values: Iterable[Any]) -> Any:
+        """``col IN values``. On PostgreSQL ``col = ANY(:array)``: one statement text whatever
+        the number of values, so psycopg prepares it once (an IN list is a new statement for
+        every length) and SQLAlchemy has no list to expand."""
+        values = list(values)
+        if self.pg:
+            return col == any_(bindparam(None, values, type_=postgresql.ARRAY(col.type)))
+        return col.in_(values)
+
     def _ensure_keys(self, c: Connection, lock_keys: Iterable[str]) -> None:
         """Create the ordering-key rows (at accept time), so workers only ever lock them."""
         if self.pg:
@@ -122,29 +142,30 @@ class Ledger:
         keys = sorted(set(lock_keys))  # sorted: no deadlocks between overlapping sets
         if not keys:
             return
-        q = select(ordering_keys.c.key).where(ordering_keys.c.key.in_(keys)).order_by(ordering_keys.c.key)
+        q = select(ordering_keys.c.key).where(self._in(ordering_keys.c.key, keys)).order_by(ordering_keys.c.key)
         locked = {r.key for r in c.execute(q.with_for_update())}
         if len(locked) < len(keys):  # rows missing (e.g. written before this table existed)
             self._ensure_keys(c, set(keys) - locked)
             c.execute(q.with_for_update())
 
-    def _messages_of_keys(self, c: Connection, connector: str, keys: Iterable[str]) -> list[Any]:
-        """(id, key, type, occurred_at, state) of every message of these ordering keys, in
-        (key, occurred_at, id) order. On PostgreSQL one index probe per key (a LATERAL join):
-        a plain ``key IN (...)`` is planned as a sequential scan while the table's statistics
-        are stale (a young or fast-growing ledger), which cost milliseconds per batch."""
+    def _unfinished_of_keys(self, c: Connection, connector: str, keys: Iterable[str]) -> tuple[list[Any], set[str]]:
+        """The unfinished messages (id, key, type, occurred_at, state) of these ordering keys
+        in (key, occurred_at, id) order, and the keys the partner already has a delivered
+        message of."""
         keys = sorted(set(keys))
         if not keys:
-            return []
+            return [], set()
         if self.pg:
-            return list(c.execute(_OF_KEYS_PG, {"keys": keys, "connector": connector}))
-        return list(
+            rows = list(c.execute(_UNFINISHED_OF_KEYS_PG, {"keys": keys, "connector": connector}))
+            return [r for r in rows if r.id is not None], {r.key for r in rows if r.known}
+        rows = list(
             c.execute(
                 select(messages.c.id, messages.c.key, messages.c.type, messages.c.occurred_at, messages.c.state)
-                .where(messages.c.connector == connector, messages.c.key.in_(keys))
+                .where(messages.c.connector == connector, self._in(messages.c.key, keys))
                 .order_by(messages.c.key, messages.c.occurred_at, messages.c.id)
             )
         )
+        return [r for r in rows if r.state not in TERMINAL], {r.key for r in rows if r.state == "delivered"}
 
     @staticmethod
     def _lock_name(connector: str, key: str) -> str:
@@ -201,7 +222,7 @@ class Ledger:
         for mtype, nks in by_type.items():
             for row in c.execute(
                 select(messages.c.id, messages.c.natural_key).where(
-                    messages.c.type == mtype, messages.c.natural_key.in_(set(nks))
+                    messages.c.type == mtype, self._in(messages.c.natural_key, set(nks))
                 )
             ):
                 existing[(mtype, row.natural_key)] = row.id
@@ -274,7 +295,7 @@ class Ledger:
             confirmed = publish([to_outgoing(r) for r in rows])
             done = [r["outbox_id"] for r, ok in zip(rows, confirmed, strict=True) if ok]
             if done:
-                c.execute(delete(outbox).where(outbox.c.id.in_(done)))
+                c.execute(delete(outbox).where(self._in(outbox.c.id, done)))
             return len(done)
 
     def promote_due(self, limit: int = 500) -> int:
@@ -307,12 +328,12 @@ class Ledger:
         if lost:
             c.execute(
                 update(attempts)
-                .where(attempts.c.message_id.in_(lost), attempts.c.outcome.is_(None))
+                .where(self._in(attempts.c.message_id, lost), attempts.c.outcome.is_(None))
                 .values(outcome="abandoned", finished_at=now, detail=why)
             )
         c.execute(
             update(messages)
-            .where(messages.c.id.in_(ids))
+            .where(self._in(messages.c.id, ids))
             .values(state="queued", lease_until=None, next_attempt_at=None, updated_at=now)
         )
         self._enqueue(c, [(r[0], r[1]) for r in rows])
@@ -340,14 +361,12 @@ class Ledger:
         redelivered = {mid for mid, r in deliveries if r}
         now = self.now()
         with self.engine.begin() as c:
-            keys = {r.key for r in c.execute(select(messages.c.key).where(messages.c.id.in_(ids)))}
+            keys = {r.key for r in c.execute(select(messages.c.key).where(self._in(messages.c.id, ids)))}
             self._lock_keys(c, (self._lock_name(connector, k) for k in keys))
-            q = select(messages).where(messages.c.id.in_(ids))
+            q = select(messages).where(self._in(messages.c.id, ids))
             rows = {r.id: r for r in c.execute(q.with_for_update() if self.pg else q)}
             unknown = {mid for mid in ids if mid not in rows}
-            of_keys = self._messages_of_keys(c, connector, keys)
-            pending = [p for p in of_keys if p.state not in TERMINAL]
-            known = {p.key for p in of_keys if p.state == "delivered"}
+            pending, known = self._unfinished_of_keys(c, connector, keys)
             state = {p.id: p.state for p in pending}
             order = {p.id: (p.occurred_at, p.id) for p in pending}
             by_key: dict[str, list[str]] = {}
@@ -379,30 +398,34 @@ class Ledger:
             if taken_over:
                 c.execute(
                     update(attempts)
-                    .where(attempts.c.message_id.in_(taken_over), attempts.c.outcome.is_(None))
+                    .where(self._in(attempts.c.message_id, taken_over), attempts.c.outcome.is_(None))
                     .values(outcome="abandoned", finished_at=now, detail="redelivered: worker or connection lost")
                 )
             if held:
-                c.execute(update(messages).where(messages.c.id.in_(held)).values(state="held", updated_at=now))
+                c.execute(update(messages).where(self._in(messages.c.id, held)).values(state="held", updated_at=now))
             if claims:
+                claimed = [r.id for r, _ in claims]
                 c.execute(
                     update(messages)
-                    .where(messages.c.id == bindparam("_id"))
+                    .where(self._in(messages.c.id, claimed))
                     .values(
                         state="delivering",
-                        attempts=bindparam("_n"),
+                        attempts=messages.c.attempts + 1,
                         lease_until=now + self.lease,
                         next_attempt_at=None,
                         updated_at=now,
-                    ),
-                    [{"_id": r.id, "_n": r.attempts + 1} for r, _ in claims],
+                    )
                 )
                 c.execute(
-                    insert(attempts),
-                    [
-                        {"message_id": r.id, "number": r.attempts + 1, "started_at": now, "worker": worker}
-                        for r, _ in claims
-                    ],
+                    insert(attempts).from_select(
+                        ["message_id", "number", "started_at", "worker"],
+                        select(
+                            messages.c.id,
+                            messages.c.attempts,
+                            literal(now, UTCDateTime()),
+                            literal(worker, attempts.c.worker.type),
+                        ).where(self._in(messages.c.id, claimed)),
+                    )
                 )
         index = {mid: i for i, (mid, _) in enumerate(deliveries)}
         out = [
@@ -439,7 +462,7 @@ class Ledger:
                 messages.c.attempts,
                 messages.c.budget_attempts,
                 messages.c.budget_since,
-            ).where(messages.c.id.in_(ids))
+            ).where(self._in(messages.c.id, ids))
             rows = {r.id: r for r in c.execute(q.with_for_update() if self.pg else q)}
             finished_keys: set[str] = set()
             attempt_rows: list[dict[str, Any]] = []
@@ -451,8 +474,8 @@ class Ledger:
                 current = row.state == "delivering" and row.attempts == n
                 attempt_rows.append(
                     {
-                        "_mid": mid,
-                        "_n": n,
+                        "message_id": mid,
+                        "number": n,
                         "outcome": oc.kind.value,
                         "detail": detail if current else f"{detail} (superseded: taken over by another worker)",
                         "partner_ref": oc.partner_ref,
@@ -461,7 +484,7 @@ class Ledger:
                 )
                 if not current:
                     continue
-                values: dict[str, Any] = {"_mid": mid}
+                values: dict[str, Any] = {"id": mid}
                 if oc.kind is OutcomeKind.DELIVERED:
                     new_state = "delivered"
                     values["partner_ref"] = oc.partner_ref
@@ -481,26 +504,17 @@ class Ledger:
                 result[mid] = new_state
                 if new_state in TERMINAL:
                     finished_keys.add(cl.item.key)
-            # one executemany per statement shape, not two statements per message
-            c.execute(
-                update(attempts)
-                .where(attempts.c.message_id == bindparam("_mid"), attempts.c.number == bindparam("_n"))
-                .values(finished_at=now),
-                attempt_rows,
-            )
-            shapes: dict[str, dict[str, Any]] = {
-                "delivered": {"delivered_at": now, "partner_ref": bindparam("partner_ref")},
-                "dead": {"last_error": bindparam("last_error")},
-                "retrying": {"next_attempt_at": bindparam("next_attempt_at"), "last_error": bindparam("last_error")},
-            }
-            for new_state, params in by_state.items():
-                if params:
-                    c.execute(
-                        update(messages)
-                        .where(messages.c.id == bindparam("_mid"))
-                        .values(state=new_state, updated_at=now, lease_until=None, **shapes[new_state]),
-                        params,
-                    )
+            # one statement per shape, not two per message
+            bulk_update(c, attempts, attempt_rows, keys=("message_id", "number"), same={"finished_at": now})
+            for new_state, rows_of_state in by_state.items():
+                bulk_update(
+                    c,
+                    messages,
+                    rows_of_state,
+                    keys=("id",),
+                    same={"state": new_state, "updated_at": now, "lease_until": None}
+                    | ({"delivered_at": now} if new_state == "delivered" else {}),
+                )
             self._release(c, connector, finished_keys)
         return result
 
@@ -509,14 +523,13 @@ class Ledger:
         if not keys:
             return
         first: dict[str, Any] = {}
-        for p in self._messages_of_keys(c, connector, keys):  # in (key, occurred_at, id) order
-            if p.state not in TERMINAL:
-                first.setdefault(p.key, p)
+        for p in self._unfinished_of_keys(c, connector, keys)[0]:  # in (key, occurred_at, id) order
+            first.setdefault(p.key, p)
         release = [p for p in first.values() if p.state == "held"]
         if release:
             c.execute(
                 update(messages)
-                .where(messages.c.id.in_([p.id for p in release]))
+                .where(self._in(messages.c.id, [p.id for p in release]))
                 .values(state="queued", updated_at=self.now())
             )
             self._enqueue(c, [(p.id, p.type) for p in release])
