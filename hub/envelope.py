@@ -49,8 +49,11 @@ def decode_headers(headers: Mapping[str, Any]) -> dict[str, str]:
 
 
 def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
-    """A ledger row (messages table) as a broker message; the body is the full envelope."""
-    body = {
+    """A ledger row (messages table) as a broker message; the body is the full envelope.
+
+    The payload comes either decoded (``payload``) or as the JSON text the ledger stores
+    (``payload_json``), which is spliced in as is: the relay does not decode and re-encode it."""
+    head = {
         "id": row["id"],
         "type": row["type"],
         "source": row["source"],
@@ -60,11 +63,12 @@ def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
         "causation_id": row.get("causation_id"),
         "idempotency_key": row["natural_key"],
         "schema_version": row["schema_version"],
-        "payload": row["payload"],
     }
+    payload = row["payload_json"] if "payload_json" in row else json.dumps(row["payload"], ensure_ascii=False)
+    text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return OutgoingMessage(
         message_id=row["id"],
         routing_key=row["type"],
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        body=f'{text[:-1]},"payload":{payload}}}'.encode(),
         headers=encode_headers(row),
     )

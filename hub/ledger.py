@@ -19,7 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, any_, bindparam, delete, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
@@ -281,9 +296,14 @@ class Ledger:
         """Publish up to ``limit`` outbox rows; delete those the transport confirmed.
         A publish that raises leaves every row in place (they are published again)."""
         with self.engine.begin() as c:
+            m = messages.c
             q = (
-                select(outbox.c.id.label("outbox_id"), messages)
-                .join(messages, messages.c.id == outbox.c.message_id)
+                select(
+                    outbox.c.id.label("outbox_id"),
+                    *(m.id, m.type, m.source, m.key, m.occurred_at, m.correlation_id, m.causation_id),
+                    *(m.natural_key, m.schema_version, cast(m.payload, Text).label("payload_json")),
+                )
+                .join(messages, m.id == outbox.c.message_id)
                 .order_by(outbox.c.id)
                 .limit(limit)
             )

@@ -3,6 +3,7 @@ dead, replay, leases, idempotency."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -77,6 +78,19 @@ def test_accept_writes_message_and_outbox_and_dedupes_natural_key(ledger: Ledger
     assert again[0].message_id == first[0].message_id
     assert outbox_ids(engine) == [first[0].message_id]
     assert state(engine, first[0].message_id) == "queued"
+
+
+def test_relay_envelope_carries_the_stored_payload(ledger: Ledger) -> None:
+    m = model(note='Hồ sơ cần bổ sung "giấy tờ"')  # non-ASCII and quotes survive the splice
+    (a,) = accept(ledger, m)
+    sent: list = []
+    ledger.drain_outbox(lambda msgs: (sent.extend(msgs), [True] * len(msgs))[1])
+    (msg,) = sent
+    body = json.loads(msg.body)
+    assert body["payload"] == m.model_dump(mode="json")
+    assert body["id"] == a.message_id == msg.message_id
+    assert (body["type"], body["key"], body["idempotency_key"]) == (msg.routing_key, m.dossier_code, m.natural_key())
+    assert msg.headers["x-lgsp-key"] == m.dossier_code
 
 
 def test_publish_failure_keeps_outbox_rows(ledger: Ledger, engine: Engine) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from connectors import connector_for
@@ -23,6 +23,7 @@ from hub.ledger import Accepted, IdempotencyKey, NewMessage
 router = APIRouter(tags=["ingress"])
 TYPE = "dossier.status.changed"
 SCHEMA_VERSION = 1
+_BATCH = TypeAdapter(list[DossierStatusChange])
 
 
 def problem(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
@@ -59,6 +60,64 @@ def _schema_ref() -> dict[str, Any]:
     }
 
 
+def _valid_whole(raw: bytes, limit: int) -> tuple[bool, list[DossierStatusChange]] | None:
+    """(single, models) when the whole body is valid and within the batch limit, parsed and
+    validated by pydantic in one pass; None otherwise (the per-item path then answers)."""
+    start = raw.lstrip()[:1]
+    try:
+        if start == b"{":
+            return True, [DossierStatusChange.model_validate_json(raw, strict=True)]
+        if start == b"[":
+            models = _BATCH.validate_json(raw, strict=True)
+            return (False, models) if 0 < len(models) <= limit else None
+    except ValidationError:
+        return None
+    return None
+
+
+def _validate_items(
+    raw: bytes, limit: int
+) -> JSONResponse | tuple[bool, list[tuple[int, DossierStatusChange]], dict[int, list[dict[str, str]]]]:
+    """Each item on its own: (single, valid items with their index, errors by index), or the
+    refusal of the whole request."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return problem(400, "malformed_json", f"the body is not valid JSON: {exc}")
+    single = isinstance(body, dict)
+    if not single and not isinstance(body, list):
+        return problem(422, "validation_failed", "the body must be a JSON object or an array of objects")
+    items: list[Any] = [body] if single else body
+    if not items:
+        return problem(422, "validation_failed", "the batch is empty")
+    if len(items) > limit:
+        return problem(413, "batch_too_large", f"a batch holds at most {limit} items; got {len(items)}")
+
+    valid: list[tuple[int, DossierStatusChange]] = []
+    rejected: dict[int, list[dict[str, str]]] = {}
+    for i, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ValueError
+            valid.append((i, DossierStatusChange.model_validate_json(json.dumps(item), strict=True)))
+        except ValidationError as exc:
+            rejected[i] = field_errors(exc)
+        except ValueError:
+            rejected[i] = [{"field": "(item)", "rule": "object_type", "message": "each item must be a JSON object"}]
+    if rejected:
+        metrics.REJECTED.labels(TYPE).inc(len(rejected))
+    if not valid:
+        if single:
+            return problem(422, "validation_failed", "the status change is invalid", errors=rejected[0])
+        return problem(
+            422,
+            "validation_failed",
+            "no item of the batch is valid; nothing was stored",
+            results=[{"index": i, "status": "rejected", "errors": rejected[i]} for i in sorted(rejected)],
+        )
+    return single, valid, rejected
+
+
 @router.post(
     "/v1/dossiers/status-changes",
     status_code=202,
@@ -86,42 +145,16 @@ async def post_status_changes(
     if "json" not in ctype:
         return problem(415, "unsupported_media_type", "send the body as application/json")
     raw = await request.body()
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return problem(400, "malformed_json", f"the body is not valid JSON: {exc}")
-    single = isinstance(body, dict)
-    if not single and not isinstance(body, list):
-        return problem(422, "validation_failed", "the body must be a JSON object or an array of objects")
-    items: list[Any] = [body] if single else body
-    if not items:
-        return problem(422, "validation_failed", "the batch is empty")
     limit = hub.settings.max_batch_items
-    if len(items) > limit:
-        return problem(413, "batch_too_large", f"a batch holds at most {limit} items; got {len(items)}")
-
-    valid: list[tuple[int, DossierStatusChange]] = []
-    rejected: dict[int, list[dict[str, str]]] = {}
-    for i, item in enumerate(items):
-        try:
-            if not isinstance(item, dict):
-                raise ValueError
-            valid.append((i, DossierStatusChange.model_validate_json(json.dumps(item), strict=True)))
-        except ValidationError as exc:
-            rejected[i] = field_errors(exc)
-        except ValueError:
-            rejected[i] = [{"field": "(item)", "rule": "object_type", "message": "each item must be a JSON object"}]
-    if rejected:
-        metrics.REJECTED.labels(TYPE).inc(len(rejected))
-    if not valid:
-        if single:
-            return problem(422, "validation_failed", "the status change is invalid", errors=rejected[0])
-        return problem(
-            422,
-            "validation_failed",
-            "no item of the batch is valid; nothing was stored",
-            results=[{"index": i, "status": "rejected", "errors": rejected[i]} for i in sorted(rejected)],
-        )
+    whole = _valid_whole(raw, limit)
+    if whole is not None:  # the common case: everything valid, the JSON parsed once
+        single, models = whole
+        valid, rejected = list(enumerate(models)), dict[int, list[dict[str, str]]]()
+    else:
+        checked = _validate_items(raw, limit)
+        if isinstance(checked, JSONResponse):
+            return checked
+        single, valid, rejected = checked
 
     corr = correlation_id or new_id()
     connector = connector_for(TYPE)
