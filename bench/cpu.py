@@ -8,6 +8,7 @@ the benchmark's own client."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 
 import psutil
@@ -32,6 +33,9 @@ def snapshot(pids: Mapping[str, int]) -> dict[str, float]:
             if proc.info["name"] in names:
                 out[f"{service}:{proc.pid}"] = _cpu(proc)
     out["bench-client"] = _cpu(psutil.Process(os.getpid()))
+    machine = psutil.cpu_times()
+    out["=machine-busy"] = float(sum(machine) - machine.idle - getattr(machine, "iowait", 0.0))
+    out["=wall"] = time.monotonic()
     return out
 
 
@@ -40,8 +44,15 @@ def per_message_ms(before: dict[str, float], after: dict[str, float], messages: 
     ``total`` is the sum of all roles."""
     used: dict[str, float] = {}
     for key, end in after.items():
+        if key.startswith("="):
+            continue
         role = key.split(":", 1)[0]
         used[role] = used.get(role, 0.0) + max(0.0, end - before.get(key, 0.0))
     out = {role: round(1000 * sec / messages, 3) for role, sec in sorted(used.items(), key=lambda kv: -kv[1])}
     out["total"] = round(1000 * sum(used.values()) / messages, 3)
+    wall = after["=wall"] - before["=wall"]
+    out["machine busy %"] = round(
+        100 * (after["=machine-busy"] - before["=machine-busy"]) / (wall * (os.cpu_count() or 1)), 1
+    )
+    out["phase seconds"] = round(wall, 2)
     return out

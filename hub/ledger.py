@@ -44,26 +44,21 @@ from hub.envelope import new_id, to_outgoing, utcnow
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 
 TERMINAL = ("delivered", "dead")
-# Per ordering key: its unfinished messages (or one row of NULLs) and whether the partner
-# already has a delivered message of it. One index probe per key (LATERAL): a plain
-# ``key IN (...)`` is planned as a sequential scan while the table's statistics are stale
-# (a young or fast-growing ledger), which cost milliseconds per batch.
-_UNFINISHED_OF_KEYS_PG = text(
+# Every message of each ordering key, one index probe per key: the LATERAL subquery is
+# fenced (OFFSET 0) so the planner cannot flatten it into a join, and it filters on nothing
+# but the key, so no other index competes. A plain ``key IN (...)`` was planned as a
+# sequential scan while the table's statistics were stale (a young or fast-growing ledger).
+_MESSAGES_OF_KEYS_PG = text(
     """
-    SELECT k.key AS key, m.id, m.type, m.occurred_at, m.state, d.known
+    SELECT m.id, m.key, m.type, m.occurred_at, m.state
     FROM unnest(CAST(:keys AS varchar[])) AS k(key)
-    LEFT JOIN LATERAL (
-        SELECT id, type, occurred_at, state FROM messages
-        WHERE messages.key = k.key AND messages.connector = :connector
-          AND messages.state NOT IN ('delivered', 'dead')
-    ) AS m ON true
     CROSS JOIN LATERAL (
-        SELECT EXISTS (
-            SELECT 1 FROM messages
-            WHERE messages.key = k.key AND messages.connector = :connector AND messages.state = 'delivered'
-        ) AS known
-    ) AS d
-    ORDER BY k.key, m.occurred_at, m.id
+        SELECT id, key, type, occurred_at, state, connector FROM messages
+        WHERE messages.key = k.key
+        OFFSET 0
+    ) AS m
+    WHERE m.connector = :connector
+    ORDER BY m.key, m.occurred_at, m.id
     """
 ).columns(occurred_at=UTCDateTime())
 OUTBOX_CHANNEL = "lgsp_outbox"  # PostgreSQL NOTIFY channel: "the outbox has rows"
@@ -171,15 +166,15 @@ class Ledger:
         if not keys:
             return [], set()
         if self.pg:
-            rows = list(c.execute(_UNFINISHED_OF_KEYS_PG, {"keys": keys, "connector": connector}))
-            return [r for r in rows if r.id is not None], {r.key for r in rows if r.known}
-        rows = list(
-            c.execute(
-                select(messages.c.id, messages.c.key, messages.c.type, messages.c.occurred_at, messages.c.state)
-                .where(messages.c.connector == connector, self._in(messages.c.key, keys))
-                .order_by(messages.c.key, messages.c.occurred_at, messages.c.id)
+            rows = list(c.execute(_MESSAGES_OF_KEYS_PG, {"keys": keys, "connector": connector}))
+        else:
+            rows = list(
+                c.execute(
+                    select(messages.c.id, messages.c.key, messages.c.type, messages.c.occurred_at, messages.c.state)
+                    .where(messages.c.connector == connector, self._in(messages.c.key, keys))
+                    .order_by(messages.c.key, messages.c.occurred_at, messages.c.id)
+                )
             )
-        )
         return [r for r in rows if r.state not in TERMINAL], {r.key for r in rows if r.state == "delivered"}
 
     @staticmethod

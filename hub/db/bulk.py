@@ -44,6 +44,8 @@ def bulk_update(
     )
     assignments = [f"{quote(col)} = :_s_{col}" for col in same] + [f"{quote(col)} = v.{quote(col)}" for col in per_row]
     match = " AND ".join(f"{quote(table.name)}.{quote(k)} = v.{quote(k)}" for k in keys)
+    # the first key also as ``= ANY(array)``: lets the planner probe its index for the rows
+    match += f" AND {quote(table.name)}.{quote(keys[0])} = ANY(:_a{columns.index(keys[0])})"
     sql = (
         f"UPDATE {quote(table.name)} SET {', '.join(assignments)} "  # noqa: S608 -- names from our own Table
         f"FROM unnest({arrays}) AS v({', '.join(quote(col) for col in columns)}) WHERE {match}"
