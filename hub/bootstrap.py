@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, text
 
 from hub.db.engine import make_engine, upgrade
-from hub.ledger import Ledger
+from hub.ledger import Ledger, make_ledger
 from hub.ports import Transport
 from hub.settings import Settings
 
@@ -32,6 +32,7 @@ class Hub:
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        self.ledger.close()
         self.engine.dispose()
 
 
@@ -66,5 +67,5 @@ def bootstrap(
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
-    ledger = Ledger(engine, lease_seconds=settings.lease_seconds)
+    ledger = make_ledger(engine, lease_seconds=settings.lease_seconds)
     return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport)

@@ -68,11 +68,20 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Client | None]] = {}
 
     def __call__(self, key: str) -> Client | None:
+        known, client = self.cached(key)
+        return client if known else self.lookup(key)
+
+    def cached(self, key: str) -> tuple[bool, Client | None]:
+        """(True, the client or None) if the key was looked up within ``ttl``; (False, None) if
+        it must be looked up (``lookup``, which reads the database)."""
+        hit = self._cache.get(hash_key(key))
+        if hit and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
+    def lookup(self, key: str) -> Client | None:
         h = hash_key(key)
-        hit = self._cache.get(h)
         now = time.monotonic()
-        if hit and hit[0] > now:
-            return hit[1]
         with self.engine.connect() as c:
             row = c.execute(
                 select(clients.c.id, clients.c.code, clients.c.grants).where(

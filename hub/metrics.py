@@ -7,6 +7,9 @@ ACCEPTED = Counter("lgsp_messages_accepted_total", "Messages accepted at ingress
 DUPLICATES = Counter("lgsp_messages_duplicate_total", "Changes already accepted before (natural key)", ["type"])
 REJECTED = Counter("lgsp_messages_rejected_total", "Items refused at ingress (validation)", ["type"])
 RELAYED = Counter("lgsp_outbox_published_total", "Outbox rows published to the transport")
+PUBLISH_HANDED_TO_RELAY = Counter(
+    "lgsp_publish_handed_to_relay_total", "Accepted messages the api left to the relay (its publish queue was full)"
+)
 OUTCOMES = Counter(
     "lgsp_delivery_outcomes_total", "Delivery outcomes by connector and new state", ["connector", "state"]
 )

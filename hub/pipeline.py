@@ -65,7 +65,7 @@ class Pipeline:
         t.start()
         self.threads.append(t)
 
-    def _ensure_topology(self) -> None:
+    def ensure_topology(self) -> None:
         """Declare the broker topology once for all roles of this process (idempotent)."""
         with self._topology_lock:
             if not self._topology_ready:
@@ -81,7 +81,7 @@ class Pipeline:
         while not self.stop_event.is_set():
             started = time.monotonic()
             try:
-                self._ensure_topology()
+                self.ensure_topology()
                 target(self.stop_event)
                 return
             except TransportError as exc:

@@ -9,13 +9,14 @@ from typing import Any
 
 import psycopg
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from hub import metrics
-from hub.ledger import OUTBOX_CHANNEL, Ledger
+from hub.ledger import DATABASE_ERRORS, OUTBOX_CHANNEL, Ledger
 from hub.ports import Transport, TransportError
 
 log = structlog.get_logger("hub.relay")
+# failures a relay pass survives: it pauses with backoff and tries again
+PASS_ERRORS: tuple[type[Exception], ...] = (TransportError, OSError, *DATABASE_ERRORS)
 
 
 class OutboxWakeup:
@@ -89,7 +90,7 @@ class Relay:
             try:
                 did = self.run_once()
                 failures = 0
-            except (TransportError, SQLAlchemyError, OSError) as exc:
+            except PASS_ERRORS as exc:
                 failures += 1
                 pause = min(5.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0)
                 log.warning("relay.error", error=type(exc).__name__, detail=str(exc)[:200], retry_in=round(pause, 2))

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, description="Request bodies above this get 413.")
     max_batch_items: int = Field(default=500, description="Items per status-change batch request.")
 
+    api_publishes: bool = Field(
+        default=True, description="The api publishes what it accepts right after the commit (else only the relay)."
+    )
+    outbox_defer: float = Field(
+        default=15.0,
+        description="Seconds the relay leaves alone an outbox row that the api publishes itself, right after "
+        "accepting it (after that, the relay publishes whatever is still there).",
+    )
     relay_batch: int = 500
     relay_idle_sleep: float = Field(
         default=0.25, description="Longest the idle relay waits for an outbox signal (NOTIFY) before looking anyway."

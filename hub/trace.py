@@ -49,25 +49,39 @@ def get_message(engine: Engine, message_id: str) -> dict[str, Any] | None:
         if r is None:
             return None
         history = c.execute(select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)).all()
+    steps = [
+        {
+            "attempt": a.number,
+            "started_at": iso(a.started_at),
+            "finished_at": iso(a.finished_at),
+            "outcome": a.outcome,
+            "detail": a.detail,
+            "partner_ref": a.partner_ref,
+            "response": a.response,
+            "worker": a.worker,
+        }
+        for a in history
+    ]
+    if r.state == "delivering":  # the attempt in flight is recorded on the message until it ends
+        steps.append(
+            {
+                "attempt": r.attempts,
+                "started_at": iso(r.updated_at),
+                "finished_at": None,
+                "outcome": None,
+                "detail": "in progress",
+                "partner_ref": None,
+                "response": None,
+                "worker": r.claimed_by,
+            }
+        )
     return {
         **_summary(r),
         "connector": r.connector,
         "correlation_id": r.correlation_id,
         "updated_at": iso(r.updated_at),
         "payload": masked_payload(r.payload),
-        "history": [
-            {
-                "attempt": a.number,
-                "started_at": iso(a.started_at),
-                "finished_at": iso(a.finished_at),
-                "outcome": a.outcome,
-                "detail": a.detail,
-                "partner_ref": a.partner_ref,
-                "response": a.response,
-                "worker": a.worker,
-            }
-            for a in history
-        ],
+        "history": steps,
     }
 
 

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from hub import metrics
-from hub.ledger import Ledger
+from hub.ledger import DATABASE_ERRORS, Ledger
 from hub.ports import Connector, Delivery, Disposition, Outcome, OutcomeKind, Transport
 
 log = structlog.get_logger("hub.worker")
@@ -88,7 +87,7 @@ class Worker:
             claims, unknown = self.ledger.claim(
                 [(d.message_id, d.redelivered) for _, d in usable], self.connector.name, self.name
             )
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("worker.claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
             self._stop.wait(0.5)
             return [Disposition.REQUEUE] * len(batch)
@@ -112,7 +111,7 @@ class Worker:
         metrics.CIRCUIT_OPEN.labels(self.connector.name).set(1 if self.breaker.state == "open" else 0)
         try:
             states = self.ledger.record(claims, outcomes, self.policy, self.connector.name)
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             # Not recorded: hand the messages back; the redelivery is taken over as in-doubt.
             log.warning("worker.record_failed", error=type(exc).__name__, detail=str(exc)[:200])
             self._stop.wait(0.5)

@@ -4,6 +4,7 @@ dead, replay, leases, idempotency."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from hub.canonical import DossierStatusChange
 from hub.db.schema import attempts, messages, outbox
-from hub.ledger import Accepted, IdempotencyKey, Ledger, NewMessage, NotReplayable
+from hub.ledger import Accepted, IdempotencyKey, Ledger, NewMessage, NotReplayable, make_ledger
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
 from tests.conftest import Clock
 from tests.factories import dossier_code, model
@@ -66,8 +67,10 @@ def drain(ledger: Ledger) -> list[str]:
 
 
 @pytest.fixture
-def ledger(engine: Engine, clock: Clock) -> Ledger:
-    return Ledger(engine, lease_seconds=60, clock=clock)
+def ledger(engine: Engine, clock: Clock) -> Iterator[Ledger]:
+    ledger = make_ledger(engine, lease_seconds=60, clock=clock)
+    yield ledger
+    ledger.close()
 
 
 def test_accept_writes_message_and_outbox_and_dedupes_natural_key(ledger: Ledger, engine: Engine) -> None:
@@ -284,3 +287,48 @@ def test_timestamps_are_aware(ledger: Ledger, engine: Engine) -> None:
 def model_payload_time(mid: str, engine: Engine) -> str:
     with engine.connect() as c:
         return c.execute(select(messages.c.payload).where(messages.c.id == mid)).scalar_one()["occurred_at"]
+
+
+@pytest.mark.postgres
+def test_postgres_serialises_decisions_per_dossier_only(pg_url: str) -> None:
+    """A worker deciding about a dossier holds that dossier's advisory lock: another claim of
+    the same dossier waits for it, a claim of another dossier does not."""
+    import threading
+
+    from sqlalchemy import text
+
+    from hub.bootstrap import migrate
+    from hub.db.engine import make_engine
+    from hub.ledger.postgres import LOCK_NAMESPACE
+
+    engine = make_engine(pg_url)
+    migrate(engine)
+    ledger = make_ledger(engine)
+    try:
+        code = dossier_code()
+        (mine,) = accept(ledger, model(code=code))
+        (other,) = accept(ledger, model())
+        done: dict[str, threading.Event] = {mine.message_id: threading.Event(), other.message_id: threading.Event()}
+
+        def claim(mid: str) -> None:
+            ledger.claim([(mid, False)], PORTAL, "w")
+            done[mid].set()
+
+        with engine.connect() as holder:  # another worker, in the middle of a decision about `code`
+            holder.execute(
+                text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"),
+                {"ns": LOCK_NAMESPACE, "key": f"{PORTAL}:{code}"},
+            )
+            threads = [threading.Thread(target=claim, args=(mid,)) for mid in done]
+            for t in threads:
+                t.start()
+            assert done[other.message_id].wait(5), "another dossier must not wait"
+            assert not done[mine.message_id].wait(0.5), "the same dossier must wait for the lock"
+            holder.commit()  # the other worker's transaction ends: its lock goes
+        assert done[mine.message_id].wait(5)
+        for t in threads:
+            t.join()
+        assert state(engine, mine.message_id) == state(engine, other.message_id) == "delivering"
+    finally:
+        ledger.close()
+        engine.dispose()

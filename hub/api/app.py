@@ -14,12 +14,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+import connectors
 from hub.api import ingress, trace
 from hub.api.limits import BodySizeLimit
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
 from hub.clients import Authenticator
 from hub.pipeline import Pipeline
+from hub.publisher import Publisher
 
 log = structlog.get_logger("hub.api")
 
@@ -42,12 +44,18 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
             pipe.start()
             log.info("api.pipeline_started", transport="in-process" if hub.settings.embedded else "rabbitmq")
         app.state.pipeline = pipe
+        if hub.settings.api_publishes:
+            prepare = pipe.ensure_topology if pipe else (lambda: hub.transport.setup(connectors.bindings()))
+            app.state.publisher = Publisher(hub.ledger, hub.transport, prepare).start()
         yield
+        if app.state.publisher:
+            app.state.publisher.close()
         if pipe:
             pipe.stop()
 
     app = FastAPI(title="LGSP Hub", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.hub = hub
+    app.state.publisher = None  # set while the app runs (lifespan)
     app.state.authenticator = Authenticator(hub.engine)
     app.include_router(ingress.router)
     app.include_router(trace.router)

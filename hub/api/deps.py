@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from hub.bootstrap import Hub
 from hub.clients import Authenticator, Client
@@ -12,19 +13,25 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="C
 bearer = HTTPBearer(auto_error=False, description="Client API key as a bearer token")
 
 
-def get_hub(request: Request) -> Hub:
+# Dependencies are async: a plain ``def`` dependency costs a hop to the thread pool on every
+# request. Only a key not seen within the cache's ttl goes to the database (in the pool).
+async def get_hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 
 
-def get_client(
+async def get_client(
     request: Request,
     api_key: str | None = Depends(api_key_header),
     token: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Client:
     key = api_key or (token.credentials if token else None)
     auth: Authenticator = request.app.state.authenticator
-    client = auth(key) if key else None
+    client = None
+    if key:
+        known, client = auth.cached(key)
+        if not known:
+            client = await run_in_threadpool(auth.lookup, key)
     if client is None:
         raise HTTPException(
             status_code=401,

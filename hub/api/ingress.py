@@ -19,6 +19,7 @@ from hub.canonical import DossierStatusChange
 from hub.clients import Client
 from hub.envelope import new_id
 from hub.ledger import Accepted, IdempotencyKey, NewMessage
+from hub.publisher import Publisher
 
 router = APIRouter(tags=["ingress"])
 TYPE = "dossier.status.changed"
@@ -167,6 +168,7 @@ async def post_status_changes(
             connector=connector,
             schema_version=SCHEMA_VERSION,
             payload=m.model_dump(mode="json"),
+            payload_json=m.model_dump_json(),
             correlation_id=corr,
         )
         for _, m in valid
@@ -193,7 +195,11 @@ async def post_status_changes(
     idem = None
     if idempotency_key:
         idem = IdempotencyKey(client.id, idempotency_key, hashlib.sha256(raw).hexdigest())
-    answer = await run_in_threadpool(hub.ledger.accept, client.code, new, respond, idem)
+    publisher: Publisher | None = request.app.state.publisher
+    defer = hub.settings.outbox_defer if publisher else 0.0
+    answer = await run_in_threadpool(hub.ledger.accept, client.code, new, respond, idem, defer)
+    if publisher is not None:
+        publisher.submit(answer.to_publish)
     if answer.replayed:
         if idem is not None and answer.request_hash != idem.request_hash:
             return problem(

@@ -20,9 +20,15 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
+
+
+def _where(predicate: str) -> dict[str, Any]:
+    """A partial index's predicate, on both backends."""
+    return {"postgresql_where": text(predicate), "sqlite_where": text(predicate)}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -87,17 +93,24 @@ messages = Table(
     Column("accepted_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime()),
+    Column("claimed_by", String(100)),  # the worker delivering it (state delivering)
     UniqueConstraint("type", "natural_key", name="uq_messages_natural_key"),
     Index("ix_messages_key_order", "key", "occurred_at", "id"),
-    Index("ix_messages_state_next", "state", "next_attempt_at"),
+    # Partial indexes for the scheduler and the operator. No index leads with ``state``: the
+    # planner would pick it to find "this batch, if still delivering" and walk every
+    # delivering (and dead) entry instead of probing the primary key.
+    Index("ix_messages_retry_due", "next_attempt_at", **_where("state = 'retrying'")),
+    Index("ix_messages_lease", "lease_until", **_where("lease_until IS NOT NULL")),
+    Index("ix_messages_dead", "id", **_where("state = 'dead'")),
 )
 
-# One row per delivery attempt.
+# One row per finished delivery attempt (the attempt in flight is the message's own
+# attempts / updated_at / claimed_by while it is delivering).
 attempts = Table(
     "attempts",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("message_id", String(26), ForeignKey("messages.id"), nullable=False, index=True),
+    Column("message_id", String(26), nullable=False),  # messages.id (no FK: see migration 0002)
     Column("number", Integer, nullable=False),
     Column("started_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime()),
@@ -106,16 +119,22 @@ attempts = Table(
     Column("partner_ref", String(200)),
     Column("response", Text),
     Column("worker", String(100)),
+    # an attempt closed as abandoned (its worker seemed lost) is overwritten if that worker
+    # still reports its outcome
+    Index("uq_attempts_message_number", "message_id", "number", unique=True),
 )
 
-# Transactional outbox: written with the state it announces, drained by the relay.
+# Transactional outbox: written with the state it announces. The writer may publish the
+# message itself right after its commit (the api does) and delete the row once confirmed; the
+# relay publishes every row still there once ``available_at`` has passed.
 outbox = Table(
     "outbox",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("message_id", String(26), ForeignKey("messages.id"), nullable=False),
+    Column("message_id", String(26), nullable=False),  # messages.id (no FK: see migration 0002)
     Column("routing_key", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("available_at", UTCDateTime(), nullable=False),
 )
 
 # Idempotency-Key header: a retried request returns the first answer.
@@ -128,13 +147,4 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
-)
-
-# One row per ordering key: locked (SELECT ... FOR UPDATE) to serialise the decisions
-# about one dossier across workers.
-ordering_keys = Table(
-    "ordering_keys",
-    metadata,
-    Column("key", String(100), primary_key=True),
-    Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -92,6 +92,11 @@ class InProcessTransport:
         with self._cond:
             return len(self._queue(queue))
 
+    def queued(self, queue: str) -> list[str]:
+        """Message ids waiting in ``queue``, oldest first."""
+        with self._cond:
+            return [m.message_id for m in self._queue(queue)]
+
     @property
     def dead_letters(self) -> list[Delivery]:
         """Deliveries REJECTed as poison, oldest first (a copy)."""
