@@ -8,7 +8,8 @@ DUPLICATES = Counter("lgsp_messages_duplicate_total", "Changes already accepted 
 REJECTED = Counter("lgsp_messages_rejected_total", "Items refused at ingress (validation)", ["type"])
 RELAYED = Counter("lgsp_outbox_published_total", "Outbox rows published to the transport")
 PUBLISH_HANDED_TO_RELAY = Counter(
-    "lgsp_publish_handed_to_relay_total", "Accepted messages the api left to the relay (its publish queue was full)"
+    "lgsp_publish_handed_to_relay_total",
+    "Accepted messages the api could not publish itself (broker down, nack, its queue full): the relay publishes them",
 )
 OUTCOMES = Counter(
     "lgsp_delivery_outcomes_total", "Delivery outcomes by connector and new state", ["connector", "state"]

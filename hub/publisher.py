@@ -2,10 +2,11 @@
 sends it to the broker from a background thread and deletes the outbox rows the broker
 confirmed.
 
-It only saves time: the outbox rows were committed with the messages, so anything this
-publisher does not get confirmed (broker down, too much waiting, the process killed) is
-published by the relay once the rows' ``available_at`` has passed (``HUB_OUTBOX_DEFER``). A
-message published twice is harmless: a worker claims only a queued message.
+It only saves time: the outbox rows were committed with the messages. What this publisher
+cannot get confirmed (broker down, a nack, no room in its queue) it hands to the relay at
+once; if the process dies first, the relay takes the rows when their ``available_at`` has
+passed (``HUB_OUTBOX_DEFER``). A message published twice is harmless: a worker claims only a
+queued message.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Publisher:
         self.ledger, self.transport, self.prepare = ledger, transport, prepare
         self.batch, self.delete_every = batch, delete_every
         self._queue: queue.Queue[Sequence[Pending]] = queue.Queue(maxsize=max_pending)
+        self._overflow: list[int] = []  # outbox ids the queue had no room for
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.dropped = 0  # handed over to the relay because the queue was full
@@ -53,7 +56,8 @@ class Publisher:
             self._queue.put_nowait(rows)
         except queue.Full:
             self.dropped += len(rows)
-            metrics.PUBLISH_HANDED_TO_RELAY.inc(len(rows))
+            with self._lock:
+                self._overflow.extend(oid for oid, _ in rows)
 
     def start(self) -> Publisher:
         self._thread = threading.Thread(target=self._run, name="lgsp-publisher", daemon=True)
@@ -93,19 +97,35 @@ class Publisher:
                         ready = True
                     results = self.transport.publish([m for _, m in rows])
                     failures = 0
-                except TransportError as exc:  # the relay publishes them later
+                except TransportError as exc:
                     failures += 1
                     log.warning("publisher.unavailable", error=str(exc)[:200], handed_to_relay=len(rows))
+                    self._hand_over([oid for oid, _ in rows])
                     self._stop.wait(min(5.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0))
                     continue
                 confirmed.extend(oid for (oid, _), ok in zip(rows, results, strict=True) if ok)
+                self._hand_over([oid for (oid, _), ok in zip(rows, results, strict=True) if not ok])
                 metrics.RELAYED.inc(sum(results))
+            with self._lock:
+                overflow, self._overflow = self._overflow, []
+            self._hand_over(overflow)
             # deletes are gathered (a few statements a second, not one per request)
             due = time.monotonic() - last_delete >= self.delete_every or len(confirmed) >= self.batch
             if confirmed and due:
                 self._delete(confirmed)
                 confirmed, last_delete = [], time.monotonic()
         self._delete(confirmed)
+
+    def _hand_over(self, outbox_ids: list[int]) -> None:
+        """Rows this publisher could not get confirmed: the relay takes them now, without
+        waiting for their deferral to pass (it publishes as soon as the broker answers)."""
+        if not outbox_ids:
+            return
+        metrics.PUBLISH_HANDED_TO_RELAY.inc(len(outbox_ids))
+        try:
+            self.ledger.hand_to_relay(outbox_ids)
+        except DATABASE_ERRORS as exc:  # they stay deferred: the relay takes them a little later
+            log.warning("publisher.hand_over_failed", error=type(exc).__name__)
 
     def _delete(self, outbox_ids: list[int]) -> None:
         try:

@@ -77,9 +77,11 @@ def assert_delivered_once_in_order(stack: Stack, expected: dict[str, list[str]])
 
 
 @contextmanager
-def running(tmp_path: Path, pg: str, broker: str, workers: int, mock_args: tuple[str, ...] = ()) -> Iterator[Running]:
+def running(
+    tmp_path: Path, pg: str, broker: str, workers: int, mock_args: tuple[str, ...] = (), **env: str
+) -> Iterator[Running]:
     """The stack started, a client key, and the ledger's engine; logs printed if the test fails."""
-    stack = Stack(tmp_path, pg, broker, random_prefix()).start(workers=workers, mock_args=mock_args)
+    stack = Stack(tmp_path, pg, broker, random_prefix(), **env).start(workers=workers, mock_args=mock_args)
     engine = make_engine(pg)
     try:
         yield Running(stack, engine, create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed"]))
@@ -121,7 +123,7 @@ def test_broker_connection_dropped_while_messages_flow(tmp_path: Path, pg: str) 
     proxy = TcpProxy(*broker_address(broker))
     port = proxy.start()
     try:
-        with running(tmp_path, pg, via(broker, "127.0.0.1", port), workers=2) as r:
+        with running(tmp_path, pg, via(broker, "127.0.0.1", port), workers=2, HUB_OUTBOX_DEFER="30") as r:
             bodies, expected = changes(80, seed=2)
             half = len(bodies) // 2
             post(r.stack, r.key, bodies[:half], pause=0.02)
@@ -140,20 +142,21 @@ def test_broker_connection_dropped_while_messages_flow(tmp_path: Path, pg: str) 
 
 def test_broker_down_when_the_hub_starts(tmp_path: Path, pg: str) -> None:
     """Relay and workers started while the broker refuses connections wait for it (they used
-    to exit on the failed topology declaration); the api accepts meanwhile; nothing is lost."""
+    to exit on the failed topology declaration); the api accepts meanwhile; nothing is lost,
+    and what the api could not publish is not left waiting for its outbox deferral (30 s here)."""
     broker = require_broker()
     proxy = TcpProxy(*broker_address(broker))
     proxy.refusing = True
     port = proxy.start()
     try:
-        with running(tmp_path, pg, via(broker, "127.0.0.1", port), workers=2) as r:
+        with running(tmp_path, pg, via(broker, "127.0.0.1", port), workers=2, HUB_OUTBOX_DEFER="30") as r:
             bodies, expected = changes(20, seed=4)
             post(r.stack, r.key, bodies)
             until(lambda: proxy.refused >= 6, what="relay and workers retrying the broker")
             assert states(r.engine) == {"queued": len(bodies)}
             assert all(p.poll() is None for p in r.stack.procs.values()), "a role exited without its broker"
             proxy.refusing = False
-            until(all_in(r.engine, "delivered"), timeout=60, what="all delivered once the broker is up")
+            until(all_in(r.engine, "delivered"), timeout=20, what="all delivered once the broker is up")
             assert_delivered_once_in_order(r.stack, expected)
     finally:
         proxy.stop()

@@ -14,13 +14,14 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.clients import create_client
 from hub.db.schema import outbox
+from hub.ledger import Accepted
 from hub.ports import OutgoingMessage, TransportError
 from hub.publisher import Publisher
 from hub.relay import Relay
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
 from tests.conftest import Clock
-from tests.factories import status_change
+from tests.factories import model, status_change
 from tests.support.wait import until
 
 URL = "/v1/dossiers/status-changes"
@@ -73,17 +74,15 @@ def test_the_api_publishes_what_it_accepted_and_clears_the_outbox(hub: Hub, tran
     assert sorted(transport.queued("national_portal")) == sorted(ids)
 
 
-def test_what_the_api_cannot_publish_waits_for_the_relay(db_url: str, clock: Clock) -> None:
-    broken = BrokenTransport()
-    hub = make_hub(db_url, broken, clock)
+def test_the_relay_leaves_rows_alone_while_the_api_may_publish_them(db_url: str, clock: Clock) -> None:
+    hub = make_hub(db_url, InProcessTransport(), clock)  # no api publisher running
     try:
-        ids = post(hub, 3)
-        assert outbox_rows(hub) == 3  # accepted means stored: the broker being down loses nothing
+        ids = [a.message_id for a in accept_deferred(hub, 3)]
         working = InProcessTransport()
         working.setup({"national_portal": ("dossier.status.changed",)})
         relay = Relay(hub.ledger, working)
         assert relay.run_once() == 0  # deferred: the api may still be publishing them
-        clock.advance(31)
+        clock.advance(31)  # the api died before publishing: the relay takes over
         assert relay.run_once() == 3
         assert sorted(working.queued("national_portal")) == sorted(ids)
         assert outbox_rows(hub) == 0
@@ -91,9 +90,38 @@ def test_what_the_api_cannot_publish_waits_for_the_relay(db_url: str, clock: Clo
         hub.close()
 
 
+def test_what_the_api_cannot_publish_goes_to_the_relay_at_once(db_url: str, clock: Clock) -> None:
+    hub = make_hub(db_url, BrokenTransport(), clock)
+    try:
+        ids = post(hub, 3)
+        assert outbox_rows(hub) == 3  # accepted means stored: the broker being down loses nothing
+        working = InProcessTransport()
+        working.setup({"national_portal": ("dossier.status.changed",)})
+        relay = Relay(hub.ledger, working)
+        until(lambda: relay.run_once() == 3, what="the relay to publish what the api handed over")  # no clock advance
+        assert sorted(working.queued("national_portal")) == sorted(ids)
+    finally:
+        hub.close()
+
+
+def accept_deferred(hub: Hub, n: int) -> list[Accepted]:
+    from tests.test_ledger import new
+
+    items = [new(model()) for _ in range(n)]
+    got: list[Accepted] = []
+    hub.ledger.accept("test", items, lambda r: (got.extend(r), (202, {}))[1], defer=30)
+    return got
+
+
 def test_a_full_queue_hands_the_rest_to_the_relay(hub: Hub) -> None:
-    publisher = Publisher(hub.ledger, hub.transport, max_pending=1)  # not started: nothing drains it
-    message = OutgoingMessage("01TESTMESSAGE0000000000000", "dossier.status.changed", b"{}")
-    publisher.submit([(1, message)])
-    publisher.submit([(2, message), (3, message)])
+    (first, second, third) = accept_deferred(hub, 3)
+    with hub.engine.connect() as c:
+        rows = {r.message_id: r.id for r in c.execute(select(outbox.c.message_id, outbox.c.id))}
+    publisher = Publisher(hub.ledger, hub.transport, max_pending=1)
+    message = OutgoingMessage(first.message_id, "dossier.status.changed", b"{}")
+    publisher.submit([(rows[first.message_id], message)])
+    publisher.submit([(rows[second.message_id], message), (rows[third.message_id], message)])  # no room
     assert publisher.dropped == 2
+    publisher.start().close()
+    relay = Relay(hub.ledger, hub.transport)
+    assert relay.run_once() == 2  # handed over: the relay need not wait for their deferral

@@ -196,6 +196,13 @@ class Ledger:
         by_id = {r["id"]: r for r in new_rows}
         return results, [(o.id, to_outgoing(by_id[o.message_id])) for o in returned]
 
+    def hand_to_relay(self, outbox_ids: Sequence[int]) -> None:
+        """Deferred outbox rows their writer could not publish: available to the relay now."""
+        if outbox_ids:
+            with self.engine.begin() as c:
+                c.execute(update(outbox).where(outbox.c.id.in_(outbox_ids)).values(available_at=self.now()))
+                self._wake_relay(c)
+
     def published(self, outbox_ids: Sequence[int]) -> None:
         """The broker confirmed these outbox rows' messages: the rows are done."""
         if outbox_ids:
