@@ -179,7 +179,6 @@ _NOT_AUTH_RE = re.compile(
 _NOT_FOUND_RE = re.compile(
     r"không tìm thấy (thông tin )?công dân|công dân không tồn tại|citizen (was )?not found", re.I
 )
-_UNSAFE_ZEEP = (zeep_exc.DTDForbidden, zeep_exc.EntitiesForbidden, zeep_exc.ExternalReferenceForbidden)
 
 
 def _fault_parts(fault: zeep_exc.Fault) -> tuple[str | None, str | None, str]:
@@ -250,8 +249,12 @@ def classify(operation: str, exc: BaseException, codes: Codes = DEFAULT_CODES) -
         return RetryableError(operation, "connection")
     if isinstance(exc, zeep_exc.Fault):
         return _from_fault(operation, exc, codes)
-    if isinstance(exc, _UNSAFE_ZEEP):
-        return UnsafeResponse(operation, "dtd" if isinstance(exc, zeep_exc.DTDForbidden) else "entities")
+    if isinstance(exc, zeep_exc.DTDForbidden):
+        return UnsafeResponse(operation, "dtd")
+    if isinstance(exc, zeep_exc.EntitiesForbidden):
+        return UnsafeResponse(operation, "entities")
+    if isinstance(exc, zeep_exc.ExternalReferenceForbidden):
+        return UnsafeResponse(operation, "external-reference")
     if isinstance(exc, zeep_exc.TransportError):
         return _from_status(operation, exc.status_code, bool(exc.content))
     if isinstance(exc, zeep_exc.XMLSyntaxError):
