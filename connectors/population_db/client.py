@@ -202,7 +202,7 @@ class PopulationDbClient:
         with self._lock:
             if self._service is None:
                 if self._http is None:
-                    self._http = httpx.Client(follow_redirects=False, trust_env=False)
+                    self._http = httpx.Client(follow_redirects=False)
                 s = self.settings
                 transport = HttpxTransport(
                     self._http, timeout=s.timeout, max_bytes=s.max_response_bytes, extra_headers=s.auth_headers

@@ -106,6 +106,15 @@ class CitizenQuery(_Private):
             raise ValueError(f"birth year must be between {MIN_YEAR} and {MAX_YEAR}")
         return value
 
+    def audit_view(self) -> dict[str, str | None]:
+        """What an audit record may keep of this query: codes, and the ID number masked (no name, no birth date)."""
+        return {
+            "request_id": self.request_id,
+            "officer_code": self.officer_code,
+            "purpose": self.purpose,
+            "id_number": mask_id(self.id_number),
+        }
+
     @property
     def is_old_id_card(self) -> bool:
         """True for a 9-digit SoCMND, sent instead of SoDinhDanh."""

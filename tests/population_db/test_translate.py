@@ -301,3 +301,9 @@ def test_request_cleans_the_name_and_accepts_a_year_or_an_iso_date() -> None:
 
 def test_operation_names() -> None:
     assert (OP_VERIFY, OP_LOOKUP) == ("XacThucThongTinCongDan", "TraCuuThongTinCongDan")
+
+
+def test_audit_view_keeps_codes_and_a_masked_id_only() -> None:
+    view = verify_req(request_id="R-9", purpose="1.001234").audit_view()
+    assert view == {"request_id": "R-9", "officer_code": OFFICER, "purpose": "1.001234", "id_number": "*********001"}
+    assert AN_NAME not in str(view) and AN_ID not in str(view)
