@@ -5,8 +5,13 @@
   constructing a client does no I/O at all.
 - SOAP traffic goes through :class:`HttpxTransport`, a zeep transport built on ``httpx.Client``, so
   respx or an in-process ASGI client (``fastapi.testclient.TestClient``) sees every request. It
-  enforces a whole-call deadline, reads at most ``max_response_bytes`` (streamed, refused past the
-  limit) and refuses any answer that declares a DTD or entities before zeep parses it.
+  bounds time (each network phase by ``timeout``, and the answer must be complete ``timeout`` after
+  the call started), reads at most ``max_response_bytes`` (streamed, refused past the limit), hands
+  zeep only 2xx and 500 (SOAP 1.1 fault) answers, and refuses any answer that declares a DTD or
+  entities before zeep parses it.
+- :class:`AnswerShape` (a zeep ingress plugin) refuses a 2xx whose Body is not exactly the
+  operation's answer element: zeep would otherwise read a foreign or empty Body as empty values, and
+  an empty ``CongdanCollection`` means "no such citizen".
 - zeep parses with ``Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
   forbid_external=True)``: a second line of defence, and strict (no lxml recover mode).
 - Every failure leaves as one error of ``errors.py`` (``classify``), raised ``from None`` so no
@@ -28,8 +33,9 @@ from urllib.parse import unquote, urlparse
 import httpx
 import zeep
 from lxml import etree
-from zeep.exceptions import ExternalReferenceForbidden
+from zeep.exceptions import ExternalReferenceForbidden, TransportError
 from zeep.helpers import serialize_object
+from zeep.plugins import Plugin
 from zeep.transports import Transport
 from zeep.wsdl import Document
 from zeep.wsdl.utils import etree_to_string
@@ -42,6 +48,7 @@ from .errors import (
     HostileMarkup,
     PopulationDbError,
     ResponseTooLarge,
+    UnexpectedAnswer,
     UnsafeResponse,
     classify,
 )
@@ -129,6 +136,12 @@ class HttpxTransport(Transport):
         self.load_timeout = timeout
         self.operation_timeout = timeout
         self._close_session = False
+        self._local = threading.local()
+
+    def last_status(self) -> int | None:
+        """HTTP status of this thread's last answer (for the ingress check)."""
+        status: int | None = getattr(self._local, "status", None)
+        return status
 
     def load(self, url: str) -> bytes:
         raise ExternalReferenceForbidden(url)  # answers never import anything
@@ -140,6 +153,9 @@ class HttpxTransport(Transport):
         return self.post(address, etree_to_string(envelope), headers)
 
     def post(self, address: str, message: bytes, headers: Any) -> Reply:
+        """POST and read the answer. Only 2xx and 500 (SOAP 1.1 faults) go on to zeep; any other
+        status is raised here, its body unread beyond the limit and never kept."""
+        self._local.status = None
         deadline = time.monotonic() + self.timeout
         all_headers = {**dict(headers or {}), **self.extra_headers()}
         with self.http.stream(
@@ -156,6 +172,9 @@ class HttpxTransport(Transport):
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("whole-call deadline passed", request=response.request)
         content = bytes(body)
+        self._local.status = response.status_code
+        if not (200 <= response.status_code < 300 or response.status_code == 500):
+            raise TransportError("HTTP status", status_code=response.status_code)
         if b"<!ENTITY" in content:
             raise HostileMarkup("entities")
         if b"<!DOCTYPE" in content:
@@ -164,6 +183,35 @@ class HttpxTransport(Transport):
 
     def __del__(self) -> None:
         pass
+
+
+EXPECTED_ANSWER = {
+    tr.OP_VERIFY: f"{{{tr.REQUEST_NS}}}KetQuaXacThucResponse",
+    tr.OP_LOOKUP: f"{{{tr.RESPONSE_NS}}}CongdanCollection",
+}
+_SOAP_FAULT = "{http://schemas.xmlsoap.org/soap/envelope/}Fault"
+
+
+class AnswerShape(Plugin):
+    """zeep ingress check of a 2xx answer: the Body holds exactly the operation's answer element or a Fault.
+
+    zeep maps an unknown or missing Body element to empty values; for ``lookup`` that would read as
+    "no such citizen". Anything but the expected element is refused here (``UnsafeResponse``). A 500
+    is left to zeep's fault handling (a server error page there is retryable, see ``errors.py``)."""
+
+    def __init__(self, transport: HttpxTransport) -> None:
+        self.transport = transport
+
+    def ingress(self, envelope: etree._Element, http_headers: Any, operation: Any) -> tuple[Any, Any]:
+        status = self.transport.last_status()
+        if status is None or not 200 <= status < 300:
+            return envelope, http_headers
+        body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+        children = [c for c in body if isinstance(c.tag, str)] if body is not None else []
+        expected = EXPECTED_ANSWER.get(getattr(operation, "name", ""))
+        if len(children) != 1 or children[0].tag not in (expected, _SOAP_FAULT):
+            raise UnexpectedAnswer()
+        return envelope, http_headers
 
 
 class PopulationDbClient:
@@ -208,7 +256,10 @@ class PopulationDbClient:
                     self._http, timeout=s.timeout, max_bytes=s.max_response_bytes, extra_headers=s.auth_headers
                 )
                 self._zeep = zeep.Client(
-                    wsdl_document(s.strict_xml), transport=transport, settings=zeep_settings(s.strict_xml)
+                    wsdl_document(s.strict_xml),
+                    transport=transport,
+                    settings=zeep_settings(s.strict_xml),
+                    plugins=[AnswerShape(transport)],
                 )
                 self._service = self._zeep.create_service(BINDING, s.endpoint())
             return self._service
@@ -257,8 +308,10 @@ class PopulationDbClient:
         Raises ``CitizenNotFound`` when the database has no match (empty ``CongdanCollection``),
         otherwise the errors of :meth:`verify`."""
         answer = self._call(tr.OP_LOOKUP, req)
+        if not isinstance(answer, dict):  # e.g. an empty HTTP 202: not an answer, certainly not "not found"
+            raise UnsafeResponse(tr.OP_LOOKUP, "unexpected-content")
         try:
-            record = tr.pick_citizen(answer if isinstance(answer, dict) else {}, req.id_number)
+            record = tr.pick_citizen(answer, req.id_number)
         except (ValueError, TypeError, KeyError):
             raise UnsafeResponse(tr.OP_LOOKUP, "unexpected-content") from None
         if record is None:

@@ -61,7 +61,14 @@ class PopulationDbSettings(BaseSettings):
     auth_hash_url: str = Field(default="", description="The URL string hashed by timestamp_hash (as issued).")
 
     # ---- limits
-    timeout: float = Field(default=10.0, gt=0, description="Seconds for a whole call (connect, send, answer).")
+    timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds per network phase (connect, send, first byte); the whole answer is due this long "
+            "after the call started."
+        ),
+    )
     max_response_bytes: int = Field(
         default=1024 * 1024, ge=4096, description="Answers larger than this are refused unread (UnsafeResponse)."
     )

@@ -1,8 +1,9 @@
 """Every failed population database call goes through :func:`classify`, and only there.
 
 ==========================  ==========================================================================
-``RetryableError``          timeout, connection error, HTTP 5xx / 408 / 429, SOAP ``Server`` fault,
-                            a "busy" MaLoi code [I] or message ("hệ thống bận", "quá tải", "busy")
+``RetryableError``          timeout, connection error, HTTP 5xx / 408 / 429 (a 500 without a SOAP
+                            Fault included), SOAP ``Server`` fault, a "busy" MaLoi code [I] or
+                            message ("hệ thống bận", "quá tải", "busy")
 ``NotAuthorised``           HTTP 401 / 403, a not-authorised MaLoi [I] or message ("không có quyền",
                             "unauthorised"): the operator must fix credentials or grants
 ``InvalidRequest``          SOAP ``Client`` fault, an invalid-request MaLoi [I], HTTP 400 and other 4xx,
@@ -10,8 +11,9 @@
 ``PermanentError``          anything else that will not get better by retrying (VersionMismatch,
                             a redirect or 404: the endpoint is misconfigured, unknown faults)
 ``UnsafeResponse``          hostile, malformed or oversized answers: DTD, entity declarations,
-                            external references, invalid XML, content outside the vendored schema,
-                            more than ``max_response_bytes`` - permanent, never parsed further
+                            external references, an empty or non-XML 2xx, a Body without the
+                            operation's answer element, content outside the vendored schema, more
+                            than ``max_response_bytes`` - permanent, never parsed further
 ``CitizenNotFound``         not an error of the system: the database knows no such citizen (an empty
                             ``CongdanCollection``, or a not-found MaLoi [I]); never counts against the breaker
 ==========================  ==========================================================================
@@ -113,6 +115,12 @@ class ResponseTooLarge(ResponseRefused):
     reason = "oversized"
 
 
+class UnexpectedAnswer(ResponseRefused):
+    """The SOAP Body does not hold the operation's answer element (nor a Fault)."""
+
+    reason = "unexpected-content"
+
+
 class HostileMarkup(ResponseRefused):
     """A DTD (``reason`` "dtd") or entity declarations ("entities") in an answer."""
 
@@ -169,6 +177,7 @@ REQUEST_FIELDS = (
     "NgayThangNam",
     "Nam",
 )
+_ZEEP_NO_FAULT = "Unknown fault occured"  # zeep's message for a non-200 answer without a Fault (sic)
 _FIELD_RE = re.compile(r"\b(" + "|".join(REQUEST_FIELDS) + r")\b")
 _BUSY_RE = re.compile(r"bận|quá tải|thử lại sau|busy|overload|try again later|temporarily unavailable", re.I)
 _NOT_AUTH_RE = re.compile(
@@ -200,6 +209,9 @@ def _from_fault(operation: str, fault: zeep_exc.Fault, codes: Codes) -> Populati
     fields = tuple(dict.fromkeys(_FIELD_RE.findall(said)))
     facts: dict[str, Any] = {"fault_code": fault_code, "error_code": error_code, "fields": fields}
     code = normalise_code(error_code)
+    if fault_code is None and fault.message == _ZEEP_NO_FAULT:
+        # zeep's stand-in for an HTTP 500 without a SOAP Fault (a server error page): server trouble
+        return RetryableError(operation, "http-error", http_status=500)
     if code in codes.not_found:
         return CitizenNotFound(operation, "no-such-citizen", **facts)
     if code in codes.busy:
@@ -221,7 +233,7 @@ def _from_fault(operation: str, fault: zeep_exc.Fault, codes: Codes) -> Populati
     return PermanentError(operation, "soap-fault", **facts)
 
 
-def _from_status(operation: str, status: int | None, has_body: bool) -> PopulationDbError:
+def _from_status(operation: str, status: int | None) -> PopulationDbError:
     if status is None:
         return UnsafeResponse(operation, "malformed")
     if status >= 500 or status in (408, 429):
@@ -230,7 +242,7 @@ def _from_status(operation: str, status: int | None, has_body: bool) -> Populati
         return NotAuthorised(operation, "http-error", http_status=status)
     if 400 <= status < 500 and status not in (404, 405):
         return InvalidRequest(operation, "http-error", http_status=status)
-    if 200 <= status < 300 and has_body:  # a 2xx whose body is not a SOAP envelope
+    if 200 <= status < 300:  # a 2xx whose body is empty or not XML
         return UnsafeResponse(operation, "malformed", http_status=status)
     return PermanentError(operation, "http-error", http_status=status)
 
@@ -256,7 +268,7 @@ def classify(operation: str, exc: BaseException, codes: Codes = DEFAULT_CODES) -
     if isinstance(exc, zeep_exc.ExternalReferenceForbidden):
         return UnsafeResponse(operation, "external-reference")
     if isinstance(exc, zeep_exc.TransportError):
-        return _from_status(operation, exc.status_code, bool(exc.content))
+        return _from_status(operation, exc.status_code)
     if isinstance(exc, zeep_exc.XMLSyntaxError):
         return UnsafeResponse(operation, "malformed")
     if isinstance(exc, zeep_exc.XMLParseError | zeep_exc.UnexpectedElementError):

@@ -82,6 +82,7 @@ TABLE: list[tuple[str, BaseException, type[PopulationDbError], str]] = [
         "no-such-citizen",
     ),
     ("unknown faultcode", fault("ns9:Weird", "?"), PermanentError, "soap-fault"),
+    ("500 without a Fault (zeep)", zx.Fault("Unknown fault occured", code=None), RetryableError, "http-error"),
     ("anything else", RuntimeError("boom"), PermanentError, "unexpected-RuntimeError"),
 ]
 

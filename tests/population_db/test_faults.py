@@ -18,6 +18,7 @@ from zeep.loader import parse_xml
 from connectors.population_db import (
     InvalidRequest,
     NotAuthorised,
+    PermanentError,
     PopulationDbClient,
     PopulationDbError,
     PopulationDbSettings,
@@ -214,3 +215,47 @@ def test_http_error_keeps_the_status(client: PopulationDbClient, set_faults: Cal
     with pytest.raises(RetryableError) as caught:
         client.verify(verify_req())
     assert caught.value.http_status in (502, 503)
+
+
+# ---------------------------------------------------------------- answers of the wrong shape (scripted with respx)
+ENV = '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body>{}</e:Body></e:Envelope>'
+VERIFY_ANSWER = (
+    '<d:KetQuaXacThucResponse xmlns:d="http://dancuquocgia.bca"><d:TonTai>true</d:TonTai></d:KetQuaXacThucResponse>'
+)
+SHAPES: list[tuple[str, int, str, type[PopulationDbError], str]] = [
+    ("empty 200", 200, "", UnsafeResponse, "malformed"),
+    ("empty 202", 202, "", UnsafeResponse, "unexpected-content"),
+    ("empty Body", 200, ENV.format(""), UnsafeResponse, "unexpected-content"),
+    ("foreign element", 200, ENV.format('<x:Other xmlns:x="urn:x"/>'), UnsafeResponse, "unexpected-content"),
+    ("two elements", 200, ENV.format(VERIFY_ANSWER * 2), UnsafeResponse, "unexpected-content"),
+    ("not an envelope", 200, "<html><body>ok</body></html>", UnsafeResponse, "unexpected-content"),
+    ("500 error page", 500, "<html><body>Internal Server Error<br></body></html>", RetryableError, "http-error"),
+    ("500 XML without a Fault", 500, ENV.format("<error/>"), RetryableError, "http-error"),
+    ("503 with XML", 503, ENV.format(VERIFY_ANSWER), RetryableError, "http-error"),
+    ("401", 401, "", NotAuthorised, "http-error"),
+    ("404", 404, "<html>Not Found</html>", PermanentError, "http-error"),
+]
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+@pytest.mark.parametrize(("status", "body", "expected", "reason"), [s[1:] for s in SHAPES], ids=[s[0] for s in SHAPES])
+def test_answers_of_the_wrong_shape_are_never_read_as_an_answer(
+    call: Call, status: int, body: str, expected: type[PopulationDbError], reason: str
+) -> None:
+    with respx.mock() as router:
+        router.post("https://popdb.test/dancuquocgia/soap").respond(status, text=body)
+        with (
+            PopulationDbClient(PopulationDbSettings(base_url="https://popdb.test")) as client,
+            pytest.raises(PopulationDbError) as caught,
+        ):
+            call(client)
+    assert type(caught.value) is expected and caught.value.reason == reason
+
+
+def test_a_verify_answer_to_a_lookup_is_not_not_found() -> None:
+    with respx.mock() as router:
+        router.post("https://popdb.test/dancuquocgia/soap").respond(200, text=ENV.format(VERIFY_ANSWER))
+        with PopulationDbClient(PopulationDbSettings(base_url="https://popdb.test")) as client:
+            with pytest.raises(UnsafeResponse):
+                client.lookup(lookup_req())
+            assert client.verify(verify_req()).exists is True
