@@ -76,7 +76,9 @@ class _HttpGateway(Generic[S]):
         return Retrying(
             retry=retry_if_exception_type(RetryableGatewayError),
             stop=stop_after_attempt(s.query_attempts),
-            wait=wait_exponential_jitter(initial=s.query_backoff_seconds, max=s.query_backoff_max_seconds),
+            wait=wait_exponential_jitter(
+                multiplier=s.query_backoff_seconds, max=s.query_backoff_max_seconds, jitter=s.query_backoff_seconds
+            ),
             before_sleep=before_sleep,
             reraise=True,
         )
