@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -98,6 +98,16 @@ class FakeHub:
         return httpx.Client(transport=httpx.MockTransport(self.handle))
 
 
+class Clock:
+    """The hub's clock: real time plus a settable offset."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 @dataclass
 class Rig:
     """The mock gateway in process, both real gateways pointed at it, and the fake hub behind it."""
@@ -107,6 +117,7 @@ class Rig:
     hub: FakeHub
     napas: PaymentGateway
     paygov: PaymentGateway
+    clock: Clock
 
     def gateway(self, profile: str) -> PaymentGateway:
         return self.napas if profile == "napas" else self.paygov
@@ -129,11 +140,12 @@ class Rig:
 def rig() -> Iterator[Rig]:
     hub = FakeHub()
     app = create_app(public_url=BASE, http_factory=hub.client)
+    clock = Clock()
     with TestClient(app, base_url=BASE) as http:
-        napas = build_gateway("napas", napas_settings(), http=http)
-        paygov = build_gateway("paygov", paygov_settings(), http=http)
+        napas = build_gateway("napas", napas_settings(), http=http, clock=clock)
+        paygov = build_gateway("paygov", paygov_settings(), http=http, clock=clock)
         hub.gateways.update(napas=napas, paygov=paygov)
-        yield Rig(http, app.state.gateway, hub, napas, paygov)
+        yield Rig(http, app.state.gateway, hub, napas, paygov, clock)
 
 
 def _free_port() -> int:
