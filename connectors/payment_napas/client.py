@@ -20,7 +20,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from .config import NapasSettings, PayGovSettings
 from .errors import GatewayError, RetryableGatewayError, from_transport
-from .model import GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
+from .model import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
 from .napas import NapasProfile
 from .paygov import PayGovProfile
 from .translate import utcnow
@@ -189,7 +189,7 @@ class NapasGateway(_HttpGateway[NapasSettings]):
     def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
         return self.format.parse_callback(body, now or self._clock())
 
-    def callback_reply(self, answer: str) -> tuple[int, dict[str, Any]]:
+    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
         return self.format.callback_reply(answer)
 
 
@@ -232,5 +232,5 @@ class PayGovGateway(_HttpGateway[PayGovSettings]):
     def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
         return self.format.parse_callback(body, now or self._clock())
 
-    def callback_reply(self, answer: str) -> tuple[int, dict[str, Any]]:
+    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
         return self.format.callback_reply(answer, self._clock())

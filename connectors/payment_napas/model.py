@@ -115,7 +115,7 @@ class PaymentGateway(Protocol):
         ``CallbackRejected`` with its reason."""
         ...
 
-    def callback_reply(self, answer: str) -> tuple[int, dict[str, Any]]:
+    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body acknowledging a callback, in the gateway's own format."""
         ...
 

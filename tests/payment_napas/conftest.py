@@ -18,6 +18,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from connectors.payment_napas import (
+    CallbackAnswer,
     CallbackRejected,
     FeeItem,
     NapasSettings,
@@ -88,7 +89,9 @@ class FakeHub:
         with self.lock:
             expected = self.expected_amounts.get(result.reference, result.amount)
             seen = any(r.reference == result.reference for r in self.results)
-            answer = "amount_mismatch" if result.amount != expected else "already_settled" if seen else "ok"
+            answer: CallbackAnswer = (
+                "amount_mismatch" if result.amount != expected else "already_settled" if seen else "ok"
+            )
             if answer == "ok":
                 self.results.append(result)
         status, body = gateway.callback_reply(answer)

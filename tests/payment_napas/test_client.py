@@ -395,3 +395,15 @@ def test_query_answers_that_cannot_be_trusted(
 def test_paygov_query_retries_5xx(paygov: PayGovGateway, paygov_api: respx.MockRouter) -> None:
     route = paygov_api.post("/query").mock(side_effect=[httpx.Response(503), signed_query_answer("1")])
     assert paygov.query(REF).state == "paid" and route.call_count == 2
+
+
+def test_gateway_messages_are_shortened_and_id_numbers_masked(
+    paygov: PayGovGateway, paygov_api: respx.MockRouter
+) -> None:
+    echo = f"Dữ liệu không hợp lệ: SoCMNDNguoiNop 038099012345 {'x' * 300}"
+    paygov_api.post("/init").mock(return_value=init_answer("1", echo))
+    with pytest.raises(PermanentGatewayError) as caught:
+        paygov.create_order(order())
+    message = str(caught.value)
+    assert "038099012345" not in message and "*********345" in message
+    assert message.endswith("…") and len(message) < 260
