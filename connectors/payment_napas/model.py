@@ -1,0 +1,122 @@
+"""The payment port: what the hub hands a gateway and what it gets back, whatever the gateway.
+
+Amounts are integers in VND (the currency has no minor unit). ``reference`` is always the hub's
+payment id (a 26-character ULID); every profile uses it as the gateway's order reference, so a
+status query or a callback names the payment the hub knows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Outcome = Literal["paid", "failed"]
+QueryState = Literal["paid", "failed", "pending", "unknown"]
+CallbackAnswer = Literal[
+    "ok", "already_settled", "unknown_order", "amount_mismatch", "bad_signature", "stale", "malformed", "wrong_merchant"
+]
+RejectReason = Literal["bad_signature", "stale", "malformed", "wrong_merchant"]
+
+CALLBACK_ANSWERS: tuple[CallbackAnswer, ...] = (
+    "ok",
+    "already_settled",
+    "unknown_order",
+    "amount_mismatch",
+    "bad_signature",
+    "stale",
+    "malformed",
+    "wrong_merchant",
+)
+REJECT_REASONS: tuple[RejectReason, ...] = ("bad_signature", "stale", "malformed", "wrong_merchant")
+
+
+@dataclass(frozen=True)
+class FeeItem:
+    """One fee or charge of a dossier (PayGov ``PhiLePhi`` item: ``MaPhiLePhi``, ``TenPhiLePhi``, ``SoTien``)."""
+
+    code: str
+    name: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """A fee payment to open at the gateway. ``payer_name`` is personal data: sent only where the
+    gateway needs it (the PayGov receipt), never logged."""
+
+    reference: str
+    dossier_code: str
+    procedure_code: str
+    agency_code: str
+    amount: int
+    description: str
+    fee_items: tuple[FeeItem, ...]
+    payer_name: str
+    return_url: str
+
+    def __repr__(self) -> str:  # keep the payer's name out of tracebacks and logs
+        return f"PaymentOrder(reference={self.reference!r}, dossier_code={self.dossier_code!r}, amount={self.amount})"
+
+
+@dataclass(frozen=True)
+class OrderCreated:
+    """The gateway accepted the order: send the citizen to ``payment_url``."""
+
+    reference: str
+    gateway_ref: str
+    payment_url: str
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    """The answer of a status query. ``unknown``: the gateway never saw that order."""
+
+    reference: str
+    state: QueryState
+    amount: int | None
+    currency: str | None
+    gateway_txn_id: str | None
+    code: str
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """A verified payment result callback (signature, freshness and merchant checked)."""
+
+    profile: str
+    merchant: str
+    reference: str
+    outcome: Outcome
+    amount: int
+    currency: str
+    gateway_txn_id: str
+    occurred_at: datetime  # timezone-aware
+    code: str
+
+
+@runtime_checkable
+class PaymentGateway(Protocol):
+    """One gateway profile behind one interface. No I/O happens before the first call."""
+
+    profile: str
+    merchant: str
+
+    def create_order(self, order: PaymentOrder) -> OrderCreated:
+        """Open the order; never retried blindly (raises ``GatewayTimeout`` when in doubt)."""
+        ...
+
+    def query(self, reference: str) -> GatewayStatus:
+        """The gateway's view of the order; retryable failures are retried a bounded number of times."""
+        ...
+
+    def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
+        """Verify a result callback (constant-time signature check, freshness, merchant) or raise
+        ``CallbackRejected`` with its reason."""
+        ...
+
+    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
+        """HTTP status and JSON body acknowledging a callback, in the gateway's own format."""
+        ...
+
+    def close(self) -> None: ...
