@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from hub.ports import Connector, DeliveryItem, Outcome, OutcomeKind
 
 from . import translate as tr
@@ -27,9 +28,11 @@ MESSAGE_TYPES: tuple[str, ...] = ("dossier.status.changed",)
 class NationalPortalClient:
     """Calls the portal. Thread-safe; the session is cached and renewed once per call when it expires."""
 
-    def __init__(self, settings: NationalPortalSettings | None = None, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, settings: NationalPortalSettings | None = None, http: httpx.Client | JsonHttp | None = None
+    ) -> None:
         self.settings = settings or NationalPortalSettings()
-        self._http = http
+        self._http: JsonHttp | None = HttpxHttp(http) if isinstance(http, httpx.Client) else http
         self._owns_http = http is None
         self._session: str | None = None
         self._lock = threading.Lock()
@@ -37,9 +40,9 @@ class NationalPortalClient:
         self.codes = Codes.of(s.session_expired_codes, s.already_exists_codes, s.not_found_codes, s.retryable_codes)
 
     @property
-    def http(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.settings.timeout, headers={"Accept": "application/json"})
+    def http(self) -> JsonHttp:
+        if self._http is None:  # opened on first use: nothing connects at construction
+            self._http = PooledHttp(self.settings.timeout)
         return self._http
 
     def close(self) -> None:
@@ -49,16 +52,11 @@ class NationalPortalClient:
 
     def _post(self, endpoint: str, body: Mapping[str, Any]) -> tuple[Classified, dict[str, Any]]:
         try:
-            url, headers = self.settings.url(endpoint), {"dstcode": self.settings.dstcode}
-            response = self.http.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
+            status, parsed = self.http.post_json(self.settings.url(endpoint), body, {"dstcode": self.settings.dstcode})
+        except HttpFailure as exc:
             return classify(None, None, exc, self.codes), {}
-        try:
-            parsed = response.json()
-        except ValueError:
-            parsed = None
         data = parsed if isinstance(parsed, dict) else None
-        return classify(response.status_code, data, None, self.codes), data or {}
+        return classify(status, data, None, self.codes), data or {}
 
     def login(self) -> str:
         """POST the auth endpoint; cache and return the session. A refused login is retryable:
@@ -173,7 +171,7 @@ class NationalPortalConnector:
         self,
         settings: NationalPortalSettings | None = None,
         client: NationalPortalClient | None = None,
-        http: httpx.Client | None = None,
+        http: httpx.Client | JsonHttp | None = None,
     ) -> None:
         self.settings = settings or NationalPortalSettings()
         self.client = client or NationalPortalClient(self.settings, http)

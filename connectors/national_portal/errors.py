@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from hub.http import HttpFailure
+
 
 class Verdict(Enum):
     DELIVERED = "delivered"
@@ -130,8 +132,9 @@ def classify(
     codes: Codes = DEFAULT_CODES,
 ) -> Classified:
     """Map one portal answer (or the exception raised instead of one) to a :class:`Verdict`."""
-    if exc is not None:
-        return Classified(Verdict.RETRYABLE, message=type(exc).__name__, http_status=http_status)
+    if exc is not None:  # no answer; an HttpFailure's message names what happened (ReadTimeout...)
+        name = str(exc) if isinstance(exc, HttpFailure) and str(exc) else type(exc).__name__
+        return Classified(Verdict.RETRYABLE, message=name, http_status=http_status)
     has_code = isinstance(body, dict) and "error_code" in body
     code = normalise_code(body.get("error_code")) if isinstance(body, dict) and has_code else None
     message = scrub(body.get("message")) if isinstance(body, dict) else ""

@@ -69,19 +69,19 @@ def settings() -> NationalPortalSettings:
 
 @pytest.fixture
 def conn(settings: NationalPortalSettings, portal: Portal) -> Iterator[NationalPortalConnector]:
-    c = build_connector(settings)
+    c = NationalPortalConnector(settings, http=httpx.Client())  # respx scripts httpx traffic
     yield c
     c.close()
 
 
-def test_connector_satisfies_the_port(conn: NationalPortalConnector) -> None:
-    port: Connector = conn
+def test_connector_satisfies_the_port(settings: NationalPortalSettings) -> None:
+    port: Connector = build_connector(settings)
     assert (port.name, port.message_types) == ("national_portal", ("dossier.status.changed",))
     assert port.policy.batch_size == 50 and port.policy.timeout == 10.0
 
 
 def test_login_sends_credentials_and_dstcode(settings: NationalPortalSettings, portal: Portal) -> None:
-    client = NationalPortalClient(settings)
+    client = NationalPortalClient(settings, http=httpx.Client())
     assert client.login() == "S1"
     request = portal.auth.calls.last.request
     assert json.loads(request.content) == {"username": "lgsp", "password": "lgsp-dev-password"}
@@ -202,7 +202,7 @@ def test_is_updating_follows_what_the_ledger_knows_one_call_per_value(
 
 
 def test_batches_are_cut_at_batch_size(portal: Portal) -> None:
-    conn = build_connector(NationalPortalSettings(base_url=BASE, batch_size=2))
+    conn = NationalPortalConnector(NationalPortalSettings(base_url=BASE, batch_size=2), http=httpx.Client())
     outcomes = conn.deliver([item(change()) for _ in range(5)])
     assert all(o.kind is OutcomeKind.DELIVERED for o in outcomes)
     assert [len(b["data"]) for b in portal.sent(tr.SYNC_SERVICE)] == [2, 2, 1]
@@ -266,9 +266,12 @@ def test_in_doubt_item_unknown_to_the_portal_is_sent_as_insert(conn: NationalPor
 
 
 def test_retry_attempts_are_checked_too_unless_disabled(portal: Portal) -> None:
-    build_connector(NationalPortalSettings(base_url=BASE)).deliver([item(change(), attempt=2)])
+    NationalPortalConnector(NationalPortalSettings(base_url=BASE), http=httpx.Client()).deliver(
+        [item(change(), attempt=2)]
+    )
     assert len(portal.sent(tr.LOOKUP_SERVICE)) == 1
-    build_connector(NationalPortalSettings(base_url=BASE, lookup_on_retry=False)).deliver([item(change(), attempt=2)])
+    no_lookup = NationalPortalSettings(base_url=BASE, lookup_on_retry=False)
+    NationalPortalConnector(no_lookup, http=httpx.Client()).deliver([item(change(), attempt=2)])
     assert len(portal.sent(tr.LOOKUP_SERVICE)) == 1
 
 
@@ -306,7 +309,7 @@ def test_unhandled_message_type_is_dead(conn: NationalPortalConnector, portal: P
 
 
 def test_lookup_dossier_returns_the_stored_record_or_none(settings: NationalPortalSettings, portal: Portal) -> None:
-    client = NationalPortalClient(settings)
+    client = NationalPortalClient(settings, http=httpx.Client())
     portal.script(tr.LOOKUP_SERVICE, reply({"error_code": "0", "result": []}))
     assert client.lookup_dossier("000.00.00.H56-250225-0001") is None
     portal.script(tr.LOOKUP_SERVICE, reply({"error_code": "0", "result": [{"MaHoSo": "000.00.00.H56-250225-0001"}]}))
