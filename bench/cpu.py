@@ -39,6 +39,16 @@ def snapshot(pids: Mapping[str, int]) -> dict[str, float]:
     return out
 
 
+def settle(busy_below: float = 15.0, timeout: float = 30.0) -> float:
+    """Wait until the machine is nearly idle (busy under ``busy_below`` % over half a second),
+    so one phase does not measure the tail of the previous one; returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if psutil.cpu_percent(interval=0.5) < busy_below:
+            break
+    return time.monotonic() - started
+
+
 def per_message_ms(before: dict[str, float], after: dict[str, float], messages: int) -> dict[str, float]:
     """Milliseconds of CPU per message for each role between two snapshots, services summed;
     ``total`` is the sum of all roles."""

@@ -197,6 +197,7 @@ def main() -> None:
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), HUB_PORTAL_MAX_ATTEMPTS="100")
         stack.start(workers=args.workers)  # stops what it started if it fails
+        stack.wait_ready(consumers=args.workers)  # no start-up in the figures
         engine = make_engine(db_url)
         try:
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
@@ -219,6 +220,7 @@ def main() -> None:
             with engine.connect() as c:
                 mark = c.execute(select(func.max(messages.c.id))).scalar_one()
             paced = workload(args.latency_n)
+            cpu.settle()  # steady state: what the burst left behind (autovacuum...) is done
             cpu_before = cpu.snapshot(pids)
             figures["latency_offered_rate_achieved_per_s"] = round(post_paced(stack.api, key, paced, args.rate))
             wait_delivered(engine, args.n + args.latency_n, timeout=300)

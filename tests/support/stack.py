@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pika
+import pika.exceptions
+import psutil
 
 import connectors
 from tests.support.broker import delete_topology
@@ -95,6 +98,34 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def wait_ready(self, consumers: int, timeout: float = 30.0) -> None:
+        """Wait until ``consumers`` workers consume the connector queue and every process has
+        finished starting (its CPU use has settled), so a measurement counts no start-up."""
+        params = pika.URLParameters(self.env["HUB_BROKER_URL"])
+        queue = f"{self.env['HUB_BROKER_PREFIX']}.national_portal"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = pika.BlockingConnection(params)
+                try:
+                    seen = conn.channel().queue_declare(queue, passive=True).method.consumer_count
+                finally:
+                    conn.close()
+            except pika.exceptions.AMQPError:
+                seen = -1  # not declared yet
+            if seen >= consumers:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{seen} of {consumers} consumers on {queue} after {timeout}s")
+            time.sleep(0.1)
+        procs = [psutil.Process(p.pid) for p in self.procs.values()]
+        while time.monotonic() < deadline:
+            before = [p.cpu_times() for p in procs]
+            time.sleep(0.3)
+            used = [sum(a[:2]) - sum(b[:2]) for a, b in zip((p.cpu_times() for p in procs), before, strict=True)]
+            if max(used) < 0.03:  # under 10 % of a core: idle loops only
+                return
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
