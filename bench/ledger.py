@@ -54,15 +54,12 @@ def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
 
 
 class Meter:
-    """Thread CPU of this process and CPU of the ledger's PostgreSQL backends (one connection
-    per pool: the engines are made with pool_size=1)."""
+    """Thread CPU of this process and CPU of the ledger's PostgreSQL backend (the engine is
+    made with pool_size=1: one connection, one backend)."""
 
     def __init__(self, ledger: Ledger) -> None:
-        self.backends = []
-        for engine in [ledger.engine, getattr(ledger, "hot", None)]:  # PgLedger's hot statements have their own
-            if engine is not None:
-                with engine.connect() as c:
-                    self.backends.append(psutil.Process(c.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+        with ledger.engine.connect() as c:
+            self.backends = [psutil.Process(c.execute(text("SELECT pg_backend_pid()")).scalar_one())]
         self.figures: dict[str, tuple[float, float]] = {}
 
     def _pg(self) -> float:
