@@ -5,6 +5,7 @@
 - a raw pika ``SelectConnection`` publisher: persistent, ``mandatory``, publisher confirms with a
   sliding window of ``window`` unconfirmed messages (no per-message blocking confirm);
 - then a raw pika ``BlockingConnection`` consumer (prefetch 1000, manual ``multiple`` acks every 100);
+- then both at once, the consumer in another process (the streaming ceiling);
 - then the same through the hub's ``RabbitMQTransport`` (publish in batches of 1000, ``consume`` with an
   all-ACK handler and default prefetch 200 / max_batch 100), for comparison.
 
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import threading
@@ -99,6 +101,27 @@ def _consume_raw(url: str, queue: str, n: int) -> float:
     return seconds
 
 
+def _consume_in_child(url: str, queue: str, n: int, done: Any) -> None:
+    _consume_raw(url, queue, n)
+    done.value = time.perf_counter()
+
+
+def _concurrent_raw(url: str, queue: str, n: int, body: bytes, window: int) -> float:
+    """Publisher (this process) and consumer (another process) at the same time, as the hub's
+    relay and workers run: seconds from the first publish to the last ack."""
+    ctx = multiprocessing.get_context("spawn")
+    done = ctx.Value("d", 0.0)
+    consumer = ctx.Process(target=_consume_in_child, args=(url, queue, n, done))
+    consumer.start()
+    time.sleep(1.0)  # the consumer is attached before the first message
+    started = time.perf_counter()
+    _publish_raw(url, queue, n, body, window)
+    consumer.join(120)
+    if consumer.exitcode != 0 or not done.value:
+        raise RuntimeError("the consumer process did not finish")
+    return float(done.value) - started
+
+
 def _through_transport(url: str, n: int, body: bytes, queue_type: str) -> tuple[float, float]:
     """The hub's own transport: publish in batches of 1000, then consume with an all-ACK handler."""
     transport = RabbitMQTransport(url, prefix=f"bench_{uuid.uuid4().hex[:8]}", queue_type=queue_type)
@@ -132,8 +155,9 @@ def measure(
     """Publish (windowed confirms) -> consume -> ack n messages of ``size`` bytes; msgs/s figures.
 
     ``raw_*``: plain pika (the ceiling); ``transport_*``: ``RabbitMQTransport`` on the same broker.
-    Publishing and consuming run one after the other (in production they are separate processes);
-    end-to-end = n / (publish seconds + consume seconds).
+    ``raw_end_to_end``: publishing, then consuming, one after the other: n / (publish seconds +
+    consume seconds), the CPU cost of both without them competing. ``raw_concurrent``: both at
+    once in two processes, as the hub's roles run, sharing this machine's cores.
     """
     queue = f"bench_{uuid.uuid4().hex[:8]}"
     admin = pika.BlockingConnection(pika.URLParameters(url))
@@ -143,6 +167,7 @@ def measure(
     try:
         raw_publish = _publish_raw(url, queue, n, body, window)
         raw_consume = _consume_raw(url, queue, n)
+        concurrent = _concurrent_raw(url, queue, n, body, window)
     finally:
         admin_channel.queue_delete(queue)
         admin.close()
@@ -154,6 +179,7 @@ def measure(
         "raw_publish_msgs_per_s": round(n / raw_publish),
         "raw_consume_msgs_per_s": round(n / raw_consume),
         "raw_end_to_end_msgs_per_s": round(n / (raw_publish + raw_consume)),
+        "raw_concurrent_msgs_per_s": round(n / concurrent),
         "transport_publish_msgs_per_s": round(n / hub_publish),
         "transport_consume_msgs_per_s": round(n / hub_consume),
         "transport_end_to_end_msgs_per_s": round(n / (hub_publish + hub_consume)),

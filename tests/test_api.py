@@ -23,7 +23,9 @@ URL = "/v1/dossiers/status-changes"
 
 @pytest.fixture
 def hub(db_url: str) -> Iterator[Hub]:
-    h = bootstrap(Settings(database_url=db_url, max_body_bytes=1_000_000, max_batch_items=50))
+    # the api does not publish here (tests/test_publisher.py does): what a request stored stays
+    # in the outbox for these tests to see
+    h = bootstrap(Settings(database_url=db_url, max_body_bytes=1_000_000, max_batch_items=50, api_publishes=False))
     yield h
     h.close()
 
