@@ -50,9 +50,9 @@ LOCK_NAMESPACE = 0x4C475350 & 0x7FFFFFFF  # "LGSP": the advisory-lock class of o
 _ACCEPT = """
 WITH new AS (
     SELECT * FROM unnest(
-        %(id)s::varchar[], %(type)s::varchar[], %(key)s::varchar[], %(occurred_at)s::timestamptz[],
-        %(natural_key)s::varchar[], %(connector)s::varchar[], %(schema_version)s::int[],
-        %(correlation_id)s::varchar[], %(causation_id)s::varchar[], %(payload)s::text[]
+        %(id)b::varchar[], %(type)b::varchar[], %(key)b::varchar[], %(occurred_at)b::timestamptz[],
+        %(natural_key)b::varchar[], %(connector)b::varchar[], %(schema_version)b::int[],
+        %(correlation_id)b::varchar[], %(causation_id)b::varchar[], %(payload)b::text[]
     ) AS t(id, type, key, occurred_at, natural_key, connector, schema_version, correlation_id, causation_id, payload)
 ), ins AS (
     INSERT INTO messages (id, type, source, key, occurred_at, natural_key, connector, schema_version,
@@ -71,21 +71,27 @@ RETURNING id, message_id
 
 _EXISTING = """
 SELECT id, type, natural_key FROM messages
-WHERE type = ANY(%(types)s::varchar[]) AND natural_key = ANY(%(natural_keys)s::varchar[])
+WHERE type = ANY(%(types)b::varchar[]) AND natural_key = ANY(%(natural_keys)b::varchar[])
 """
 
 _LOCK_KEY_OF_MESSAGE = text(
     "SELECT pg_advisory_xact_lock(:ns, hashtext(connector || ':' || key)) FROM messages WHERE id = :id"
 )
 
-_CLAIM = "SELECT * FROM lgsp_claim(%s, %s, %s, %s, %s, %s, %s)"  # migration 0003
-_RECORD = "SELECT lgsp_record(" + ", ".join(["%s"] * 18) + ")"  # migration 0003
+# migration 0003. Arrays travel in binary (%b): psycopg's text format escapes every element
+# with a regular expression, ~40 times slower for a batch of JSON payloads.
+_CLAIM = "SELECT * FROM lgsp_claim(%b::varchar[], %b::varchar[], %s, %s, %s, %s, %s)"
+_RECORD = (
+    "SELECT lgsp_record(%s, %s, %s, %s, %s, %b::varchar[], %b::varchar[], %b::int[], %b::varchar[],"
+    " %b::timestamptz[], %b::text[], %b::varchar[], %b::timestamptz[], %b::varchar[], %b::text[], %b::varchar[],"
+    " %b::text[], %b::varchar[])"
+)
 
 # Deleting published rows commits asynchronously too: a row that comes back after a crash is
 # published again, and the copy is ignored by the workers (its message is no longer queued).
 _PUBLISHED = """
 DELETE FROM outbox USING (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-WHERE outbox.id = ANY(%s::bigint[])
+WHERE outbox.id = ANY(%b::bigint[])
 """
 
 
