@@ -6,7 +6,9 @@ on first use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
 
@@ -15,6 +17,10 @@ from hub.ledger import Ledger, make_ledger
 from hub.ports import Transport
 from hub.settings import Settings
 
+if TYPE_CHECKING:
+    from connectors.payment_napas import PaymentGateway
+    from hub.payments import Payments
+
 
 @dataclass
 class Hub:
@@ -22,6 +28,29 @@ class Hub:
     engine: Engine
     ledger: Ledger
     _transport: Transport | None = field(default=None, repr=False)
+    # profile -> gateway client; tests hand in fakes, else connectors.payment_napas builds them
+    gateway_factory: Callable[[str], PaymentGateway] | None = field(default=None, repr=False)
+    _gateways: dict[str, PaymentGateway] = field(default_factory=dict, repr=False)
+    _payments: Payments | None = field(default=None, repr=False)
+
+    def gateway(self, profile: str) -> PaymentGateway:
+        """The payment gateway client of a profile (napas, paygov), built on first use."""
+        if profile not in self._gateways:
+            if self.gateway_factory is not None:
+                self._gateways[profile] = self.gateway_factory(profile)
+            else:
+                from connectors.payment_napas import build_gateway
+
+                self._gateways[profile] = build_gateway(profile)
+        return self._gateways[profile]
+
+    @property
+    def payments(self) -> Payments:
+        if self._payments is None:
+            from hub.payments import Payments
+
+            self._payments = Payments(self.engine, self.ledger, self.gateway)
+        return self._payments
 
     @property
     def transport(self) -> Transport:
@@ -32,6 +61,8 @@ class Hub:
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        for gateway in self._gateways.values():
+            gateway.close()
         self.ledger.close()
         self.engine.dispose()
 

@@ -162,9 +162,64 @@ class DossierStatusChange(_Frozen):
         return f"{self.dossier_code}|{self.status}|{at}"
 
 
+class FeeItem(_Frozen):
+    """One fee paid (PhiLePhi item of the payment)."""
+
+    code: str = Field(min_length=1, max_length=50, description="Fee code (MaPhiLePhi).")
+    name: str = Field(min_length=1, max_length=200, description="Fee name (TenPhiLePhi).")
+    amount: int = Field(gt=0, description="VND, an integer.")
+
+
+class PaymentStatusChanged(_Frozen):
+    """A dossier fee payment reached a final state at the gateway, announced once.
+
+    Message type ``payment.status.changed``, delivered to every webhook subscribed to it
+    (signed the Standard Webhooks way). ``payment_id`` is the hub's id of the payment (the
+    gateway's order reference); ``client_reference`` the opening client's own id for it.
+    """
+
+    type: Literal["payment.status.changed"] = "payment.status.changed"
+    payment_id: str = Field(description="The hub's payment id (order reference at the gateway).")
+    client_reference: str = Field(description="The id the opening client gave the payment.")
+    dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
+    state: Literal["paid", "failed"] = Field(description="paid, or failed (declined, cancelled, expired).")
+    amount: int = Field(gt=0, description="VND, an integer.")
+    currency: Literal["VND"] = "VND"
+    profile: Literal["napas", "paygov"] = Field(description="Gateway profile that settled it.")
+    settled_at: Timestamp = Field(description="When the hub recorded the gateway's result.")
+
+
+class DossierFeePaid(_Frozen):
+    """A dossier's fee was paid online: reported to the national portal (message type
+    ``dossier.fee.paid``, produced by the hub, not by local systems).
+
+    The portal gets a progress entry (CapNhatTienDoHoSoMC) saying what was paid, when and
+    through which gateway, and, when the hub knows the dossier, the dossier again with
+    ``DuocThanhToanTrucTuyen`` ("paid online") set (DongBoHoSoMC). It goes in order with the
+    dossier's status changes (same ordering key).
+    """
+
+    dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Agency (madonvi) that opened the payment.")
+    payment_id: str
+    paid_at: Timestamp = Field(description="When the gateway reported it paid (progress ThoiDiemXuLy).")
+    amount: int = Field(gt=0, description="VND, an integer.")
+    profile: Literal["napas", "paygov"]
+    gateway_txn_id: str = Field(default="", max_length=100, description="The gateway's transaction id.")
+    fee_items: list[FeeItem] = Field(min_length=1, max_length=50)
+    dossier: DossierStatusChange | None = Field(
+        default=None, description="The dossier's latest status change the hub delivered, if any."
+    )
+
+    def natural_key(self) -> str:
+        return f"{self.dossier_code}|paid|{self.payment_id}"
+
+
 # message type -> (model, schema version); one registry line per canonical message.
 MESSAGE_TYPES: dict[str, tuple[type[_Frozen], int]] = {
     "dossier.status.changed": (DossierStatusChange, 1),
+    "dossier.fee.paid": (DossierFeePaid, 1),
+    "payment.status.changed": (PaymentStatusChanged, 1),
 }
 
 

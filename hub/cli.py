@@ -77,11 +77,20 @@ def relay() -> None:
 
 @app.command()
 def worker(
-    connector: Annotated[str, typer.Option(help="Connector whose queue to consume")] = "national_portal",
-    concurrency: Annotated[int, typer.Option(help="Consumers in this process")] = 1,
+    connector: Annotated[
+        list[str] | None,
+        typer.Option(help="Connector whose queue to consume (repeatable; default: every registered connector)"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Consumers per connector in this process")] = 1,
 ) -> None:
-    """Consume a connector's queue and deliver to the partner."""
-    _run_pipeline("worker", relay=False, workers=concurrency, connector_names=[connector])
+    """Consume connector queues and deliver to the partners."""
+    import connectors
+
+    unknown = sorted(set(connector or []) - set(connectors.REGISTRY))
+    if unknown:
+        typer.echo(f"unknown connector(s) {unknown}; registered: {sorted(connectors.REGISTRY)}", err=True)
+        raise typer.Exit(2)
+    _run_pipeline("worker", relay=False, workers=concurrency, connector_names=connector or list(connectors.REGISTRY))
 
 
 def _run_pipeline(role: str, **roles: Any) -> None:
@@ -114,6 +123,7 @@ def _require_broker(s: Settings, role: str) -> None:
 def dev(
     port: Annotated[int, typer.Option(help="API port")] = 8000,
     portal_port: Annotated[int, typer.Option(help="Mock national portal port")] = 8101,
+    gateway_port: Annotated[int, typer.Option(help="Mock payment gateway port (NAPAS and PayGov)")] = 8102,
     mocks: Annotated[bool, typer.Option(help="Start the mock partners")] = True,
 ) -> None:
     """Everything for development: the hub (api + relay + worker) and the mock partners."""
@@ -125,20 +135,29 @@ def dev(
     from hub.bootstrap import bootstrap
     from hub.clients import ADMIN, ensure_client
 
-    if mocks:
+    base = f"http://127.0.0.1:{port}"
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    if mocks:  # the hub and the mock partners (child processes, same environment) find each other
         os.environ.setdefault("HUB_PORTAL_BASE_URL", f"http://127.0.0.1:{portal_port}")
+        for profile in ("napas", "paygov"):
+            os.environ.setdefault(f"HUB_{profile.upper()}_BASE_URL", f"{gateway}/{profile}")
+            os.environ.setdefault(f"HUB_{profile.upper()}_CALLBACK_URL", f"{base}/v1/callbacks/payment/{profile}")
     s = _settings()
     hub = bootstrap(s)
     key = s.dev_api_key.get_secret_value()
-    ensure_client(hub.engine, "demo", "Demo one-stop system", ["dossier.status.changed", ADMIN], key)
+    grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN]
+    ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
     children: list[subprocess.Popen[bytes]] = []
     if mocks:
-        children.append(
-            subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
-                [sys.executable, "-m", "connectors.national_portal.mock", "--port", str(portal_port)]
+        for module, mock_port in (
+            ("connectors.national_portal.mock", portal_port),
+            ("connectors.payment_napas.mock", gateway_port),
+        ):
+            children.append(
+                subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
+                    [sys.executable, "-m", module, "--port", str(mock_port)]
+                )
             )
-        )
-    base = f"http://127.0.0.1:{port}"
     typer.echo(
         "\n".join(
             [
@@ -150,6 +169,8 @@ def dev(
                 f"  Publish changes:        POST {base}/v1/dossiers/status-changes  (header X-API-Key: {key})",
                 f"  Trace a message:        GET  {base}/v1/messages/{{id}}",
                 f"  Dossier timeline:       GET  {base}/v1/dossiers/{{MaHoSo}}/timeline",
+                f"  Open a fee payment:     POST {base}/v1/payments  (then pay on the payment_url it returns)",
+                f"  Subscribe to events:    POST {base}/v1/subscriptions",
                 f"  Metrics:                {base}/metrics",
                 f"  Database:               {s.database_url}",
             ]
@@ -158,6 +179,7 @@ def dev(
                     f"  Mock portal received:   http://127.0.0.1:{portal_port}/_mock/dossiers",
                     f"  Mock portal faults:     POST http://127.0.0.1:{portal_port}/_mock/faults  "
                     '(e.g. {"outage_seconds": 30})',
+                    f"  Mock gateway orders:    {gateway}/_mock  (payment pages, callbacks sent, faults)",
                 ]
                 if mocks
                 else []
@@ -184,6 +206,21 @@ def mock_national_portal(ctx: typer.Context) -> None:
     --failure-rate, --outage-seconds ...; --help lists them). Change faults at run time with
     POST /_mock/faults; see what it received at GET /_mock/dossiers."""
     from connectors.national_portal import mock
+
+    mock.main(list(ctx.args))
+
+
+@mock_app.command(
+    "payment-gateway",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def mock_payment_gateway(ctx: typer.Context) -> None:
+    """The mock payment gateway (NAPAS under /napas, PayGov under /paygov): --host, --port,
+    --public-url, and fault flags (--duplicate-callbacks, --callback-delay-seconds,
+    --drop-callbacks, --bad-signature, --amount-delta, --timeout-rate ...; --help lists them).
+    Payment pages at /pay/{reference}; orders, callbacks sent and faults under /_mock."""
+    from connectors.payment_napas import mock
 
     mock.main(list(ctx.args))
 

@@ -68,7 +68,7 @@ def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
     text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return OutgoingMessage(
         message_id=row["id"],
-        routing_key=row["type"],
+        routing_key=f"{row['connector']}.{row['type']}",  # connectors.routing_key
         body=f'{text[:-1]},"payload":{payload}}}'.encode(),
         headers=encode_headers(row),
     )

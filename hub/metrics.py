@@ -21,3 +21,11 @@ DELIVERY_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 CIRCUIT_OPEN = Gauge("lgsp_circuit_open", "1 while the connector's circuit breaker is open", ["connector"])
+PAYMENT_SETTLEMENTS = Counter(
+    "lgsp_payment_settlements_total",
+    "Gateway results applied to payments, by profile, source (callback/query) and answer",
+    ["profile", "source", "answer"],
+)
+CALLBACKS_REFUSED = Counter(
+    "lgsp_callbacks_refused_total", "Partner callbacks refused before any change", ["profile", "reason"]
+)

@@ -34,7 +34,7 @@ class Pipeline:
         self.run_relay = relay
         self.workers = workers
         self.names = connector_names or list(connectors.REGISTRY)
-        self.factory = connector_factory or connectors.build
+        self.factory = connector_factory or (lambda name: connectors.build(name, engine=hub.engine))
         self.connectors: list[Connector] = []
         self._topology_lock = threading.Lock()
         self._topology_ready = False
@@ -46,6 +46,7 @@ class Pipeline:
         if self.run_relay:
             relay = Relay(self.hub.ledger, self.hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep)
             self._spawn("relay", relay.run)
+            self._spawn("reconciler", self._reconcile)
         for name in self.names:
             for n in range(self.workers):
                 connector = self.factory(name)
@@ -64,6 +65,13 @@ class Pipeline:
         t = threading.Thread(target=self._supervise, args=(name, target), name=name, daemon=True)
         t.start()
         self.threads.append(t)
+
+    def _reconcile(self, stop: threading.Event) -> None:
+        """Settle payments whose gateway callback never came (runs beside the relay)."""
+        from hub.payments import reconcile_forever
+
+        s = self.hub.settings
+        reconcile_forever(self.hub.payments, s.payment_reconcile_interval, s.payment_reconcile_after, stop)
 
     def ensure_topology(self) -> None:
         """Declare the broker topology once for all roles of this process (idempotent)."""

@@ -21,7 +21,7 @@ class OutgoingMessage:
     """One message for the broker: body is the JSON envelope, headers are already namespaced."""
 
     message_id: str
-    routing_key: str  # the message type, e.g. "dossier.status.changed"
+    routing_key: str  # "<connector>.<message type>", e.g. "national_portal.dossier.status.changed"
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
 

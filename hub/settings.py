@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         default=120.0, description="A delivery in progress for longer than this is taken over by another worker."
     )
 
+    payment_profile: str = Field(default="napas", description="Gateway profile used when a request names none.")
+    payment_reconcile_after: float = Field(
+        default=900.0, description="Seconds a payment may stay pending or in doubt before the gateway is queried."
+    )
+    payment_reconcile_interval: float = Field(default=60.0, description="Seconds between reconciliation runs.")
+    callback_max_bytes: int = Field(default=65_536, description="Partner callback bodies above this are refused.")
+
     dev_api_key: SecretStr = Field(
         default=SecretStr("dev-secret-key"), description="API key of the 'demo' client created by `lgsp dev`."
     )

@@ -3,12 +3,13 @@ Personal data in payloads is masked here, before anything leaves the hub."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from hub.canonical import id_mask, name_mask
-from hub.db.schema import attempts, messages
+from hub.db.schema import attempts, messages, payment_events, payments
 from hub.envelope import iso
 
 
@@ -85,12 +86,45 @@ def get_message(engine: Engine, message_id: str) -> dict[str, Any] | None:
     }
 
 
-def timeline(engine: Engine, key: str, source: str | None = None) -> list[dict[str, Any]]:
-    q = select(messages).where(messages.c.key == key).order_by(messages.c.occurred_at, messages.c.id)
-    if source is not None:
-        q = q.where(messages.c.source == source)
+def timeline(engine: Engine, key: str, client: tuple[str, int] | None = None) -> dict[str, Any]:
+    """A dossier's journey: its messages in order and its payments, each with every gateway
+    call, callback and query, and the messages the hub sent about it (events to subscribers,
+    the report to the portal). ``client`` (code, id): only what that client sent or opened."""
+    pq = select(payments).where(payments.c.dossier_code == key).order_by(payments.c.created_at)
+    mq = select(messages).where(messages.c.key == key)
+    if client is not None:
+        pq = pq.where(payments.c.client_id == client[1])
+        mq = mq.where(messages.c.source == client[0])
     with engine.connect() as c:
-        return [_summary(r) for r in c.execute(q)]
+        pays = c.execute(pq).all()
+        events = c.execute(
+            select(payment_events)
+            .where(payment_events.c.payment_id.in_([p.id for p in pays]))
+            .order_by(payment_events.c.id)
+        ).all()
+        announced = [m["message_id"] for e in events if e.kind == "announce" for m in json.loads(e.detail or "[]")]
+        rows = {r.id: r for r in c.execute(mq)}
+        rows |= {r.id: r for r in c.execute(select(messages).where(messages.c.id.in_(announced)))}
+    return {
+        "messages": [_summary(r) for r in sorted(rows.values(), key=lambda r: (r.occurred_at, r.id))],
+        "payments": [
+            {
+                "id": p.id,
+                "state": p.state,
+                "amount": p.amount,
+                "currency": p.currency,
+                "profile": p.profile,
+                "created_at": iso(p.created_at),
+                "settled_at": iso(p.settled_at),
+                "history": [
+                    {"at": iso(e.at), "kind": e.kind, "outcome": e.outcome, "detail": e.detail}
+                    for e in events
+                    if e.payment_id == p.id
+                ],
+            }
+            for p in pays
+        ],
+    }
 
 
 def list_messages(engine: Engine, state: str | None, limit: int, source: str | None = None) -> list[dict[str, Any]]:

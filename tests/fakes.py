@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
+from connectors.payment_napas import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 
 FAST = DeliveryPolicy(timeout=1, max_attempts=100, backoff_base=0.05, backoff_max=0.2, breaker_failures=1000)
@@ -37,6 +40,36 @@ class FakeConnector:
                     self.delivered.append(it)
             out.append(o)
         return out
+
+    def close(self) -> None:
+        pass
+
+
+class FakeGateway:
+    """A payment gateway with scripted answers, for the payments service's own tests: the
+    same port as the real profiles (connectors.payment_napas.PaymentGateway), no HTTP and no
+    signatures (those are tested with the real profiles and the mock gateway)."""
+
+    def __init__(self, profile: str = "napas", merchant: str = "LGSP-TEST") -> None:
+        self.profile, self.merchant = profile, merchant
+        self.orders: list[PaymentOrder] = []
+        self.create_error: Exception | None = None  # raised by create_order while set
+        self.status: dict[str, GatewayStatus] = {}  # reference -> what query answers
+
+    def create_order(self, order: PaymentOrder) -> OrderCreated:
+        self.orders.append(order)
+        if self.create_error is not None:
+            raise self.create_error
+        return OrderCreated(order.reference, f"GW-{order.reference}", f"https://pay.example/{order.reference}")
+
+    def query(self, reference: str) -> GatewayStatus:
+        return self.status.get(reference) or GatewayStatus(reference, "unknown", None, None, None, "404")
+
+    def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
+        raise NotImplementedError("callbacks are verified by the real profiles")
+
+    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
+        return 200, {"answer": answer}
 
     def close(self) -> None:
         pass

@@ -27,13 +27,15 @@ def hub_services(compose: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_production_shape_is_there(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"rabbitmq", "postgres", "api", "relay", "mock-portal"} <= set(services)
+    assert {"rabbitmq", "postgres", "api", "relay", "mock-portal", "mock-gateway"} <= set(services)
     workers = [n for n, s in hub_services(compose).items() if s["command"][0] == "worker"]
     assert len(workers) == 2
     env = services["api"]["environment"]
     assert env["HUB_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:" in env["HUB_DATABASE_URL"]
     assert "@rabbitmq:5672" in env["HUB_BROKER_URL"]
     assert env["HUB_PORTAL_BASE_URL"] == "http://mock-portal:8101"
+    assert env["HUB_NAPAS_BASE_URL"].startswith("http://mock-gateway:8102/")
+    assert env["HUB_NAPAS_CALLBACK_URL"] == "http://api:8000/v1/callbacks/payment/napas"  # the gateway reaches the api
 
 
 def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
@@ -43,7 +45,7 @@ def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
             assert dep in names, f"{name} depends on unknown service {dep}"
 
 
-@pytest.mark.parametrize("service", ["migrate", "api", "relay", "worker-1", "worker-2", "mock-portal"])
+@pytest.mark.parametrize("service", ["migrate", "api", "relay", "worker-1", "worker-2", "mock-portal", "mock-gateway"])
 def test_every_command_is_a_real_cli_entry_point(compose: dict[str, Any], service: str) -> None:
     command = compose["services"][service]["command"]
     result = CliRunner().invoke(app, [*command, "--help"])

@@ -92,7 +92,12 @@ def test_relay_envelope_carries_the_stored_payload(ledger: Ledger) -> None:
     body = json.loads(msg.body)
     assert body["payload"] == m.model_dump(mode="json")
     assert body["id"] == a.message_id == msg.message_id
-    assert (body["type"], body["key"], body["idempotency_key"]) == (msg.routing_key, m.dossier_code, m.natural_key())
+    assert msg.routing_key == f"{PORTAL}.{body['type']}"
+    assert (body["type"], body["key"], body["idempotency_key"]) == (
+        msg.headers["x-lgsp-type"],
+        m.dossier_code,
+        m.natural_key(),
+    )
     assert msg.headers["x-lgsp-key"] == m.dossier_code
 
 

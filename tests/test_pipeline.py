@@ -43,7 +43,7 @@ def post_all(hub: Hub, bodies: list[dict], batch: int = 25) -> list[str]:
 
 
 def run(hub: Hub, connector: FakeConnector, workers: int = 2) -> Pipeline:
-    pipe = Pipeline(hub, workers=workers, connector_factory=lambda name: connector)
+    pipe = Pipeline(hub, workers=workers, connector_names=["national_portal"], connector_factory=lambda name: connector)
     pipe.start()
     return pipe
 
@@ -208,7 +208,8 @@ class BrokerDownAtFirst(InProcessTransport):
 
 def test_roles_wait_for_the_broker_at_start(db_url: str) -> None:
     transport = BrokerDownAtFirst(failures=3)
-    hub = bootstrap(Settings(database_url=db_url), transport=transport)
+    # the api does not publish here: only the roles declare the topology
+    hub = bootstrap(Settings(database_url=db_url, api_publishes=False), transport=transport)
     try:
         fake = FakeConnector()
         pipe = run(hub, fake, workers=1)  # returns although the broker refuses

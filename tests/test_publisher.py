@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+import connectors
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.clients import create_client
@@ -44,7 +45,7 @@ def make_hub(db_url: str, transport: InProcessTransport, clock: Clock | None = N
 @pytest.fixture
 def transport() -> InProcessTransport:
     t = InProcessTransport()
-    t.setup({"national_portal": ("dossier.status.changed",)})
+    t.setup(connectors.bindings())
     return t
 
 
@@ -79,7 +80,7 @@ def test_the_relay_leaves_rows_alone_while_the_api_may_publish_them(db_url: str,
     try:
         ids = [a.message_id for a in accept_deferred(hub, 3)]
         working = InProcessTransport()
-        working.setup({"national_portal": ("dossier.status.changed",)})
+        working.setup(connectors.bindings())
         relay = Relay(hub.ledger, working)
         assert relay.run_once() == 0  # deferred: the api may still be publishing them
         clock.advance(31)  # the api died before publishing: the relay takes over
@@ -96,7 +97,7 @@ def test_what_the_api_cannot_publish_goes_to_the_relay_at_once(db_url: str, cloc
         ids = post(hub, 3)
         assert outbox_rows(hub) == 3  # accepted means stored: the broker being down loses nothing
         working = InProcessTransport()
-        working.setup({"national_portal": ("dossier.status.changed",)})
+        working.setup(connectors.bindings())
         relay = Relay(hub.ledger, working)
         until(lambda: relay.run_once() == 3, what="the relay to publish what the api handed over")  # no clock advance
         assert sorted(working.queued("national_portal")) == sorted(ids)
@@ -118,7 +119,7 @@ def test_a_full_queue_hands_the_rest_to_the_relay(hub: Hub) -> None:
     with hub.engine.connect() as c:
         rows = {r.message_id: r.id for r in c.execute(select(outbox.c.message_id, outbox.c.id))}
     publisher = Publisher(hub.ledger, hub.transport, max_pending=1)
-    message = OutgoingMessage(first.message_id, "dossier.status.changed", b"{}")
+    message = OutgoingMessage(first.message_id, "national_portal.dossier.status.changed", b"{}")
     publisher.submit([(rows[first.message_id], message)])
     publisher.submit([(rows[second.message_id], message), (rows[third.message_id], message)])  # no room
     assert publisher.dropped == 2

@@ -43,6 +43,6 @@ __all__ = [
 ]
 
 
-def build_connector(settings: NationalPortalSettings | None = None) -> NationalPortalConnector:
+def build_connector(settings: NationalPortalSettings | None = None, **_deps: object) -> NationalPortalConnector:
     """The connector for the hub's registry; opens no connection until the first delivery."""
     return NationalPortalConnector(settings or NationalPortalSettings())

@@ -22,7 +22,12 @@ from .config import NationalPortalSettings
 from .errors import Classified, Codes, PortalError, Verdict, classify, scrub
 
 NAME = "national_portal"
-MESSAGE_TYPES: tuple[str, ...] = ("dossier.status.changed",)
+MESSAGE_TYPES: tuple[str, ...] = ("dossier.status.changed", "dossier.fee.paid")
+# message type -> (canonical payload -> HoSo or None, canonical payload -> progress entry)
+_TRANSLATORS: dict[str, tuple[Callable[[Mapping[str, Any]], dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
+    "dossier.status.changed": (tr.to_hoso, tr.to_progress),
+    "dossier.fee.paid": (tr.fee_paid_hoso, tr.fee_paid_progress),
+}
 
 
 class NationalPortalClient:
@@ -141,7 +146,7 @@ class _Work:
 
     @property
     def mahoso(self) -> str:
-        return str(self.hoso["MaHoSo"])
+        return str(self.progress["MaHoSo"])
 
     @property
     def ref(self) -> str:
@@ -203,15 +208,17 @@ class NationalPortalConnector:
         return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted") for w in works]
 
     def _prepare(self, item: DeliveryItem) -> _Work:
-        if item.type not in self.message_types:
+        translators = _TRANSLATORS.get(item.type)
+        if translators is None:
             return _Work(item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"message type {item.type!r} not handled"))
+        to_hoso, to_progress = translators
         try:
-            hoso, progress = tr.to_hoso(item.payload), tr.to_progress(item.payload)
+            hoso, progress = to_hoso(item.payload), to_progress(item.payload)
         except (KeyError, TypeError, ValueError) as exc:  # the payload was validated upstream: a contract bug
             return _Work(
                 item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"untranslatable payload ({type(exc).__name__})")
             )
-        return _Work(item, hoso, progress, is_updating=item.key_known_to_partner)
+        return _Work(item, hoso or {}, progress, is_updating=item.key_known_to_partner)
 
     def _ready(self, w: _Work, synced_keys: set[str], failed_keys: set[str]) -> bool:
         """Decide isUpdating; look the dossier up first when an earlier attempt may have landed."""
@@ -236,6 +243,9 @@ class NationalPortalConnector:
         return True
 
     def _sync(self, works: Sequence[_Work]) -> None:
+        for w in works:
+            w.synced = not w.hoso  # a payment of a dossier the hub does not know: progress entry only
+        works = [w for w in works if w.hoso]
         size = self.settings.batch_size
         groups = {flag: [w for w in works if w.is_updating is flag] for flag in (False, True)}  # before any switch
         for flag, group in groups.items():

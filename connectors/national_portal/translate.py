@@ -1,4 +1,5 @@
-"""Pure translation: canonical ``dossier.status.changed`` payload -> national portal (DVCQG) JSON.
+"""Pure translation: canonical ``dossier.status.changed`` and ``dossier.fee.paid`` payloads ->
+national portal (DVCQG) JSON.
 
 No I/O here. Rules, applied the same way everywhere (golden files in ``tests/national_portal/golden``):
 
@@ -115,6 +116,47 @@ def to_progress(payload: Mapping[str, Any]) -> dict[str, Any]:
     _put(entry, "TrangThai", status)
     _put(entry, "NgayBatDau", at)  # [I] the step starts with the change
     _put(entry, "NgayKetThucTheoQuyDinh", portal_time(payload.get("appointment_at")))  # [I] due date by rule
+    return entry
+
+
+# [I] The portal's status code for a progress entry about a payment when the hub does not
+# know the dossier's status: 6, "financial obligation requested" (the payment answers it).
+PAYMENT_STATUS = 6
+GATEWAY_NAMES = {"napas": "NAPAS", "paygov": "Nền tảng thanh toán trực tuyến (PayGov)"}
+
+
+def vnd(amount: int) -> str:
+    """150000 -> '150.000 VND' (Vietnamese thousands separator)."""
+    return f"{amount:,}".replace(",", ".") + " VND"
+
+
+def fee_paid_hoso(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Canonical ``dossier.fee.paid`` -> the dossier's ``HoSo`` marked paid online
+    (``DuocThanhToanTrucTuyen`` "1"), or None when the hub does not know the dossier."""
+    dossier = payload.get("dossier")
+    if not dossier:
+        return None
+    hoso = to_hoso(dossier)
+    hoso["DuocThanhToanTrucTuyen"] = "1"  # paid online (v2 flag)
+    return hoso
+
+
+def fee_paid_progress(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical ``dossier.fee.paid`` -> one progress entry saying what was paid, when and how.
+    Its status is the dossier's own (the payment does not change it) [I]."""
+    dossier: Mapping[str, Any] = payload.get("dossier") or {}
+    at = portal_time(payload["paid_at"])
+    gateway = GATEWAY_NAMES.get(str(payload["profile"]), str(payload["profile"]))
+    what = f"Công dân đã thanh toán trực tuyến phí, lệ phí {vnd(int(payload['amount']))} qua {gateway}"
+    if payload.get("gateway_txn_id"):
+        what += f", mã giao dịch {payload['gateway_txn_id']}"
+    entry: dict[str, Any] = {}
+    _put(entry, "MaHoSo", payload["dossier_code"])
+    _put(entry, "NguoiXuLy", gateway)  # the step was done by the payment platform
+    _put(entry, "ThoiDiemXuLy", at)
+    _put(entry, "NoiDungXuLy", what)  # "the citizen paid the fees online: amount, gateway, transaction"
+    _put(entry, "TrangThai", dossier.get("status") or PAYMENT_STATUS)
+    _put(entry, "NgayBatDau", at)
     return entry
 
 

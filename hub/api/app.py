@@ -15,7 +15,8 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 import connectors
-from hub.api import ingress, trace
+from hub.api import ingress, payments, subscriptions, trace
+from hub.api.errors import describe
 from hub.api.limits import BodySizeLimit
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
@@ -59,14 +60,13 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(hub.engine)
     app.include_router(ingress.router)
     app.include_router(trace.router)
+    app.include_router(payments.router)
+    app.include_router(subscriptions.router)
     app.add_middleware(BodySizeLimit, max_bytes=hub.settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "rule": e["type"], "message": e["msg"]} for e in exc.errors()
-        ]
-        return JSONResponse(status_code=422, content={"error": "validation_failed", "errors": errors})
+        return JSONResponse(status_code=422, content={"error": "validation_failed", "errors": describe(exc.errors())})
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     async def healthz() -> dict[str, str]:

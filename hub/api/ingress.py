@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors import connector_for
 from hub import metrics
 from hub.api.deps import get_client, get_hub, require
+from hub.api.errors import field_errors
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
 from hub.clients import Client
@@ -29,21 +30,6 @@ _BATCH = TypeAdapter(list[DossierStatusChange])
 
 def problem(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": error, "message": message, **extra})
-
-
-def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """Pydantic errors as {field, rule, message}; the submitted values are never echoed."""
-    out: list[dict[str, str]] = []
-    for e in exc.errors(include_input=False, include_url=False):
-        field = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"]
-        if not field and e["type"] == "value_error":  # cross-field rules: "field: message; field: message"
-            for part in msg.removeprefix("Value error, ").split("; "):
-                name, _, text = part.partition(": ")
-                out.append({"field": name, "rule": "consistency", "message": text or part})
-            continue
-        out.append({"field": field or "(body)", "rule": e["type"], "message": msg})
-    return out
 
 
 def _schema_ref() -> dict[str, Any]:

@@ -31,15 +31,18 @@ async def get_message(
     return msg
 
 
-@router.get("/v1/dossiers/{dossier_code}/timeline", summary="Every message of a dossier, in order, with its state")
+@router.get(
+    "/v1/dossiers/{dossier_code}/timeline",
+    summary="A dossier's journey: every message in order with its state, and its payments with every callback",
+)
 async def dossier_timeline(
     dossier_code: str = Path(max_length=100), hub: Hub = Depends(get_hub), client: Client = Depends(get_client)
 ) -> dict[str, Any]:
-    source = None if client.may(ADMIN) else client.code
-    items = await run_in_threadpool(trace.timeline, hub.engine, dossier_code, source)
-    if not items:
-        raise _not_found(f"message for dossier {dossier_code}")
-    return {"dossier_code": dossier_code, "messages": items}
+    whose = None if client.may(ADMIN) else (client.code, client.id)
+    found = await run_in_threadpool(trace.timeline, hub.engine, dossier_code, whose)
+    if not found["messages"] and not found["payments"]:
+        raise _not_found(f"message or payment for dossier {dossier_code}")
+    return {"dossier_code": dossier_code, **found}
 
 
 @router.get("/v1/messages", summary="Recent messages, e.g. ?state=dead for the operator's dead list")

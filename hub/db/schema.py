@@ -148,3 +148,58 @@ idempotency_keys = Table(
     Column("response", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# Fee payments opened through a gateway profile. ``id`` (a ULID) is the order reference the
+# gateway knows (NAPAS orderId, PayGov MaThamChieu). States: opening -> pending | in_doubt
+# (the create call may have reached the gateway: settled by querying) | refused; pending |
+# in_doubt -> paid | failed, once.
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("client_reference", String(100), nullable=False),  # the client's own id: retries return this payment
+    Column("request_hash", String(64), nullable=False),
+    Column("profile", String(16), nullable=False),  # gateway profile: napas | paygov
+    Column("dossier_code", String(100), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # VND
+    Column("currency", String(3), nullable=False),
+    Column("details", JSON, nullable=False),  # fee items, description, procedure, agency (no payer data)
+    Column("state", String(16), nullable=False),
+    Column("payment_url", Text),
+    Column("gateway_ref", String(100)),
+    Column("gateway_txn_id", String(100)),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("settled_at", UTCDateTime()),
+    UniqueConstraint("client_id", "client_reference", name="uq_payments_client_reference"),
+    Index("ix_payments_dossier", "dossier_code"),
+    Index("ix_payments_state_updated", "state", "updated_at"),
+)
+
+# What happened to a payment: opened, gateway calls, every callback and query, and its answer.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("payment_id", String(26), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(16), nullable=False),  # open | callback | query | settle
+    Column("outcome", String(32), nullable=False),  # e.g. pending, in_doubt, ok, already_settled, amount_mismatch
+    Column("detail", Text),
+)
+
+# Webhook subscriptions of local systems: events of these types are POSTed to ``url``,
+# signed the Standard Webhooks way with ``secret``.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("secret", String(100), nullable=False),  # "whsec_" + base64; shown once at creation
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),
+)

@@ -396,7 +396,7 @@ class RabbitMQTransport:
                     content_type="application/json",
                     delivery_mode=2,
                     message_id=m.message_id,
-                    type=m.routing_key,
+                    type=m.headers.get("x-lgsp-type", m.routing_key),
                     timestamp=now,
                     headers=dict(m.headers) or None,
                 )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.national_portal import translate as tr
-from hub.canonical import DossierStatusChange
+from hub.canonical import DossierFeePaid, DossierStatusChange
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name.removesuffix(".in.json") for p in GOLDEN.glob("*.in.json"))
@@ -93,3 +93,22 @@ def test_translation_does_not_mutate_its_input() -> None:
     tr.to_hoso(payload)
     tr.to_progress(payload)
     assert json.dumps(payload, sort_keys=True) == before
+
+
+FEE_PAID_CASES = ["known_dossier", "unknown_dossier"]
+
+
+@pytest.mark.parametrize("case", FEE_PAID_CASES)
+def test_fee_paid_golden(case: str) -> None:
+    """A paid fee: the progress entry, and the dossier marked paid online when the hub knows it."""
+    payload = DossierFeePaid.model_validate(_load(f"fee_paid/{case}.in.json")).model_dump(mode="json")
+    hoso = tr.fee_paid_hoso(payload)
+    produced = {
+        "DongBoHoSoMC": tr.sync_envelope("test-session", "000.00.00.H56", [hoso], is_updating=True) if hoso else None,
+        "CapNhatTienDoHoSoMC": tr.progress_envelope("test-session", "000.00.00.H56", [tr.fee_paid_progress(payload)]),
+    }
+    assert produced == _load(f"fee_paid/{case}.out.json")
+
+
+def test_fee_paid_cases_are_all_there() -> None:
+    assert sorted(p.name.removesuffix(".in.json") for p in (GOLDEN / "fee_paid").glob("*.in.json")) == FEE_PAID_CASES

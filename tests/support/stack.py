@@ -44,6 +44,7 @@ class Stack:
     def __init__(self, workdir: Path, database_url: str, broker_url: str, prefix: str, **env: str):
         self.workdir = workdir
         self.portal_port = free_port()
+        self.gateway_port = free_port()
         self.api_port = free_port()
         self.env = {
             **os.environ,
@@ -59,6 +60,8 @@ class Stack:
             "HUB_PORTAL_MAX_ATTEMPTS": "1000",
             "HUB_LEASE_SECONDS": "30",
             "HUB_LOG_LEVEL": "WARNING",
+            **{f"HUB_{p.upper()}_BASE_URL": f"{self.gateway}/{p}" for p in ("napas", "paygov")},
+            **{f"HUB_{p.upper()}_CALLBACK_URL": f"{self.api}/v1/callbacks/payment/{p}" for p in ("napas", "paygov")},
             **env,
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -70,6 +73,10 @@ class Stack:
     @property
     def portal(self) -> str:
         return f"http://127.0.0.1:{self.portal_port}"
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
 
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.workdir / f"{name}.log").open("ab")
@@ -83,10 +90,14 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start(self, workers: int = 2, mock_args: tuple[str, ...] = ()) -> Stack:
-        """Start every process; if any fails to come up, stop those already started."""
+    def start(self, workers: int = 2, mock_args: tuple[str, ...] = (), gateway: bool = False) -> Stack:
+        """Start every process (``gateway``: the mock payment gateway too); if any fails to come
+        up, stop those already started."""
         try:
             self.spawn("mock", "mock", "national-portal", "--port", str(self.portal_port), *mock_args)
+            if gateway:
+                self.spawn("gateway", "mock", "payment-gateway", "--port", str(self.gateway_port))
+                wait_http(self.gateway + "/_mock/stats")
             self.spawn("api", "api", "--port", str(self.api_port))
             wait_http(self.api + "/readyz")  # the api ran the migrations
             wait_http(self.portal + "/_mock/stats")
