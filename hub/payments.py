@@ -155,7 +155,7 @@ class Payments:
             elif row.state not in UNSETTLED:
                 answer = "already_settled"
                 _event(c, row.id, now, source, answer, f"result {result.outcome}; payment is {row.state}")
-            else:
+            else:  # the one change, with its history and its events: one transaction
                 answer = "ok"
                 c.execute(
                     update(payments)
@@ -168,20 +168,28 @@ class Payments:
                         last_error=None,
                     )
                 )
-                _event(
-                    c, row.id, now, source, result.outcome, f"code {result.code}, transaction {result.gateway_txn_id}"
+                detail = f"code {result.code}, transaction {result.gateway_txn_id}"
+                announced = self._announce(c, {**row._mapping, "state": result.outcome, "settled_at": now}, result)
+                c.execute(
+                    insert(payment_events),
+                    [
+                        _event_row(row.id, now, source, result.outcome, detail),
+                        # the trace finds the messages of a payment through this event
+                        *([_event_row(row.id, now, "announce", "queued", json.dumps(announced))] if announced else []),
+                    ],
                 )
-                self._announce(c, {**row._mapping, "state": result.outcome, "settled_at": now}, result)
         metrics.PAYMENT_SETTLEMENTS.labels(result.profile, source, answer).inc()
         log.info("payment.settle", payment_id=result.reference, source=source, answer=answer, outcome=result.outcome)
         return answer
 
-    def _announce(self, c: Connection, payment: dict[str, Any], result: PaymentResult) -> None:
+    def _announce(self, c: Connection, payment: dict[str, Any], result: PaymentResult) -> list[dict[str, str]]:
         """In the settling transaction: ``payment.status.changed`` for every subscription to it,
-        and, when paid, ``dossier.fee.paid`` for the national portal."""
+        and, when paid, ``dossier.fee.paid`` for the national portal. Returns what it queued."""
         event = event_payload(payment)
-        subs = c.execute(
-            select(subscriptions.c.id, subscriptions.c.event_types).where(subscriptions.c.disabled_at.is_(None))
+        subs = c.execute(  # only the opening client's subscriptions: a client hears of its own payments
+            select(subscriptions.c.id, subscriptions.c.event_types).where(
+                subscriptions.c.client_id == payment["client_id"], subscriptions.c.disabled_at.is_(None)
+            )
         )
         items = [
             NewMessage(
@@ -200,11 +208,9 @@ class Payments:
         if payment["state"] == "paid":
             items.append(self._fee_paid(c, payment, result))
         if not items:
-            return
+            return []
         accepted, _ = self.ledger.add(c, "hub", items)
-        # the trace finds the messages of a payment through this event
-        announced = [{"type": it.type, "message_id": a.message_id} for it, a in zip(items, accepted, strict=True)]
-        _event(c, payment["id"], self.now(), "announce", "queued", json.dumps(announced))
+        return [{"type": it.type, "message_id": a.message_id} for it, a in zip(items, accepted, strict=True)]
 
     def _fee_paid(self, c: Connection, payment: dict[str, Any], result: PaymentResult) -> NewMessage:
         """The portal follow-up: a progress entry for the payment, and the dossier marked paid
@@ -311,8 +317,12 @@ def event_payload(p: dict[str, Any]) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+def _event_row(pid: str, at: datetime, kind: str, outcome: str, detail: str | None) -> dict[str, Any]:
+    return {"payment_id": pid, "at": at, "kind": kind, "outcome": outcome, "detail": detail}
+
+
 def _event(c: Connection, pid: str, at: datetime, kind: str, outcome: str, detail: str | None) -> None:
-    c.execute(insert(payment_events).values(payment_id=pid, at=at, kind=kind, outcome=outcome, detail=detail))
+    c.execute(insert(payment_events).values(**_event_row(pid, at, kind, outcome, detail)))
 
 
 def _details(order: PaymentOrder) -> dict[str, Any]:

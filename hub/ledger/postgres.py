@@ -169,6 +169,17 @@ class PgLedger(Ledger):
         by_id = {r["id"]: r for r in rows}
         return results, [(outbox_id, to_outgoing(by_id[mid])) for mid, outbox_id in outboxed.items()]
 
+    def add(
+        self, c: Connection, source: str, items: Sequence[NewMessage], defer: float = 0.0
+    ) -> tuple[list[Accepted], list[tuple[int, OutgoingMessage]]]:
+        """In the caller's transaction, through its own psycopg connection: one statement."""
+        conn: psycopg.Connection[Any] = c.connection.driver_connection  # type: ignore[assignment]
+        results, to_publish = self._add(conn, source, items, defer)
+        if to_publish and defer <= 0:
+            conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")  # delivered when the caller commits
+            self.outbox_event.set()
+        return results, to_publish
+
     def published(self, outbox_ids: Sequence[int]) -> None:
         if outbox_ids:
             with self._conn(autocommit=True) as conn:
