@@ -173,3 +173,19 @@ def test_a_flood_of_parallel_duplicate_callbacks_changes_the_state_once(
         t.join()
     assert answers.count("ok") == 1 and answers.count("already_settled") == 39
     assert count(engine, messages, type="payment.status.changed") == 1
+
+
+def test_only_the_opening_clients_subscriptions_hear_of_a_payment(
+    service: Payments, client_id: int, engine: Engine
+) -> None:
+    create_client(engine, "OTHER", "another one-stop system", ["subscribe"])
+    with engine.connect() as c:
+        other_id = int(c.execute(select(clients.c.id).where(clients.c.code == "OTHER")).scalar_one())
+    mine = subscriptions.create(engine, client_id, "http://mine.example/hook", ["payment.status.changed"])
+    theirs = subscriptions.create(engine, other_id, "http://theirs.example/hook", ["payment.status.changed"])
+    p = service.open(client_id, order(), "REF-8", "napas", "h").payment
+    assert service.settle(result(p["id"]), "callback") == "ok"
+    with engine.connect() as c:
+        keys = [r.key for r in c.execute(select(messages.c.key).where(messages.c.type == "payment.status.changed"))]
+    assert keys == [f"{mine['id']}:{p['dossier_code']}"]
+    assert not any(k.startswith(theirs["id"]) for k in keys)
