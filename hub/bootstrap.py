@@ -7,6 +7,7 @@ on first use.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
 
@@ -15,6 +16,10 @@ from hub.ledger import Ledger, make_ledger
 from hub.ports import Transport
 from hub.settings import Settings
 
+if TYPE_CHECKING:
+    from connectors.population_db import PopulationDbClient
+    from hub.citizens import CitizenService
+
 
 @dataclass
 class Hub:
@@ -22,6 +27,8 @@ class Hub:
     engine: Engine
     ledger: Ledger
     _transport: Transport | None = field(default=None, repr=False)
+    _population_db: PopulationDbClient | None = field(default=None, repr=False)
+    _citizens: CitizenService | None = field(default=None, repr=False)
 
     @property
     def transport(self) -> Transport:
@@ -29,9 +36,20 @@ class Hub:
             self._transport = make_transport(self.settings)
         return self._transport
 
+    @property
+    def citizens(self) -> CitizenService:
+        """Citizen verification/lookup (the population database's synchronous path), built on first use."""
+        if self._citizens is None:
+            from hub.citizens import build_citizen_service
+
+            self._citizens = build_citizen_service(self.settings, self.engine, self._population_db)
+        return self._citizens
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        if self._citizens is not None:
+            self._citizens.close()
         self.ledger.close()
         self.engine.dispose()
 
@@ -61,11 +79,15 @@ def migrate(engine: Engine) -> None:
 
 
 def bootstrap(
-    settings: Settings | None = None, *, transport: Transport | None = None, run_migrations: bool = True
+    settings: Settings | None = None,
+    *,
+    transport: Transport | None = None,
+    run_migrations: bool = True,
+    population_db: PopulationDbClient | None = None,
 ) -> Hub:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
     ledger = make_ledger(engine, lease_seconds=settings.lease_seconds)
-    return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport)
+    return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport, _population_db=population_db)

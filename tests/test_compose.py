@@ -34,6 +34,7 @@ def test_the_production_shape_is_there(compose: dict[str, Any]) -> None:
     assert env["HUB_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:" in env["HUB_DATABASE_URL"]
     assert "@rabbitmq:5672" in env["HUB_BROKER_URL"]
     assert env["HUB_PORTAL_BASE_URL"] == "http://mock-portal:8101"
+    assert env["HUB_POPDB_BASE_URL"] == "http://mock-population-db:8103"
 
 
 def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
@@ -43,7 +44,9 @@ def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
             assert dep in names, f"{name} depends on unknown service {dep}"
 
 
-@pytest.mark.parametrize("service", ["migrate", "api", "relay", "worker-1", "worker-2", "mock-portal"])
+@pytest.mark.parametrize(
+    "service", ["migrate", "api", "relay", "worker-1", "worker-2", "mock-portal", "mock-population-db"]
+)
 def test_every_command_is_a_real_cli_entry_point(compose: dict[str, Any], service: str) -> None:
     command = compose["services"][service]["command"]
     result = CliRunner().invoke(app, [*command, "--help"])

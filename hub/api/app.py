@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 import connectors
 from hub.api import ingress, trace
+from hub.api.citizens import router as citizens_router
 from hub.api.limits import BodySizeLimit
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
@@ -59,6 +60,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(hub.engine)
     app.include_router(ingress.router)
     app.include_router(trace.router)
+    app.include_router(citizens_router)
     app.add_middleware(BodySizeLimit, max_bytes=hub.settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
