@@ -168,7 +168,10 @@ class LookupOut(BaseModel):
 
 
 class Problem(BaseModel):
-    error: str = Field(description="population_db_unavailable | population_db_refused | population_db_bad_answer ...")
+    error: str = Field(
+        description="population_db_unavailable (503) | audit_unavailable (503: the query could not be recorded, "
+        "so its answer is withheld) | population_db_refused (502) | population_db_bad_answer (502)"
+    )
     reason: str | None = Field(default=None, description="e.g. circuit-open, timeout, not-authorised, entities")
     message: str
     retry_after: int | None = Field(default=None, description="Seconds; also in the Retry-After header (503).")

@@ -53,13 +53,16 @@ class QueryRecord:
     request_id: str | None = None
 
 
+_INSERT = insert(citizen_queries)  # one statement object: compiled once, parameters per call
+
+
 def record(engine: Engine, row: QueryRecord) -> None:
     """Write one audit row and commit (before the caller is answered)."""
     values = dict(row.__dict__)
     if values["detail"]:
         values["detail"] = values["detail"][:300]
     with engine.begin() as c:
-        c.execute(insert(citizen_queries).values(**values))
+        c.execute(_INSERT, values)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ For each verify or lookup:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,7 +151,8 @@ class CitizenService:
         """Record a call refused for want of a grant (before its body was read)."""
         row = audit.QueryRecord(utcnow(), operation, client_code, "forbidden", 403, 0)
         QUERIES.labels(operation, "forbidden").inc()
-        await run_in_threadpool(self._write, row)
+        with contextlib.suppress(Unavailable):  # logged by _write; the caller is refused anyway, learns nothing
+            await run_in_threadpool(self._write, row)
 
     # ------------------------------------------------------------ the path of one call
     async def _run(
@@ -205,8 +207,7 @@ class CitizenService:
         self._write(row(outcome, 200, _ms(started), fields=fields, request_id=request_id))
         QUERIES.labels(operation, outcome).inc()
         QUERY_SECONDS.labels(operation).observe(time.monotonic() - started)
-        _log().debug("citizens.query", operation=operation, outcome=outcome, request_id=request_id)
-        return result
+        return result  # not logged: the audit row is the record
 
     def _classify(self, exc: PopulationDbError) -> CitizenQueryFailed:
         opened = None
