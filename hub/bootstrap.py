@@ -19,6 +19,8 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.payment_napas import PaymentGateway
+    from connectors.population_db import PopulationDbClient
+    from hub.citizens import CitizenService
     from hub.payments import Payments
 
 
@@ -32,6 +34,8 @@ class Hub:
     gateway_factory: Callable[[str], PaymentGateway] | None = field(default=None, repr=False)
     _gateways: dict[str, PaymentGateway] = field(default_factory=dict, repr=False)
     _payments: Payments | None = field(default=None, repr=False)
+    _population_db: PopulationDbClient | None = field(default=None, repr=False)
+    _citizens: CitizenService | None = field(default=None, repr=False)
 
     def gateway(self, profile: str) -> PaymentGateway:
         """The payment gateway client of a profile (napas, paygov), built on first use."""
@@ -58,11 +62,22 @@ class Hub:
             self._transport = make_transport(self.settings)
         return self._transport
 
+    @property
+    def citizens(self) -> CitizenService:
+        """Citizen verification/lookup (the population database's synchronous path), built on first use."""
+        if self._citizens is None:
+            from hub.citizens import build_citizen_service
+
+            self._citizens = build_citizen_service(self.settings, self.engine, self._population_db)
+        return self._citizens
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
         for gateway in self._gateways.values():
             gateway.close()
+        if self._citizens is not None:
+            self._citizens.close()
         self.ledger.close()
         self.engine.dispose()
 
@@ -92,11 +107,15 @@ def migrate(engine: Engine) -> None:
 
 
 def bootstrap(
-    settings: Settings | None = None, *, transport: Transport | None = None, run_migrations: bool = True
+    settings: Settings | None = None,
+    *,
+    transport: Transport | None = None,
+    run_migrations: bool = True,
+    population_db: PopulationDbClient | None = None,
 ) -> Hub:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
     ledger = make_ledger(engine, lease_seconds=settings.lease_seconds)
-    return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport)
+    return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport, _population_db=population_db)

@@ -28,6 +28,8 @@ for sub, name in (
     (schemas_app, "schemas"),
 ):
     app.add_typer(sub, name=name)
+citizens_app = typer.Typer(help="Citizen verification: the audit of population database queries.", no_args_is_help=True)
+app.add_typer(citizens_app, name="citizens")
 
 
 def _settings() -> Settings:
@@ -124,6 +126,7 @@ def dev(
     port: Annotated[int, typer.Option(help="API port")] = 8000,
     portal_port: Annotated[int, typer.Option(help="Mock national portal port")] = 8101,
     gateway_port: Annotated[int, typer.Option(help="Mock payment gateway port (NAPAS and PayGov)")] = 8102,
+    population_db_port: Annotated[int, typer.Option(help="Mock population database port")] = 8103,
     mocks: Annotated[bool, typer.Option(help="Start the mock partners")] = True,
 ) -> None:
     """Everything for development: the hub (api + relay + worker) and the mock partners."""
@@ -133,6 +136,7 @@ def dev(
 
     from hub.api.app import create_app
     from hub.bootstrap import bootstrap
+    from hub.citizens.grants import DEMO_GRANTS
     from hub.clients import ADMIN, ensure_client
 
     base = f"http://127.0.0.1:{port}"
@@ -142,16 +146,18 @@ def dev(
         for profile in ("napas", "paygov"):
             os.environ.setdefault(f"HUB_{profile.upper()}_BASE_URL", f"{gateway}/{profile}")
             os.environ.setdefault(f"HUB_{profile.upper()}_CALLBACK_URL", f"{base}/v1/callbacks/payment/{profile}")
+        os.environ.setdefault("HUB_POPDB_BASE_URL", f"http://127.0.0.1:{population_db_port}")
     s = _settings()
     hub = bootstrap(s)
     key = s.dev_api_key.get_secret_value()
-    grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN]
+    grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
     ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
     children: list[subprocess.Popen[bytes]] = []
     if mocks:
         for module, mock_port in (
             ("connectors.national_portal.mock", portal_port),
             ("connectors.payment_napas.mock", gateway_port),
+            ("connectors.population_db.mock", population_db_port),
         ):
             children.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
@@ -171,6 +177,9 @@ def dev(
                 f"  Dossier timeline:       GET  {base}/v1/dossiers/{{MaHoSo}}/timeline",
                 f"  Open a fee payment:     POST {base}/v1/payments  (then pay on the payment_url it returns)",
                 f"  Subscribe to events:    POST {base}/v1/subscriptions",
+                f"  Verify a citizen:       POST {base}/v1/citizens/verify",
+                f"  Look up a citizen:      POST {base}/v1/citizens/lookup",
+                f"  Citizen query audit:    GET  {base}/v1/citizens/queries",
                 f"  Metrics:                {base}/metrics",
                 f"  Database:               {s.database_url}",
             ]
@@ -180,6 +189,10 @@ def dev(
                     f"  Mock portal faults:     POST http://127.0.0.1:{portal_port}/_mock/faults  "
                     '(e.g. {"outage_seconds": 30})',
                     f"  Mock gateway orders:    {gateway}/_mock  (payment pages, callbacks sent, faults)",
+                    f"  Mock population DB:     http://127.0.0.1:{population_db_port}/_mock/requests  "
+                    "(demo citizens: /_mock/citizens)",
+                    f"  Mock population faults: POST http://127.0.0.1:{population_db_port}/_mock/faults  "
+                    '(e.g. {"timeout_rate": 1})',
                 ]
                 if mocks
                 else []
@@ -225,18 +238,42 @@ def mock_payment_gateway(ctx: typer.Context) -> None:
     mock.main(list(ctx.args))
 
 
+@mock_app.command(
+    "population-db",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def mock_population_db(ctx: typer.Context) -> None:
+    """The mock national population database (SOAP 1.1, synthetic citizens): --host, --port (8103), and fault
+    flags (--latency-ms, --timeout-rate, --fault-rate, --hostile-rate --hostile-kind ...; --help lists them).
+    Change faults at run time with POST /_mock/faults; see what it was asked at GET /_mock/requests."""
+    from connectors.population_db import mock
+
+    mock.main(list(ctx.args))
+
+
 @clients_app.command("create")
 def clients_create(
     code: Annotated[str, typer.Argument(help="Client system code, e.g. ONEGATE-H56")],
     name: Annotated[str, typer.Option(help="Display name")] = "",
     grant: Annotated[
-        list[str] | None, typer.Option(help="Message type it may publish (repeatable); 'admin' for operators")
+        list[str] | None,
+        typer.Option(
+            help="Message type it may publish (repeatable); 'admin' for operators; 'citizen.verify' and "
+            "'citizen.lookup:<field>,...' for the population database (see README)"
+        ),
     ] = None,
 ) -> None:
     """Register a client system and print its API key (shown once; only its hash is stored)."""
     from hub.bootstrap import bootstrap
+    from hub.citizens.grants import GrantError, check_grants
     from hub.clients import create_client
 
+    try:
+        check_grants(grant or [])
+    except GrantError as exc:
+        typer.echo(f"invalid grant: {exc}", err=True)
+        raise typer.Exit(2) from None
     hub = bootstrap(_settings())
     key = create_client(hub.engine, code, name or code, grant or ["dossier.status.changed"])
     typer.echo(key)
@@ -269,6 +306,51 @@ def messages_replay(message_id: str) -> None:
         typer.echo(f"cannot replay: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{message_id} queued")
+
+
+@citizens_app.command("audit")
+def citizens_audit(
+    client: Annotated[str | None, typer.Option(help="Client system code")] = None,
+    officer: Annotated[str | None, typer.Option(help="Officer (MaCanBo)")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="From (ISO 8601 with time zone)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Before (ISO 8601 with time zone)")] = None,
+    outcome: Annotated[str | None, typer.Option(help="matched, mismatch, not_found, unavailable, ...")] = None,
+    request_id: Annotated[str | None, typer.Option(help="MaYeuCau")] = None,
+    id_number: Annotated[
+        bool, typer.Option("--id-number", help="Ask for an ID number (not echoed) and show the queries about it")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Print the audit of population database queries, newest first, as JSON lines."""
+    from pydantic import ValidationError
+
+    from hub.api.citizen_models import AuditSearch
+    from hub.bootstrap import bootstrap
+    from hub.citizens import IdHasher, audit
+
+    number = typer.prompt("ID number", hide_input=True) if id_number else None
+    try:
+        f = AuditSearch.model_validate(
+            {"client": client, "officer": officer, "from": since, "to": until, "outcome": outcome}
+            | {"request_id": request_id, "id_number": number, "limit": limit}
+        )
+    except ValidationError as exc:
+        typer.echo("invalid filter: " + "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors()), err=True)
+        raise typer.Exit(2) from None
+    s = _settings()
+    hub = bootstrap(s)
+    filters = audit.Filters(
+        client_code=f.client,
+        officer_code=f.officer,
+        outcome=f.outcome,
+        request_id=f.request_id,
+        id_hash=IdHasher(s.audit_hash_key)(f.id_number) if f.id_number else None,
+        since=f.since,
+        until=f.until,
+        limit=f.limit,
+    )
+    for row in audit.search(hub.engine, filters):
+        typer.echo(json.dumps(row, ensure_ascii=False))
 
 
 @db_app.command("upgrade")

@@ -14,6 +14,12 @@ import structlog
 PERSONAL_KEYS = {
     "id_number", "name", "address", "phone", "email", "applicant",
     "ChuHoSo", "SoGiayToChuHoSo", "SoDienThoai", "Email", "HoVaTen", "SoDinhDanh", "SoCMND", "DiaChi",
+    # citizen records (connectors/population_db) and their partner elements
+    "full_name", "old_id_number", "name_parts", "birth_date", "birth_year", "citizen", "record",
+    "permanent_address", "current_address", "place_of_origin", "birth_registration_place",
+    "father", "mother", "spouse", "representative", "household_head",
+    "NgayThangNamSinh", "NgayThangNam", "ThuongTru", "NoiOHienTai", "QueQuan", "NoiDangKyKhaiSinh",
+    "Cha", "Me", "VoChong", "NguoiDaiDien", "ChuHo",
 }  # fmt: skip
 # 9-digit (old ID card) and 12-digit (citizen ID) numbers standing alone in free text.
 ID_NUMBER = re.compile(r"(?<!\d)(\d{9}|\d{12})(?!\d)")
@@ -56,3 +62,4 @@ def configure(level: str = "INFO", json: bool = False, stream: TextIO | None = N
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("pika").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per partner call (population database)

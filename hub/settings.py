@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_AUDIT_HASH_KEY = "dev-only-audit-hash-key-set-HUB_AUDIT_HASH_KEY-in-production"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
@@ -63,6 +65,19 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs (production) instead of console lines.")
+
+    # ---- citizen verification (national population database; the connector's own settings are HUB_POPDB_*)
+    audit_hash_key: SecretStr = Field(
+        default=SecretStr(DEV_AUDIT_HASH_KEY),
+        description="Secret key of the HMAC-SHA256 under which the audit keeps ID numbers. The default is for "
+        "development only: set a long random value in production, and keep it (a new key cannot match old rows).",
+    )
+    citizens_concurrency: int = Field(
+        default=16, ge=1, description="Population database calls in flight at once per api process."
+    )
+    citizens_retry_after: int = Field(
+        default=5, ge=1, description="Retry-After (s) of a 503 after a transient failure, breaker still closed."
+    )
 
     @property
     def embedded(self) -> bool:

@@ -27,7 +27,9 @@ def hub_services(compose: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_production_shape_is_there(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"rabbitmq", "postgres", "api", "relay", "mock-portal", "mock-gateway"} <= set(services)
+    assert {"rabbitmq", "postgres", "api", "relay", "mock-portal", "mock-gateway", "mock-population-db"} <= set(
+        services
+    )
     workers = [n for n, s in hub_services(compose).items() if s["command"][0] == "worker"]
     assert len(workers) == 2
     env = services["api"]["environment"]
@@ -36,6 +38,7 @@ def test_the_production_shape_is_there(compose: dict[str, Any]) -> None:
     assert env["HUB_PORTAL_BASE_URL"] == "http://mock-portal:8101"
     assert env["HUB_NAPAS_BASE_URL"].startswith("http://mock-gateway:8102/")
     assert env["HUB_NAPAS_CALLBACK_URL"] == "http://api:8000/v1/callbacks/payment/napas"  # the gateway reaches the api
+    assert env["HUB_POPDB_BASE_URL"] == "http://mock-population-db:8103"
 
 
 def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
@@ -45,7 +48,10 @@ def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
             assert dep in names, f"{name} depends on unknown service {dep}"
 
 
-@pytest.mark.parametrize("service", ["migrate", "api", "relay", "worker-1", "worker-2", "mock-portal", "mock-gateway"])
+@pytest.mark.parametrize(
+    "service",
+    ["migrate", "api", "relay", "worker-1", "worker-2", "mock-portal", "mock-gateway", "mock-population-db"],
+)
 def test_every_command_is_a_real_cli_entry_point(compose: dict[str, Any], service: str) -> None:
     command = compose["services"][service]["command"]
     result = CliRunner().invoke(app, [*command, "--help"])

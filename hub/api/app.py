@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 import connectors
 from hub.api import ingress, payments, subscriptions, trace
+from hub.api.citizens import router as citizens_router
 from hub.api.errors import describe
 from hub.api.limits import BodySizeLimit
 from hub.bootstrap import Hub
@@ -62,6 +63,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     app.include_router(trace.router)
     app.include_router(payments.router)
     app.include_router(subscriptions.router)
+    app.include_router(citizens_router)
     app.add_middleware(BodySizeLimit, max_bytes=hub.settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)

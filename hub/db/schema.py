@@ -203,3 +203,32 @@ subscriptions = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime()),
 )
+
+# Audit of every query to the national population database (citizen verification and lookup):
+# who asked, for which officer and why, what came of it. Append-only (triggers refuse UPDATE
+# and DELETE, migration 0005). The ID number is kept only as a keyed hash (HMAC-SHA256 with
+# HUB_AUDIT_HASH_KEY); no name, birth date, address or answer is ever stored.
+citizen_queries = Table(
+    "citizen_queries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),  # when the query arrived
+    Column("operation", String(16), nullable=False),  # verify | lookup
+    Column("client_code", String(64), nullable=False),
+    Column("officer_code", String(20)),  # MaCanBo (null when refused before the body was read)
+    Column("purpose", String(200)),  # the caller's stated reason
+    Column("service_code", String(20)),  # MaDVC sent to the database
+    Column("id_hash", String(64)),  # hex HMAC-SHA256 of the ID number
+    Column("outcome", String(16), nullable=False),  # matched | mismatch | found | not_found | unavailable | ...
+    Column("reason", String(64)),  # why it failed: timeout, circuit-open, entities, not-authorised ...
+    Column("detail", String(300)),  # the connector's description of a failure (no personal data)
+    Column("fields", JSON(none_as_null=True)),  # lookup: the names of the fields disclosed
+    Column("request_id", String(40)),  # MaYeuCau: the reference at the database (null if never sent)
+    Column("http_status", Integer, nullable=False),  # what the caller was answered
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_citizen_queries_at", "at"),
+    Index("ix_citizen_queries_client_at", "client_code", "at"),
+    Index("ix_citizen_queries_officer_at", "officer_code", "at"),
+    Index("ix_citizen_queries_id_hash", "id_hash"),
+    Index("ix_citizen_queries_request_id", "request_id"),
+)

@@ -1,0 +1,195 @@
+"""Request and answer bodies of ``/v1/citizens/*``. Strict: unknown fields are refused, and no
+validation error ever echoes a value (``hide_input_in_errors``; messages are fixed text)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from connectors.population_db.models import (
+    CODE_PATTERN,
+    ID_NUMBER_PATTERN,
+    MIN_YEAR,
+    CitizenQuery,
+    clean_text,
+    name_key,
+)
+from hub.logging import ID_NUMBER
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_YEAR = re.compile(r"^\d{4}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+Q = TypeVar("Q", bound=CitizenQuery)
+
+
+def _birth_date(value: Any) -> date | int:
+    """``yyyy-mm-dd`` -> date, ``yyyy`` (string or integer) -> year; within MIN_YEAR and today."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PydanticCustomError("birth_date_type", "expected a string yyyy-mm-dd or yyyy, or an integer year")
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            born: date | int = date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("birth_date_calendar", "not a calendar date") from None
+    elif isinstance(value, int) or _YEAR.fullmatch(value):
+        born = int(value)
+    else:
+        raise PydanticCustomError("birth_date_format", "expected yyyy-mm-dd or yyyy")
+    today = date.today()
+    too_late = born > today if isinstance(born, date) else born > today.year
+    if too_late or (born if isinstance(born, int) else born.year) < MIN_YEAR:
+        raise PydanticCustomError("birth_date_range", f"must be between {MIN_YEAR} and today")
+    return born
+
+
+BirthDate = Annotated[
+    date | int,
+    BeforeValidator(_birth_date),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "pattern": r"^\d{4}$"},
+                {"type": "integer"},
+            ],
+            "description": "NgayThangNamSinh (birth date): `yyyy-mm-dd`, or the year alone (`yyyy`, string or "
+            "integer) when only the year is on record.",
+            "examples": ["1990-01-15", "1985"],
+        }
+    ),
+]
+
+
+class CitizenQueryIn(BaseModel):
+    """Who is asked about, by which officer, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    id_number: str = Field(
+        pattern=ID_NUMBER_PATTERN,
+        description="SoDinhDanh (12-digit personal ID number, CCCD) or SoCMND (old 9-digit ID card number).",
+        examples=["000090000001"],
+    )
+    full_name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="HoVaTen (full name) as the citizen gave it, with diacritics; case and spacing do not matter.",
+        examples=["Nguyễn Văn An"],
+    )
+    birth_date: BirthDate
+    purpose: str = Field(
+        min_length=3,
+        max_length=200,
+        description="Why the query is made (recorded in the audit), e.g. the dossier code (MaHoSo) or the "
+        "procedure. It must not contain the citizen's ID number or name.",
+        examples=["Hồ sơ 000.00.00.H56-251122-0001: cấp giấy phép xây dựng"],
+    )
+    officer_code: str = Field(
+        pattern=r"^[^\s\x00-\x1f\x7f]{1,20}$",
+        description="MaCanBo: the querying officer's account at the database (one word, up to 20 characters).",
+        examples=["CB.H56.0042"],
+    )
+    service_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        pattern=CODE_PATTERN,
+        description="MaDVC: the public-service code (QĐ 362/QĐ-VPCP) the query is made for; default: the hub's "
+        "configured code (HUB_POPDB_SERVICE_CODE).",
+    )
+
+    @field_validator("full_name", mode="before")
+    @classmethod
+    def _clean_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise PydanticCustomError("control_characters", "must not contain control characters")
+        return clean_text(value) if isinstance(value, str) else value
+
+    @field_validator("purpose", mode="before")
+    @classmethod
+    def _clean_purpose(cls, value: Any) -> Any:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise PydanticCustomError("control_characters", "must not contain control characters")
+        return clean_text(value) if isinstance(value, str) else value
+
+    @field_validator("purpose")
+    @classmethod
+    def _no_personal_data(cls, value: str, info: ValidationInfo) -> str:
+        """The purpose is stored in the audit, which holds no personal data: refuse it if it names the citizen."""
+        name = info.data.get("full_name")
+        if ID_NUMBER.search(value) or (name and name_key(name) in name_key(value)):
+            raise PydanticCustomError("personal_data", "must not contain an ID number or the citizen's name")
+        return value
+
+    def to_query(self, kind: type[Q]) -> Q:
+        """The connector's request (``purpose`` there is the MaDVC code)."""
+        return kind(
+            id_number=self.id_number,
+            full_name=self.full_name,
+            birth_date=self.birth_date,
+            officer_code=self.officer_code,
+            purpose=self.service_code,
+        )
+
+
+class VerifyIn(CitizenQueryIn):
+    """XacThucThongTinCongDan: does a citizen with this ID number exist, and do the name and birth date match?"""
+
+
+class LookupIn(CitizenQueryIn):
+    """TraCuuThongTinCongDan: the citizen's record, when ID number, name and birth date all match."""
+
+
+class Matches(BaseModel):
+    id_number: bool = Field(description="A citizen with this ID number exists.")
+    full_name: bool = Field(description="The given name matches the record (case and spacing ignored).")
+    birth_date: bool = Field(description="The given date (or year) matches the record.")
+
+
+class VerifyOut(BaseModel):
+    exists: bool = Field(description="TonTai: the database has a citizen with this ID number.")
+    matches: Matches
+    request_id: str = Field(description="MaYeuCau: this query's reference at the database and in the hub's audit.")
+
+
+class LookupOut(BaseModel):
+    exists: bool = Field(description="A citizen with this ID number, name and birth date was found.")
+    fields: list[str] = Field(description="The record fields this client is granted (citizen.lookup:...).")
+    citizen: dict[str, Any] | None = Field(
+        description="The granted fields of the record (CongDan), and nothing else; null when not found. "
+        "Field names and their Vietnamese elements are listed in the endpoint's description."
+    )
+    request_id: str = Field(description="MaYeuCau: this query's reference at the database and in the hub's audit.")
+
+
+class Problem(BaseModel):
+    error: str = Field(
+        description="population_db_unavailable (503) | audit_unavailable (503: the query could not be recorded, "
+        "so its answer is withheld) | population_db_refused (502) | population_db_bad_answer (502)"
+    )
+    reason: str | None = Field(default=None, description="e.g. circuit-open, timeout, not-authorised, entities")
+    message: str
+    retry_after: int | None = Field(default=None, description="Seconds; also in the Retry-After header (503).")
+    fields: list[str] | None = Field(default=None, description="Request fields (partner names) a refusal named.")
+
+
+class AuditSearch(BaseModel):
+    """Filters of the audit search; ``id_number`` is hashed by the hub and matched against the keyed hashes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True, populate_by_name=True)
+
+    client: str | None = Field(default=None, max_length=64, description="Client system code.")
+    officer: str | None = Field(default=None, max_length=20, description="MaCanBo.")
+    operation: str | None = Field(default=None, pattern=r"^(verify|lookup)$")
+    outcome: str | None = Field(default=None, max_length=16)
+    request_id: str | None = Field(default=None, max_length=40, description="MaYeuCau.")
+    id_number: str | None = Field(default=None, pattern=ID_NUMBER_PATTERN, description="SoDinhDanh or SoCMND.")
+    since: AwareDatetime | None = Field(default=None, alias="from", description="At or after (with a time zone).")
+    until: AwareDatetime | None = Field(default=None, alias="to", description="Before (with a time zone).")
+    before_id: int | None = Field(default=None, ge=1, description="Paging: rows older than this id.")
+    limit: int = Field(default=100, ge=1, le=1000)

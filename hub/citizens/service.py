@@ -1,0 +1,266 @@
+"""The synchronous path to the national population database: breaker, thread pool, audit.
+
+For each verify or lookup:
+
+1. the circuit breaker admits the call, or refuses it at once (``Unavailable("circuit-open")``,
+   recorded, nothing sent to the database);
+2. the blocking zeep call runs in a worker thread, at most ``concurrency`` at a time (a limiter of
+   its own: a slow database cannot take the threads the rest of the api needs); the connector
+   bounds it in time (``HUB_POPDB_TIMEOUT``) and size;
+3. the outcome is classified - an answer, ``Unavailable`` (503: timeout, connection, busy, 5xx),
+   ``Refused`` (502: the database refused us, or answered something unsafe) - and the breaker told;
+4. the audit row is committed, and only then is the caller answered: if the row cannot be
+   written, the answer is withheld (``Unavailable("audit-unavailable")``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+import structlog
+from prometheus_client import Counter, Histogram
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from connectors.population_db import (
+    CitizenNotFound,
+    CitizenRecord,
+    LookupRequest,
+    PopulationDbClient,
+    PopulationDbError,
+    RetryableError,
+    UnsafeResponse,
+    VerifyRequest,
+    VerifyResult,
+)
+from connectors.population_db.models import CitizenQuery
+from hub.citizens import audit
+from hub.citizens.breaker import CallBreaker
+from hub.envelope import utcnow
+
+T = TypeVar("T")
+CONNECTOR = "population_db"
+QUERIES = Counter("lgsp_citizen_queries_total", "Population database queries by outcome", ["operation", "outcome"])
+QUERY_SECONDS = Histogram(
+    "lgsp_citizen_query_seconds",
+    "Time of one population database query as the caller saw it",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+def _log() -> Any:
+    return structlog.get_logger("hub.citizens")  # not cached at import: follows the current configuration
+
+
+@dataclass(frozen=True)
+class Caller:
+    client_code: str
+    purpose: str  # the caller's stated reason, recorded in the audit
+
+
+class CitizenQueryFailed(Exception):
+    """A query that got no answer; ``status``, ``error`` and ``reason`` make the HTTP answer."""
+
+    status = 502
+    outcome = "refused"
+
+    def __init__(self, error: str, reason: str, *, retry_after: int | None = None, fields: tuple[str, ...] = ()):
+        super().__init__(f"{error} ({reason})")
+        self.error, self.reason, self.retry_after, self.fields = error, reason, retry_after, fields
+
+
+class Unavailable(CitizenQueryFailed):
+    status = 503
+    outcome = "unavailable"
+
+
+class Refused(CitizenQueryFailed):
+    pass
+
+
+class UnsafeAnswer(CitizenQueryFailed):
+    outcome = "unsafe"
+
+
+class HubFault(CitizenQueryFailed):
+    """Recorded for an unexpected error of the hub's own (the error itself propagates: 500)."""
+
+    status = 500
+    outcome = "error"
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    record: CitizenRecord | None  # None: no citizen matches number, name and birth date
+    request_id: str
+
+
+class CitizenService:
+    def __init__(
+        self,
+        engine: Engine,
+        client: PopulationDbClient,
+        hasher: audit.IdHasher,
+        *,
+        concurrency: int = 16,
+        retry_after: int = 5,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.hash_id = hasher
+        s = client.settings
+        self.breaker = CallBreaker(CONNECTOR, s.breaker_failures, s.breaker_reset)
+        self.concurrency = concurrency
+        self.retry_after = retry_after
+        self._limiter: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ------------------------------------------------------------ operations
+    async def verify(self, caller: Caller, req: VerifyRequest) -> VerifyResult:
+        def judge(result: VerifyResult) -> tuple[str, list[str] | None]:
+            if not result.exists:
+                return "not_found", None
+            return ("matched" if all(result.matches.values()) else "mismatch"), None
+
+        return await self._run("verify", caller, req, partial(self.client.verify, req), judge)
+
+    async def lookup(self, caller: Caller, req: LookupRequest, fields: frozenset[str]) -> LookupResult:
+        def call() -> LookupResult:
+            try:
+                return LookupResult(self.client.lookup(req), req.request_id)
+            except CitizenNotFound:
+                return LookupResult(None, req.request_id)
+
+        def judge(result: LookupResult) -> tuple[str, list[str] | None]:
+            return ("found", sorted(fields)) if result.record else ("not_found", None)
+
+        return await self._run("lookup", caller, req, call, judge)
+
+    async def forbidden(self, client_code: str, operation: str) -> None:
+        """Record a call refused for want of a grant (before its body was read)."""
+        row = audit.QueryRecord(utcnow(), operation, client_code, "forbidden", 403, 0)
+        QUERIES.labels(operation, "forbidden").inc()
+        with contextlib.suppress(Unavailable):  # logged by _write; the caller is refused anyway, learns nothing
+            await run_in_threadpool(self._write, row)
+
+    # ------------------------------------------------------------ the path of one call
+    async def _run(
+        self,
+        operation: str,
+        caller: Caller,
+        query: CitizenQuery,
+        call: Callable[[], T],
+        judge: Callable[[T], tuple[str, list[str] | None]],
+    ) -> T:
+        started = time.monotonic()
+        row = partial(
+            audit.QueryRecord,
+            utcnow(),
+            operation,
+            caller.client_code,
+            officer_code=query.officer_code,
+            purpose=caller.purpose,
+            service_code=query.purpose or self.client.settings.service_code,
+            id_hash=self.hash_id(query.id_number),
+        )
+        wait = self.breaker.admit()
+        if wait is not None:  # nothing is sent: the database is known to be down
+            error = Unavailable("population_db_unavailable", "circuit-open", retry_after=wait)
+            await run_in_threadpool(self._fail, operation, row, started, error, None, None)
+            raise error
+        work = partial(self._call, operation, row, started, query.request_id, call, judge)
+        return await anyio.to_thread.run_sync(work, limiter=self.limiter())
+
+    def _call(
+        self,
+        operation: str,
+        row: Callable[..., audit.QueryRecord],
+        started: float,
+        request_id: str,
+        call: Callable[[], T],
+        judge: Callable[[T], tuple[str, list[str] | None]],
+    ) -> T:
+        """In a worker thread: the blocking call, the breaker, the audit row."""
+        try:
+            result = call()
+        except PopulationDbError as exc:
+            error = self._classify(exc)
+            self._fail(operation, row, started, error, exc.describe(), request_id)
+            raise error from None
+        except BaseException:
+            self.breaker.failed()  # a fault of ours; never leave a probe in flight
+            self._fail(operation, row, started, HubFault("internal_error", "hub-error"), None, request_id)
+            raise
+        self.breaker.succeeded()
+        outcome, fields = judge(result)
+        self._write(row(outcome, 200, _ms(started), fields=fields, request_id=request_id))
+        QUERIES.labels(operation, outcome).inc()
+        QUERY_SECONDS.labels(operation).observe(time.monotonic() - started)
+        return result  # not logged: the audit row is the record
+
+    def _classify(self, exc: PopulationDbError) -> CitizenQueryFailed:
+        opened = None
+        if exc.breaker_failure:
+            opened = self.breaker.failed()
+        else:  # a definite answer (not authorised, invalid request): the database is there
+            self.breaker.succeeded()
+        if opened:
+            _log().warning("citizens.breaker_open", connector=CONNECTOR, seconds=opened, reason=exc.reason)
+        if isinstance(exc, RetryableError):
+            return Unavailable("population_db_unavailable", exc.reason, retry_after=opened or self.retry_after)
+        if isinstance(exc, UnsafeResponse):
+            return UnsafeAnswer("population_db_bad_answer", exc.reason)
+        reason = {"not authorised": "not-authorised", "invalid request": "invalid-request"}.get(exc.kind, exc.reason)
+        return Refused("population_db_refused", reason, fields=exc.fields)
+
+    def _fail(
+        self,
+        operation: str,
+        row: Callable[..., audit.QueryRecord],
+        started: float,
+        error: CitizenQueryFailed,
+        detail: str | None,
+        request_id: str | None,
+    ) -> None:
+        ms, outcome = _ms(started), error.outcome
+        self._write(row(outcome, error.status, ms, reason=error.reason, detail=detail, request_id=request_id))
+        QUERIES.labels(operation, outcome).inc()
+        QUERY_SECONDS.labels(operation).observe(ms / 1000)
+        _log().warning(
+            "citizens.query_failed",
+            operation=operation,
+            outcome=outcome,
+            reason=error.reason,
+            detail=detail,
+            request_id=request_id,
+            duration_ms=ms,
+        )
+
+    def _write(self, row: audit.QueryRecord) -> None:
+        try:
+            audit.record(self.engine, row)
+        except SQLAlchemyError as exc:
+            _log().error("citizens.audit_write_failed", error=type(exc).__name__, operation=row.operation)
+            raise Unavailable("audit_unavailable", "audit-write-failed", retry_after=self.retry_after) from None
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        """This service's thread limit, one per event loop (tests run several loops)."""
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._limiter[0] is not loop:
+            self._limiter = (loop, anyio.CapacityLimiter(self.concurrency))
+        return self._limiter[1]
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
