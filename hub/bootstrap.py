@@ -53,7 +53,14 @@ class Hub:
         if self._payments is None:
             from hub.payments import Payments
 
-            self._payments = Payments(self.engine, self.ledger, self.gateway)
+            s = self.settings
+            self._payments = Payments(
+                self.engine,
+                self.ledger,
+                self.gateway,
+                breaker_failures=s.payment_breaker_failures,
+                breaker_reset=s.payment_breaker_reset,
+            )
         return self._payments
 
     @property

@@ -31,6 +31,7 @@ from connectors.payment_napas import (
     PermanentGatewayError,
 )
 from hub import metrics
+from hub.breaker import CallBreaker
 from hub.canonical import DossierFeePaid, PaymentStatusChanged
 from hub.db.schema import messages, payment_events, payments, subscriptions
 from hub.envelope import new_id, utcnow
@@ -50,7 +51,12 @@ class PaymentConflict(Exception):
 
 
 class GatewayUnavailable(Exception):
-    """The gateway could not be reached; nothing was opened. Retry later."""
+    """The gateway could not be reached (or its circuit is open); nothing was opened. Retry
+    after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,19 @@ class Payments:
         ledger: Ledger,
         gateway: Callable[[str], PaymentGateway],
         clock: Callable[[], datetime] = utcnow,
+        breaker_failures: int = 5,
+        breaker_reset: float = 30.0,
     ):
         self.engine, self.ledger, self.gateway, self.now = engine, ledger, gateway, clock
+        self.breaker_failures, self.breaker_reset = breaker_failures, breaker_reset
+        self._breakers: dict[str, CallBreaker] = {}
+
+    def breaker(self, profile: str) -> CallBreaker:
+        """One circuit breaker per gateway: after ``breaker_failures`` calls in a row that got
+        no answer, calls are refused at once for ``breaker_reset`` seconds, then one probes."""
+        if profile not in self._breakers:
+            self._breakers[profile] = CallBreaker(f"payment_{profile}", self.breaker_failures, self.breaker_reset)
+        return self._breakers[profile]
 
     # ------------------------------------------------------------------ open
     def open(self, client_id: int, order: PaymentOrder, client_reference: str, profile: str, digest: str) -> Opened:
@@ -80,16 +97,25 @@ class Payments:
         if done:
             return Opened(False, self.get(pid) or {})
         order = _with_reference(order, pid)
+        breaker = self.breaker(profile)
+        wait = breaker.admit()
+        if wait is not None:  # the gateway has been failing: do not call it; nothing opened
+            self._after_open(pid, "opening", "unavailable", f"circuit open for {wait} s")
+            raise GatewayUnavailable(f"the {profile} gateway is failing; circuit open", retry_after=wait)
         try:
             opened = self.gateway(profile).create_order(order)
         except GatewayTimeout as exc:
+            breaker.failed()
             self._after_open(pid, "in_doubt", "in_doubt", f"the gateway did not answer in time: {exc}")
         except PermanentGatewayError as exc:
+            breaker.succeeded()  # it answered
             self._after_open(pid, "refused", "refused", str(exc))
         except GatewayError as exc:  # surely not reached: the payment stays "opening"
+            opened_for = breaker.failed()
             self._after_open(pid, "opening", "unavailable", str(exc))
-            raise GatewayUnavailable(str(exc)) from exc
+            raise GatewayUnavailable(str(exc), retry_after=opened_for or 30) from exc
         else:
+            breaker.succeeded()
             self._after_open(pid, "pending", "pending", None, url=opened.payment_url, ref=opened.gateway_ref)
         return Opened(created, self.get(pid) or {})
 
@@ -258,11 +284,16 @@ class Payments:
             ).all()
         settled = 0
         for p in due:
+            breaker = self.breaker(p.profile)
+            if breaker.admit() is not None:
+                continue  # the gateway is failing: ask again on a later run
             try:
                 status = self.gateway(p.profile).query(p.id)
             except GatewayError as exc:
+                breaker.failed()
                 log.warning("payment.query_failed", payment_id=p.id, error=type(exc).__name__)
                 continue
+            breaker.succeeded()
             if status.state in ("paid", "failed") and status.amount is not None:
                 result = PaymentResult(
                     profile=p.profile,

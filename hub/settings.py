@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default=900.0, description="Seconds a payment may stay pending or in doubt before the gateway is queried."
     )
     payment_reconcile_interval: float = Field(default=60.0, description="Seconds between reconciliation runs.")
+    payment_breaker_failures: int = Field(
+        default=5, ge=1, description="Gateway calls in a row without an answer that open its circuit."
+    )
+    payment_breaker_reset: float = Field(
+        default=30.0, gt=0, description="Seconds an open gateway circuit refuses calls before one probe."
+    )
     callback_max_bytes: int = Field(default=65_536, description="Partner callback bodies above this are refused.")
 
     dev_api_key: SecretStr = Field(

@@ -189,3 +189,24 @@ def test_only_the_opening_clients_subscriptions_hear_of_a_payment(
         keys = [r.key for r in c.execute(select(messages.c.key).where(messages.c.type == "payment.status.changed"))]
     assert keys == [f"{mine['id']}:{p['dossier_code']}"]
     assert not any(k.startswith(theirs["id"]) for k in keys)
+
+
+def test_a_failing_gateway_opens_the_circuit_and_is_not_called_until_it_may_recover(
+    engine: Engine, gateway: FakeGateway, client_id: int
+) -> None:
+    service = Payments(engine, Ledger(engine), lambda profile: gateway, breaker_failures=2, breaker_reset=60)
+    now = [0.0]
+    service.breaker("napas").clock = lambda: now[0]
+    gateway.create_error = RetryableGatewayError("connection refused")
+    for ref in ("B-1", "B-2"):
+        with pytest.raises(GatewayUnavailable):
+            service.open(client_id, order(), ref, "napas", "h")
+    assert len(gateway.orders) == 2
+    with pytest.raises(GatewayUnavailable) as refused:
+        service.open(client_id, order(), "B-3", "napas", "h")
+    assert len(gateway.orders) == 2  # open circuit: the gateway was not called
+    assert 0 < refused.value.retry_after <= 60
+    now[0] = 61.0  # past the reset: one probe goes through, and an answer closes the circuit
+    gateway.create_error = None
+    assert service.open(client_id, order(), "B-3", "napas", "h").payment["state"] == "pending"
+    assert len(gateway.orders) == 3 and service.breaker("napas").state == "closed"

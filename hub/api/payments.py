@@ -124,11 +124,11 @@ async def open_payment(
             {"error": "client_reference_reused", "message": "this client_reference was used for a different request"},
             status_code=409,
         )
-    except GatewayUnavailable:
+    except GatewayUnavailable as exc:
         return JSONResponse(
             {"error": "gateway_unavailable", "message": "the payment gateway cannot be reached; nothing was opened"},
             status_code=503,
-            headers={"Retry-After": "30"},
+            headers={"Retry-After": str(exc.retry_after)},
         )
     p = opened.payment
     if p["state"] == "refused":

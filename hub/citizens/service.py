@@ -42,8 +42,8 @@ from connectors.population_db import (
     VerifyResult,
 )
 from connectors.population_db.models import CitizenQuery
+from hub.breaker import CallBreaker
 from hub.citizens import audit
-from hub.citizens.breaker import CallBreaker
 from hub.envelope import utcnow
 
 T = TypeVar("T")

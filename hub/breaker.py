@@ -1,4 +1,5 @@
-"""A circuit breaker for synchronous partner calls (one caller waiting per call).
+"""A circuit breaker for synchronous partner calls (one caller waiting per call): the population
+database (citizen verification) and the payment gateways (opening a payment, status queries).
 
 ``hub.worker.CircuitBreaker`` judges batches of delivery outcomes and pauses a consumer; here
 each API request is one call and must be answered at once, so the rules are per call:
