@@ -19,7 +19,6 @@ and an audit row. The queries mix matches, mismatches (a wrong birth date) and u
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -28,16 +27,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from bench import cpu, soap
-from bench.spine import percentile
+from bench import cpu, load, soap
+from bench.load import percentile
 from connectors.population_db.synthetic import DEMO_CITIZENS, generated_citizens
 from hub.clients import create_client
 from hub.db.engine import make_engine
@@ -74,55 +70,12 @@ def workload(n: int, seed: int = 7) -> list[bytes]:
     return bodies
 
 
-class Client:
-    """Keep-alive HTTP/1.1 on the standard library (as bench.spine: the load generator must be cheap)."""
-
-    def __init__(self, api: str, key: str) -> None:
-        url = urlsplit(api)
-        self.conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
-        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
-
-    def post(self, body: bytes) -> tuple[int, bytes]:
-        self.conn.request("POST", URL, body=body, headers=self.headers)
-        r = self.conn.getresponse()
-        return r.status, r.read()
-
-
 def drive(api: str, key: str, bodies: list[bytes], threads: int, rate: float | None) -> tuple[float, list[float]]:
     """Send every body; with ``rate``, request i is due at i/rate. Returns (seconds, latencies in ms)."""
-    queue = list(enumerate(bodies))
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors: list[str] = []
-    started = time.perf_counter()
-
-    def run() -> None:
-        client = Client(api, key)
-        while True:
-            with lock:
-                if not queue:
-                    return
-                i, body = queue.pop(0)
-            if rate:
-                delay = started + i / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-            sent = time.perf_counter()
-            status, answer = client.post(body)
-            took = (time.perf_counter() - sent) * 1000
-            with lock:
-                latencies.append(took)
-                if status != 200:
-                    errors.append(f"{status} {answer[:200].decode(errors='replace')}")
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    if errors:
-        raise SystemExit(f"{len(errors)} verifications failed, e.g. {errors[:3]}")
-    return time.perf_counter() - started, latencies
+    run = load.drive(api, URL, bodies, threads, headers={"X-API-Key": key}, rate=rate, ok=lambda s, _a, _i: s == 200)
+    if run.failures:
+        raise SystemExit(f"{len(run.failures)} verifications failed, e.g. {run.failures[:3]}")
+    return run.seconds, run.latencies_ms
 
 
 def spawn(workdir: Path, name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:

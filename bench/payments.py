@@ -13,22 +13,19 @@ Not a test: it prints figures.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bench import cpu
+from bench import cpu, load
 from connectors.payment_napas import NapasSettings
 from connectors.payment_napas.napas import NapasProfile
 from connectors.payment_napas.translate import napas_time
@@ -104,37 +101,6 @@ def callbacks(ids: list[str]) -> list[bytes]:
     return out
 
 
-def fire(port: int, bodies: list[bytes], threads: int) -> tuple[float, list[float], dict[int, int]]:
-    queue = list(bodies)
-    lock = threading.Lock()
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-
-    def run() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                if not queue:
-                    return
-                body = queue.pop()
-            started = time.perf_counter()
-            conn.request("POST", "/v1/callbacks/payment/napas", body=body, headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            r.read()
-            took = time.perf_counter() - started
-            with lock:
-                latencies.append(took * 1000)
-                statuses[r.status] = statuses.get(r.status, 0) + 1
-
-    started = time.perf_counter()
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    return time.perf_counter() - started, latencies, statuses
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000, help="payments settled by callback")
@@ -163,7 +129,7 @@ def main() -> None:
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz")
             before = cpu.snapshot({"api": api.pid})
-            seconds, latencies, statuses = fire(port, bodies, args.threads)
+            run = load.drive(f"http://127.0.0.1:{port}", "/v1/callbacks/payment/napas", bodies, args.threads)
             used = cpu.per_message_ms(before, cpu.snapshot({"api": api.pid}), len(bodies))
         finally:
             api.terminate()
@@ -178,10 +144,10 @@ def main() -> None:
         "callbacks": len(bodies),
         "payments": args.n,
         "threads": args.threads,
-        "callbacks_per_s": round(len(bodies) / seconds),
-        "latency_p50_ms": round(statistics.median(latencies), 1),
-        "latency_p99_ms": round(sorted(latencies)[int(0.99 * (len(latencies) - 1))], 1),
-        "answers": statuses,
+        "callbacks_per_s": round(run.rate),
+        "latency_p50_ms": round(statistics.median(run.latencies_ms), 1),
+        "latency_p99_ms": round(load.percentile(run.latencies_ms, 99), 1),
+        "answers": run.statuses,
         "payments_paid": paid,
         "events_queued": events,  # one webhook event + one portal report per payment, however many copies
         "cpu_ms_per_callback": {k: v for k, v in used.items() if k in ("api", "postgres", "total")},

@@ -17,20 +17,17 @@ Prints, from one run:
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from bench import cpu, pika_ceiling
+from bench import cpu, load, pika_ceiling
 from hub.clients import create_client
 from hub.db.engine import make_engine
 from hub.db.schema import attempts, messages
@@ -55,82 +52,31 @@ def workload(n: int) -> list[dict[str, Any]]:
     return out
 
 
-class Client:
-    """A keep-alive HTTP/1.1 client on the standard library: the load generator shares the
-    machine with the hub, so it should cost as little as possible (httpx cost ~1 ms of CPU per
-    request here, more than the api's own work per change)."""
-
-    def __init__(self, api: str, key: str) -> None:
-        url = urlsplit(api)
-        self.conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
-        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
-
-    def post(self, body: bytes) -> tuple[int, bytes]:
-        self.conn.request("POST", URL, body=body, headers=self.headers)
-        r = self.conn.getresponse()
-        return r.status, r.read()
-
-
 def post_batches(api: str, key: str, bodies: list[dict[str, Any]], batch: int, threads: int) -> float:
-    chunks = [
-        (len(bodies[i : i + batch]), json.dumps(bodies[i : i + batch]).encode()) for i in range(0, len(bodies), batch)
-    ]
-    lock = threading.Lock()
-    errors: list[str] = []
-
-    def run() -> None:
-        client = Client(api, key)
-        while True:
-            with lock:
-                if not chunks:
-                    return
-                size, chunk = chunks.pop(0)
-            status, answer = client.post(chunk)
-            if status != 202 or json.loads(answer)["accepted"] != size:
-                errors.append(answer[:300].decode(errors="replace"))
-
-    started = time.perf_counter()
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    if errors:
-        raise SystemExit(f"ingress refused some changes: {errors[:3]}")
-    return time.perf_counter() - started
+    chunks = [json.dumps(bodies[i : i + batch]).encode() for i in range(0, len(bodies), batch)]
+    sizes = [len(bodies[i : i + batch]) for i in range(0, len(bodies), batch)]
+    run = load.drive(
+        api,
+        URL,
+        chunks,
+        threads,
+        headers={"X-API-Key": key},
+        ok=lambda status, answer, i: status == 202 and json.loads(answer)["accepted"] == sizes[i],
+    )
+    if run.failures:
+        raise SystemExit(f"ingress refused some changes: {run.failures[:3]}")
+    return run.seconds
 
 
 def post_paced(api: str, key: str, bodies: list[dict[str, Any]], rate: float, threads: int = 8) -> float:
     """Offer one change per request at ``rate``/s on a fixed schedule (request i is due at
     i/rate), from several client threads, so a slow answer does not lower the offered rate.
     Returns the achieved rate."""
-    queue = [(i, json.dumps(body).encode()) for i, body in enumerate(bodies)]
-    lock = threading.Lock()
-    errors: list[str] = []
-    started = time.perf_counter()
-
-    def run() -> None:
-        client = Client(api, key)
-        while True:
-            with lock:
-                if not queue:
-                    return
-                i, body = queue.pop(0)
-            delay = started + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            status, answer = client.post(body)
-            if status != 202:
-                errors.append(answer[:300].decode(errors="replace"))
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    if errors:
-        raise SystemExit(f"ingress refused a change: {errors[:3]}")
-    return len(bodies) / (time.perf_counter() - started)
+    encoded = [json.dumps(body).encode() for body in bodies]
+    run = load.drive(api, URL, encoded, threads, headers={"X-API-Key": key}, rate=rate)
+    if run.failures:
+        raise SystemExit(f"ingress refused a change: {run.failures[:3]}")
+    return run.rate
 
 
 def wait_delivered(engine: Any, total: int, timeout: float) -> None:
@@ -168,15 +114,10 @@ def latency_split(engine: Any, since_id: str) -> dict[str, float]:
     to_done = [(d - s).total_seconds() * 1000 for _, s, d in rows]
     return {
         "accepted_to_claimed_p50_ms": round(statistics.median(to_claim), 1),
-        "accepted_to_claimed_p99_ms": round(percentile(to_claim, 99), 1),
+        "accepted_to_claimed_p99_ms": round(load.percentile(to_claim, 99), 1),
         "claimed_to_delivered_p50_ms": round(statistics.median(to_done), 1),
-        "claimed_to_delivered_p99_ms": round(percentile(to_done, 99), 1),
+        "claimed_to_delivered_p99_ms": round(load.percentile(to_done, 99), 1),
     }
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -228,7 +169,7 @@ def main() -> None:
             lat = [(d - a) * 1000 for a, d in ledger_times(engine, mark)]
             figures["latency_rate_per_s"] = args.rate
             figures["latency_p50_ms"] = round(statistics.median(lat), 1)
-            figures["latency_p99_ms"] = round(percentile(lat, 99), 1)
+            figures["latency_p99_ms"] = round(load.percentile(lat, 99), 1)
             figures |= latency_split(engine, mark)
 
             # zero lost, zero duplicated, at the portal

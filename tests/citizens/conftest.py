@@ -7,15 +7,12 @@ import hashlib
 import hmac
 import io
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import structlog
-import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -29,7 +26,8 @@ from hub.clients import ADMIN, create_client
 from hub.db.schema import citizen_queries
 from hub.logging import configure
 from hub.settings import Settings
-from tests.population_db.conftest import AN_BIRTH, AN_ID, AN_NAME, OFFICER, free_port
+from tests.population_db.conftest import AN_BIRTH, AN_ID, AN_NAME, OFFICER
+from tests.support.live import serve
 
 AUDIT_KEY = "test-audit-key-" + "k" * 32
 PURPOSE = "Hồ sơ 000.00.00.H56-251122-0001: cấp giấy phép xây dựng"
@@ -57,20 +55,8 @@ def keyed_hash(id_number: str, key: str = AUDIT_KEY) -> str:
 @pytest.fixture(scope="session")
 def popdb_live() -> Iterator[str]:
     """The mock population database served by uvicorn in a thread."""
-    port = free_port()
-    config = uvicorn.Config(create_app(Faults()), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    config.timeout_graceful_shutdown = 1
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("mock population database did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve(lambda _url: create_app(Faults()), "mock population database") as url:
+        yield url
 
 
 class Mock:

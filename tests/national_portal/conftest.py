@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -12,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from connectors.national_portal import NationalPortalSettings
@@ -20,6 +16,7 @@ from connectors.national_portal.client import NationalPortalConnector
 from connectors.national_portal.mock import create_app
 from hub.canonical import DossierStatusChange
 from hub.ports import DeliveryItem
+from tests.support.live import serve
 
 APPLICANT_NAME = "Nguyễn Văn An"
 APPLICANT_ID = "038099012345"
@@ -82,29 +79,11 @@ def connector(mock_client: TestClient) -> NationalPortalConnector:
     return NationalPortalConnector(NationalPortalSettings(base_url="http://testserver"), http=mock_client)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_portal() -> Iterator[str]:
     """The mock served by uvicorn on a free port in a background thread (real sockets and timeouts)."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    config.timeout_graceful_shutdown = 1
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("mock portal did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve(lambda _url: create_app(), "mock portal") as url:
+        yield url
 
 
 @pytest.fixture

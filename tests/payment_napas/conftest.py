@@ -3,9 +3,7 @@ its callbacks with the real gateways, and the mock served on a loopback port (re
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from connectors.payment_napas import (
@@ -29,6 +26,7 @@ from connectors.payment_napas import (
     build_gateway,
 )
 from connectors.payment_napas.mock import MockGateway, create_app
+from tests.support.live import serve
 
 BASE = "http://testserver"
 PAYER = "Nguyễn Văn An"
@@ -151,30 +149,11 @@ def rig() -> Iterator[Rig]:
         yield Rig(http, app.state.gateway, hub, napas, paygov, clock)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_mock() -> Iterator[str]:
     """The mock served by uvicorn on a free loopback port in a background thread (real sockets and timeouts)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(create_app(public_url=url), host="127.0.0.1", port=port, log_level="warning")
-    config.timeout_graceful_shutdown = 1
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("mock gateway did not start")
-        time.sleep(0.01)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve(lambda url: create_app(public_url=url), "mock gateway", lifespan="auto") as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from connectors.population_db import LookupRequest, PopulationDbClient, PopulationDbSettings, VerifyRequest
 from connectors.population_db.mock import Faults, create_app
+from tests.support.live import serve
 
 # The first fixed demo citizen of the mock (synthetic: ID numbers starting 000 are fake).
 AN_ID, AN_NAME, AN_BIRTH = "000090000001", "Nguyễn Văn An", date(1990, 1, 15)
@@ -80,29 +77,11 @@ def set_faults(mock_http: TestClient) -> Callable[..., dict[str, Any]]:
     return apply
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_mock() -> Iterator[str]:
     """The mock served by uvicorn on a loopback port in a thread (real sockets, real timeouts)."""
-    port = free_port()
-    config = uvicorn.Config(create_app(Faults()), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    config.timeout_graceful_shutdown = 1
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("mock population database did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve(lambda _url: create_app(Faults()), "mock population database") as url:
+        yield url
 
 
 @pytest.fixture

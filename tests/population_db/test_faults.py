@@ -28,8 +28,9 @@ from connectors.population_db import (
 from connectors.population_db import translate as tr
 from connectors.population_db.client import zeep_settings
 from connectors.population_db.mock import billion_laughs, with_dtd, xxe
+from tests.support.stack import free_port
 
-from .conftest import AN_ID, assert_no_personal_data, free_port, lookup_req, verify_req
+from .conftest import AN_ID, assert_no_personal_data, lookup_req, verify_req
 
 Call = Callable[[PopulationDbClient], Any]
 CALLS: dict[str, Call] = {"verify": lambda c: c.verify(verify_req()), "lookup": lambda c: c.lookup(lookup_req())}
