@@ -19,11 +19,10 @@ from typing import Any
 import psutil
 from sqlalchemy import text
 
-from hub.canonical import DossierStatusChange
 from hub.db.engine import make_engine, upgrade
 from hub.ledger import Accepted, Ledger, NewMessage, make_ledger
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
-from tests.factories import dossier_code, status_change
+from tests.factories import dossier_code, model, new_message
 from tests.support.db import temporary_pg_database
 
 CONNECTOR = "national_portal"
@@ -31,22 +30,7 @@ POLICY = DeliveryPolicy()
 
 
 def new_messages(n: int) -> list[NewMessage]:
-    out = []
-    for _ in range(n):
-        m = DossierStatusChange.model_validate(status_change(code=dossier_code()))
-        out.append(
-            NewMessage(
-                type="dossier.status.changed",
-                key=m.dossier_code,
-                occurred_at=m.occurred_at,
-                natural_key=m.natural_key(),
-                connector=CONNECTOR,
-                schema_version=1,
-                payload=m.model_dump(mode="json"),
-                correlation_id="bench",
-            )
-        )
-    return out
+    return [new_message(model(code=dossier_code()), correlation_id="bench") for _ in range(n)]
 
 
 def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:

@@ -129,6 +129,13 @@ class DeliveryPolicy:
     breaker_reset: float = 15.0  # seconds the circuit stays open before one trial
     batch_size: int = 50  # messages per partner call where the partner takes lists
 
+    @classmethod
+    def of(cls, settings: object) -> DeliveryPolicy:
+        """The policy a connector's settings declare: each of this class's fields that the
+        settings have (the others keep their defaults)."""
+        names = [f for f in cls.__dataclass_fields__ if hasattr(settings, f)]
+        return cls(**{f: getattr(settings, f) for f in names})
+
 
 class Connector(Protocol):
     """Delivers canonical messages to one partner."""

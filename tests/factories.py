@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.canonical import VN_TZ, DossierStatusChange
+from hub.ledger import NewMessage
 
 _serial = itertools.count(secrets.randbelow(10**9))
 
@@ -46,3 +47,36 @@ def status_change(code: str | None = None, status: int = 2, minutes_ago: float =
 
 def model(**kw: Any) -> DossierStatusChange:
     return DossierStatusChange.model_validate(status_change(**kw))
+
+
+def new_message(m: DossierStatusChange, correlation_id: str = "corr") -> NewMessage:
+    """A status change as the ingress hands it to the ledger."""
+    return NewMessage(
+        type="dossier.status.changed",
+        key=m.dossier_code,
+        occurred_at=m.occurred_at,
+        natural_key=m.natural_key(),
+        connector="national_portal",
+        schema_version=1,
+        payload=m.model_dump(mode="json"),
+        correlation_id=correlation_id,
+    )
+
+
+def payment_request(code: str | None = None, profile: str = "napas", **over: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/payments`` body: a 150,000 VND fee of a fresh dossier."""
+    code = code or dossier_code()
+    body: dict[str, Any] = {
+        "client_reference": f"REF-{code}-{profile}",
+        "dossier_code": code,
+        "procedure_code": "2.002492",
+        "agency_code": "000.00.00.H56",
+        "amount": 150_000,
+        "fee_items": [{"code": "LP01", "name": "Lệ phí cấp giấy phép", "amount": 150_000}],
+        "description": "Lệ phí cấp giấy phép xây dựng",
+        "payer": {"name": "Nguyễn Văn An"},
+        "return_url": "https://onegate.example/return",
+        "profile": profile,
+    }
+    body.update(over)
+    return body

@@ -12,26 +12,16 @@ from sqlalchemy import Engine, func, select
 
 from hub.canonical import DossierStatusChange
 from hub.db.schema import attempts, messages, outbox
-from hub.ledger import Accepted, IdempotencyKey, Ledger, NewMessage, NotReplayable, make_ledger
+from hub.ledger import Accepted, IdempotencyKey, Ledger, NotReplayable, make_ledger
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
 from tests.conftest import Clock
-from tests.factories import dossier_code, model
+from tests.factories import dossier_code, model, new_message
 
 POLICY = DeliveryPolicy(max_attempts=3, backoff_base=10, backoff_max=100)
 PORTAL = "national_portal"
 
 
-def new(m: DossierStatusChange) -> NewMessage:
-    return NewMessage(
-        type="dossier.status.changed",
-        key=m.dossier_code,
-        occurred_at=m.occurred_at,
-        natural_key=m.natural_key(),
-        connector=PORTAL,
-        schema_version=1,
-        payload=m.model_dump(mode="json"),
-        correlation_id="corr",
-    )
+new = new_message
 
 
 def accept(ledger: Ledger, *models: DossierStatusChange) -> list[Accepted]:

@@ -6,8 +6,8 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +26,7 @@ from hub.clients import create_client
 from hub.db.schema import messages, payment_events, payments
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
-from tests.factories import dossier_code
+from tests import factories
 
 GATEWAY = "http://gateway.test"
 
@@ -79,20 +79,10 @@ class Rig:
 
 
 def payment_request(**over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "client_reference": f"ONEGATE-{datetime.now(UTC).timestamp()}-{threading.get_ident()}",
-        "dossier_code": dossier_code(),
-        "procedure_code": "2.002492",
-        "agency_code": "000.00.00.H56",
-        "amount": 150_000,
-        "fee_items": [{"code": "LP01", "name": "Lệ phí cấp giấy phép", "amount": 150_000}],
-        "description": "Lệ phí cấp giấy phép xây dựng",
-        "payer": {"name": "Nguyễn Văn An"},
-        "return_url": "https://onegate.example/return",
-        "profile": "napas",
-    }
-    body.update(over)
-    return body
+    return factories.payment_request(**{"client_reference": f"ONEGATE-{next(_refs)}", **over})
+
+
+_refs = itertools.count(1)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import dossier_code, status_change
+from tests.factories import dossier_code, payment_request, status_change
 from tests.support.broker import random_prefix, require_broker
 from tests.support.db import temporary_pg_database
 from tests.support.receiver import Receiver
@@ -31,21 +31,7 @@ FAST = {
 
 
 def open_payment(http: httpx.Client, code: str, profile: str) -> dict:
-    r = http.post(
-        "/v1/payments",
-        json={
-            "client_reference": f"REF-{code}",
-            "dossier_code": code,
-            "procedure_code": "2.002492",
-            "agency_code": "000.00.00.H56",
-            "amount": 150_000,
-            "fee_items": [{"code": "LP01", "name": "Lệ phí cấp giấy phép", "amount": 150_000}],
-            "description": "Lệ phí cấp giấy phép xây dựng",
-            "payer": {"name": "Nguyễn Văn An"},
-            "return_url": "https://onegate.example/return",
-            "profile": profile,
-        },
-    )
+    r = http.post("/v1/payments", json=payment_request(code, profile))
     assert r.status_code == 201, r.text
     return dict(r.json())
 

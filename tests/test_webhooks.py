@@ -76,3 +76,11 @@ def test_outcomes_by_receiver_answer(engine: Engine, owner: int) -> None:
     sent = respx.calls[0].request
     assert Webhook(subs["ok"]["secret"]).verify(sent.content, dict(sent.headers)) == EVENT
     conn.close()
+
+
+def test_the_policy_is_the_one_the_settings_declare() -> None:
+    from hub.ports import DeliveryPolicy
+
+    policy = WebhookSettings(max_attempts=7, breaker_failures=900).policy()
+    assert (policy.max_attempts, policy.breaker_failures, policy.timeout) == (7, 900, 10.0)
+    assert policy.batch_size == DeliveryPolicy().batch_size  # not a webhook setting: the default

@@ -51,13 +51,4 @@ class NationalPortalSettings(BaseSettings):
         return self.base_url.rstrip("/") + endpoint
 
     def policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy(
-            timeout=self.timeout,
-            max_attempts=self.max_attempts,
-            max_age=self.max_age,
-            backoff_base=self.backoff_base,
-            backoff_max=self.backoff_max,
-            breaker_failures=self.breaker_failures,
-            breaker_reset=self.breaker_reset,
-            batch_size=self.batch_size,
-        )
+        return DeliveryPolicy.of(self)

@@ -22,12 +22,4 @@ class WebhookSettings(BaseSettings):
     breaker_reset: float = Field(default=30.0, gt=0)
 
     def policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy(
-            timeout=self.timeout,
-            max_attempts=self.max_attempts,
-            max_age=self.max_age,
-            backoff_base=self.backoff_base,
-            backoff_max=self.backoff_max,
-            breaker_failures=self.breaker_failures,
-            breaker_reset=self.breaker_reset,
-        )
+        return DeliveryPolicy.of(self)
