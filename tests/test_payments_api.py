@@ -10,7 +10,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -27,18 +27,12 @@ from hub.db.schema import messages, payment_events, payments
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
 from tests import factories
+from tests.support.clock import OffsetClock
 
 GATEWAY = "http://gateway.test"
 
 
-class Clock:
-    """The hub gateways' clock (freshness of callbacks): real time plus a settable offset."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+Clock = OffsetClock
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
@@ -26,6 +26,7 @@ from connectors.payment_napas import (
     build_gateway,
 )
 from connectors.payment_napas.mock import MockGateway, create_app
+from tests.support.clock import OffsetClock
 from tests.support.live import serve
 
 BASE = "http://testserver"
@@ -99,14 +100,7 @@ class FakeHub:
         return httpx.Client(transport=httpx.MockTransport(self.handle))
 
 
-class Clock:
-    """The hub's clock: real time plus a settable offset."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+Clock = OffsetClock
 
 
 @dataclass
