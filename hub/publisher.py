@@ -97,9 +97,12 @@ class Publisher:
                         ready = True
                     results = self.transport.publish([m for _, m in rows])
                     failures = 0
-                except TransportError as exc:
+                except Exception as exc:  # broker down, or a bug: this publisher must not die of it
                     failures += 1
-                    log.warning("publisher.unavailable", error=str(exc)[:200], handed_to_relay=len(rows))
+                    if isinstance(exc, TransportError):
+                        log.warning("publisher.unavailable", error=str(exc)[:200], handed_to_relay=len(rows))
+                    else:
+                        log.exception("publisher.error", handed_to_relay=len(rows))
                     self._hand_over([oid for oid, _ in rows])
                     self._stop.wait(min(5.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0))
                     continue

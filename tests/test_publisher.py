@@ -126,3 +126,39 @@ def test_a_full_queue_hands_the_rest_to_the_relay(hub: Hub) -> None:
     publisher.start().close()
     relay = Relay(hub.ledger, hub.transport)
     assert relay.run_once() == 2  # handed over: the relay need not wait for their deferral
+
+
+class FlakyTransport(InProcessTransport):
+    """Fails its first publish with an unexpected error (a bug, not a broker outage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def publish(self, messages: Sequence[OutgoingMessage], timeout: float = 10.0) -> list[bool]:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("unexpected")
+        return super().publish(messages, timeout)
+
+
+def test_an_unexpected_error_does_not_stop_the_publisher(db_url: str) -> None:
+    flaky = FlakyTransport()
+    flaky.setup(connectors.bindings())
+    hub = make_hub(db_url, flaky)
+    try:
+        key = create_client(hub.engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
+        with TestClient(create_app(hub, pipeline=False)) as api:
+            ids = []
+            for _ in range(2):  # the first publish fails (handed to the relay), the second goes out
+                r = api.post(URL, json=status_change(), headers={"X-API-Key": key})
+                ids.append(r.json()["message_id"])
+                until(lambda: flaky.calls >= len(ids), what="the publisher to try")
+            first, second = ids
+            until(lambda: second in flaky.queued("national_portal"), what="the publisher to keep publishing")
+        assert first not in flaky.queued("national_portal")
+        relay = Relay(hub.ledger, flaky)
+        until(lambda: relay.run_once() >= 1 or first in flaky.queued("national_portal"), what="the relay")
+        assert first in flaky.queued("national_portal")
+    finally:
+        hub.close()
