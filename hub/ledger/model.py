@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 
 TERMINAL = ("delivered", "dead")
-UNFINISHED = ("queued", "delivering", "retrying", "held")
 OUTBOX_CHANNEL = "lgsp_outbox"  # PostgreSQL NOTIFY channel: "the outbox has rows"
 SUPERSEDED = " (superseded: taken over by another worker)"
 

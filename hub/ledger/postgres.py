@@ -176,8 +176,7 @@ class PgLedger(Ledger):
         conn: psycopg.Connection[Any] = c.connection.driver_connection  # type: ignore[assignment]
         results, to_publish = self._add(conn, source, items, defer)
         if to_publish and defer <= 0:
-            conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")  # delivered when the caller commits
-            self.outbox_event.set()
+            self._wake_relay(c)  # NOTIFY is delivered when the caller commits
         return results, to_publish
 
     def published(self, outbox_ids: Sequence[int]) -> None:
