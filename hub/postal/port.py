@@ -144,6 +144,9 @@ class TrackingEvent(_Model):
 class TrackingPage(_Model):
     events: tuple[TrackingEvent, ...]
     next_cursor: str = Field(pattern=CURSOR_PATTERN, description="lastId for the next call.")
+    skipped: tuple[str, ...] = Field(
+        default=(), description="Feed ids of entries that could not be read (no time, no order): passed over."
+    )
 
     @property
     def empty(self) -> bool:
