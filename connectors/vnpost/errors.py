@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 Expect = Literal["result", "feed", "token"]
 MAX_MESSAGE = 200
-_DIGITS = re.compile(r"(?<!\d)\+?\d[\d .]{7,14}\d(?!\d)")
+_DIGITS = re.compile(r"(?<![\d.])\+?\d[\d ]{7,14}\d(?![\d.])")  # phones; not dotted codes
 _EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+")
 
 
