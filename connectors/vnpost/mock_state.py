@@ -211,16 +211,18 @@ class MockState:
         return codes
 
     # ---------------------------------------------------------------- orders
-    def _oid(self, at: datetime) -> str:
+    def _oid(self) -> str:
+        """An ObjectId-like feed id: insertion time (never the event's time) and a counter, so ids
+        only grow, whatever the order events are written in."""
         self.counter += 1
-        return f"{int(at.timestamp()) & 0xFFFFFFFF:08x}{self.counter:016x}"
+        return f"{int(self.clock.now().timestamp()) & 0xFFFFFFFF:08x}{self.counter:016x}"
 
     def _write(self, order: Order, status: ParcelStatus, at: datetime) -> None:
-        event = Event(self._oid(at), order.customer, order.number, order.item_code, status, at, POST_OFFICES[0])
+        event = Event(self._oid(), order.customer, order.number, order.item_code, status, at, POST_OFFICES[0])
         self.feed.append(event)
         if self.roll(self.faults.duplicate_rate):
             self.count("duplicate", "injected")
-            copy = Event(self._oid(at), event.customer, event.number, event.item_code, status, at, event.post_office)
+            copy = Event(self._oid(), event.customer, event.number, event.item_code, status, at, event.post_office)
             copy.copy = True
             self.feed.append(copy)
 
@@ -259,12 +261,18 @@ class MockState:
                 assert order.status in NEXT[order.steps[order.step - 1]]
                 due.append((at, n, order, order.status))
         due.sort(key=lambda d: (d[0], d[1]))
-        for i in range(len(due) - 1):
-            if self.roll(self.faults.reorder_rate):
+        held: dict[int, tuple[datetime, Order, ParcelStatus]] = {}  # out of order: written after the next one
+        for at, n, order, status in due:
+            if n not in held and self.roll(self.faults.reorder_rate):
                 self.count("reorder", "injected")
-                due[i], due[i + 1] = due[i + 1], due[i]
-        for at, _, order, status in due:
+                held[n] = (at, order, status)
+                continue
             self._write(order, status, at)
+            if n in held:
+                late_at, late_order, late_status = held.pop(n)
+                self._write(late_order, late_status, late_at)
+        for late_at, late_order, late_status in held.values():
+            self._write(late_order, late_status, late_at)
 
     def page(self, customer: str, last_id: str, size: int, order_number: str | None) -> tuple[list[Event], int]:
         self.tick()
