@@ -36,7 +36,7 @@ SCHEME_2004_VALID_TO = date(2025, 6, 30)
 SCHEME_2025_VALID_FROM = date(2025, 7, 1)
 LEVELS = ("province", "district", "commune2025")
 PROVENANCES = ("confirmed", "inferred", "operator", "placeholder", "district-zero")
-_STRENGTH = {"placeholder": 0, "district-zero": 1, "inferred": 2, "operator": 3, "confirmed": 3}
+_STRENGTH = {"placeholder": 0, "district-zero": 1, "inferred": 2, "operator": 3, "confirmed": 4}
 _DIGITS = {"province": 2, "district": 3, "commune": 5}
 
 
