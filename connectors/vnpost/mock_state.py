@@ -11,9 +11,11 @@ under a new ``_id``.
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -169,6 +171,8 @@ class MockState:
             self.set_faults(faults or Faults(), reseed=True, start_outage=True)
             self.orders: dict[tuple[str, str], Order] = {}
             self.feed: list[Event] = []
+            self.by_customer: dict[str, tuple[list[str], list[Event]]] = {}  # ids (ascending) and events
+            self.due: list[tuple[datetime, int, Order]] = []  # (next step time, seq, order): a heap
             self.pools: dict[str, Pool] = {c: Pool() for c in self.options.customers}
             self.tokens: dict[str, float] = {}  # token -> expiry (mock-clock timestamp)
             self.counter = 0
@@ -217,14 +221,26 @@ class MockState:
         self.counter += 1
         return f"{int(self.clock.now().timestamp()) & 0xFFFFFFFF:08x}{self.counter:016x}"
 
+    def _append(self, event: Event) -> None:
+        self.feed.append(event)
+        ids, events = self.by_customer.setdefault(event.customer, ([], []))
+        ids.append(event.oid)
+        events.append(event)
+
     def _write(self, order: Order, status: ParcelStatus, at: datetime) -> None:
         event = Event(self._oid(), order.customer, order.number, order.item_code, status, at, POST_OFFICES[0])
-        self.feed.append(event)
+        self._append(event)
         if self.roll(self.faults.duplicate_rate):
             self.count("duplicate", "injected")
             copy = Event(self._oid(), event.customer, event.number, event.item_code, status, at, event.post_office)
             copy.copy = True
-            self.feed.append(copy)
+            self._append(copy)
+
+    def _schedule(self, order: Order) -> None:
+        if order.status is not S.CANCELLED and order.step + 1 < len(order.steps):
+            at = order.created_at + timedelta(seconds=self.options.step_seconds) * (order.step + 1)
+            self.counter += 1
+            heapq.heappush(self.due, (at, self.counter, order))
 
     def create(self, customer: str, number: str, body: dict[str, Any], variant: str, item_code: str | None) -> Order:
         now = self.clock.now()
@@ -233,6 +249,7 @@ class MockState:
         if item_code:
             self.pools[customer].in_use[item_code] = number
         self._write(order, S.ACCEPTED, now)
+        self._schedule(order)
         return order
 
     def cancel(self, order: Order) -> str:
@@ -249,20 +266,21 @@ class MockState:
 
     def tick(self) -> None:
         """Write to the feed every status that is due by now, in event-time order (or faulted)."""
-        now, step = self.clock.now(), timedelta(seconds=self.options.step_seconds)
+        now = self.clock.now()
         due: list[tuple[datetime, int, Order, ParcelStatus]] = []
-        for n, order in enumerate(self.orders.values()):
-            while order.status not in (S.CANCELLED,) and order.step + 1 < len(order.steps):
-                at = order.created_at + step * (order.step + 1)
-                if at > now:
-                    break
-                order.step += 1
-                order.status = order.steps[order.step]
-                assert order.status in NEXT[order.steps[order.step - 1]]
-                due.append((at, n, order, order.status))
+        while self.due and self.due[0][0] <= now:
+            at, seq, order = heapq.heappop(self.due)
+            if order.status is S.CANCELLED or self.orders.get((order.customer, order.number)) is not order:
+                continue  # cancelled, or replaced by a new order of the same number
+            order.step += 1
+            previous, order.status = order.status, order.steps[order.step]
+            assert order.status in NEXT[previous]
+            due.append((at, seq, order, order.status))
+            self._schedule(order)
         due.sort(key=lambda d: (d[0], d[1]))
         held: dict[int, tuple[datetime, Order, ParcelStatus]] = {}  # out of order: written after the next one
-        for at, n, order, status in due:
+        for at, _, order, status in due:
+            n = id(order)
             if n not in held and self.roll(self.faults.reorder_rate):
                 self.count("reorder", "injected")
                 held[n] = (at, order, status)
@@ -276,7 +294,11 @@ class MockState:
 
     def page(self, customer: str, last_id: str, size: int, order_number: str | None) -> tuple[list[Event], int]:
         self.tick()
-        mine = [e for e in self.feed if e.customer == customer and (order_number is None or e.number == order_number)]
+        ids, events = self.by_customer.get(customer, ([], []))
+        if order_number is None:
+            start = bisect_right(ids, last_id)
+            return events[start : start + size], len(events)
+        mine = [e for e in events if e.number == order_number]
         return [e for e in mine if e.oid > last_id][:size], len(mine)
 
     def set_scenario(self, customer: str, number: str, scenario: str) -> Order:
