@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from hub.ports import Connector, DeliveryItem, Outcome, OutcomeKind
 from hub.postal.messages import CANCEL_REQUESTED, ORDER_REQUESTED, parse_command
-from hub.postal.port import CancelRequest, PostalError, PostalGateway, PostalOrderRequest
+from hub.postal.port import CancelRequest, OrderAccepted, PostalError, PostalGateway, PostalOrderRequest
 
 from .client import VnpostClient
 from .config import VnpostSettings
@@ -93,9 +93,8 @@ class VnpostConnector:
             return Outcome(OutcomeKind.RETRY if exc.retryable else OutcomeKind.DEAD, exc.describe(), response=exc.code)
 
 
-def _excerpt(accepted: object) -> str | None:
-    code, message = getattr(accepted, "partner_code", ""), getattr(accepted, "message", "")
-    return f"{code} {message}".strip() or None
+def _excerpt(accepted: OrderAccepted) -> str | None:
+    return f"{accepted.partner_code} {accepted.message}".strip() or None
 
 
 def _conforms(connector: VnpostConnector) -> Connector:
