@@ -1,0 +1,168 @@
+"""Mock VNPost: the partner's stand-in for development, demos and tests, in all three variants at once.
+
+Run: ``python -m connectors.vnpost.mock --port 8104 [--step-seconds 30] [--no-realtime] [--duplicate-rate 0.2 ...]``.
+Paths and credentials come from ``VnpostSettings`` (``HUB_VNPOST_*``), so the connector and the mock
+agree by default. It refuses what VNPost would, in the variant's own shapes:
+
+- auth: a missing, wrong or expired token (direct: HTTP 401 with the WSO2 ``fault`` body, codes
+  900902 missing / 900901 invalid; LGSP: 401 ``{Status: "401"}``; MyVNPost: 401 ``{IsSuccess: false}``);
+  a token request with wrong client credentials (401 ``invalid_client``) or grant (400), or a wrong
+  MyVNPost login (``IsSuccess: false``). Tokens expire on the mock's clock.
+- orders (answers HTTP 200 ``{Status, Message}``, MyVNPost ``{IsSuccess, Code, Message}``): "100"
+  registered; "101" the same (CustomerCode, OrderNumber) again (already registered, nothing
+  changes); "102" invalid data, the message naming each field (missing required fields, unit ids
+  that are not integers, booleans or unknown to VNPost, a district not of its province, district 0
+  unless ``accept_district_zero``, a negative or non-numeric CODAmount); "103" a waybill (ItemCode)
+  not issued to this customer or in use by another order; "106" an unknown customer code.
+- cancel: "100" cancelled before pickup, "101" already cancelled, "104" refused once picked up
+  (or finished), "105" unknown order.
+- the feed: ``CustomerCode`` required and known, ``pagesize`` 1-100, ``lastId`` 24 hex digits
+  (else HTTP 400 "102"); HAL ``{_embedded: {"rh:doc": [...]}, _returned, _size, _total_pages}``.
+
+Codes other than "100"/"101", the MyVNPost paths and the feed's StatusCode table are [I].
+Admin (never faulted): GET ``/_mock/state``, GET/POST ``/_mock/faults``, POST ``/_mock/reset``,
+GET ``/_mock/clock``, POST ``/_mock/clock/advance {"seconds"}``, POST ``/_mock/waybills
+{"customer_code", "count"}``, POST ``/_mock/orders/{customer}/{order_number}/scenario {"scenario"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from hub.postal.units import UnitMap
+
+from .config import VnpostSettings
+from .mock_admin import install_admin
+from .mock_http import MockHttp, problems_of
+from .mock_state import Faults, MockOptions, MockState, Order
+
+__all__ = ["Faults", "MockOptions", "MockState", "create_app", "main"]
+
+
+def create_app(
+    options: MockOptions | None = None,
+    faults: Faults | None = None,
+    settings: VnpostSettings | None = None,
+    units: UnitMap | None = None,
+) -> FastAPI:
+    s = settings or VnpostSettings()
+    state = MockState(options or MockOptions(), faults)
+    known = (units or UnitMap.load(placeholders=True)).known_ids()
+    h = MockHttp(state, s)
+    app = FastAPI(title="Mock VNPost (direct MITC, province LGSP, MyVNPost)")
+    app.state.mock = state
+
+    async def order(request: Request, variant: str) -> Response:
+        body = await h.guarded(request, variant)
+        if isinstance(body, Response):
+            return body
+        problems = problems_of(body, variant, known, state.options.accept_district_zero)
+        customer, number = str(body.get("CustomerCode") or ""), str(body.get("OrderNumber") or "")
+        item_code = body.get("ItemCode") if isinstance(body.get("ItemCode"), str) else None
+        with state.lock:
+            if problems:
+                return h.answer(variant, "102", "Dữ liệu không hợp lệ (invalid data): " + "; ".join(problems[:10]))
+            if customer not in state.pools:
+                return h.answer(variant, "106", "Mã khách hàng không tồn tại (unknown CustomerCode)")
+            existing = state.orders.get((customer, number))
+            if existing is not None and existing.status.value != "cancelled":
+                return h.answer(variant, "101", f"Đơn hàng {number} đã tồn tại (already registered)")
+            pool = state.pools[customer]
+            if item_code and (item_code not in pool.issued or item_code in pool.in_use):
+                why = "đang được dùng (in use)" if item_code in pool.issued else "không được cấp (not issued)"
+                return h.answer(variant, "103", f"ItemCode {item_code} {why} for CustomerCode {customer}")
+            state.create(customer, number, body, variant, item_code)
+        return h.answer(variant, "100", "Tạo đơn hàng thành công (order registered)")
+
+    async def cancel(request: Request, variant: str) -> Response:
+        body = await h.guarded(request, variant)
+        if isinstance(body, Response):
+            return body
+        key = (str(body.get("CustomerCode") or ""), str(body.get("OrderNumber") or ""))
+        with state.lock:
+            found: Order | None = state.orders.get(key)
+            if found is None:
+                return h.answer(variant, "105", f"Không tìm thấy đơn hàng (unknown order) {key[1][:60]}")
+            outcome = state.cancel(found)
+        codes = {"cancelled": ("100", "Hủy đơn hàng thành công"), "already": ("101", "Đơn hàng đã được hủy")}
+        code, message = codes.get(outcome, ("104", "Không thể hủy: bưu gửi đã được nhận (already picked up)"))
+        return h.answer(variant, code, message)
+
+    async def tracking(request: Request, variant: str) -> Response:
+        return await h.feed(request, variant)
+
+    routes: dict[str, dict[str, tuple[str, str]]] = {
+        "direct": {
+            "order": ("POST", s.order_path),
+            "cancel": ("POST", s.cancel_path),
+            "tracking": ("GET", s.tracking_path),
+        },
+        "myvnpost": {
+            "order": ("POST", s.myvnpost_order_path),
+            "cancel": ("POST", s.myvnpost_cancel_path),
+            "tracking": ("GET", s.myvnpost_tracking_path),
+        },
+    }
+    handlers = {"order": order, "cancel": cancel, "tracking": tracking}
+    for variant, ops in routes.items():
+        for op, (method, path) in ops.items():
+            app.add_api_route(path, _bind(handlers[op], variant), methods=[method], include_in_schema=False)
+
+    lgsp_ops = {s.lgsp_op_order: order, s.lgsp_op_cancel: cancel, s.lgsp_op_tracking: tracking}
+
+    async def lgsp(request: Request) -> Response:
+        handler = lgsp_ops.get(request.query_params.get("service", ""))
+        if handler is None:
+            return JSONResponse({"Status": "404", "Message": "service không tồn tại (unknown service)"}, 404)
+        return await handler(request, "lgsp")
+
+    app.add_api_route(s.lgsp_path, lgsp, methods=["GET", "POST"], include_in_schema=False)
+    app.add_api_route(s.token_path, _bind(h.oauth_token, "direct"), methods=["POST"], include_in_schema=False)
+    app.add_api_route(s.lgsp_token_path, _bind(h.oauth_token, "lgsp"), methods=["POST"], include_in_schema=False)
+    app.add_api_route(s.myvnpost_token_path, h.myvnpost_token, methods=["POST"], include_in_schema=False)
+    install_admin(app, state)
+    return app
+
+
+def _bind(handler: Any, variant: str) -> Any:
+    async def route(request: Request) -> Response:
+        response: Response = await handler(request, variant)
+        return response
+
+    return route
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Mock VNPost (direct MITC, province LGSP, MyVNPost)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8104)
+    parser.add_argument("--step-seconds", type=float, default=MockOptions.step_seconds, help="Time between statuses.")
+    parser.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=True, help="Clock runs by itself.")
+    parser.add_argument("--accept-district-zero", action="store_true", help="Accept district id 0.")
+    parser.add_argument("--scenario", default=MockOptions.default_scenario, help="Default journey of new orders.")
+    for name, spec in Faults.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        if spec.annotation is bool:
+            parser.add_argument(flag, action="store_true", help=spec.description)
+        else:
+            kind = int if name in ("latency_ms", "token_latency_ms", "seed") else float
+            parser.add_argument(flag, type=kind, default=spec.default, help=spec.description)
+    args = vars(parser.parse_args(argv))
+    host, port = args.pop("host"), args.pop("port")
+    options = MockOptions(
+        step_seconds=args.pop("step_seconds"),
+        realtime=args.pop("realtime"),
+        accept_district_zero=args.pop("accept_district_zero"),
+        default_scenario=args.pop("scenario"),
+    )
+    import uvicorn
+
+    uvicorn.run(create_app(options, Faults(**args)), host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

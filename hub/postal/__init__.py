@@ -1,0 +1,8 @@
+"""Postal service (bưu chính công ích, BCCI): VNPost pickups of dossiers and deliveries of results.
+
+The domain's port (``port.py``: models, the ``PostalGateway`` protocol, the error family), its pure
+rules (``rules.py``: parcel statuses and how tracking events apply), the administrative-unit mapping
+to VNPost's ids (``units.py``, data in ``data/``) and the canonical ledger messages (``messages.py``).
+Connectors (``connectors/vnpost``) implement the port; nothing here does I/O except reading the
+shipped data files.
+"""
