@@ -100,7 +100,7 @@ def violation(fields: Mapping[str, str | None], limits: FieldLimits, required: t
     if "NgayThangNamSinh" in required and not born:
         return Violation("NgayThangNamSinh", "required")
     if born and birth_format(born, limits.NgayThangNamSinh) is None:
-        return Violation("NgayThangNamSinh", " or ".join(limits.NgayThangNamSinh) + " (a calendar date)")
+        return Violation("NgayThangNamSinh", "a date as " + "|".join(limits.NgayThangNamSinh))
     return None
 
 

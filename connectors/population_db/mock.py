@@ -31,6 +31,7 @@ SoDinhDanh      SoCMND       HoVaTen                   birth       notes
 000185000002    000000002    Trần Thị Bích Ngọc        1985 (year) old record: year only, has a SoCMND
 000300000003    -            Lê Minh Đức               2000-02-29  sparse: empty fields, 2025 address
 000192000005    -            Trần Thị Bình             1992-06-30  spouse of the first
+000195000006    -            Phạm Thị Thúy Hòa         1995-03-08  new tone placement ("Thuý Hoà" matches)
 ==============  ===========  ========================  ==========  =====================================
 
 plus ``population`` citizens generated from ``seed``, the same for the same seed.
@@ -71,7 +72,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -343,7 +344,10 @@ async def dispatch(db: _Database, path: str, request: Request) -> Response:
     """A POST to the partner: the token endpoint, or the current variant's endpoint."""
     s = db.settings
     if path.strip("/") == urlparse(s.token_endpoint()).path.strip("/"):
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            form = dict(parse_qsl((await _read_limited(request)).decode("utf-8"), strict_parsing=False))
+        except (rules.Refusal, UnicodeDecodeError):
+            form = {}
         with db.lock:
             return front.issue_token(s, db.tokens, form, request.headers, db.mode.token_ttl)
     operation = _route(s.path, path)
