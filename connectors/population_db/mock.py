@@ -286,8 +286,6 @@ async def database(db: _Database, element: etree._Element) -> SoapOut:
             granted = s.integration_code_verify if operation == tr.OP_VERIFY else s.integration_code_lookup
             rules.check(query, limits=s.limits, granted=granted, agency_pattern=s.agency_code_pattern,
                         seen_before=seen)  # fmt: skip
-        elif not (query.id_number or query.old_id):
-            raise rules.Refusal("id-required", "SoDinhDanh hoặc SoCMND: bắt buộc")
     except rules.Refusal as refusal:
         return _refusal(db, refusal)
     record = db.find(query.id_number, query.old_id)
