@@ -113,4 +113,3 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("HUB_POPDB_LIMITS", json.dumps({"MaCanBo": 12, "NgayThangNamSinh": ["yyyy-mm-dd", "yyyy"]}))
     limits = PopulationDbSettings().limits
     assert (limits.MaCanBo, limits.NgayThangNamSinh, limits.HoVaTen) == (12, ("yyyy-mm-dd", "yyyy"), 100)
-
