@@ -151,6 +151,8 @@ class PopulationDbSettings(BaseSettings):
             is None
         ):
             problems.append("HUB_POPDB_BIRTH_DATE_FORMAT: not among HUB_POPDB_LIMITS__NGAYTHANGNAMSINH")
+        if self.variant in ("lgsp_dongthap", "lgsp_thanhhoa") and "{operation}" not in self.path:
+            problems.append("HUB_POPDB_ENDPOINT_PATH: a JSON variant names the operation in its path ({operation})")
         if problems:
             raise ValueError("; ".join(problems))
         return self

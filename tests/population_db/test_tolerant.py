@@ -75,7 +75,8 @@ def test_nothing_known_is_dropped() -> None:
     names = "".join(f"<n:{n}>{v}</n:{n}>" for n, v in [("TenTinhThanh", "Tỉnh Thanh Hóa"), ("TenQuanHuyen", "Q"),
                                                       ("TenPhuongXa", "P"), ("MaTinhThanh", "38")])  # fmt: skip
     body = collection(
-        f"<n:SoDinhDanh>{AN_ID}</n:SoDinhDanh><n:HoVaTen>Nguyễn  Văn An</n:HoVaTen><n:NoiOHienTai>{names}</n:NoiOHienTai>"
+        f"<n:SoDinhDanh>{AN_ID}</n:SoDinhDanh><n:HoVaTen>Nguyễn  Văn An</n:HoVaTen>"
+        f"<n:NoiOHienTai>{names}</n:NoiOHienTai>"
         "<n:Me><n:HoVaTen>Lê Thị Dung</n:HoVaTen></n:Me><n:ChuHo><n:HoVaTen>Nguyễn Văn An</n:HoVaTen></n:ChuHo>"
     )
     record = lookup_of(body)

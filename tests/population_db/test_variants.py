@@ -20,6 +20,7 @@ from connectors.population_db import (
     CitizenNotFound,
     InvalidRequest,
     NotAuthorised,
+    PermanentError,
     PopulationDbClient,
     PopulationDbSettings,
     RetryableError,
@@ -105,7 +106,7 @@ def test_a_client_without_the_variants_credentials_is_refused(pair: tuple[Popula
             "secret_key": _s("wrong"),
             "token": _s("wrong"),
             "staff_key_pass": _s("wrong"),
-        }  # fmt: skip
+        }
     )
     with pytest.raises(NotAuthorised) as caught:
         PopulationDbClient(stranger, http=http).verify(verify_req())
@@ -160,7 +161,7 @@ LOOKUP_PATH = "/lgsp/csdldancu/TraCuuThongTinCongDan"
         "th-repeated-key",
         "th-number",
         "th-array",
-    ],  # fmt: skip
+    ],
 )
 def test_json_fronts_refuse_the_wrong_shape_in_their_own_form(variant: str, body: Any, status: int) -> None:
     extra = {"service_username": "STTTT_TEST", "token": "st4tic-t0ken"} if variant == "lgsp_dongthap" else {}
@@ -302,8 +303,6 @@ def test_success_codes_are_read_leniently(thanhhoa: tuple[PopulationDbClient, Te
 def test_json_wrappers_of_the_wrong_shape_are_refused(body: Any, expected: type, reason: str) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     http = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, content=content)))
-    from connectors.population_db import PermanentError
-
     client = PopulationDbClient(settings_of(**THANHHOA), http=http)
     with pytest.raises(PermanentError if expected is type(None) else expected) as caught:
         client.verify(verify_req())
@@ -318,6 +317,7 @@ def test_run_time_variant_switch() -> None:
         assert thanhhoa.verify(verify_req()).exists
         http.post("/_mock/mode", json={"variant": "soap"})
         assert soap.verify(verify_req()).exists
-        with pytest.raises(Exception):  # noqa: B017 - the JSON path is not served any more (404)
+        with pytest.raises(PermanentError) as caught:  # the JSON path is not served any more
             thanhhoa.verify(verify_req())
+        assert caught.value.http_status == 404
         assert http.get("/_mock/card").json()["variant"] == "soap"
