@@ -4,9 +4,9 @@ Run: ``python -m bench.soap [--iterations 2000]``. For each operation it measure
 ``time.process_time`` over N calls after a warm-up:
 
 - ``build``: canonical request -> SOAP envelope (``translate`` + zeep serialisation, no transport);
-- ``call``: the whole client call through zeep over ``HttpxTransport`` against an in-memory
-  ``httpx.MockTransport`` that returns a canned answer: build, serialise, hardening checks, strict
-  parse of the answer, ``serialize_object`` and translation to the canonical result.
+- ``call``: the whole client call against an in-memory ``httpx.MockTransport`` that returns a canned
+  answer: limits check, build and serialise (zeep), the bounded POST, the hardened parse and the
+  tolerant schema-driven reading of the answer (``answers.py``), translation to the canonical result.
 
 Answers are the mock's own (``verify_answer`` / ``collection_answer`` for the first demo citizen).
 """

@@ -1,29 +1,23 @@
-"""SOAP client of the population database: zeep over a small httpx transport, hardened.
+"""Client of the population database: one call path for every variant, hardened.
 
-- The WSDL and its two XSDs are read from ``wsdl/`` next to this module by :class:`LocalWsdlLoader`,
-  which refuses anything else (no URL, no file outside that folder). Parsed once per process, lazily:
-  constructing a client does no I/O at all.
-- SOAP traffic goes through :class:`HttpxTransport`, a zeep transport built on ``httpx.Client``, so
-  respx or an in-process ASGI client (``fastapi.testclient.TestClient``) sees every request. It
-  bounds time (each network phase by ``timeout``, and the answer must be complete ``timeout`` after
-  the call started), reads at most ``max_response_bytes`` (streamed, refused past the limit), hands
-  zeep only 2xx and 500 (SOAP 1.1 fault) answers, and refuses any answer that declares a DTD or
-  entities before zeep parses it.
-- :class:`AnswerShape` (a zeep ingress plugin) refuses a 2xx whose Body is not exactly the
-  operation's answer element: zeep would otherwise read a foreign or empty Body as empty values, and
-  an empty ``CongdanCollection`` means "no such citizen".
-- zeep parses with ``Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True,
-  forbid_external=True)``: a second line of defence, and strict (no lxml recover mode).
-- Every failure leaves as one error of ``errors.py`` (``classify``), raised ``from None`` so no
-  exception holding the partner's answer is chained. Nothing here logs.
+1. The canonical query becomes the SOAP request fields (``translate.to_soap_request``: wire order, NFC).
+2. What the configured variant sends of them is checked against the field limits (``limits.py``);
+   a field over its limit is refused here (``InvalidRequest`` "field-limit"), nothing is sent.
+3. The variant's request (``variants.py``): the SOAP envelope, rendered by zeep from the vendored
+   WSDL (loaded from ``wsdl/`` by :class:`LocalWsdlLoader` only, never from the network; zeep does no
+   I/O here), or the LGSP's JSON; credentials from ``auth.py`` (tokens cached and renewed; a 401
+   drops the token and the call is tried once more with a new one).
+4. One bounded POST (``transport.py``: time and size bounded, only 2xx and 500 read).
+5. The answer read by ``answers.py``, the same hardened reader for every variant (raw SOAP, or the
+   SOAP string inside an LGSP's JSON), then translated (``translate.py``).
+
+Every failure leaves as one error of ``errors.py`` (``classify``), raised ``from None`` so no exception
+holding the partner's answer is chained. Nothing here logs.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -33,35 +27,36 @@ from urllib.parse import unquote, urlparse
 import httpx
 import zeep
 from lxml import etree
-from zeep.exceptions import ExternalReferenceForbidden, TransportError
-from zeep.helpers import serialize_object
-from zeep.plugins import Plugin
+from zeep.exceptions import ExternalReferenceForbidden
 from zeep.transports import Transport
 from zeep.wsdl import Document
-from zeep.wsdl.utils import etree_to_string
 
 from . import translate as tr
+from . import variants as wire
+from .answers import Answer, read_json_message, read_soap
+from .auth import Credentials
 from .config import PopulationDbSettings
 from .errors import (
     CitizenNotFound,
     Codes,
-    HostileMarkup,
+    HttpStatusError,
+    InvalidRequest,
     PopulationDbError,
-    ResponseTooLarge,
-    UnexpectedAnswer,
     UnsafeResponse,
     classify,
 )
+from .limits import violation
 from .models import CitizenQuery, CitizenRecord, LookupRequest, VerifyRequest, VerifyResult
+from .schema import WSDL_DIR
+from .transport import post_bounded
 
 NAME = "population_db"
-WSDL_DIR = Path(__file__).resolve().parent / "wsdl"
 WSDL_PATH = WSDL_DIR / "population_db.wsdl"
 BINDING = "{http://dancuquocgia.bca/wsdl}CongDanSoapBinding"
 
 
 def zeep_settings(strict: bool = True) -> zeep.Settings:
-    """The hardened parse settings used for the WSDL and for every answer."""
+    """The hardened parse settings used for the WSDL."""
     return zeep.Settings(
         strict=strict, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
     )
@@ -101,117 +96,10 @@ class LocalWsdlLoader(Transport):
         pass
 
 
-@lru_cache(maxsize=2)
-def wsdl_document(strict: bool = True) -> Document:
-    """The parsed WSDL (cached per process and strictness). Reads three local files, once."""
-    return Document(str(WSDL_PATH), LocalWsdlLoader(), settings=zeep_settings(strict))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What zeep reads from an HTTP answer."""
-
-    status_code: int
-    content: bytes
-    headers: httpx.Headers
-    encoding: str = "utf-8"
-
-
-class HttpxTransport(Transport):
-    """zeep transport over an ``httpx.Client``: bounded in time and size, DTD-free answers only."""
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        timeout: float,
-        max_bytes: int,
-        extra_headers: Callable[[], dict[str, str]] | None = None,
-    ) -> None:  # no super().__init__: that builds a requests.Session
-        self.http = http
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self.extra_headers: Callable[[], dict[str, str]] = extra_headers or dict
-        self.cache = None
-        self.load_timeout = timeout
-        self.operation_timeout = timeout
-        self._close_session = False
-        self._local = threading.local()
-
-    def last_status(self) -> int | None:
-        """HTTP status of this thread's last answer (for the ingress check)."""
-        status: int | None = getattr(self._local, "status", None)
-        return status
-
-    def load(self, url: str) -> bytes:
-        raise ExternalReferenceForbidden(url)  # answers never import anything
-
-    def get(self, address: str, params: Any, headers: Any) -> Any:
-        raise ExternalReferenceForbidden(address)  # this service is POST-only
-
-    def post_xml(self, address: str, envelope: Any, headers: Any) -> Reply:
-        return self.post(address, etree_to_string(envelope), headers)
-
-    def post(self, address: str, message: bytes, headers: Any) -> Reply:
-        """POST and read the answer. Only 2xx and 500 (SOAP 1.1 faults) go on to zeep; any other
-        status is raised here, its body unread beyond the limit and never kept."""
-        self._local.status = None
-        deadline = time.monotonic() + self.timeout
-        all_headers = {**dict(headers or {}), **self.extra_headers()}
-        with self.http.stream(
-            "POST", address, content=message, headers=all_headers, timeout=httpx.Timeout(self.timeout)
-        ) as response:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                raise ResponseTooLarge()
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self.max_bytes:
-                    raise ResponseTooLarge()
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("whole-call deadline passed", request=response.request)
-        content = bytes(body)
-        self._local.status = response.status_code
-        if not (200 <= response.status_code < 300 or response.status_code == 500):
-            raise TransportError("HTTP status", status_code=response.status_code)
-        if b"<!ENTITY" in content:
-            raise HostileMarkup("entities")
-        if b"<!DOCTYPE" in content:
-            raise HostileMarkup("dtd")
-        return Reply(response.status_code, content, response.headers, response.encoding or "utf-8")
-
-    def __del__(self) -> None:
-        pass
-
-
-EXPECTED_ANSWER = {
-    tr.OP_VERIFY: f"{{{tr.REQUEST_NS}}}KetQuaXacThucResponse",
-    tr.OP_LOOKUP: f"{{{tr.RESPONSE_NS}}}CongdanCollection",
-}
-_SOAP_FAULT = "{http://schemas.xmlsoap.org/soap/envelope/}Fault"
-
-
-class AnswerShape(Plugin):
-    """zeep ingress check of a 2xx answer: the Body holds exactly the operation's answer element or a Fault.
-
-    zeep maps an unknown or missing Body element to empty values; for ``lookup`` that would read as
-    "no such citizen". Anything but the expected element is refused here (``UnsafeResponse``). A 500
-    is left to zeep's fault handling (a server error page there is retryable, see ``errors.py``)."""
-
-    def __init__(self, transport: HttpxTransport) -> None:
-        self.transport = transport
-
-    def ingress(self, envelope: etree._Element, http_headers: Any, operation: Any) -> tuple[Any, Any]:
-        status = self.transport.last_status()
-        if status is None or not 200 <= status < 300:
-            return envelope, http_headers
-        body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
-        children = [c for c in body if isinstance(c.tag, str)] if body is not None else []
-        expected = EXPECTED_ANSWER.get(getattr(operation, "name", ""))
-        if len(children) != 1 or children[0].tag not in (expected, _SOAP_FAULT):
-            raise UnexpectedAnswer()
-        return envelope, http_headers
+@lru_cache(maxsize=1)
+def wsdl_document() -> Document:
+    """The parsed WSDL (cached per process). Reads three local files, once."""
+    return Document(str(WSDL_PATH), LocalWsdlLoader(), settings=zeep_settings())  # type: ignore[arg-type]
 
 
 class PopulationDbClient:
@@ -225,6 +113,7 @@ class PopulationDbClient:
         self.settings = settings or PopulationDbSettings()
         s = self.settings
         self.codes = Codes.of(s.invalid_codes, s.not_authorised_codes, s.not_found_codes, s.busy_codes)
+        self.credentials = Credentials(s)
         self._http = http
         self._owns_http = http is None
         self._service: Any = None
@@ -245,49 +134,91 @@ class PopulationDbClient:
             self._http = None if self._owns_http else self._http
             self._service = self._zeep = None
 
-    def _bound(self) -> Any:
-        """The zeep service proxy bound to the configured endpoint (built on first use)."""
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(follow_redirects=False)
+            return self._http
+
+    def _bound(self) -> tuple[zeep.Client, Any]:
+        """zeep (for rendering envelopes only; its transport refuses any I/O) and the bound service."""
         with self._lock:
             if self._service is None:
-                if self._http is None:
-                    self._http = httpx.Client(follow_redirects=False)
-                s = self.settings
-                transport = HttpxTransport(
-                    self._http, timeout=s.timeout, max_bytes=s.max_response_bytes, extra_headers=s.auth_headers
-                )
-                self._zeep = zeep.Client(
-                    wsdl_document(s.strict_xml),
-                    transport=transport,
-                    settings=zeep_settings(s.strict_xml),
-                    plugins=[AnswerShape(transport)],
-                )
-                self._service = self._zeep.create_service(BINDING, s.endpoint())
-            return self._service
+                self._zeep = zeep.Client(wsdl_document(), transport=LocalWsdlLoader(), settings=zeep_settings())
+                self._service = self._zeep.create_service(BINDING, self.settings.endpoint(tr.OP_VERIFY))
+            assert self._zeep is not None
+            return self._zeep, self._service
 
-    # ---------------------------------------------------------------- operations
+    # ---------------------------------------------------------------- requests
     def options(self, operation: str) -> tr.WireOptions:
         s = self.settings
         code = s.integration_code_verify if operation == tr.OP_VERIFY else s.integration_code_lookup
         return tr.WireOptions(s.agency_code, s.service_code, code, s.birth_date_format, s.uppercase_names)
 
     def build_envelope(self, operation: str, query: CitizenQuery) -> etree._Element:
-        """The SOAP envelope a call would send (no I/O): for golden files and the benchmark."""
-        service = self._bound()
-        assert self._zeep is not None
-        message: etree._Element = self._zeep.create_message(
+        """The SOAP envelope a call would send (no I/O): for golden files, the benchmark, lgsp_hagiang."""
+        zeep_client, service = self._bound()
+        message: etree._Element = zeep_client.create_message(
             service, operation, **tr.to_soap_request(query, self.options(operation))
         )
         return message
 
-    def _call(self, operation: str, query: CitizenQuery) -> Any:
+    def refusal(self, operation: str, query: CitizenQuery) -> InvalidRequest | None:
+        """Why this query would not be sent (a field over its limit, named with the rule), or ``None``."""
+        fields = wire.flat(tr.to_soap_request(query, self.options(operation)))
+        variant = self.settings.variant
+        found = violation(wire.sent_fields(variant, fields), self.settings.limits, wire.required(variant))
+        if found is None:
+            return None
+        return InvalidRequest(operation, "field-limit", fields=(found.field,), rule=found.rule)
+
+    def _request(self, operation: str, query: CitizenQuery, http: httpx.Client) -> tuple[dict[str, str], bytes]:
+        s, variant = self.settings, self.settings.variant
+        if variant in ("soap", "lgsp_hagiang"):
+            envelope = self.build_envelope(operation, query)
+            if variant == "soap":
+                headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+                headers |= self.credentials.headers(http, operation)
+                return headers, etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+            body: dict[str, Any] = wire.hagiang_body(
+                etree.tostring(envelope, encoding="unicode"), self.credentials.bearer(http, operation), s
+            )
+            return {"Content-Type": "application/json; charset=utf-8"}, wire.json_bytes(body)
+        fields = wire.flat(tr.to_soap_request(query, self.options(operation)))
+        body = wire.dongthap_body(fields, s) if variant == "lgsp_dongthap" else wire.thanhhoa_body(fields, s)
+        headers = {"Content-Type": "application/json; charset=utf-8", **self.credentials.headers(http, operation)}
+        return headers, wire.json_bytes(body)
+
+    def _exchange(self, operation: str, query: CitizenQuery) -> Answer:
+        s, http = self.settings, self._client()
+        for attempt in (1, 2):
+            headers, content = self._request(operation, query, http)
+            try:
+                reply = post_bounded(
+                    http, s.endpoint(operation), timeout=s.timeout, max_bytes=s.max_response_bytes,
+                    headers=headers, content=content,
+                )  # fmt: skip
+            except HttpStatusError as exc:
+                if exc.status_code == 401 and self.credentials.renewable and attempt == 1:
+                    self.credentials.invalidate()  # the token was refused: one more try with a new one
+                    continue
+                raise
+            if s.answers_as == "json_message":
+                return read_json_message(operation, reply.content, reply.status_code, self.codes)
+            return read_soap(operation, reply.content, reply.status_code)
+        raise AssertionError("unreachable")
+
+    def _call(self, operation: str, query: CitizenQuery) -> Answer:
+        refused = self.refusal(operation, query)
+        if refused is not None:
+            raise refused
         try:
-            service = self._bound()
-            answer = getattr(service, operation)(**tr.to_soap_request(query, self.options(operation)))
-            return serialize_object(answer, dict)
+            return self._exchange(operation, query)
         except Exception as exc:  # every failure is classified; unknown ones become PermanentError
             error = classify(operation, exc, self.codes)
         raise error from None
 
+    # ---------------------------------------------------------------- operations
     def verify(self, req: VerifyRequest) -> VerifyResult:
         """``XacThucThongTinCongDan``: does the citizen exist, and which given fields match.
 
@@ -298,9 +229,10 @@ class PopulationDbClient:
         except CitizenNotFound:
             return tr.to_verify_result(False, req)
         try:
-            return tr.to_verify_result(answer, req)
+            result = tr.to_verify_result(answer.payload, req)
         except (ValueError, TypeError, KeyError):
             raise UnsafeResponse(tr.OP_VERIFY, "unexpected-content") from None
+        return result.model_copy(update={"ignored": answer.ignored})
 
     def lookup(self, req: LookupRequest) -> CitizenRecord:
         """``TraCuuThongTinCongDan``: the citizen's record (all fields; the hub filters by grant).
@@ -308,15 +240,13 @@ class PopulationDbClient:
         Raises ``CitizenNotFound`` when the database has no match (empty ``CongdanCollection``),
         otherwise the errors of :meth:`verify`."""
         answer = self._call(tr.OP_LOOKUP, req)
-        if not isinstance(answer, dict):  # e.g. an empty HTTP 202: not an answer, certainly not "not found"
-            raise UnsafeResponse(tr.OP_LOOKUP, "unexpected-content")
         try:
-            record = tr.pick_citizen(answer, req.id_number)
+            record = tr.pick_citizen(answer.payload, req.id_number)
         except (ValueError, TypeError, KeyError):
             raise UnsafeResponse(tr.OP_LOOKUP, "unexpected-content") from None
         if record is None:
             raise CitizenNotFound(tr.OP_LOOKUP, "no-such-citizen")
-        return record
+        return record.model_copy(update={"ignored": answer.ignored})
 
 
 def build_client(settings: PopulationDbSettings | None = None, http: httpx.Client | None = None) -> PopulationDbClient:
@@ -327,8 +257,8 @@ def build_client(settings: PopulationDbSettings | None = None, http: httpx.Clien
 __all__ = [
     "BINDING",
     "NAME",
+    "WSDL_DIR",
     "WSDL_PATH",
-    "HttpxTransport",
     "LocalWsdlLoader",
     "PopulationDbClient",
     "PopulationDbError",

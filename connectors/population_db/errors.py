@@ -7,13 +7,17 @@
 ``NotAuthorised``           HTTP 401 / 403, a not-authorised MaLoi [I] or message ("không có quyền",
                             "unauthorised"): the operator must fix credentials or grants
 ``InvalidRequest``          SOAP ``Client`` fault, an invalid-request MaLoi [I], HTTP 400 and other 4xx,
-                            a request zeep refuses to render
+                            a request zeep refuses to render, a field over its limit (``field-limit``,
+                            refused before anything is sent)
 ``PermanentError``          anything else that will not get better by retrying (VersionMismatch,
                             a redirect or 404: the endpoint is misconfigured, unknown faults)
 ``UnsafeResponse``          hostile, malformed or oversized answers: DTD, entity declarations,
                             external references, an empty or non-XML 2xx, a Body without the
                             operation's answer element, content outside the vendored schema, more
                             than ``max_response_bytes`` - permanent, never parsed further
+(LGSP JSON wrappers)        ``{"error_code": <not 0>, "message": ...}``: the code read like a MaLoi, then
+                            as an HTTP status (401/403 not authorised, 400 invalid), then the text;
+                            anything else ``PermanentError`` ("lgsp-error")
 ``CitizenNotFound``         not an error of the system: the database knows no such citizen (an empty
                             ``CongdanCollection``, or a not-found MaLoi [I]); never counts against the breaker
 ==========================  ==========================================================================
@@ -55,6 +59,7 @@ class PopulationDbError(Exception):
         fault_code: str | None = None,
         error_code: str | None = None,
         fields: tuple[str, ...] = (),
+        rule: str | None = None,
     ) -> None:
         self.operation = operation
         self.reason = reason  # short, fixed vocabulary: "timeout", "soap-fault", "dtd", ...
@@ -62,6 +67,7 @@ class PopulationDbError(Exception):
         self.fault_code = fault_code  # SOAP faultcode, local part ("Client", "Server")
         self.error_code = error_code  # the database's MaLoi
         self.fields = fields  # request fields the fault names
+        self.rule = rule  # the rule a field broke, fixed text ("at most 100 characters")
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -74,6 +80,8 @@ class PopulationDbError(Exception):
             parts.append(f"MaLoi {self.error_code}")
         if self.fields:
             parts.append("fields " + ", ".join(self.fields))
+        if self.rule:
+            parts.append(f"rule: {self.rule}")
         return "; ".join(parts)
 
 
@@ -116,9 +124,31 @@ class ResponseTooLarge(ResponseRefused):
 
 
 class UnexpectedAnswer(ResponseRefused):
-    """The SOAP Body does not hold the operation's answer element (nor a Fault)."""
+    """The SOAP Body does not hold the operation's answer element (nor a Fault), or an LGSP's JSON
+    wrapper does not hold what its variant carries."""
 
     reason = "unexpected-content"
+
+
+class MalformedAnswer(ResponseRefused):
+    """Not well-formed XML (or JSON, for a wrapper): never read in recover mode."""
+
+    reason = "malformed"
+
+
+class OutsideSchema(ResponseRefused):
+    """A known element in a shape it cannot be read in without guessing: text where a structure is
+    due, a structure where text is due, or a field that is not repeatable given twice."""
+
+    reason = "outside-schema"
+
+
+class HttpStatusError(Exception):
+    """An HTTP status the transport does not hand on to the answer reader (anything but 2xx and 500)."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
 
 
 class HostileMarkup(ResponseRefused):
@@ -206,31 +236,60 @@ def _fault_parts(fault: zeep_exc.Fault) -> tuple[str | None, str | None, str]:
 
 def _from_fault(operation: str, fault: zeep_exc.Fault, codes: Codes) -> PopulationDbError:
     fault_code, error_code, said = _fault_parts(fault)
-    fields = tuple(dict.fromkeys(_FIELD_RE.findall(said)))
-    facts: dict[str, Any] = {"fault_code": fault_code, "error_code": error_code, "fields": fields}
-    code = normalise_code(error_code)
     if fault_code is None and fault.message == _ZEEP_NO_FAULT:
         # zeep's stand-in for an HTTP 500 without a SOAP Fault (a server error page): server trouble
         return RetryableError(operation, "http-error", http_status=500)
+    return _judge(operation, fault_code, error_code, said, codes)
+
+
+def from_lgsp_error(operation: str, error_code: str | None, said: str, codes: Codes) -> PopulationDbError:
+    """An LGSP's JSON refusal ``{"error_code": <not 0>, "message": ...}`` [C shape, §0]: the code is read
+    like a MaLoi (the code lists in settings), as an HTTP status (401/403 not authorised, 400 invalid),
+    then the text; what none of these explains is a ``PermanentError`` ("lgsp-error")."""
+    code = normalise_code(error_code)
+    if code in ("401", "403"):
+        return NotAuthorised(operation, "lgsp-error", error_code=error_code)
+    judged = _judge(operation, None, error_code, said, codes, "lgsp-error")
+    if type(judged) is PermanentError and code == "400":
+        return InvalidRequest(operation, "lgsp-error", error_code=error_code, fields=judged.fields)
+    return judged
+
+
+def _fields_in(said: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_FIELD_RE.findall(said)))
+
+
+def _judge(
+    operation: str,
+    fault_code: str | None,
+    error_code: str | None,
+    said: str,
+    codes: Codes,
+    reason: str = "soap-fault",
+) -> PopulationDbError:
+    """One refusal of the database (a SOAP fault, or an LGSP's JSON error): MaLoi first, then the text."""
+    fields = _fields_in(said)
+    facts: dict[str, Any] = {"fault_code": fault_code, "error_code": error_code, "fields": fields}
+    code = normalise_code(error_code)
     if code in codes.not_found:
         return CitizenNotFound(operation, "no-such-citizen", **facts)
     if code in codes.busy:
         return RetryableError(operation, "busy", **facts)
     if code in codes.not_authorised:
-        return NotAuthorised(operation, "soap-fault", **facts)
+        return NotAuthorised(operation, reason, **facts)
     if code in codes.invalid:
-        return InvalidRequest(operation, "soap-fault", **facts)
+        return InvalidRequest(operation, reason, **facts)
     if _BUSY_RE.search(said):
         return RetryableError(operation, "busy", **facts)
     if _NOT_AUTH_RE.search(said):
-        return NotAuthorised(operation, "soap-fault", **facts)
+        return NotAuthorised(operation, reason, **facts)
     if error_code is None and _NOT_FOUND_RE.search(said):
         return CitizenNotFound(operation, "no-such-citizen", **facts)
     if fault_code == "Server":
-        return RetryableError(operation, "soap-fault", **facts)
+        return RetryableError(operation, reason, **facts)
     if fault_code == "Client":
-        return InvalidRequest(operation, "soap-fault", **facts)
-    return PermanentError(operation, "soap-fault", **facts)
+        return InvalidRequest(operation, reason, **facts)
+    return PermanentError(operation, reason, **facts)
 
 
 def _from_status(operation: str, status: int | None) -> PopulationDbError:
@@ -253,6 +312,8 @@ def classify(operation: str, exc: BaseException, codes: Codes = DEFAULT_CODES) -
         return exc
     if isinstance(exc, ResponseRefused):
         return UnsafeResponse(operation, exc.reason)
+    if isinstance(exc, HttpStatusError):
+        return _from_status(operation, exc.status_code)
     if isinstance(exc, httpx.TimeoutException):
         return RetryableError(operation, "timeout")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):

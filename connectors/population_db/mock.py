@@ -1,8 +1,24 @@
 """Mock population database (CSDL quốc gia về dân cư): the partner's stand-in for development, demos, tests.
 
-Run: ``python -m connectors.population_db.mock --port 8103 [--latency-ms 200 --fault-rate 0.1 ...]``.
-Endpoint, caller codes and credentials come from ``PopulationDbSettings`` (``HUB_POPDB_*``), so the
-connector and the mock agree by default: ``POST http://127.0.0.1:8103/dancuquocgia/soap``.
+Run: ``python -m connectors.population_db.mock --port 8103 [--variant lgsp_thanhhoa --lenient --latency-ms 200 ...]``.
+Endpoint, caller codes, limits and credentials come from ``PopulationDbSettings`` (``HUB_POPDB_*``), so
+the connector and the mock agree by default: ``POST http://127.0.0.1:8103/dancuquocgia/soap``.
+
+Capability card
+---------------
+**Variants** (``--variant`` at start, ``POST /_mock/mode {"variant": ...}`` at run time): ``soap``,
+``lgsp_hagiang``, ``lgsp_dongthap``, ``lgsp_thanhhoa``, as in ``config.py``: the same paths, shapes and
+credentials the connector uses, checked by the LGSP in front (``mock_front.py``): a request without the
+variant's credentials, or not in its shape, is refused in the variant's own form before the database
+sees it. Token schemes (``oauth2``, ``lgsp_access_token``) are served at ``token_url``; tokens expire after
+``token_ttl`` seconds, ``POST /_mock/tokens/revoke`` expires them all at once.
+
+**Rules** (``mock_rules.RULES``, ``GET /_mock/card``), each refused with its own faultcode subcode and a
+MaLoi class: VersionMismatch, MustUnderstand, envelope, operation, schema (always); field-limit,
+id-required, agency-code, integration-code, request-id-unique, text-nfc (strict mode: the default;
+``--lenient`` or ``{"strict": false}`` drops them); lgsp-auth, lgsp-shape (the fronts, always).
+It **cannot know** (``mock_rules.CANNOT_KNOW``) real citizens, the real name comparison, the real
+error codes and texts, rate limits, and what the Đồng Tháp LGSP answers; those are [I].
 
 **Data: synthetic only.** Every ID number starts with ``000`` (no province has code 000 [I]: no real
 citizen can have such a number), and every answer's ``GhiChu`` says "Dữ liệu giả lập" (synthetic data).
@@ -15,75 +31,84 @@ SoDinhDanh      SoCMND       HoVaTen                   birth       notes
 000185000002    000000002    Trần Thị Bích Ngọc        1985 (year) old record: year only, has a SoCMND
 000300000003    -            Lê Minh Đức               2000-02-29  sparse: empty fields, 2025 address
 000192000005    -            Trần Thị Bình             1992-06-30  spouse of the first
+000195000006    -            Phạm Thị Thúy Hòa         1995-03-08  new tone placement ("Thuý Hoà" matches)
 ==============  ===========  ========================  ==========  =====================================
 
-plus ``population`` citizens generated from ``seed`` (numbers ``000`` + gender/century digit + 2-digit
-year + a 6-digit serial from 100000), the same for the same seed.
-
-**It refuses what the real one would** with a SOAP 1.1 Fault (HTTP 500): a body that is not a SOAP 1.1
-envelope (``VersionMismatch`` for a SOAP 1.2 one), a header with ``mustUnderstand="1"``
-(``MustUnderstand``), and as ``Client`` faults with ``dan:ThongTinLoi/dan:MaLoi`` [I]: an unknown
-operation or namespace, anything the vendored XSD rejects (missing caller fields, wrong element order,
-bad ID shape, over-long fields), neither SoDinhDanh nor SoCMND, a MaDonVi not shaped like an agency
-code (MaLoi 01), a MaTichHop not granted for the operation (02). It parses requests hardened (no DTD,
-no entities, no network, at most 64 KiB) and checks credentials when ``auth_scheme`` is set (HTTP 401).
+plus ``population`` citizens generated from ``seed``, the same for the same seed.
 
 **Answers** [I where the real semantics are not documented]: ``XacThucThongTinCongDan`` ->
-``KetQuaXacThucResponse{TonTai, ChiTietKhop}``, where TonTai = a citizen with that number exists and
-ChiTietKhop says which given fields match (names compared case-insensitively, NFC, spaces collapsed,
-diacritics significant; a year matches the record's year). ``TraCuuThongTinCongDan`` -> the citizen's
-``CongdanCollection`` when number, name and birth date all match, otherwise an empty collection
-(``SoCongDan="0"``).
+``KetQuaXacThucResponse{TonTai, ChiTietKhop}``: TonTai = a citizen with that number exists, ChiTietKhop
+which given fields match, names compared by ``text.names_match`` (the connector's own function: case,
+spacing, NFC/NFD and old/new tone placement do not matter); ``TraCuuThongTinCongDan`` -> the citizen's
+``CongdanCollection`` when number, name and birth date all match, otherwise an empty collection. In the
+shape of ANB or, with ``answer_shape="thh"``, of THH (plain-text relatives' names, unit names in
+addresses, fields no schema lists: ``mock_soap.py``). The JSON fronts answer ``{"error_code", "message":
+"<SOAP XML>"}``, the code written ``0``, ``"0"`` or ``"00"`` (``error_code_style``), a fault's MaLoi when
+the database refused.
 
 **Faults** (``Faults``: CLI flags at start, or ``POST /_mock/faults`` at run time; applied once the
-envelope is read, before it is validated): latency, hangs longer than the client's timeout, SOAP faults (busy / server /
-not_authorised / invalid), HTTP 502/503 from the gateway, malformed XML, and hostile XML
-(billion laughs, XXE pointing at a local canary file, a DTD, an oversized streamed answer).
+request passed its front, before the database rules): latency, hangs, SOAP faults (busy / server /
+not_authorised / invalid), HTTP 502/503 from the gateway, malformed XML, and hostile XML (billion
+laughs, XXE at a local canary file, a DTD, an oversized streamed answer) - inside the JSON of the JSON
+fronts too.
 
 Admin views (never faulted; ID numbers masked): GET ``/_mock/stats``, ``/_mock/requests``,
-``/_mock/citizens``; GET/POST ``/_mock/faults``; POST ``/_mock/reset``.
+``/_mock/citizens``, ``/_mock/card``; GET/POST ``/_mock/faults``, ``/_mock/mode``; POST ``/_mock/reset``,
+``/_mock/tokens/revoke``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
+import json
 import random
 import re
 import secrets
 import tempfile
 import threading
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import parse_qsl, urlparse
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.canonical import AGENCY_CODE_PATTERN
-
+from . import mock_front as front
+from . import mock_rules as rules
 from . import translate as tr
-from .client import WSDL_DIR
-from .config import PopulationDbSettings
+from .config import PopulationDbSettings, Variant
+from .mock_soap import (
+    AnswerShape,
+    billion_laughs,
+    collection_answer,
+    fault,
+    malformed,
+    oversized_stream,
+    verify_answer,
+    with_dtd,
+    xxe,
+)
 from .models import CitizenRecord, mask_id
-from .synthetic import DEMO_CITIZENS, SYNTHETIC_NOTE, generated_citizens
-
-SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
-MAX_REQUEST_BYTES = 64 * 1024
-_NAME_IN_ERROR = re.compile(r"\{[^}]*\}(\w+)")
+from .synthetic import DEMO_CITIZENS, generated_citizens
 
 FaultKind = Literal["busy", "server", "not_authorised", "invalid"]
 HostileKind = Literal["billion_laughs", "xxe", "dtd", "oversized"]
+_INJECTED = {
+    "busy": ("Server", "Hệ thống đang bận, vui lòng thử lại sau (system busy)", "99"),
+    "server": ("Server", "Lỗi hệ thống (internal error)", None),
+    "not_authorised": ("Client", "Không có quyền truy cập dịch vụ (not authorised)", "02"),
+    "invalid": ("Client", "Dữ liệu yêu cầu không hợp lệ (invalid request)", "01"),
+}
 
 
 class Faults(BaseModel):
-    """Fault injection. Rates are probabilities per SOAP call (``/_mock/*`` is never faulted)."""
+    """Fault injection and answer shape. Rates are probabilities per call (``/_mock/*`` is never faulted)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,156 +123,52 @@ class Faults(BaseModel):
     hostile_kind: HostileKind = "billion_laughs"
     oversized_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # size of the oversized answer
     xxe_target: str | None = None  # file the XXE entity points at; default: a canary file the mock writes
+    answer_shape: AnswerShape = "anb"  # "thh": THH's shape, with elements no schema of ours lists
+    error_code_style: Literal["0", "00", "int"] = "0"  # how the JSON fronts write success
     seed: int | None = None  # reproducible fault dice
 
 
-# ---------------------------------------------------------------- XML helpers
-def _hardened_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+class Mode(BaseModel):
+    """Which partner the mock plays, and how strictly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variant: Variant = "soap"
+    strict: bool = True
+    token_ttl: float = Field(default=300.0, gt=0)
 
 
-def load_request_schema() -> etree.XMLSchema:
-    """The vendored request XSD, read with the hardened parser (it imports nothing)."""
-    return etree.XMLSchema(etree.parse(str(WSDL_DIR / "dancuquocgia.xsd"), _hardened_parser()))
+@dataclass(frozen=True)
+class SoapOut:
+    """What the database answered, before a front wraps it."""
 
-
-def _envelope(content: etree._Element) -> bytes:
-    """``content`` (an answer or a Fault) in a SOAP 1.1 envelope, prefixes as Spring-WS writes them."""
-    env = etree.Element(f"{{{SOAP11_NS}}}Envelope", nsmap={"SOAP-ENV": SOAP11_NS})
-    etree.SubElement(env, f"{{{SOAP11_NS}}}Header")
-    etree.SubElement(env, f"{{{SOAP11_NS}}}Body").append(content)
-    return bytes(etree.tostring(env, xml_declaration=True, encoding="UTF-8"))
-
-
-def soap_fault(code: str, message: str, error_code: str | None = None) -> Response:
-    """A SOAP 1.1 Fault (HTTP 500), with ``dan:ThongTinLoi{MaLoi, MoTaLoi}`` detail when a code is given."""
-    fault = etree.Element(f"{{{SOAP11_NS}}}Fault")
-    etree.SubElement(fault, "faultcode").text = f"SOAP-ENV:{code}"
-    etree.SubElement(fault, "faultstring").text = message
-    if error_code is not None:
-        detail = etree.SubElement(fault, "detail")
-        info = etree.SubElement(detail, f"{{{tr.REQUEST_NS}}}ThongTinLoi", nsmap={"dan": tr.REQUEST_NS})
-        etree.SubElement(info, f"{{{tr.REQUEST_NS}}}MaLoi").text = error_code
-        etree.SubElement(info, f"{{{tr.REQUEST_NS}}}MoTaLoi").text = message
-    return Response(_envelope(fault), status_code=500, media_type="text/xml; charset=utf-8")
-
-
-def _fill(parent: etree._Element, name: str, value: Any, ns: str) -> None:
-    if value is None:
-        return
-    child = etree.SubElement(parent, f"{{{ns}}}{name}")
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _fill(child, key, inner, ns)
-    else:
-        child.text = str(value)
-
-
-def verify_answer(exists: bool, matches: dict[str, bool]) -> bytes:
-    ns = tr.REQUEST_NS
-    root = etree.Element(f"{{{ns}}}KetQuaXacThucResponse", nsmap={"ns2": ns})
-    etree.SubElement(root, f"{{{ns}}}TonTai").text = "true" if exists else "false"
-    details = etree.SubElement(root, f"{{{ns}}}ChiTietKhop")
-    for element, field in zip(("SoDinhDanh", "HoVaTen", "NgayThangNamSinh"), tr.MATCH_FIELDS, strict=True):
-        etree.SubElement(details, f"{{{ns}}}{element}").text = "true" if matches[field] else "false"
-    return _envelope(root)
-
-
-def collection_answer(records: Iterable[CitizenRecord], note: str = SYNTHETIC_NOTE) -> bytes:
-    ns = tr.RESPONSE_NS
-    people = list(records)
-    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
-    attrs = {"SoCongDan": str(len(people)), "GhiChu": note, "ThoiDiemDuLieu": stamp}
-    root = etree.Element(f"{{{ns}}}CongdanCollection", attrs, nsmap={"ns1": ns})
-    for person in people:
-        congdan = etree.SubElement(root, f"{{{ns}}}CongDan")
-        for name, value in tr.citizen_elements(person):
-            _fill(congdan, name, value, ns)
-    return _envelope(root)
-
-
-def _soap(content: bytes, status: int = 200) -> Response:
-    return Response(content, status_code=status, media_type="text/xml; charset=utf-8")
-
-
-# ---------------------------------------------------------------- hostile answers
-_HEAD = f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP11_NS}"><SOAP-ENV:Body>'
-_TAIL = "</SOAP-ENV:Body></SOAP-ENV:Envelope>"
-
-
-def _carrier(operation: str, entity_ref: str) -> str:
-    """A well-formed answer of ``operation`` whose one text node is ``entity_ref``."""
-    if operation == tr.OP_VERIFY:
-        return (
-            f'<ns2:KetQuaXacThucResponse xmlns:ns2="{tr.REQUEST_NS}">'
-            f"<ns2:TonTai>{entity_ref}</ns2:TonTai></ns2:KetQuaXacThucResponse>"
-        )
-    return (
-        f'<ns1:CongdanCollection xmlns:ns1="{tr.RESPONSE_NS}" SoCongDan="1"><ns1:CongDan>'
-        f"<ns1:SoDinhDanh>000090000001</ns1:SoDinhDanh><ns1:HoVaTen><ns1:Ten>{entity_ref}</ns1:Ten></ns1:HoVaTen>"
-        "</ns1:CongDan></ns1:CongdanCollection>"
-    )
-
-
-def billion_laughs(operation: str) -> bytes:
-    entities = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
-    doctype = f"<!DOCTYPE SOAP-ENV:Envelope [{''.join(entities)}]>"
-    return f'<?xml version="1.0"?>{doctype}{_HEAD}{_carrier(operation, "&lol9;")}{_TAIL}'.encode()
-
-
-def xxe(operation: str, target: Path) -> bytes:
-    doctype = f'<!DOCTYPE SOAP-ENV:Envelope [<!ENTITY xxe SYSTEM "{target.resolve().as_uri()}">]>'
-    return f'<?xml version="1.0"?>{doctype}{_HEAD}{_carrier(operation, "&xxe;")}{_TAIL}'.encode()
-
-
-def with_dtd(operation: str) -> bytes:
-    """A DTD without entities: attribute defaults would inject values into a parser that loads it."""
-    doctype = (
-        "<!DOCTYPE SOAP-ENV:Envelope [<!ELEMENT SOAP-ENV:Envelope ANY>"
-        '<!ATTLIST ns1:CongdanCollection GhiChu CDATA "injected by a DTD default">]>'
-    )
-    return f'<?xml version="1.0"?>{doctype}{_HEAD}{_carrier(operation, "true")}{_TAIL}'.encode()
-
-
-def malformed(operation: str) -> bytes:
-    return f'<?xml version="1.0"?>{_HEAD}{_carrier(operation, "true")}'.encode()[:-40]
-
-
-async def _oversized_stream(total: int) -> AsyncIterator[bytes]:
-    yield f'<?xml version="1.0"?>{_HEAD}<!--'.encode()
-    chunk = b"x" * 65536
-    sent = 0
-    while sent < total:
-        yield chunk
-        sent += len(chunk)
-    yield f"-->{_carrier(tr.OP_VERIFY, 'true')}{_TAIL}".encode()
+    body: bytes = b""
+    status: int = 200  # 500: a fault
+    maloi: str | None = None  # the fault's MaLoi
+    raw: Response | None = None  # from the gateway (5xx, 504): passed on as it is
+    oversized: int = 0  # stream an answer of this many bytes
 
 
 # ---------------------------------------------------------------- state
 class _Database:
-    """In-memory population, counters and fault settings, guarded by one lock."""
+    """In-memory population, counters, tokens, mode and faults, guarded by one lock."""
 
-    def __init__(self, settings: PopulationDbSettings, faults: Faults | None, seed: int, population: int) -> None:
-        self.settings = settings
+    def __init__(self, settings: PopulationDbSettings, faults: Faults | None, mode: Mode, seed: int, population: int):
+        self.base_settings = settings
         self.lock = threading.RLock()
-        self.schema = load_request_schema()
+        self.schema = rules.request_schema()
         people = [*DEMO_CITIZENS, *generated_citizens(seed, population)]
         self.by_id = {p.id_number: p for p in people if p.id_number}
         self.by_old_id = {p.old_id_number: p for p in people if p.old_id_number}
         self._canary: Path | None = None
+        self.initial_mode = mode
         self.reset(faults)
 
     def reset(self, faults: Faults | None = None) -> None:
         with self.lock:
             self.set_faults(faults or Faults(), reseed=True)
+            self.set_mode(self.initial_mode)
+            self.tokens = front.Tokens()
             self.calls: Counter[str] = Counter()
             self.answers: Counter[str] = Counter()
             self.rejected: Counter[str] = Counter()
@@ -260,6 +181,10 @@ class _Database:
         self.faults = faults
         if reseed:
             self.rng = random.Random(faults.seed)
+
+    def set_mode(self, mode: Mode) -> None:
+        self.mode = mode
+        self.settings = self.base_settings.model_copy(update={"variant": mode.variant})
 
     def xxe_target(self) -> Path:
         if self.faults.xxe_target:
@@ -284,23 +209,25 @@ class _Database:
                 "faults_injected": dict(self.injected),
                 "duplicate_request_ids": self.duplicate_request_ids,
                 "citizens": len(self.by_id),
+                "tokens_issued": self.tokens.count,
+                **self.mode.model_dump(),
             }
 
     def record(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self.recent.append({"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry})
 
-    async def inject(self, operation: str) -> Response | None:
-        """Roll the fault dice for one call; a Response means: answer that and do nothing else."""
+    def refused(self, label: str) -> None:
+        with self.lock:
+            self.rejected[label] += 1
+        self.record({"outcome": f"refused {label}"})
+
+    async def inject(self, operation: str) -> SoapOut | None:
+        """Roll the fault dice for one call; a result means: answer that and do nothing else."""
         with self.lock:
             f = self.faults
-            rolls = {
-                "timeout": f.timeout_rate,
-                "5xx": f.error_5xx_rate,
-                "soap-fault": f.fault_rate,
-                "malformed": f.malformed_rate,
-                "hostile": f.hostile_rate,
-            }
+            rolls = {"timeout": f.timeout_rate, "5xx": f.error_5xx_rate, "soap-fault": f.fault_rate,
+                     "malformed": f.malformed_rate, "hostile": f.hostile_rate}  # fmt: skip
             hits = [kind for kind, rate in rolls.items() if self.rng.random() < rate]
             kind = hits[0] if hits else ""
             gateway_status = self.rng.choice((502, 503))
@@ -311,196 +238,146 @@ class _Database:
             await asyncio.sleep(f.latency_ms / 1000)
         if kind == "timeout":
             await asyncio.sleep(f.hang_seconds)
-            return PlainTextResponse("Gateway Timeout", status_code=504)
+            return SoapOut(raw=PlainTextResponse("Gateway Timeout", status_code=504))
         if kind == "5xx":
-            return PlainTextResponse("Bad Gateway" if gateway_status == 502 else "Service Unavailable", gateway_status)
+            text = "Bad Gateway" if gateway_status == 502 else "Service Unavailable"
+            return SoapOut(raw=PlainTextResponse(text, gateway_status))
         if kind == "soap-fault":
-            return _INJECTED_FAULTS[f.fault_kind]()
+            code, message, maloi = _INJECTED[f.fault_kind]
+            return SoapOut(fault(code, message, maloi), 500, maloi)
         if kind == "malformed":
-            return _soap(malformed(operation))
+            return SoapOut(malformed(operation))
         if kind == "hostile":
             if f.hostile_kind == "oversized":
-                return StreamingResponse(_oversized_stream(f.oversized_bytes), media_type="text/xml; charset=utf-8")
+                return SoapOut(oversized=f.oversized_bytes)
             if f.hostile_kind == "xxe":
-                return _soap(xxe(operation, self.xxe_target()))
-            return _soap(billion_laughs(operation) if f.hostile_kind == "billion_laughs" else with_dtd(operation))
+                return SoapOut(xxe(operation, self.xxe_target()))
+            return SoapOut(billion_laughs(operation) if f.hostile_kind == "billion_laughs" else with_dtd(operation))
         return None
 
 
-_INJECTED_FAULTS = {
-    "busy": lambda: soap_fault("Server", "Hệ thống đang bận, vui lòng thử lại sau (system busy)", "99"),
-    "server": lambda: soap_fault("Server", "Lỗi hệ thống (internal error)"),
-    "not_authorised": lambda: soap_fault("Client", "Không có quyền truy cập dịch vụ (not authorised)", "02"),
-    "invalid": lambda: soap_fault("Client", "Dữ liệu yêu cầu không hợp lệ (invalid request)", "01"),
-}
+# ---------------------------------------------------------------- the database
+def _refusal(db: _Database, refusal: rules.Refusal) -> SoapOut:
+    db.refused(f"{refusal.code}:{refusal.error_code or '-'}")
+    return SoapOut(fault(refusal.code, refusal.message, refusal.error_code), 500, refusal.error_code)
 
 
-# ---------------------------------------------------------------- request handling
-class Refusal(Exception):
-    """A request the database refuses; becomes a SOAP fault."""
-
-    def __init__(self, code: str, message: str, error_code: str | None = "01") -> None:
-        super().__init__(message)
-        self.code, self.message, self.error_code = code, message, error_code
-
-    def response(self) -> Response:
-        return soap_fault(self.code, self.message, self.error_code)
-
-
-async def _read_limited(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
-        raise Refusal("Client", "Yêu cầu quá lớn (request too large)")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_REQUEST_BYTES:
-            raise Refusal("Client", "Yêu cầu quá lớn (request too large)")
-    return bytes(body)
-
-
-def parse_envelope(raw: bytes) -> etree._Element:
-    """The single body element of a SOAP 1.1 request, parsed hardened; raises :class:`Refusal`."""
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise Refusal("Client", "Không chấp nhận DTD hoặc thực thể XML (DTD and entities are not allowed)")
+async def database(db: _Database, element: etree._Element) -> SoapOut:
+    """One SOAP request element: faults, operation, schema, strict rules, the answer."""
+    operation = etree.QName(element).localname
+    injected = await db.inject(operation if operation in tr.OPERATIONS else tr.OP_VERIFY)
+    if injected is not None:
+        return injected
+    s, strict, shape = db.settings, db.mode.strict, db.faults.answer_shape
     try:
-        root = etree.fromstring(raw, _hardened_parser())
-    except etree.XMLSyntaxError:
-        raise Refusal("Client", "XML không hợp lệ (malformed XML)") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise Refusal("Client", "Không chấp nhận DTD (DTD not allowed)")
-    if root.tag == f"{{{SOAP12_NS}}}Envelope":
-        raise Refusal("VersionMismatch", "Chỉ hỗ trợ SOAP 1.1 (SOAP 1.1 only)", None)
-    if root.tag != f"{{{SOAP11_NS}}}Envelope":
-        raise Refusal("Client", "Không phải SOAP Envelope (not a SOAP 1.1 envelope)")
-    header = root.find(f"{{{SOAP11_NS}}}Header")
-    if header is not None and any(h.get(f"{{{SOAP11_NS}}}mustUnderstand") == "1" for h in header):
-        raise Refusal("MustUnderstand", "Không xử lý được SOAP header bắt buộc (header not understood)", None)
-    body = root.find(f"{{{SOAP11_NS}}}Body")
-    children = [c for c in body if isinstance(c.tag, str)] if body is not None else []
-    if len(children) != 1:
-        raise Refusal("Client", "Body phải có đúng một phần tử (Body must hold exactly one element)")
-    return children[0]
-
-
-def _schema_problem(schema: etree.XMLSchema) -> str:
-    """The XSD errors as field names only (the mock never echoes values)."""
-    names = []
-    for error in schema.error_log:
-        names += [n for n in _NAME_IN_ERROR.findall(error.message) if n not in names]
-    return ", ".join(names[:6]) or "?"
-
-
-def _text(element: etree._Element, name: str) -> str | None:
-    found = element.find(f"{{{tr.REQUEST_NS}}}{name}")
-    return found.text if found is not None and found.text else None
-
-
-def _mask_name(name: str | None) -> str:
-    return " ".join(word[0] + "***" for word in name.split()) if name else ""
-
-
-class _Query:
-    """The fields of one validated request."""
-
-    def __init__(self, element: etree._Element) -> None:
-        self.operation = etree.QName(element).localname
-        self.request_id = _text(element, "MaYeuCau") or ""
-        self.service_code = _text(element, "MaDVC")
-        self.integration_code = _text(element, "MaTichHop")
-        self.agency_code = _text(element, "MaDonVi") or ""
-        self.officer = _text(element, "MaCanBo")
-        self.id_number = _text(element, "SoDinhDanh")
-        self.old_id = _text(element, "SoCMND")
-        self.full_name = _text(element, "HoVaTen") or ""
-        birth = element.find(f"{{{tr.REQUEST_NS}}}NgayThangNamSinh")
-        assert birth is not None  # the XSD requires it
-        full, year = _text(birth, "NgayThangNam"), _text(birth, "Nam")
-        self.birth: date | int = int(year) if year else tr.parse_birth_date(full) or date.min
-
-    def masked(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "MaYeuCau": self.request_id,
-            "MaDVC": self.service_code,
-            "MaTichHop": self.integration_code,
-            "MaDonVi": self.agency_code,
-            "MaCanBo": self.officer,
-            "SoDinhDanh": mask_id(self.id_number),
-            "SoCMND": mask_id(self.old_id),
-            "HoVaTen": _mask_name(self.full_name),
-        }
-
-
-def _check_business(db: _Database, q: _Query) -> None:
-    s = db.settings
-    if not (q.id_number or q.old_id):
-        raise Refusal("Client", "SoDinhDanh hoặc SoCMND: bắt buộc (one of SoDinhDanh, SoCMND is required)")
-    if not re.fullmatch(AGENCY_CODE_PATTERN, q.agency_code):
-        raise Refusal("Client", "MaDonVi: sai định dạng mã định danh cơ quan (agency code expected)")
-    granted = s.integration_code_verify if q.operation == tr.OP_VERIFY else s.integration_code_lookup
-    if q.integration_code != granted:
-        raise Refusal("Client", "MaTichHop: không có quyền với dịch vụ này (not authorised for this service)", "02")
-    if isinstance(q.birth, date) and q.birth == date.min:
-        raise Refusal("Client", "NgayThangNam: ngày không hợp lệ (not a calendar date)")
-
-
-def _authorised(settings: PopulationDbSettings, request: Request) -> bool:
-    scheme = settings.auth_scheme
-    if scheme == "none":
-        return True
-    given = request.headers.get("authorization", "")
-    if scheme == "bearer":
-        return secrets.compare_digest(given, f"Bearer {settings.token.get_secret_value()}")
-    if scheme == "basic":
-        return secrets.compare_digest(given, settings.auth_headers()["Authorization"])
-    stamp = request.headers.get("timestamp", "")
-    expected = base64.b64encode(f"{settings.username}:{settings.timestamp_hash(stamp)}".encode()).decode()
-    return stamp.isdigit() and secrets.compare_digest(given, f"Basic {expected}")
-
-
-async def handle(db: _Database, request: Request) -> Response:
-    """One SOAP call: faults, auth, hardened parse, envelope and XSD checks, business rules, answer."""
-    if not _authorised(db.settings, request):
-        with db.lock:
-            db.rejected["http-401"] += 1
-        return PlainTextResponse("Unauthorized", status_code=401)
-    try:
-        raw = await _read_limited(request)
-        element = parse_envelope(raw)
-        operation = etree.QName(element).localname
-        fault = await db.inject(operation if operation in tr.OPERATIONS else tr.OP_VERIFY)
-        if fault is not None:
-            return fault
         if etree.QName(element).namespace != tr.REQUEST_NS or operation not in tr.OPERATIONS:
-            raise Refusal("Client", "Thao tác không được hỗ trợ (unknown operation or namespace)")
+            raise rules.Refusal("operation", "Thao tác không được hỗ trợ (unknown operation or namespace)")
         with db.lock:
             db.calls[operation] += 1
         if not db.schema.validate(element):
-            raise Refusal("Client", f"Dữ liệu không hợp lệ (invalid request): {_schema_problem(db.schema)}")
-        query = _Query(element)
-        _check_business(db, query)
-    except Refusal as refusal:
+            problem = rules.schema_problem(db.schema)
+            raise rules.Refusal("schema", f"Dữ liệu không hợp lệ (invalid request): {problem}")
+        query = rules.Query(element)
         with db.lock:
-            db.rejected[f"{refusal.code}:{refusal.error_code or '-'}"] += 1
-        db.record({"outcome": f"fault {refusal.code} {refusal.error_code or ''}".strip()})
-        return refusal.response()
-    with db.lock:
-        db.duplicate_request_ids += query.request_id in db.request_ids
-        db.request_ids.add(query.request_id)
+            seen = query.request_id in db.request_ids
+            db.duplicate_request_ids += seen
+            db.request_ids.add(query.request_id)
+        if strict:
+            granted = s.integration_code_verify if operation == tr.OP_VERIFY else s.integration_code_lookup
+            rules.check(query, limits=s.limits, granted=granted, agency_pattern=s.agency_code_pattern,
+                        seen_before=seen)  # fmt: skip
+    except rules.Refusal as refusal:
+        return _refusal(db, refusal)
     record = db.find(query.id_number, query.old_id)
     flags = tr.match_flags(query.id_number or query.old_id or "", query.full_name, query.birth, record)
     if query.operation == tr.OP_VERIFY:
-        outcome, content = ("exists" if record else "unknown"), verify_answer(record is not None, flags)
+        outcome, content = ("exists" if record else "unknown"), verify_answer(record is not None, flags, shape)
     elif record is not None and all(flags.values()):
-        outcome, content = "found", collection_answer([record])
+        outcome, content = "found", collection_answer([record], shape=shape)
     else:
         outcome, content = "not-found", collection_answer([], "Không tìm thấy thông tin công dân (no match)")
     with db.lock:
         db.answers[f"{query.operation}:{outcome}"] += 1
     db.record({**query.masked(), "outcome": outcome})
-    return _soap(content)
+    return SoapOut(content)
+
+
+# ---------------------------------------------------------------- the fronts
+def _route(template: str, path: str) -> str | None:
+    """The operation named in ``path`` by the endpoint ``template`` ("" when it names none), or None."""
+    pattern = re.escape("/" + template.strip("/")).replace(re.escape("{operation}"), "(?P<operation>[A-Za-z]+)")
+    found = re.fullmatch(pattern, "/" + path.strip("/"))
+    return None if found is None else found.groupdict().get("operation") or ""
+
+
+def _wrap(db: _Database, out: SoapOut, json_front: bool) -> Response:
+    if out.raw is not None:
+        return out.raw
+    if out.oversized:
+        if not json_front:
+            return StreamingResponse(oversized_stream(out.oversized), media_type="text/xml; charset=utf-8")
+        stream = oversized_stream(out.oversized, b'{"error_code":"0","message":"', b'"}')
+        return StreamingResponse(stream, media_type="application/json")
+    if not json_front:
+        return Response(out.body, status_code=out.status, media_type="text/xml; charset=utf-8")
+    style = db.faults.error_code_style
+    code: Any = (out.maloi or "1") if out.status == 500 else (0 if style == "int" else style)
+    body = json.dumps({"error_code": code, "message": out.body.decode("utf-8")}, ensure_ascii=False)
+    return Response(body.encode("utf-8"), media_type="application/json; charset=utf-8")
+
+
+async def _read_limited(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > rules.MAX_REQUEST_BYTES:
+        raise rules.Refusal("envelope", "Yêu cầu quá lớn (request too large)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > rules.MAX_REQUEST_BYTES:
+            raise rules.Refusal("envelope", "Yêu cầu quá lớn (request too large)")
+    return bytes(body)
+
+
+async def dispatch(db: _Database, path: str, request: Request) -> Response:
+    """A POST to the partner: the token endpoint, or the current variant's endpoint."""
+    s = db.settings
+    if path.strip("/") == urlparse(s.token_endpoint()).path.strip("/"):
+        try:
+            form = dict(parse_qsl((await _read_limited(request)).decode("utf-8"), strict_parsing=False))
+        except (rules.Refusal, UnicodeDecodeError):
+            form = {}
+        with db.lock:
+            return front.issue_token(s, db.tokens, form, request.headers, db.mode.token_ttl)
+    operation = _route(s.path, path)
+    if operation is None:
+        return PlainTextResponse("Not Found", status_code=404)
+    variant = s.variant
+    try:
+        if variant != "lgsp_hagiang":
+            with db.lock:
+                authorised = front.check_headers(s, db.tokens, request.headers)
+            if not authorised:
+                raise front.FrontRefusal(401, "thông tin xác thực không hợp lệ (invalid credentials)", variant)
+        raw = await _read_limited(request)
+        if variant in ("soap", "lgsp_hagiang"):
+            with db.lock:
+                element = front.hagiang(raw, s, db.tokens) if variant == "lgsp_hagiang" else rules.parse_envelope(raw)
+            if operation and etree.QName(element).localname != operation:
+                raise front.FrontRefusal(400, "thao tác không khớp địa chỉ (operation does not match the URL)", variant)
+        elif operation not in tr.OPERATIONS:
+            raise front.FrontRefusal(400, "thao tác không được hỗ trợ (unknown operation)", variant)
+        elif variant == "lgsp_dongthap":
+            element = front.dongthap(raw, operation, s)
+        else:
+            element = front.thanhhoa(raw, operation, s)
+    except front.FrontRefusal as refusal:
+        db.refused(f"front:{refusal.status}")
+        return refusal.response()
+    except rules.Refusal as refusal:
+        out = _refusal(db, refusal)
+    else:
+        out = await database(db, element)
+    return _wrap(db, out, variant in ("lgsp_dongthap", "lgsp_thanhhoa"))
 
 
 # ---------------------------------------------------------------- app
@@ -509,15 +386,12 @@ def create_app(
     settings: PopulationDbSettings | None = None,
     seed: int = 1,
     population: int = 200,
+    mode: Mode | None = None,
 ) -> FastAPI:
     s = settings or PopulationDbSettings()
-    db = _Database(s, faults, seed, population)
+    db = _Database(s, faults, mode or Mode(variant=s.variant), seed, population)
     app = FastAPI(title="Mock national population database (CSDL quốc gia về dân cư)")
     app.state.db = db
-
-    @app.post("/" + s.endpoint_path.strip("/"))
-    async def soap(request: Request) -> Response:
-        return await handle(db, request)
 
     @app.get("/_mock/stats")
     def stats() -> dict[str, Any]:
@@ -535,11 +409,16 @@ def create_app(
             {
                 "SoDinhDanh": mask_id(p.id_number),
                 "SoCMND": mask_id(p.old_id_number),
-                "HoVaTen": _mask_name(p.full_name),
+                "HoVaTen": rules.mask_name(p.full_name),
                 "birth": p.birth_date.isoformat() if p.birth_date else p.birth_year,
             }
             for p in DEMO_CITIZENS
         ]
+
+    @app.get("/_mock/card")
+    def capability_card() -> dict[str, Any]:
+        with db.lock:
+            return {"variant": db.mode.variant, **rules.card(db.mode.strict)}
 
     @app.get("/_mock/faults")
     def get_faults() -> dict[str, Any]:
@@ -548,44 +427,76 @@ def create_app(
 
     @app.post("/_mock/faults")
     async def set_faults(request: Request) -> dict[str, Any]:
-        patch = await request.json()
-        if not isinstance(patch, dict):
-            raise HTTPException(422, "a JSON object of Faults fields")
+        patch = await _patch(request)
         with db.lock:
-            try:
-                new = Faults.model_validate(db.faults.model_dump() | patch)
-            except ValidationError as exc:
-                raise HTTPException(
-                    422, exc.errors(include_url=False, include_context=False, include_input=False)
-                ) from exc
-            db.set_faults(new, reseed="seed" in patch)
+            db.set_faults(_validated(Faults, db.faults.model_dump() | patch), reseed="seed" in patch)
         return get_faults()
+
+    @app.get("/_mock/mode")
+    def get_mode() -> dict[str, Any]:
+        with db.lock:
+            return db.mode.model_dump()
+
+    @app.post("/_mock/mode")
+    async def set_mode(request: Request) -> dict[str, Any]:
+        patch = await _patch(request)
+        with db.lock:
+            db.set_mode(_validated(Mode, db.mode.model_dump() | patch))
+        return get_mode()
+
+    @app.post("/_mock/tokens/revoke")
+    def revoke() -> dict[str, str]:
+        with db.lock:
+            db.tokens.revoke()
+        return {"status": "revoked"}
 
     @app.post("/_mock/reset")
     def reset() -> dict[str, str]:
         db.reset()
         return {"status": "reset"}
 
+    @app.post("/{path:path}")
+    async def partner(path: str, request: Request) -> Response:
+        return await dispatch(db, path, request)
+
     return app
 
 
-def run(host: str, port: int, faults: Faults | None = None, seed: int = 1, population: int = 200) -> None:
+async def _patch(request: Request) -> dict[str, Any]:
+    patch = await request.json()
+    if not isinstance(patch, dict):
+        raise HTTPException(422, "a JSON object of fields")
+    return patch
+
+
+def _validated(model: type[Faults] | type[Mode], values: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from exc
+
+
+def run(host: str, port: int, faults: Faults | None = None, seed: int = 1, population: int = 200,
+        mode: Mode | None = None) -> None:  # fmt: skip
     """Serve the mock with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(faults, seed=seed, population=population), host=host, port=port, log_level="info")
+    app = create_app(faults, seed=seed, population=population, mode=mode)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Mock national population database (SOAP 1.1)")
+    p = argparse.ArgumentParser(description="Mock national population database (SOAP 1.1 and LGSP fronts)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8103)
     p.add_argument("--population-seed", type=int, default=1, help="seed of the generated citizens")
     p.add_argument("--population", type=int, default=200, help="number of generated citizens")
+    p.add_argument("--variant", default=None, choices=list(get_args(Variant)), help="default: HUB_POPDB_VARIANT")
+    p.add_argument("--lenient", action="store_true", help="only the envelope and schema rules (not strict)")
     for name, spec in Faults.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        if name in ("fault_kind", "hostile_kind"):
-            p.add_argument(flag, default=spec.default, choices=_literal_choices(name))
+        if name in _CHOICES:
+            p.add_argument(flag, default=spec.default, choices=_CHOICES[name])
         elif name == "xxe_target":
             p.add_argument(flag, default=None)
         else:
@@ -595,15 +506,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _literal_choices(name: str) -> list[str]:
-    return [str(v) for v in get_args(FaultKind if name == "fault_kind" else HostileKind)]
+_CHOICES = {
+    "fault_kind": [str(v) for v in get_args(FaultKind)],
+    "hostile_kind": [str(v) for v in get_args(HostileKind)],
+    "answer_shape": [str(v) for v in get_args(AnswerShape)],
+    "error_code_style": ["0", "00", "int"],
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     args = vars(parser().parse_args(argv))
     host, port = args.pop("host"), args.pop("port")
     seed, population = args.pop("population_seed"), args.pop("population")
-    run(host, port, Faults(**args), seed=seed, population=population)
+    variant, lenient = args.pop("variant"), args.pop("lenient")
+    mode = Mode(variant=variant or PopulationDbSettings().variant, strict=not lenient)
+    run(host, port, Faults(**args), seed=seed, population=population, mode=mode)
+
+
+__all__ = ["Faults", "Mode", "collection_answer", "create_app", "generated_citizens", "main", "parser", "verify_answer"]
 
 
 if __name__ == "__main__":

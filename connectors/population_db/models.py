@@ -8,7 +8,6 @@ the hub grants to a caller (``CitizenRecord.restricted``); nested objects are gr
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -16,25 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .text import clean_text as clean_text
+from .text import name_key as name_key
+
 ID_NUMBER_PATTERN = r"^(\d{12}|\d{9})$"  # SoDinhDanh (12 digits) or the old SoCMND (9 digits) [C]
 CODE_PATTERN = r"^[A-Za-z0-9._:\-]+$"  # codes we send (MaYeuCau, MaDVC): no spaces, no markup
 MIN_YEAR, MAX_YEAR = 1850, 2200  # [I] sanity bounds of a birth year
 MATCH_FIELDS: tuple[str, ...] = ("id_number", "full_name", "birth_date")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean_text(value: str) -> str:
-    """Unicode NFC, whitespace runs collapsed to one space, trimmed. Diacritics are kept."""
-    return " ".join(unicodedata.normalize("NFC", value).split())
-
-
-def name_key(value: str) -> str:
-    """The form two names are compared in: :func:`clean_text`, then case-folded.
-
-    Vietnamese diacritics stay significant ("Đức" is not "Duc", "Lan" is not "Lân"): they tell names
-    apart. Decomposed (NFD) input, as some keyboards and browsers produce, compares equal to NFC.
-    """
-    return clean_text(value).casefold()
 
 
 def mask_id(value: str | None) -> str:
@@ -129,6 +117,18 @@ class LookupRequest(CitizenQuery):
     """Input of ``lookup`` (TraCuuThongTinCongDan)."""
 
 
+class Ignored(BaseModel):
+    """What an answer carried that the vendored schema does not list: read past, never kept, counted.
+
+    ``count`` is every ignored element or attribute; ``paths`` their distinct locations below the answer
+    element (``CongDan/ThuDienTu``, ``CongDan/ThuongTru/@loai``), names only - never a value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    count: int = 0
+    paths: tuple[str, ...] = ()
+
+
 class VerifyResult(_Private):
     """All that leaves ``verify``: does the citizen exist, and which of the given fields match.
 
@@ -139,6 +139,7 @@ class VerifyResult(_Private):
     exists: bool
     matches: dict[str, bool]
     request_id: str
+    ignored: Ignored = Ignored()
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         return [("exists", self.exists), ("matches", self.matches), ("request_id", self.request_id)]
@@ -153,14 +154,18 @@ class NameParts(_Private):
 
 
 class Address(_Private):
-    """DiaChi: GSO codes (pre- or post-2025; MaQuanHuyen may be empty after 07/2025) and a detail line.
-    Names are not sent by the database and must be resolved locally [C]."""
+    """DiaChi: GSO codes (pre- or post-2025; MaQuanHuyen may be empty after 07/2025), a detail line, and
+    the unit names when the answer carries them (``TenTinhThanh``... [C]: THH's reading); the codes are
+    the reference, names absent from an answer are resolved locally by whoever displays them."""
 
     province_code: str | None = None  # MaTinhThanh
     district_code: str | None = None  # MaQuanHuyen
     ward_code: str | None = None  # MaPhuongXa
     detail: str | None = None  # ChiTiet
     country: str | None = None  # QuocGia
+    province_name: str | None = None  # TenTinhThanh
+    district_name: str | None = None  # TenQuanHuyen
+    ward_name: str | None = None  # TenPhuongXa
 
 
 class RelatedPerson(_Private):
@@ -208,6 +213,7 @@ class CitizenRecord(_Private):
     household_head: HouseholdHead | None = None  # ChuHo
     household_book_number: str | None = None  # SoSoHoKhau
     data_as_of: datetime | None = None  # CongdanCollection@ThoiDiemDuLieu
+    ignored: Ignored = Ignored()  # not a record field: never granted
 
     def restricted(self, allowed: Iterable[str]) -> dict[str, Any]:
         """JSON-ready dict of the granted fields only; unknown names are ignored (deny by default)."""
@@ -215,4 +221,4 @@ class CitizenRecord(_Private):
         return self.model_dump(mode="json", include=names)
 
 
-CITIZEN_FIELDS: tuple[str, ...] = tuple(CitizenRecord.model_fields)
+CITIZEN_FIELDS: tuple[str, ...] = tuple(name for name in CitizenRecord.model_fields if name != "ignored")

@@ -82,6 +82,13 @@ DEMO_CITIZENS: tuple[CitizenRecord, ...] = (
         spouse=RelatedPerson(full_name="Nguyễn Văn An", nationality="VN", id_number="000090000001"),
         permanent_address=_addr("38", "380", "14758", "Số 1 đường Thử Nghiệm"),
     ),
+    _citizen(  # recorded with the new tone placement (ú, ò); asked with the old one (uý, oà) it still matches
+        "000195000006",
+        "Phạm Thị Thúy Hòa",
+        date(1995, 3, 8),
+        "2",
+        permanent_address=_addr("38", None, "15000", "Xóm Thử Nghiệm"),
+    ),
 )
 
 _FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ")

@@ -5,8 +5,8 @@ Outbound, a :class:`CitizenQuery` becomes the ordered keyword arguments of a zee
 ``MaYeuCau, MaDVC, MaTichHop, MaDonVi, MaCanBo, SoDinhDanh | SoCMND, HoVaTen, NgayThangNamSinh``.
 
 - A 12-digit ``id_number`` is sent as SoDinhDanh, a 9-digit one as SoCMND (never both) [C].
-- ``HoVaTen`` is NFC-normalised with spaces collapsed, and upper-cased when configured (field clients
-  send upper case [C]).
+- Every text field is sent in Unicode NFC (§0); ``HoVaTen`` also has its spaces collapsed, and is
+  upper-cased when configured (field clients send upper case [C]).
 - ``NgayThangNamSinh`` wraps ``NgayThangNam`` (a full date, ``yyyy-mm-dd`` or ``yyyyMMdd`` as configured)
   or ``Nam`` (a year) [C].
 
@@ -19,6 +19,7 @@ elements and whitespace-only text (all ``None``), booleans as ``true/false/1/0``
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,8 +35,8 @@ from .models import (
     RelatedPerson,
     VerifyResult,
     clean_text,
-    name_key,
 )
+from .text import names_match as names_match
 
 OP_VERIFY = "XacThucThongTinCongDan"  # verify citizen information
 OP_LOOKUP = "TraCuuThongTinCongDan"  # look up citizen information
@@ -59,7 +60,7 @@ class WireOptions:
 def wire_name(full_name: str, uppercase: bool) -> str:
     """HoVaTen as sent: cleaned (NFC, spaces collapsed), upper-cased if asked ("Nguyễn" -> "NGUYỄN")."""
     cleaned = clean_text(full_name)
-    return cleaned.upper() if uppercase else cleaned
+    return unicodedata.normalize("NFC", cleaned.upper()) if uppercase else cleaned
 
 
 def wire_birth_date(value: date | int, fmt: str = "yyyy-mm-dd") -> dict[str, str]:
@@ -82,13 +83,11 @@ def to_soap_request(query: CitizenQuery, options: WireOptions) -> dict[str, Any]
     request["SoCMND" if query.is_old_id_card else "SoDinhDanh"] = query.id_number  # old ID card / ID number
     request["HoVaTen"] = wire_name(query.full_name, options.uppercase_names)  # full name
     request["NgayThangNamSinh"] = wire_birth_date(query.birth_date, options.birth_date_format)  # birth date
-    return request
+    return {k: unicodedata.normalize("NFC", v) if isinstance(v, str) else v for k, v in request.items()}
 
 
 # ---------------------------------------------------------------- matching (also used by the mock)
-def names_match(given: str, recorded: str | None) -> bool:
-    """Case-insensitive, NFC, whitespace-collapsed equality; diacritics significant."""
-    return recorded is not None and name_key(given) == name_key(recorded)
+# names_match (text.py): case, spacing, NFC/NFD and old/new tone placement do not matter; the letters do.
 
 
 def birth_date_matches(given: date | int, recorded_date: date | None, recorded_year: int | None) -> bool:
@@ -183,6 +182,9 @@ def _address(value: Any) -> Address | None:
         ward_code=text(a.get("MaPhuongXa")),
         detail=text(a.get("ChiTiet")),
         country=text(a.get("QuocGia")),
+        province_name=text(a.get("TenTinhThanh")),
+        district_name=text(a.get("TenQuanHuyen")),
+        ward_name=text(a.get("TenPhuongXa")),
     )
     return address if address.model_dump(exclude_none=True) else None
 
@@ -260,8 +262,13 @@ def pick_citizen(collection: Mapping[str, Any], id_number: str) -> CitizenRecord
 
     The record must carry the asked number (SoDinhDanh or SoCMND). A lone record without any number
     is taken as the answer; a collection of other people's records is not an answer for this one.
+    Raises ``ValueError`` when ``SoCongDan`` (the count) disagrees with the records read: something
+    was lost on the way, and "no such citizen" must never be the answer to that.
     """
     records = [r for r in as_list(collection.get("CongDan")) if isinstance(r, Mapping)]
+    stated = text(collection.get("SoCongDan"))
+    if stated is not None and stated.isdigit() and int(stated) != len(as_list(collection.get("CongDan"))):
+        raise ValueError("SoCongDan disagrees with the records")
     for record in records:
         if id_number in (text(record.get("SoDinhDanh")), text(record.get("SoCMND"))):
             return to_citizen_record(record, collection.get("ThoiDiemDuLieu"))
@@ -306,10 +313,15 @@ def match_flags(
     }
 
 
-def citizen_elements(record: CitizenRecord) -> Sequence[tuple[str, Any]]:
-    """A record as (CongDan child name, value) pairs in the documented order; the mock renders these."""
+def citizen_elements(record: CitizenRecord, plain_names: bool = False) -> Sequence[tuple[str, Any]]:
+    """A record as (CongDan child name, value) pairs in the documented order; the mock renders these.
 
-    def name(full: str | None, parts: NameParts | None) -> dict[str, str | None] | None:
+    ``plain_names``: relatives' and ChuHo's ``HoVaTen`` as one string, as THH reads them [C]; unit names
+    (``TenTinhThanh``...) are written when the address has them."""
+
+    def name(full: str | None, parts: NameParts | None) -> dict[str, str | None] | str | None:
+        if plain_names and parts is None:
+            return full
         parts = parts or (split_name(full) if full else None)
         return None if parts is None else {"Ho": parts.family, "ChuDem": parts.middle, "Ten": parts.given}
 
@@ -322,6 +334,9 @@ def citizen_elements(record: CitizenRecord) -> Sequence[tuple[str, Any]]:
             "MaPhuongXa": a.ward_code,
             "ChiTiet": a.detail,
             "QuocGia": a.country,
+            "TenTinhThanh": a.province_name,
+            "TenQuanHuyen": a.district_name,
+            "TenPhuongXa": a.ward_name,
         }
 
     def person(p: RelatedPerson | None) -> dict[str, Any] | None:

@@ -2,6 +2,9 @@
 
 For each verify or lookup:
 
+0. a query the connector would not send (a field over the database's limits, ``HUB_POPDB_LIMITS``)
+   is refused at once (``InvalidForDatabase``, 422 naming the field and the rule; recorded; the
+   breaker is not involved: nothing was sent);
 1. the circuit breaker admits the call, or refuses it at once (``Unavailable("circuit-open")``,
    recorded, nothing sent to the database);
 2. the blocking zeep call runs in a worker thread, at most ``concurrency`` at a time (a limiter of
@@ -10,7 +13,9 @@ For each verify or lookup:
 3. the outcome is classified - an answer, ``Unavailable`` (503: timeout, connection, busy, 5xx),
    ``Refused`` (502: the database refused us, or answered something unsafe) - and the breaker told;
 4. the audit row is committed, and only then is the caller answered: if the row cannot be
-   written, the answer is withheld (``Unavailable("audit-unavailable")``).
+   written, the answer is withheld (``Unavailable("audit-unavailable")``). An answer that carried
+   elements the connector does not know (read past, never kept) says so in the row's ``detail``
+   (how many, and where: names only) and in ``lgsp_citizen_answer_ignored_elements_total``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from connectors.population_db import (
+    OP_LOOKUP,
+    OP_VERIFY,
     CitizenNotFound,
     CitizenRecord,
     LookupRequest,
@@ -41,7 +48,7 @@ from connectors.population_db import (
     VerifyRequest,
     VerifyResult,
 )
-from connectors.population_db.models import CitizenQuery
+from connectors.population_db.models import CitizenQuery, Ignored
 from hub.breaker import CallBreaker
 from hub.citizens import audit
 from hub.envelope import utcnow
@@ -49,6 +56,11 @@ from hub.envelope import utcnow
 T = TypeVar("T")
 CONNECTOR = "population_db"
 QUERIES = Counter("lgsp_citizen_queries_total", "Population database queries by outcome", ["operation", "outcome"])
+IGNORED = Counter(
+    "lgsp_citizen_answer_ignored_elements_total",
+    "Elements and attributes of population database answers the connector does not know (read past, not kept)",
+    ["operation"],
+)
 QUERY_SECONDS = Histogram(
     "lgsp_citizen_query_seconds",
     "Time of one population database query as the caller saw it",
@@ -85,6 +97,13 @@ class Unavailable(CitizenQueryFailed):
 
 class Refused(CitizenQueryFailed):
     pass
+
+
+class InvalidForDatabase(CitizenQueryFailed):
+    """A query the database would refuse, so it was not sent: ``reason`` names the field and the rule."""
+
+    status = 422
+    outcome = "invalid"
 
 
 class UnsafeAnswer(CitizenQueryFailed):
@@ -174,6 +193,13 @@ class CitizenService:
             service_code=query.purpose or self.client.settings.service_code,
             id_hash=self.hash_id(query.id_number),
         )
+        refused = self.client.refusal(OP_VERIFY if operation == "verify" else OP_LOOKUP, query)
+        if refused is not None:  # nothing is sent; the breaker is not involved
+            invalid = InvalidForDatabase(
+                "invalid_for_population_db", f"{refused.fields[0]}: {refused.rule}"[:64], fields=refused.fields
+            )
+            await run_in_threadpool(self._fail, operation, row, started, invalid, refused.describe(), None)
+            raise invalid
         wait = self.breaker.admit()
         if wait is not None:  # nothing is sent: the database is known to be down
             error = Unavailable("population_db_unavailable", "circuit-open", retry_after=wait)
@@ -204,7 +230,12 @@ class CitizenService:
             raise
         self.breaker.succeeded()
         outcome, fields = judge(result)
-        self._write(row(outcome, 200, _ms(started), fields=fields, request_id=request_id))
+        ignored = _ignored(result)
+        detail = None
+        if ignored.count:
+            IGNORED.labels(operation).inc(ignored.count)
+            detail = f"read past {ignored.count} unknown element(s): {', '.join(ignored.paths)}"
+        self._write(row(outcome, 200, _ms(started), fields=fields, request_id=request_id, detail=detail))
         QUERIES.labels(operation, outcome).inc()
         QUERY_SECONDS.labels(operation).observe(time.monotonic() - started)
         return result  # not logged: the audit row is the record
@@ -260,6 +291,14 @@ class CitizenService:
         if self._limiter is None or self._limiter[0] is not loop:
             self._limiter = (loop, anyio.CapacityLimiter(self.concurrency))
         return self._limiter[1]
+
+
+def _ignored(result: object) -> Ignored:
+    """What the answer carried that the connector does not know (a verify result, or a lookup's record)."""
+    if isinstance(result, VerifyResult):
+        return result.ignored
+    record = getattr(result, "record", None)
+    return record.ignored if isinstance(record, CitizenRecord) else Ignored()
 
 
 def _ms(started: float) -> int:

@@ -82,7 +82,8 @@ def test_verify_a_year_only_record_by_old_id_card(client: PopulationDbClient) ->
 
 def test_verify_result_carries_nothing_else(client: PopulationDbClient) -> None:
     result = client.verify(verify_req())
-    assert set(result.model_dump()) == {"exists", "matches", "request_id"}
+    assert set(result.model_dump()) == {"exists", "matches", "request_id", "ignored"}
+    assert result.ignored.count == 0 and result.ignored.paths == ()  # names of what was read past, no values
 
 
 # ---------------------------------------------------------------- lookup
@@ -108,6 +109,9 @@ def test_lookup_returns_the_full_record(client: PopulationDbClient) -> None:
             "ward_code": "14758",
             "detail": "Số 1 đường Thử Nghiệm",
             "country": "VN",
+            "province_name": None,  # the ANB shape carries codes only
+            "district_name": None,
+            "ward_name": None,
         },
     }
 
@@ -237,7 +241,7 @@ def test_close_closes_only_its_own_http_client(mock_http: TestClient) -> None:
     assert not mock_http.is_closed
     with respx.mock(assert_all_called=False):
         own = build_client()
-        own._bound()
+        own._client()
         http = own._http
         own.close()
         own.close()

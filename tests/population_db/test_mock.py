@@ -77,56 +77,62 @@ def test_a_valid_request_is_answered(mock_http: TestClient) -> None:
 
 
 REFUSED: list[tuple[str, bytes, str, str | None, str]] = [
-    ("missing MaCanBo", envelope(without("MaCanBo")), "SOAP-ENV:Client", "01", "MaCanBo"),
-    ("missing MaYeuCau", envelope(without("MaYeuCau")), "SOAP-ENV:Client", "01", "MaYeuCau"),
-    ("missing MaDVC", envelope(without("MaDVC")), "SOAP-ENV:Client", "01", "MaDVC"),
-    ("missing MaTichHop", envelope(without("MaTichHop")), "SOAP-ENV:Client", "01", "MaTichHop"),
-    ("missing MaDonVi", envelope(without("MaDonVi")), "SOAP-ENV:Client", "01", "MaDonVi"),
-    ("missing birth date", envelope(without("NgayThangNamSinh")), "SOAP-ENV:Client", "01", "NgayThangNamSinh"),
-    ("11-digit ID", envelope(replaced("SoDinhDanh", "00009000000")), "SOAP-ENV:Client", "01", "SoDinhDanh"),
-    ("ID with a letter", envelope(replaced("SoDinhDanh", "00009000000A")), "SOAP-ENV:Client", "01", "SoDinhDanh"),
+    ("missing MaCanBo", envelope(without("MaCanBo")), "SOAP-ENV:Client.schema", "01", "MaCanBo"),
+    ("missing MaYeuCau", envelope(without("MaYeuCau")), "SOAP-ENV:Client.schema", "01", "MaYeuCau"),
+    ("missing MaDVC", envelope(without("MaDVC")), "SOAP-ENV:Client.schema", "01", "MaDVC"),
+    ("missing MaTichHop", envelope(without("MaTichHop")), "SOAP-ENV:Client.schema", "01", "MaTichHop"),
+    ("missing MaDonVi", envelope(without("MaDonVi")), "SOAP-ENV:Client.schema", "01", "MaDonVi"),
+    ("missing birth date", envelope(without("NgayThangNamSinh")), "SOAP-ENV:Client.schema", "01", "NgayThangNamSinh"),
+    ("11-digit ID", envelope(replaced("SoDinhDanh", "00009000000")), "SOAP-ENV:Client.field-limit", "01", "SoDinhDanh"),
+    (
+        "ID with a letter",
+        envelope(replaced("SoDinhDanh", "00009000000A")),
+        "SOAP-ENV:Client.field-limit",
+        "01",
+        "SoDinhDanh",
+    ),
     (
         "8-digit CMND",
         envelope([*without("SoDinhDanh")[:5], ("SoCMND", "12345678"), *VALID_FIELDS[6:]]),
-        "SOAP-ENV:Client",
+        "SOAP-ENV:Client.field-limit",
         "01",
         "SoCMND",
     ),
-    ("no ID at all", envelope(without("SoDinhDanh")), "SOAP-ENV:Client", "01", "SoDinhDanh hoặc SoCMND"),
-    ("over-long name", envelope(replaced("HoVaTen", "A" * 101)), "SOAP-ENV:Client", "01", "HoVaTen"),
+    ("no ID at all", envelope(without("SoDinhDanh")), "SOAP-ENV:Client.id-required", "01", "SoDinhDanh hoặc SoCMND"),
+    ("over-long name", envelope(replaced("HoVaTen", "A" * 101)), "SOAP-ENV:Client.field-limit", "01", "HoVaTen"),
     (
         "bad date",
         envelope(replaced("NgayThangNamSinh", "<dan:NgayThangNam>15/01/1990</dan:NgayThangNam>")),
-        "SOAP-ENV:Client",
+        "SOAP-ENV:Client.field-limit",
         "01",
         "NgayThangNam",
     ),
     (
         "impossible date",
         envelope(replaced("NgayThangNamSinh", "<dan:NgayThangNam>1990-02-30</dan:NgayThangNam>")),
-        "SOAP-ENV:Client",
+        "SOAP-ENV:Client.field-limit",
         "01",
         "NgayThangNam",
     ),
     (
         "wrong order",
         envelope([VALID_FIELDS[0], VALID_FIELDS[2], VALID_FIELDS[1], *VALID_FIELDS[3:]]),
-        "SOAP-ENV:Client",
+        "SOAP-ENV:Client.schema",
         "01",
         "MaTichHop",
     ),
     (
         "name before ID",
         envelope([*VALID_FIELDS[:5], VALID_FIELDS[6], VALID_FIELDS[5], VALID_FIELDS[7]]),
-        "SOAP-ENV:Client",
+        "SOAP-ENV:Client.schema",
         "01",
         "SoDinhDanh",
     ),
-    ("unknown field", envelope([*VALID_FIELDS, ("Extra", "x")]), "SOAP-ENV:Client", "01", "Extra"),
-    ("wrong namespace", envelope(ns="http://dancuquocgia.bca/v2"), "SOAP-ENV:Client", "01", "namespace"),
-    ("unknown operation", envelope(operation="XoaCongDan"), "SOAP-ENV:Client", "01", "operation"),
-    ("bad agency code", envelope(replaced("MaDonVi", "UBND-H56")), "SOAP-ENV:Client", "01", "MaDonVi"),
-    ("verify code on lookup", envelope(operation=tr.OP_LOOKUP), "SOAP-ENV:Client", "02", "MaTichHop"),
+    ("unknown field", envelope([*VALID_FIELDS, ("Extra", "x")]), "SOAP-ENV:Client.schema", "01", "Extra"),
+    ("wrong namespace", envelope(ns="http://dancuquocgia.bca/v2"), "SOAP-ENV:Client.operation", "01", "namespace"),
+    ("unknown operation", envelope(operation="XoaCongDan"), "SOAP-ENV:Client.operation", "01", "operation"),
+    ("bad agency code", envelope(replaced("MaDonVi", "UBND-H56")), "SOAP-ENV:Client.agency-code", "01", "MaDonVi"),
+    ("verify code on lookup", envelope(operation=tr.OP_LOOKUP), "SOAP-ENV:Client.integration-code", "02", "MaTichHop"),
     (
         "SOAP 1.2",
         envelope(soap_ns="http://www.w3.org/2003/05/soap-envelope"),
@@ -141,17 +147,23 @@ REFUSED: list[tuple[str, bytes, str, str | None, str]] = [
         None,
         "header",
     ),
-    ("not XML", b'{"SoDinhDanh": "000090000001"}', "SOAP-ENV:Client", "01", "XML"),
-    ("not an envelope", b"<Envelope/>", "SOAP-ENV:Client", "01", "envelope"),
-    ("DTD", envelope(prolog="<!DOCTYPE s:Envelope [<!ELEMENT s:Envelope ANY>]>"), "SOAP-ENV:Client", "01", "DTD"),
+    ("not XML", b'{"SoDinhDanh": "000090000001"}', "SOAP-ENV:Client.envelope", "01", "XML"),
+    ("not an envelope", b"<Envelope/>", "SOAP-ENV:Client.envelope", "01", "envelope"),
     (
-        "entities",
-        envelope(replaced("HoVaTen", "&n;"), prolog='<!DOCTYPE s:Envelope [<!ENTITY n "A">]>'),
-        "SOAP-ENV:Client",
+        "DTD",
+        envelope(prolog="<!DOCTYPE s:Envelope [<!ELEMENT s:Envelope ANY>]>"),
+        "SOAP-ENV:Client.envelope",
         "01",
         "DTD",
     ),
-    ("too large", envelope(replaced("HoVaTen", "A" * 70_000)), "SOAP-ENV:Client", "01", "large"),
+    (
+        "entities",
+        envelope(replaced("HoVaTen", "&n;"), prolog='<!DOCTYPE s:Envelope [<!ENTITY n "A">]>'),
+        "SOAP-ENV:Client.envelope",
+        "01",
+        "DTD",
+    ),
+    ("too large", envelope(replaced("HoVaTen", "A" * 70_000)), "SOAP-ENV:Client.envelope", "01", "large"),
 ]
 
 
@@ -171,8 +183,11 @@ def test_refusals_are_counted_and_recorded(mock_http: TestClient) -> None:
     post(mock_http, envelope(without("MaCanBo")))
     post(mock_http, envelope(operation=tr.OP_LOOKUP))
     stats = mock_http.get("/_mock/stats").json()
-    assert stats["rejected"] == {"Client:01": 1, "Client:02": 1}
-    assert [r["outcome"] for r in mock_http.get("/_mock/requests").json()] == ["fault Client 01", "fault Client 02"]
+    assert stats["rejected"] == {"Client.schema:01": 1, "Client.integration-code:02": 1}
+    assert [r["outcome"] for r in mock_http.get("/_mock/requests").json()] == [
+        "refused Client.schema:01",
+        "refused Client.integration-code:02",
+    ]
 
 
 def test_xxe_in_a_request_reads_nothing(mock_http: TestClient, tmp_path: Path) -> None:
@@ -180,7 +195,7 @@ def test_xxe_in_a_request_reads_nothing(mock_http: TestClient, tmp_path: Path) -
     secret.write_text("CANARY-REQ-1234", encoding="utf-8")
     prolog = f'<!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "{secret.as_uri()}">]>'
     response = post(mock_http, envelope(replaced("HoVaTen", "&x;"), prolog=prolog))
-    assert fault_of(response)[0] == "SOAP-ENV:Client"
+    assert fault_of(response)[0] == "SOAP-ENV:Client.envelope"
     assert b"CANARY-REQ-1234" not in response.content
     assert "CANARY-REQ-1234" not in mock_http.get("/_mock/requests").text
 
@@ -229,15 +244,17 @@ def test_faults_set_at_start() -> None:
 
 def test_cli_flags_become_faults() -> None:
     args = vars(parser().parse_args(["--port", "9999", "--hostile-rate", "1", "--hostile-kind", "xxe",
-                                     "--latency-ms", "20", "--population", "5"]))  # fmt: skip
+                                     "--latency-ms", "20", "--population", "5", "--variant", "lgsp_thanhhoa",
+                                     "--lenient", "--answer-shape", "thh"]))  # fmt: skip
     assert (args.pop("host"), args.pop("port"), args.pop("population"), args.pop("population_seed")) == (
         "127.0.0.1",
         9999,
         5,
         1,
     )
+    assert (args.pop("variant"), args.pop("lenient")) == ("lgsp_thanhhoa", True)
     faults = Faults(**args)
-    assert (faults.hostile_rate, faults.hostile_kind, faults.latency_ms) == (1.0, "xxe", 20)
+    assert (faults.hostile_rate, faults.hostile_kind, faults.latency_ms, faults.answer_shape) == (1.0, "xxe", 20, "thh")
     with pytest.raises(SystemExit):
         parser().parse_args(["--fault-kind", "nuke"])
 
