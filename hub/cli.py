@@ -33,10 +33,13 @@ app.add_typer(citizens_app, name="citizens")
 
 
 def _settings() -> Settings:
+    import logging
+
     from hub.logging import configure
 
     s = Settings()
     configure(s.log_level, s.log_json)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ...", "Will assume ..." on every command
     return s
 
 
@@ -73,8 +76,7 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (default HUB_API_PORT)")] = None,
 ) -> None:
     """Serve the HTTP API (with the relay and a worker inside when the transport is in-process)."""
-    import uvicorn
-
+    from hub.api import server
     from hub.api.app import create_app
     from hub.bootstrap import bootstrap
 
@@ -82,7 +84,7 @@ def api(
     hub = bootstrap(s)
     application = create_app(hub)
     _freeze_startup_objects(application)
-    uvicorn.run(application, host=host or s.api_host, port=port or s.api_port, log_level="warning")
+    server.run(application, s, host or s.api_host, port or s.api_port)
 
 
 @app.command()
@@ -144,11 +146,11 @@ def dev(
     population_db_port: Annotated[int, typer.Option(help="Mock population database port")] = 8103,
     mocks: Annotated[bool, typer.Option(help="Start the mock partners")] = True,
 ) -> None:
-    """Everything for development: the hub (api + relay + worker) and the mock partners."""
+    """Everything for development: the hub (api + relay + worker) and the mock partners. SIGINT or
+    SIGTERM stops it and its mock partners (which also die with it if it is killed)."""
     import os
 
-    import uvicorn
-
+    from hub.api import server
     from hub.api.app import create_app
     from hub.bootstrap import bootstrap
     from hub.citizens.grants import DEMO_GRANTS
@@ -162,12 +164,16 @@ def dev(
             os.environ.setdefault(f"HUB_{profile.upper()}_BASE_URL", f"{gateway}/{profile}")
             os.environ.setdefault(f"HUB_{profile.upper()}_CALLBACK_URL", f"{base}/v1/callbacks/payment/{profile}")
         os.environ.setdefault("HUB_POPDB_BASE_URL", f"http://127.0.0.1:{population_db_port}")
+    os.environ.setdefault("HUB_WEBHOOK_ALLOW_LOOPBACK", "true")  # development receivers on this machine
     s = _settings()
     hub = bootstrap(s)
     key = s.dev_api_key.get_secret_value()
     grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
     ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
     children: list[subprocess.Popen[bytes]] = []
+    # uvicorn stops on SIGTERM and then raises the signal again: with the default handler the
+    # process would die there, leaving the mocks running on their ports. This one unwinds instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     if mocks:
         for module, mock_port in (
             ("connectors.national_portal.mock", portal_port),
@@ -176,7 +182,7 @@ def dev(
         ):
             children.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
-                    [sys.executable, "-m", module, "--port", str(mock_port)]
+                    [sys.executable, "-m", module, "--port", str(mock_port)], preexec_fn=_die_with_parent
                 )
             )
     typer.echo(
@@ -195,6 +201,7 @@ def dev(
                 f"  Verify a citizen:       POST {base}/v1/citizens/verify",
                 f"  Look up a citizen:      POST {base}/v1/citizens/lookup",
                 f"  Citizen query audit:    GET  {base}/v1/citizens/queries",
+                f"  Manage clients:         GET  {base}/v1/admin/clients  (or: lgsp clients list)",
                 f"  Metrics:                {base}/metrics",
                 f"  Database:               {s.database_url}",
             ]
@@ -218,12 +225,32 @@ def dev(
     try:
         application = create_app(hub, pipeline=True)
         _freeze_startup_objects(application)
-        uvicorn.run(application, host=s.api_host, port=port, log_level="warning")
+        server.run(application, s, s.api_host, port)
     finally:
-        for ch in children:
-            ch.terminate()
-        for ch in children:
+        _stop_children(children)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Linux: the child gets SIGTERM when its parent dies, however it died (even SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for ch in children:
+        ch.terminate()
+    for ch in children:
+        try:
             ch.wait(10)
+        except subprocess.TimeoutExpired:
+            ch.kill()
+            ch.wait(5)
 
 
 @mock_app.command(
@@ -269,31 +296,140 @@ def mock_population_db(ctx: typer.Context) -> None:
     mock.main(list(ctx.args))
 
 
+def _actor() -> str:
+    import getpass
+
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli:unknown"
+
+
+def _checked_grants(grants: list[str]) -> list[str]:
+    from hub.citizens.grants import GrantError, check_grants
+
+    try:
+        check_grants(grants)
+    except GrantError as exc:
+        typer.echo(f"invalid grant: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return grants
+
+
+def _client_change(fn: Any, *args: Any) -> Any:
+    """Run a lifecycle change; an unknown client is one line on stderr and exit 1."""
+    from hub.bootstrap import bootstrap
+    from hub.clients import ClientNotFound
+
+    hub = bootstrap(_settings())
+    try:
+        return fn(hub.engine, *args)
+    except ClientNotFound as exc:
+        typer.echo(f"no client {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+GrantOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Message type it may publish (repeatable); 'admin' for operators; 'payment.open', 'subscribe'; "
+        "'citizen.verify' and 'citizen.lookup:<field>,...' for the population database (see README)"
+    ),
+]
+
+
 @clients_app.command("create")
 def clients_create(
     code: Annotated[str, typer.Argument(help="Client system code, e.g. ONEGATE-H56")],
     name: Annotated[str, typer.Option(help="Display name")] = "",
-    grant: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Message type it may publish (repeatable); 'admin' for operators; 'citizen.verify' and "
-            "'citizen.lookup:<field>,...' for the population database (see README)"
-        ),
-    ] = None,
+    grant: GrantOption = None,
 ) -> None:
     """Register a client system and print its API key (shown once; only its hash is stored)."""
     from hub.bootstrap import bootstrap
-    from hub.citizens.grants import GrantError, check_grants
-    from hub.clients import create_client
+    from hub.clients import ClientExists, create_client
 
-    try:
-        check_grants(grant or [])
-    except GrantError as exc:
-        typer.echo(f"invalid grant: {exc}", err=True)
-        raise typer.Exit(2) from None
+    grants = _checked_grants(grant or ["dossier.status.changed"])
     hub = bootstrap(_settings())
-    key = create_client(hub.engine, code, name or code, grant or ["dossier.status.changed"])
+    try:
+        key = create_client(hub.engine, code, name or code, grants, actor=_actor())
+    except ClientExists:
+        typer.echo(f"client {code} exists already: `lgsp clients rotate {code}` gives it a new key", err=True)
+        raise typer.Exit(1) from None
     typer.echo(key)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """Every client: code, grants, created, disabled, and until when a rotated-out key still works (JSON lines)."""
+    from hub.clients import list_clients
+
+    for row in _client_change(list_clients):
+        typer.echo(json.dumps(row, ensure_ascii=False))
+
+
+@clients_app.command("rotate")
+def clients_rotate(
+    code: str,
+    grace: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=30 * 86_400, help="Seconds the current key keeps working (default HUB_KEY_ROTATION_GRACE)"
+        ),
+    ] = None,
+) -> None:
+    """Issue a new API key (printed once); the current key keeps working for the grace period."""
+    from hub.clients import rotate
+
+    seconds = Settings().key_rotation_grace if grace is None else grace
+    key, view = _client_change(rotate, code, _actor(), seconds)
+    typer.echo(key)
+    until = view["old_key_valid_until"]
+    typer.echo(f"the previous key works until {until}" if until else "the previous key no longer works", err=True)
+
+
+@clients_app.command("disable")
+def clients_disable(code: str) -> None:
+    """Disable a client: every key of it stops working (within HUB_AUTH_CACHE_SECONDS on running apis)."""
+    from hub.clients import set_disabled
+
+    _client_change(set_disabled, code, True, _actor())
+    typer.echo(f"{code} disabled")
+
+
+@clients_app.command("enable")
+def clients_enable(code: str) -> None:
+    """Enable a disabled client again."""
+    from hub.clients import set_disabled
+
+    _client_change(set_disabled, code, False, _actor())
+    typer.echo(f"{code} enabled")
+
+
+@clients_app.command("grant")
+def clients_grant(code: str, grants: Annotated[list[str], typer.Argument(help="Grants to give")]) -> None:
+    """Give grants to a client."""
+    from hub.clients import change_grants
+
+    view = _client_change(change_grants, code, _checked_grants(grants), [], _actor())
+    typer.echo(f"{code}: {', '.join(view['grants']) or '(no grants)'}")
+
+
+@clients_app.command("revoke-grant")
+def clients_revoke_grant(code: str, grants: Annotated[list[str], typer.Argument(help="Grants to revoke")]) -> None:
+    """Revoke grants of a client (effective within HUB_AUTH_CACHE_SECONDS on running apis)."""
+    from hub.clients import change_grants
+
+    view = _client_change(change_grants, code, [], grants, _actor())
+    typer.echo(f"{code}: {', '.join(view['grants']) or '(no grants)'}")
+
+
+@clients_app.command("history")
+def clients_history(code: str, limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+    """Every change to a client, newest first: when, who, what (JSON lines)."""
+    from hub.clients import history
+
+    for row in _client_change(history, code, limit):
+        typer.echo(json.dumps(row, ensure_ascii=False))
 
 
 @messages_app.command("show")

@@ -65,6 +65,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub import jsonbody
 from hub.canonical import AGENCY_CODE_PATTERN
 
 from . import translate as tr
@@ -548,7 +549,10 @@ def create_app(
 
     @app.post("/_mock/faults")
     async def set_faults(request: Request) -> dict[str, Any]:
-        patch = await request.json()
+        try:
+            patch = jsonbody.parse(await request.body())
+        except ValueError:
+            patch = None
         if not isinstance(patch, dict):
             raise HTTPException(422, "a JSON object of Faults fields")
         with db.lock:
