@@ -22,10 +22,10 @@ from connectors.payment_napas import NapasSettings, PayGovSettings, build_gatewa
 from connectors.payment_napas.mock import create_app as create_gateway_app
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
-from hub.ssrf import AddressPolicy
 from hub.clients import create_client
 from hub.db.schema import messages, payment_events, payments
 from hub.settings import Settings
+from hub.ssrf import AddressPolicy
 from hub.transports.inprocess import InProcessTransport
 from tests import factories
 from tests.support.clock import OffsetClock

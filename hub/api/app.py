@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import connectors
 from hub.api import admin, ingress, openapi, payments, subscriptions, trace
-from hub.api.bodies import HubRoute
 from hub.api import citizens as citizens_api
+from hub.api.bodies import HubRoute
 from hub.api.citizens import router as citizens_router
 from hub.api.deps import database_unavailable
 from hub.api.errors import describe

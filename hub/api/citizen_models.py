@@ -73,7 +73,7 @@ BirthDate = Annotated[
             "anyOf": [
                 {"type": "string", "format": "date"},
                 {"type": "string", "pattern": r"^\d{4}$"},
-                {"type": "integer"},
+                {"type": "integer", "minimum": MIN_YEAR, "maximum": 2100},
             ],
             "description": "NgayThangNamSinh (birth date): `yyyy-mm-dd`, or the year alone (`yyyy`, string or "
             "integer) when only the year is on record.",

@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.bootstrap import Hub
-
 from tests.support.problems import problem
 
 from .conftest import BREAKER_FAILURES, Mock, assert_nothing_personal, audit_rows, h, query, table_text

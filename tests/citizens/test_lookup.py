@@ -14,7 +14,6 @@ from hub.cli import app as lgsp
 from hub.clients import Client, create_client
 from hub.db.schema import clients
 from tests.population_db.conftest import AN_BIRTH, AN_NAME
-
 from tests.support.problems import problem
 
 from .conftest import Mock, audit_rows, h, query

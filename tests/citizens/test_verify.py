@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from hub.bootstrap import Hub
 from tests.population_db.conftest import AN_ID, NGOC_NAME, NGOC_OLD_ID, NGOC_YEAR, OFFICER, UNKNOWN_ID
-
 from tests.support.problems import problem
 
 from .conftest import PURPOSE, Mock, audit_rows, h, keyed_hash, query
