@@ -99,13 +99,13 @@ class GuardedHttpTools(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
-        self._header_bytes = 0
         if self._header_timer is None:
             self._arm()
 
     def on_headers_complete(self) -> None:
         self._disarm()
         self._in_headers = False
+        self._header_bytes = 0
         busy = len(self.connections) > self.max_connections or len(self.tasks) >= self.max_connections
         if not busy:
             super().on_headers_complete()
