@@ -132,6 +132,8 @@ def test_every_body_taking_operation_wants_json(rig: tuple[TestClient, WholeHub]
         "/v1/messages?limit=true",
         "/v1/messages?limit=1e3",
         "/v1/citizens/queries?before_id=99999999999999999999999",
+        "/v1/citizens/queries?from=20251122090000",  # digits alone are not a timestamp, in a URL either
+        "/v1/citizens/queries?to=1732240000",
     ],
 )
 def test_parameters_that_cannot_be_stored_are_refused(rig: tuple[TestClient, WholeHub], url: str) -> None:

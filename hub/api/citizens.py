@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from connectors.population_db import LookupRequest, VerifyRequest
 from hub.api.bodies import HubRoute, read_model
-from hub.api.citizen_models import EXAMPLE, AuditPage, AuditSearch, LookupIn, LookupOut, VerifyIn, VerifyOut
+from hub.api.citizen_models import (
+    EXAMPLE,
+    AuditPage,
+    AuditSearch,
+    LookupIn,
+    LookupOut,
+    Since,
+    VerifyIn,
+    VerifyOut,
+)
 from hub.api.deps import forbidden, get_client, get_hub, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError, field_error
@@ -151,8 +160,8 @@ async def list_queries(
     operation: str | None = Query(default=None, pattern=r"^(verify|lookup)$"),
     outcome: str | None = Query(default=None, max_length=16),
     request_id: str | None = Query(default=None, max_length=40),
-    since: AwareDatetime | None = Query(default=None, alias="from"),
-    until: AwareDatetime | None = Query(default=None, alias="to"),
+    since: Since | None = Query(default=None, alias="from", description="At or after (ISO 8601 with a time zone)"),
+    until: Since | None = Query(default=None, alias="to", description="Before (ISO 8601 with a time zone)"),
     before_id: int | None = Query(default=None, ge=1, le=2**63 - 1),
     limit: int = Query(default=100, ge=1, le=1000),
     hub: Hub = Depends(get_hub),
