@@ -4,17 +4,20 @@ when the database is back, so is the api. PostgreSQL is cut off through a TCP pr
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
 from hub.bootstrap import bootstrap, migrate
 from hub.clients import create_client
 from hub.db.engine import make_engine
+from hub.logging import configure
 from hub.settings import Settings
 from tests.support.problems import problem
 from tests.support.stack import free_port
@@ -38,12 +41,20 @@ def proxy(pg_url: str) -> Iterator[tuple[TcpProxy, str]]:
     p.stop()
 
 
+@pytest.fixture
+def log() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure("INFO", json=True, stream=stream)
+    yield stream
+    structlog.reset_defaults()
+
+
 def _warnings(text: str) -> int:
     return len(re.findall(r"api\.database_unavailable", text))
 
 
 def test_the_api_answers_503_while_the_database_is_cut_off_and_recovers(
-    proxy: tuple[TcpProxy, str], capfd: pytest.CaptureFixture[str]
+    proxy: tuple[TcpProxy, str], capfd: pytest.CaptureFixture[str], log: io.StringIO
 ) -> None:
     tcp, url = proxy
     hub = bootstrap(Settings(database_url=url, api_publishes=False, database_retry_after=7), run_migrations=False)
@@ -52,6 +63,7 @@ def test_the_api_answers_503_while_the_database_is_cut_off_and_recovers(
     with TestClient(create_app(hub, pipeline=False)) as api:
         assert api.get("/v1/messages", headers=h).status_code == 200  # the key is now cached
         capfd.readouterr()
+        log.truncate(0)
         tcp.refusing = True
         tcp.drop_all()  # the pooled connections die, new ones are refused
         for _ in range(3):
@@ -62,8 +74,8 @@ def test_the_api_answers_503_while_the_database_is_cut_off_and_recovers(
         r = api.post("/v1/callbacks/payment/napas", json=_napas_for_unknown())
         assert (r.status_code, r.json()["error"]["cause"]) == (503, "SERVER_BUSY")
         out = capfd.readouterr()
-        logged = out.out + out.err
-        assert _warnings(logged) == 4, logged  # one line per request of the hub's API (the callback logs its own)
+        logged = out.out + out.err + log.getvalue()
+        assert _warnings(log.getvalue()) == 4, logged  # one line per request (the callback logs its own)
         assert "payment.callback_unrecorded" in logged
         assert "Traceback" not in logged and "OperationalError(" not in logged
         tcp.refusing = False
@@ -73,7 +85,7 @@ def test_the_api_answers_503_while_the_database_is_cut_off_and_recovers(
 
 
 def test_a_database_that_never_answered_gives_503_from_the_first_request(
-    capfd: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str], log: io.StringIO
 ) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"  # nothing listens there
     hub = bootstrap(Settings(database_url=url, api_publishes=False), run_migrations=False)
@@ -82,7 +94,7 @@ def test_a_database_that_never_answered_gives_503_from_the_first_request(
         problem(r, 503, "database_unavailable")
         assert r.headers["Retry-After"] == "5"
     out = capfd.readouterr()
-    assert _warnings(out.out + out.err) == 1 and "Traceback" not in out.out + out.err
+    assert _warnings(log.getvalue()) == 1 and "Traceback" not in out.out + out.err + log.getvalue()
     hub.close()
 
 

@@ -5,9 +5,11 @@ recorded (who, when, what); a change effective within the auth cache time."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from typer.testing import CliRunner
@@ -113,8 +115,20 @@ def test_the_admin_api_needs_admin_and_will_not_lock_an_admin_out(hub: Hub, api:
     problem(api.post("/v1/admin/clients/ONEGATE/rotate", json={"grace_seconds": 10**9}, headers=admin), 422)
 
 
-def test_the_cli_covers_the_lifecycle(db_url: str, hub: Hub) -> None:
-    cli, env = CliRunner(), {"HUB_DATABASE_URL": db_url, "HUB_LOG_LEVEL": "INFO"}
+@pytest.fixture
+def cli() -> Iterator[CliRunner]:
+    """`lgsp` commands configure logging to the runner's stderr: put it back afterwards."""
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    yield CliRunner()
+    structlog.reset_defaults()
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+
+
+def test_the_cli_covers_the_lifecycle(db_url: str, hub: Hub, cli: CliRunner) -> None:
+    env = {"HUB_DATABASE_URL": db_url, "HUB_LOG_LEVEL": "INFO"}
     created = cli.invoke(lgsp, ["clients", "create", "ONEGATE-H56", "--grant", "dossier.status.changed"], env=env)
     assert created.exit_code == 0, created.output
     key = created.stdout.strip()

@@ -117,7 +117,10 @@ def _handlers(app: FastAPI, hub: Hub) -> None:
         if not database_unavailable(exc):
             raise exc
         cause = type(getattr(exc, "orig", None) or exc).__name__
-        log.warning("api.database_unavailable", method=request.method, path=request.url.path, error=cause)
+        # a fresh logger: the line goes where logging is configured now (an error path, not a hot one)
+        structlog.get_logger("hub.api").warning(
+            "api.database_unavailable", method=request.method, path=request.url.path, error=cause
+        )
         return problem(
             "database_unavailable",
             f"the hub's database cannot be reached; nothing was done: retry after {retry_after} s",

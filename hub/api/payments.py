@@ -231,7 +231,9 @@ async def _callback(request: Request, hub: Hub, profile: str) -> JSONResponse:
     except Exception as exc:
         if not database_unavailable(exc):
             raise
-        log.warning("payment.callback_unrecorded", profile=profile, error=type(exc).__name__)
+        structlog.get_logger("hub.api.payments").warning(
+            "payment.callback_unrecorded", profile=profile, error=type(exc).__name__
+        )
         return _reply(gateway, "unavailable")
     if answer == "malformed":
         metrics.CALLBACKS_REFUSED.labels(profile, "unstorable").inc()
