@@ -44,7 +44,17 @@ Every error of this API is problem details (RFC 9457, `application/problem+json`
 (`urn:lgsp:problem:<code>`), `title`, `status`, `detail`, and `errors` (`[{field, rule, message}]`).
 The payment gateways' callbacks answer in each gateway's own format.
 """
-STATUS_TEXT = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+STATUS_TEXT = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+}
 
 
 class Health(BaseModel):
@@ -109,7 +119,7 @@ def _handlers(app: FastAPI, hub: Hub) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        code = STATUS_TEXT.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "conflict")
+        code = STATUS_TEXT.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "bad_request")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return problem(code, detail, status=exc.status_code, headers=exc.headers)
 

@@ -69,7 +69,8 @@ class RequestLimits:
             if deadline is None:
                 deadline = loop.time() + self.body_timeout
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+                async with asyncio.timeout_at(deadline):  # no task per read (wait_for makes one)
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeout from None
             if message["type"] == "http.request":

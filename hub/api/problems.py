@@ -22,6 +22,7 @@ TYPE_PREFIX = "urn:lgsp:problem:"
 
 # code -> (status, title); the code is the last part of ``type``
 CODES: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The request cannot be read"),
     "malformed_json": (400, "The body is not readable JSON"),
     "unauthorized": (401, "A valid API key is required"),
     "forbidden": (403, "The client is not granted this"),
