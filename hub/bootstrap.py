@@ -16,6 +16,7 @@ from hub.db.engine import make_engine, upgrade
 from hub.ledger import Ledger, make_ledger
 from hub.ports import Transport
 from hub.settings import Settings
+from hub.ssrf import AddressPolicy, Resolver, system_resolver
 
 if TYPE_CHECKING:
     from connectors.payment_napas import PaymentGateway
@@ -36,6 +37,18 @@ class Hub:
     _payments: Payments | None = field(default=None, repr=False)
     _population_db: PopulationDbClient | None = field(default=None, repr=False)
     _citizens: CitizenService | None = field(default=None, repr=False)
+    # name -> addresses, for the SSRF guard of webhook subscriptions (tests hand in a fake)
+    resolver: Resolver = field(default=system_resolver, repr=False)
+    _address_policy: AddressPolicy | None = field(default=None, repr=False)
+
+    @property
+    def address_policy(self) -> AddressPolicy:
+        """The webhook receivers' address rules (HUB_WEBHOOK_ALLOW_NETWORKS, _ALLOW_LOOPBACK)."""
+        if self._address_policy is None:
+            from connectors.webhooks import WebhookSettings
+
+            self._address_policy = WebhookSettings().address_policy()
+        return self._address_policy
 
     def gateway(self, profile: str) -> PaymentGateway:
         """The payment gateway client of a profile (napas, paygov), built on first use."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -26,6 +27,10 @@ PROCEDURE_CODE_PATTERN = r"^\d\.\d{6}(\.\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})?$"
 ID_NUMBER_PATTERN = r"^(\d{9}|\d{12}|\d{10}(-\d{3})?)$"
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+# Bounds of every amount (VND, an integer: the currency has no minor unit) and of every timestamp.
+MAX_AMOUNT_VND = 10_000_000_000
+MIN_TIMESTAMP_YEAR, MAX_TIMESTAMP_YEAR = 1990, 2100
+TIMESTAMP_FORM = "ISO 8601 with its offset, e.g. 2025-11-22T09:00:00+07:00"
 
 DOSSIER_STATUS_LABELS: dict[int, str] = {
     1: "Mới đăng ký (newly submitted online)",
@@ -41,14 +46,44 @@ DOSSIER_STATUS_LABELS: dict[int, str] = {
 }
 
 
+def timestamp_input(value: Any) -> Any:
+    """A timestamp is text in ISO 8601 (or a datetime, inside the hub): never a number, and never
+    digits alone, which pydantic would read as seconds since 1970 (``20251122090000``, the
+    portal's own form, would be the year 643,000)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("timestamp_type", "expected a string: " + TIMESTAMP_FORM)
+    if value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise PydanticCustomError(
+            "timestamp_digits",
+            "digits alone are not a timestamp here (not yyyyMMddHHmmss, not Unix time): " + TIMESTAMP_FORM,
+        )
+    return value
+
+
 def _as_vn_aware(value: datetime) -> datetime:
-    """Naive datetimes are read as Asia/Ho_Chi_Minh local time, the portal's own zone."""
+    """Within the bounds; naive datetimes are read as Asia/Ho_Chi_Minh local time, the portal's zone."""
+    if not MIN_TIMESTAMP_YEAR <= value.year <= MAX_TIMESTAMP_YEAR:
+        raise PydanticCustomError(
+            "timestamp_range", f"must be between the years {MIN_TIMESTAMP_YEAR} and {MAX_TIMESTAMP_YEAR}"
+        )
     if value.tzinfo is None:
         return value.replace(tzinfo=VN_TZ)
     return value
 
 
-Timestamp = Annotated[datetime, AfterValidator(_as_vn_aware)]
+def _strict_int(value: Any) -> Any:
+    """Codes and counts are JSON integers: not booleans (``true`` is not 1), floats or numeric strings."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(timestamp_input), AfterValidator(_as_vn_aware)]
+IntCode = BeforeValidator(_strict_int)  # on a Literal[1, 2, ...]: the code as a strict integer
+AmountVND = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_VND)]
+PositiveAmountVND = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_VND)]
 
 
 class _Frozen(BaseModel):
@@ -64,7 +99,7 @@ class Applicant(_Frozen):
         pattern=ID_NUMBER_PATTERN,
         description="ID number (SoGiayToChuHoSo): 12-digit citizen ID, 9-digit old card, or tax code.",
     )
-    type: Literal[1, 2, 3, 4] = Field(
+    type: Annotated[Literal[1, 2, 3, 4], IntCode] = Field(
         default=1,
         description="Applicant type (LoaiDoiTuong): 1 citizen, 2 business, 3 state agency, 4 other organisation.",
     )
@@ -78,9 +113,11 @@ class Fee(_Frozen):
 
     code: str | None = Field(default=None, max_length=50, description="MaPhiLePhi")
     name: str = Field(min_length=1, max_length=500, description="TenPhiLePhi")
-    amount: int = Field(ge=0, description="Amount in VND, an integer (Gia).")
-    kind: Literal[1, 2] = Field(default=1, description="LoaiPhiLePhi: 1 fee (phí), 2 charge (lệ phí).")
-    collection: int | None = Field(default=None, ge=0, le=9, description="HinhThucThu (collection form code).")
+    amount: AmountVND = Field(description=f"Amount in VND, an integer from 0 to {MAX_AMOUNT_VND:,} (Gia).")
+    kind: Annotated[Literal[1, 2], IntCode] = Field(
+        default=1, description="LoaiPhiLePhi: 1 fee (phí), 2 charge (lệ phí)."
+    )
+    collection: StrictInt | None = Field(default=None, ge=0, le=9, description="HinhThucThu (collection form code).")
 
 
 class Handler(_Frozen):
@@ -113,7 +150,7 @@ class DossierStatusChange(_Frozen):
         pattern=AGENCY_CODE_PATTERN, description="Electronic code of the handling agency (madonvi), e.g. 000.00.00.H56."
     )
     agency_name: str | None = Field(default=None, max_length=500, description="DonViXuLy")
-    status: int = Field(
+    status: StrictInt = Field(
         ge=1,
         le=10,
         description="Dossier status (TrangThaiHoSo), 1-10: "
@@ -126,7 +163,9 @@ class DossierStatusChange(_Frozen):
     appointment_at: Timestamp | None = Field(default=None, description="Appointed return date (NgayHenTra).")
     finished_at: Timestamp | None = Field(default=None, description="Processing finished (NgayKetThucXuLy).")
     returned_at: Timestamp | None = Field(default=None, description="Result returned (NgayTra).")
-    channel: Literal[1, 2, 3] = Field(default=2, description="KenhThucHien: 1 in person, 2 online, 3 by post (BCCI).")
+    channel: Annotated[Literal[1, 2, 3], IntCode] = Field(
+        default=2, description="KenhThucHien: 1 in person, 2 online, 3 by post (BCCI)."
+    )
     receipt_number: str | None = Field(default=None, max_length=100, description="SoBienNhan")
     summary: str | None = Field(default=None, max_length=1000, description="TrichYeuHoSo")
     applicant: Applicant
@@ -167,7 +206,7 @@ class FeeItem(_Frozen):
 
     code: str = Field(min_length=1, max_length=50, description="Fee code (MaPhiLePhi).")
     name: str = Field(min_length=1, max_length=200, description="Fee name (TenPhiLePhi).")
-    amount: int = Field(gt=0, description="VND, an integer.")
+    amount: PositiveAmountVND = Field(description=f"VND, an integer from 1 to {MAX_AMOUNT_VND:,}.")
 
 
 class PaymentStatusChanged(_Frozen):
@@ -179,11 +218,11 @@ class PaymentStatusChanged(_Frozen):
     """
 
     type: Literal["payment.status.changed"] = "payment.status.changed"
-    payment_id: str = Field(description="The hub's payment id (order reference at the gateway).")
-    client_reference: str = Field(description="The id the opening client gave the payment.")
+    payment_id: str = Field(max_length=26, description="The hub's payment id (order reference at the gateway).")
+    client_reference: str = Field(max_length=100, description="The id the opening client gave the payment.")
     dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
     state: Literal["paid", "failed"] = Field(description="paid, or failed (declined, cancelled, expired).")
-    amount: int = Field(gt=0, description="VND, an integer.")
+    amount: PositiveAmountVND = Field(description=f"VND, an integer from 1 to {MAX_AMOUNT_VND:,}.")
     currency: Literal["VND"] = "VND"
     profile: Literal["napas", "paygov"] = Field(description="Gateway profile that settled it.")
     settled_at: Timestamp = Field(description="When the hub recorded the gateway's result.")
@@ -201,9 +240,9 @@ class DossierFeePaid(_Frozen):
 
     dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
     agency_code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Agency (madonvi) that opened the payment.")
-    payment_id: str
+    payment_id: str = Field(max_length=26)
     paid_at: Timestamp = Field(description="When the gateway reported it paid (progress ThoiDiemXuLy).")
-    amount: int = Field(gt=0, description="VND, an integer.")
+    amount: PositiveAmountVND = Field(description=f"VND, an integer from 1 to {MAX_AMOUNT_VND:,}.")
     profile: Literal["napas", "paygov"]
     gateway_txn_id: str = Field(default="", max_length=100, description="The gateway's transaction id.")
     fee_items: list[FeeItem] = Field(min_length=1, max_length=50)

@@ -12,16 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
+from hub.cli_clients import clients_app
 from hub.settings import Settings
 
 app = typer.Typer(help="LGSP Hub: integration hub for provincial one-stop systems.", no_args_is_help=True)
-clients_app = typer.Typer(help="Client systems and their API keys.", no_args_is_help=True)
 messages_app = typer.Typer(help="Inspect and replay messages.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 mock_app = typer.Typer(help="Mock partners (protocol-faithful, with fault injection).", no_args_is_help=True)
 schemas_app = typer.Typer(help="JSON Schema of the canonical messages (schemas/).", no_args_is_help=True)
 for sub, name in (
-    (clients_app, "clients"),
+    (clients_app, "clients"),  # hub/cli_clients.py
     (messages_app, "messages"),
     (db_app, "db"),
     (mock_app, "mock"),
@@ -33,10 +33,13 @@ app.add_typer(citizens_app, name="citizens")
 
 
 def _settings() -> Settings:
+    import logging
+
     from hub.logging import configure
 
     s = Settings()
     configure(s.log_level, s.log_json)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ...", "Will assume ..." on every command
     return s
 
 
@@ -73,8 +76,7 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (default HUB_API_PORT)")] = None,
 ) -> None:
     """Serve the HTTP API (with the relay and a worker inside when the transport is in-process)."""
-    import uvicorn
-
+    from hub.api import server
     from hub.api.app import create_app
     from hub.bootstrap import bootstrap
 
@@ -82,7 +84,7 @@ def api(
     hub = bootstrap(s)
     application = create_app(hub)
     _freeze_startup_objects(application)
-    uvicorn.run(application, host=host or s.api_host, port=port or s.api_port, log_level="warning")
+    server.run(application, s, host or s.api_host, port or s.api_port)
 
 
 @app.command()
@@ -144,11 +146,11 @@ def dev(
     population_db_port: Annotated[int, typer.Option(help="Mock population database port")] = 8103,
     mocks: Annotated[bool, typer.Option(help="Start the mock partners")] = True,
 ) -> None:
-    """Everything for development: the hub (api + relay + worker) and the mock partners."""
+    """Everything for development: the hub (api + relay + worker) and the mock partners. SIGINT or
+    SIGTERM stops it and its mock partners (which also die with it if it is killed)."""
     import os
 
-    import uvicorn
-
+    from hub.api import server
     from hub.api.app import create_app
     from hub.bootstrap import bootstrap
     from hub.citizens.grants import DEMO_GRANTS
@@ -162,12 +164,16 @@ def dev(
             os.environ.setdefault(f"HUB_{profile.upper()}_BASE_URL", f"{gateway}/{profile}")
             os.environ.setdefault(f"HUB_{profile.upper()}_CALLBACK_URL", f"{base}/v1/callbacks/payment/{profile}")
         os.environ.setdefault("HUB_POPDB_BASE_URL", f"http://127.0.0.1:{population_db_port}")
+    os.environ.setdefault("HUB_WEBHOOK_ALLOW_LOOPBACK", "true")  # development receivers on this machine
     s = _settings()
     hub = bootstrap(s)
     key = s.dev_api_key.get_secret_value()
     grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
     ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
     children: list[subprocess.Popen[bytes]] = []
+    # uvicorn stops on SIGTERM and then raises the signal again: with the default handler the
+    # process would die there, leaving the mocks running on their ports. This one unwinds instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     if mocks:
         for module, mock_port in (
             ("connectors.national_portal.mock", portal_port),
@@ -176,7 +182,7 @@ def dev(
         ):
             children.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
-                    [sys.executable, "-m", module, "--port", str(mock_port)]
+                    [sys.executable, "-m", module, "--port", str(mock_port)], preexec_fn=_die_with_parent
                 )
             )
     typer.echo(
@@ -195,6 +201,7 @@ def dev(
                 f"  Verify a citizen:       POST {base}/v1/citizens/verify",
                 f"  Look up a citizen:      POST {base}/v1/citizens/lookup",
                 f"  Citizen query audit:    GET  {base}/v1/citizens/queries",
+                f"  Manage clients:         GET  {base}/v1/admin/clients  (or: lgsp clients list)",
                 f"  Metrics:                {base}/metrics",
                 f"  Database:               {s.database_url}",
             ]
@@ -218,12 +225,32 @@ def dev(
     try:
         application = create_app(hub, pipeline=True)
         _freeze_startup_objects(application)
-        uvicorn.run(application, host=s.api_host, port=port, log_level="warning")
+        server.run(application, s, s.api_host, port)
     finally:
-        for ch in children:
-            ch.terminate()
-        for ch in children:
+        _stop_children(children)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Linux: the child gets SIGTERM when its parent dies, however it died (even SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for ch in children:
+        ch.terminate()
+    for ch in children:
+        try:
             ch.wait(10)
+        except subprocess.TimeoutExpired:
+            ch.kill()
+            ch.wait(5)
 
 
 @mock_app.command(
@@ -267,33 +294,6 @@ def mock_population_db(ctx: typer.Context) -> None:
     from connectors.population_db import mock
 
     mock.main(list(ctx.args))
-
-
-@clients_app.command("create")
-def clients_create(
-    code: Annotated[str, typer.Argument(help="Client system code, e.g. ONEGATE-H56")],
-    name: Annotated[str, typer.Option(help="Display name")] = "",
-    grant: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Message type it may publish (repeatable); 'admin' for operators; 'citizen.verify' and "
-            "'citizen.lookup:<field>,...' for the population database (see README)"
-        ),
-    ] = None,
-) -> None:
-    """Register a client system and print its API key (shown once; only its hash is stored)."""
-    from hub.bootstrap import bootstrap
-    from hub.citizens.grants import GrantError, check_grants
-    from hub.clients import create_client
-
-    try:
-        check_grants(grant or [])
-    except GrantError as exc:
-        typer.echo(f"invalid grant: {exc}", err=True)
-        raise typer.Exit(2) from None
-    hub = bootstrap(_settings())
-    key = create_client(hub.engine, code, name or code, grant or ["dossier.status.changed"])
-    typer.echo(key)
 
 
 @messages_app.command("show")

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import httpx
 import urllib3
 
+from hub import jsonbody
+
 
 class HttpFailure(Exception):
     """No HTTP answer: the request may or may not have reached the partner."""
@@ -36,8 +38,9 @@ class JsonHttp(Protocol):
 
 
 def _parse(content: bytes) -> Any:
+    """The answer as JSON (``hub.jsonbody``: a partner's answer nested too deep is not JSON either)."""
     try:
-        return json.loads(content)
+        return jsonbody.parse(content)
     except ValueError:
         return None
 

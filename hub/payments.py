@@ -12,6 +12,7 @@ says it never saw the order.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from connectors.payment_napas import (
 )
 from hub import metrics
 from hub.breaker import CallBreaker
-from hub.canonical import DossierFeePaid, PaymentStatusChanged
+from hub.canonical import MAX_AMOUNT_VND, MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, DossierFeePaid, PaymentStatusChanged
 from hub.db.schema import messages, payment_events, payments, subscriptions
 from hub.envelope import new_id, utcnow
 from hub.ledger import Ledger, NewMessage
@@ -44,6 +45,33 @@ FEE_PAID = "dossier.fee.paid"
 STATUS_CHANGED = "dossier.status.changed"
 FINAL = ("paid", "failed", "refused", "not_opened")
 UNSETTLED = ("pending", "in_doubt")
+PAYMENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID: payments.id
+MAX_TXN_ID = 100  # payments.gateway_txn_id, DossierFeePaid.gateway_txn_id
+MAX_CODE = 32
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def unstorable(result: PaymentResult) -> str | None:
+    """What of a verified gateway result the hub cannot store (the field and the rule, never the
+    value), or None. Every field a result writes (the payment's transaction id, its history, the
+    events announcing it) is bounded here, before anything is written: a result refused now is
+    refused on every retry, in the gateway's format, instead of failing on a column."""
+    if not 0 < result.amount <= MAX_AMOUNT_VND:
+        return f"amount: must be between 1 and {MAX_AMOUNT_VND} VND"
+    if not re.fullmatch(r"[A-Z]{3}", result.currency):
+        return "currency: three capital letters (ISO 4217) expected"
+    if len(result.gateway_txn_id) > MAX_TXN_ID or _CONTROL.search(result.gateway_txn_id):
+        return f"transaction id: at most {MAX_TXN_ID} characters, no control characters"
+    if len(result.code) > MAX_CODE or _CONTROL.search(result.code):
+        return f"result code: at most {MAX_CODE} characters, no control characters"
+    if not MIN_TIMESTAMP_YEAR <= result.occurred_at.year <= MAX_TIMESTAMP_YEAR:
+        return f"time: between the years {MIN_TIMESTAMP_YEAR} and {MAX_TIMESTAMP_YEAR}"
+    return None
+
+
+def _text(value: str, limit: int) -> str:
+    """A partner's text for the history: control characters dropped, bounded."""
+    return _CONTROL.sub("", value)[:limit]
 
 
 class PaymentConflict(Exception):
@@ -169,12 +197,20 @@ class Payments:
     # ------------------------------------------------------------------ settle
     def settle(self, result: PaymentResult, source: str) -> str:
         """Apply a verified gateway result once. Returns the callback answer: ok,
-        unknown_order, amount_mismatch or already_settled; only ``ok`` changed anything."""
+        unknown_order, amount_mismatch, already_settled, or malformed (a result the hub cannot
+        store: refused and recorded in the payment's history); only ``ok`` changed anything."""
         now = self.now()
+        if not PAYMENT_ID.fullmatch(result.reference):  # not an id the hub gave: no payment to look up
+            metrics.PAYMENT_SETTLEMENTS.labels(result.profile, source, "unknown_order").inc()
+            return "unknown_order"
+        refused = unstorable(result)
         with self.engine.begin() as c:
             row = c.execute(select(payments).where(payments.c.id == result.reference).with_for_update()).first()
             if row is None or row.profile != result.profile:
                 answer = "unknown_order"
+            elif refused is not None:
+                answer = "malformed"
+                _event(c, row.id, now, source, "unstorable", f"refused, cannot be stored: {refused}")
             elif result.amount != row.amount or result.currency != row.currency:
                 answer = "amount_mismatch"
                 _event(c, row.id, now, source, answer, f"gateway says {result.amount} {result.currency}")
@@ -320,7 +356,7 @@ class Payments:
                 .where(payments.c.id == pid, payments.c.state == state)
                 .values(state=new_state, updated_at=now)
             )
-            _event(c, pid, now, "query", gateway_state, f"code {code}")
+            _event(c, pid, now, "query", gateway_state, f"code {_text(code, MAX_CODE)}")
 
     # ------------------------------------------------------------------ read
     def get(self, pid: str) -> dict[str, Any] | None:

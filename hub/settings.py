@@ -28,8 +28,41 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    max_body_bytes: int = Field(default=1_048_576, description="Request bodies above this get 413.")
-    max_batch_items: int = Field(default=500, description="Items per status-change batch request.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Request bodies above this get 413.")
+    max_batch_items: int = Field(default=500, ge=1, description="Items per status-change batch request.")
+    # slow or greedy clients (hub/api/server.py, hub/api/limits.py)
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request's headers may take to arrive (from the connection, or "
+        "its first byte); then 408 and the connection is closed.",
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a request's body may take to arrive; then 408, connection closed."
+    )
+    keep_alive_timeout: float = Field(default=5.0, gt=0, description="Seconds an idle keep-alive connection is kept.")
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections (or requests in progress) per api process; a request "
+        "beyond gets 503 with Retry-After.",
+    )
+    max_header_bytes: int = Field(
+        default=32_768, ge=1024, description="Bytes of request line and headers; beyond, 431 and closed."
+    )
+    auth_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds an API key's lookup is cached: a disabled client, a revoked grant or "
+        "an expired old key stops working within this time on every api process.",
+    )
+    database_retry_after: int = Field(
+        default=5, ge=1, description="Retry-After (s) of the 503 answered while the database is unavailable."
+    )
+    subscriptions_per_client: int = Field(default=20, ge=1, description="Active webhook subscriptions per client.")
+    key_rotation_grace: int = Field(
+        default=86_400, ge=0, le=30 * 86_400, description="Seconds a rotated API key keeps working (default 1 day)."
+    )
 
     api_publishes: bool = Field(
         default=True, description="The api publishes what it accepts right after the commit (else only the relay)."

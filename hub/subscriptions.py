@@ -1,4 +1,8 @@
-"""Webhook subscriptions of local systems (see connectors/webhooks)."""
+"""Webhook subscriptions of local systems (delivered by connectors/webhooks).
+
+A subscription's URL passes the SSRF guard (``hub/ssrf.py``) when it is created, and again at
+every delivery on the address the connection uses. A client holds at most ``limit`` active
+subscriptions."""
 
 from __future__ import annotations
 
@@ -6,12 +10,19 @@ import base64
 import secrets
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
-from hub.db.schema import subscriptions
+from hub.db.schema import clients, subscriptions
 from hub.envelope import iso, new_id, utcnow
+from hub.ssrf import AddressPolicy, Resolver, check_url, system_resolver
 
 EVENT_TYPES = ("payment.status.changed",)
+
+
+class TooManySubscriptions(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a client may hold at most {limit} active subscriptions")
+        self.limit = limit
 
 
 def new_secret() -> str:
@@ -19,8 +30,20 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def create(engine: Engine, client_id: int, url: str, event_types: list[str]) -> dict[str, Any]:
-    """Register a subscription; the returned view holds the secret, which is never shown again."""
+def create(
+    engine: Engine,
+    client_id: int,
+    url: str,
+    event_types: list[str],
+    *,
+    policy: AddressPolicy | None = None,
+    resolve: Resolver = system_resolver,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Register a subscription; the returned view holds the secret, which is never shown again.
+    ``policy``: the SSRF guard (``AddressRefused``); ``limit``: ``TooManySubscriptions``."""
+    if policy is not None:
+        check_url(url, policy, resolve)
     row = {
         "id": new_id(),
         "client_id": client_id,
@@ -30,6 +53,15 @@ def create(engine: Engine, client_id: int, url: str, event_types: list[str]) -> 
         "created_at": utcnow(),
     }
     with engine.begin() as c:
+        if limit is not None:  # the client's row, locked: two requests at once cannot both take the last place
+            c.execute(select(clients.c.id).where(clients.c.id == client_id).with_for_update())
+            active = c.execute(
+                select(func.count())
+                .select_from(subscriptions)
+                .where(subscriptions.c.client_id == client_id, subscriptions.c.disabled_at.is_(None))
+            ).scalar_one()
+            if active >= limit:
+                raise TooManySubscriptions(limit)
         c.execute(insert(subscriptions).values(**row))
     return {**view(row), "secret": row["secret"]}
 

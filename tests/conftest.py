@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -63,3 +66,23 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """No test resolves a name through DNS (that would be traffic off this machine): IP literals
+    and localhost only; a test that needs a name resolved hands the hub a fake resolver."""
+    name = host.decode() if isinstance(host, bytes) else host
+    try:
+        ipaddress.ip_address(str(name).split("%", 1)[0])
+    except ValueError:
+        if name not in (None, "localhost"):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no names ({name})") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only_getaddrinfo)

@@ -17,6 +17,7 @@ from hub.db.schema import messages, outbox
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
 from hub.settings import Settings
 from tests.factories import dossier_code, status_change
+from tests.support.problems import problem
 
 URL = "/v1/dossiers/status-changes"
 
@@ -58,8 +59,9 @@ def count(hub: Hub, table=messages) -> int:  # type: ignore[no-untyped-def]
 def test_requires_a_valid_key(api: TestClient, keys: dict[str, str], hub: Hub) -> None:
     assert api.post(URL, json=status_change()).status_code == 401
     assert api.post(URL, json=status_change(), headers=h("wrong")).status_code == 401
+    problem(api.post(URL, json=status_change()), 401, "unauthorized")
     r = api.post(URL, json=status_change(), headers=h(keys["none"]))
-    assert r.status_code == 403 and "dossier.status.changed" in r.json()["detail"]["message"]
+    assert "dossier.status.changed" in problem(r, 403, "forbidden")["detail"]
     r = api.post(URL, json=status_change(), headers={"Authorization": f"Bearer {keys['a']}"})
     assert r.status_code == 202
     assert count(hub) == 1
@@ -137,15 +139,15 @@ def test_invalid_change_is_refused_naming_field_and_rule(
 def test_malformed_json_and_wrong_shapes(api: TestClient, keys: dict[str, str], hub: Hub) -> None:
     hdr = h(keys["a"], **{"Content-Type": "application/json"})
     r = api.post(URL, content=b'{"dossier_code": ', headers=hdr)
-    assert r.status_code == 400 and r.json()["error"] == "malformed_json"
-    assert api.post(URL, content=b'"just a string"', headers=hdr).status_code == 422
-    assert api.post(URL, content=b"[]", headers=hdr).status_code == 422
+    problem(r, 400, "malformed_json")
+    problem(api.post(URL, content=b'"just a string"', headers=hdr), 422, "validation_failed")
+    problem(api.post(URL, content=b"[]", headers=hdr), 422, "validation_failed")
     r = api.post(URL, content=b"dossier=1", headers=h(keys["a"], **{"Content-Type": "text/plain"}))
-    assert r.status_code == 415
+    problem(r, 415, "unsupported_media_type")
     r = api.post(URL, json=[status_change() for _ in range(51)], headers=h(keys["a"]))
-    assert r.status_code == 413 and r.json()["error"] == "batch_too_large"
+    problem(r, 413, "batch_too_large")
     r = api.post(URL, json=[{"x": 1}, {"y": 2}], headers=h(keys["a"]))
-    assert r.status_code == 422 and len(r.json()["results"]) == 2
+    assert len(problem(r, 422, "validation_failed")["results"]) == 2
     assert count(hub) == 0
 
 
@@ -153,14 +155,14 @@ def test_ten_megabyte_body_is_refused_unread(api: TestClient, keys: dict[str, st
     big = json.dumps([status_change(note="x" * 1000)] * 10_000).encode()
     assert len(big) > 10_000_000
     r = api.post(URL, content=big, headers=h(keys["a"], **{"Content-Type": "application/json"}))
-    assert r.status_code == 413 and r.json()["error"] == "body_too_large"
+    problem(r, 413, "body_too_large")
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: refused while streaming
         for i in range(0, len(big), 65536):
             yield big[i : i + 65536]
 
     r = api.post(URL, content=chunks(), headers=h(keys["a"], **{"Content-Type": "application/json"}))
-    assert r.status_code == 413
+    problem(r, 413, "body_too_large")
     assert count(hub) == 0
 
 
@@ -171,7 +173,7 @@ def test_idempotency_key_returns_first_answer(api: TestClient, keys: dict[str, s
     assert first.status_code == again.status_code == 202
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
     other = api.post(URL, json=status_change(), headers=h(keys["a"], **{"Idempotency-Key": "k-1"}))
-    assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
+    problem(other, 422, "idempotency_key_reused")
     assert count(hub) == 1
 
 

@@ -4,11 +4,14 @@ back (through the real pipeline, on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import ipaddress
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
-import respx
 from sqlalchemy import Engine, select
 from standardwebhooks import Webhook
 
@@ -18,6 +21,7 @@ from hub import subscriptions
 from hub.clients import create_client
 from hub.db.schema import clients
 from hub.ports import DeliveryItem, OutcomeKind
+from hub.ssrf import AddressPolicy, IPAddress, Resolver
 
 EVENT = {"type": "payment.status.changed", "payment_id": "01PAY", "state": "paid", "amount": 150000}
 
@@ -53,29 +57,108 @@ def owner(engine: Engine) -> int:
         return int(c.execute(select(clients.c.id)).scalar_one())
 
 
-@respx.mock
-def test_outcomes_by_receiver_answer(engine: Engine, owner: int) -> None:
-    urls = {s: f"http://receiver.example/{s}" for s in ("ok", "down", "gone", "slow")}
-    subs = {k: subscriptions.create(engine, owner, u, ["payment.status.changed"]) for k, u in urls.items()}
-    respx.post(urls["ok"]).respond(204)
-    respx.post(urls["down"]).respond(503)
-    respx.post(urls["gone"]).respond(410)
-    respx.post(urls["slow"]).mock(side_effect=httpx.ReadTimeout("slow"))
-    removed = subscriptions.create(engine, owner, "http://receiver.example/removed", ["payment.status.changed"])
+class Answers:
+    """A loopback receiver answering by path: /ok 204, /down 503, /gone 410, /slow (too slow),
+    /redirect 302 to the metadata address, /big 200 with a large body; records what it got."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, bytes, dict[str, str]]] = []
+        answers = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                answers.got.append((self.path, body, {k.lower(): v for k, v in self.headers.items()}))
+                if self.path == "/slow":
+                    time.sleep(1.5)
+                status = {"/ok": 204, "/down": 503, "/gone": 410, "/redirect": 302, "/big": 200}.get(self.path, 404)
+                self.send_response(status)
+                if status == 302:
+                    self.send_header("location", "http://169.254.169.254/latest/meta-data/")
+                payload = b"secret-looking answer " * 1000 if self.path == "/big" else b""
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def answers() -> Iterator[Answers]:
+    a = Answers()
+    yield a
+    a.close()
+
+
+def resolving(mapping: dict[str, str]) -> Resolver:
+    """A fake resolver (no test asks DNS): names to addresses, changeable while the test runs."""
+
+    def resolve(host: str, _port: int) -> list[IPAddress]:
+        if host not in mapping:
+            raise OSError("no such name")
+        return [ipaddress.ip_address(mapping[host])]
+
+    return resolve
+
+
+LOOPBACK_OK = WebhookSettings(allow_loopback=True, timeout=0.5)
+
+
+def test_outcomes_by_receiver_answer(engine: Engine, owner: int, answers: Answers) -> None:
+    base = f"http://receiver.test:{answers.port}"
+    paths = ("ok", "down", "gone", "slow", "redirect", "big")
+    subs = {k: subscriptions.create(engine, owner, f"{base}/{k}", ["payment.status.changed"]) for k in paths}
+    removed = subscriptions.create(engine, owner, f"{base}/removed", ["payment.status.changed"])
     assert subscriptions.disable(engine, removed["id"], owner)
-    conn = WebhookConnector(engine, WebhookSettings())
-    order = ["ok", "down", "gone", "slow"]
-    outs = conn.deliver([item(subs[k]["id"]) for k in order] + [item(removed["id"])])
+    conn = WebhookConnector(engine, LOOPBACK_OK, resolve=resolving({"receiver.test": "127.0.0.1"}))
+    outs = conn.deliver([item(subs[k]["id"]) for k in paths] + [item(removed["id"])])
     assert [o.kind for o in outs] == [
         OutcomeKind.DELIVERED,
         OutcomeKind.RETRY,
         OutcomeKind.DEAD,
-        OutcomeKind.RETRY,
+        OutcomeKind.RETRY,  # timeout
+        OutcomeKind.DEAD,  # a redirect is not followed (nothing reached the metadata address)
+        OutcomeKind.DELIVERED,
         OutcomeKind.DEAD,
     ]
-    sent = respx.calls[0].request
-    assert Webhook(subs["ok"]["secret"]).verify(sent.content, dict(sent.headers)) == EVENT
+    assert "redirect" in outs[4].detail
+    assert all(o.response is None for o in outs)  # the receiver's answer is never kept in the trace
+    path, body, headers = answers.got[0]
+    assert path == "/ok" and headers["host"] == f"receiver.test:{answers.port}"  # connected by address, Host kept
+    assert Webhook(subs["ok"]["secret"]).verify(body, headers) == EVENT
     conn.close()
+
+
+def test_a_name_that_resolves_inward_later_is_not_followed(engine: Engine, owner: int, answers: Answers) -> None:
+    """Subscribed while the name pointed at an allowed address; at delivery it points at a
+    refused one (DNS rebinding): the delivery is refused before any connection."""
+    names = {"hooks.test": "127.0.0.1"}
+    allowed = AddressPolicy(allow_loopback=True)
+    sub = subscriptions.create(
+        engine, owner, f"http://hooks.test:{answers.port}/ok", ["payment.status.changed"], policy=allowed,
+        resolve=resolving(names),
+    )  # fmt: skip
+    strict = WebhookConnector(engine, WebhookSettings(timeout=0.5), resolve=resolving(names))  # loopback not allowed
+    (out,) = strict.deliver([item(sub["id"])])
+    assert out.kind is OutcomeKind.DEAD and "loopback" in out.detail and answers.got == []
+    names["hooks.test"] = "169.254.169.254"  # inward again, another range: still nothing sent
+    lenient = WebhookConnector(engine, LOOPBACK_OK, resolve=resolving(names))
+    (out,) = lenient.deliver([item(sub["id"])])
+    assert out.kind is OutcomeKind.DEAD and "link_local" in out.detail and answers.got == []
+    names["hooks.test"] = "127.0.0.1"  # back to the allowed address: delivered
+    (out,) = lenient.deliver([item(sub["id"])])
+    assert out.kind is OutcomeKind.DELIVERED and len(answers.got) == 1
+    for c in (strict, lenient):
+        c.close()
 
 
 def test_the_policy_is_the_one_the_settings_declare() -> None:

@@ -38,6 +38,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub import jsonbody
 from hub.canonical import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN, PROCEDURE_CODE_PATTERN
 
 from . import translate as tr
@@ -226,7 +227,7 @@ class _Portal:
         if fault is not None:
             return fault
         try:
-            body = await request.json()
+            body = jsonbody.parse(await request.body())
         except ValueError:
             body = None
         if not isinstance(body, dict):
@@ -356,7 +357,10 @@ def create_app(faults: Faults | None = None, settings: NationalPortalSettings | 
 
     @app.post("/_mock/faults")
     async def set_faults(request: Request) -> dict[str, Any]:
-        patch = await request.json()
+        try:
+            patch = jsonbody.parse(await request.body())
+        except ValueError:
+            patch = None
         if not isinstance(patch, dict):
             raise HTTPException(422, "a JSON object of Faults fields and/or expire_sessions: true")
         expire = bool(patch.pop("expire_sessions", False))

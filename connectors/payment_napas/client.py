@@ -18,6 +18,8 @@ import httpx
 import structlog
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from hub import jsonbody
+
 from .config import NapasSettings, PayGovSettings
 from .errors import GatewayError, RetryableGatewayError, from_transport
 from .model import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
@@ -59,7 +61,7 @@ class _HttpGateway(Generic[S]):
         except httpx.HTTPError as exc:
             raise from_transport(operation, exc) from exc
         try:
-            body = response.json()
+            body = jsonbody.parse(response.content)
         except ValueError:
             body = None
         return response.status_code, body

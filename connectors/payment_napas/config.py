@@ -116,6 +116,7 @@ class PayGovSettings(_Common):
             "bad_signature": "97",
             "stale": "98",
             "malformed": "99",
+            "unavailable": "96",
         },
         description="[I] MaLoi of the hub's reply per answer (VNPay-style IPN codes; PayGov's are not public).",
     )

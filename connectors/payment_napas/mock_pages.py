@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from .mock_state import Faults, MockGateway, MockOrder
+from .mock_state import Faults, MockGateway, MockOrder, read_json
 
 Action = Literal["pay", "decline", "abandon"]
 _STYLE = (
@@ -127,8 +127,8 @@ def install_pages(app: FastAPI, gw: MockGateway) -> None:
 
     @app.post("/_mock/faults")
     async def set_faults(request: Request) -> dict[str, Any]:
-        patch = await request.json()
-        if not isinstance(patch, dict):
+        patch = await read_json(request)
+        if patch is None:
             raise HTTPException(422, "a JSON object of Faults fields and/or expire_tokens: true")
         expire = bool(patch.pop("expire_tokens", False))
         with gw.lock:

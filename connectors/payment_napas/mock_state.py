@@ -22,6 +22,8 @@ from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub import jsonbody
+
 from .config import NapasSettings, PayGovSettings
 from .napas import NapasProfile
 from .paygov import PayGovProfile
@@ -266,7 +268,7 @@ class MockGateway:
                 response = client.post(order.callback_url, json=body)
             record.status = response.status_code
             try:
-                record.answer = response.json()
+                record.answer = jsonbody.parse(response.content)
             except ValueError:
                 record.answer = response.text[:500]
         except httpx.HTTPError as exc:
@@ -292,8 +294,9 @@ class MockGateway:
 
 # ------------------------------------------------------------------ helpers of the protocol routes
 async def read_json(request: Request) -> dict[str, Any] | None:
+    """The body as a JSON object (``hub.jsonbody``: depth limit, storable text), or None."""
     try:
-        body = await request.json()
+        body = jsonbody.parse(await request.body())
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

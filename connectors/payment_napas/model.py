@@ -14,7 +14,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 Outcome = Literal["paid", "failed"]
 QueryState = Literal["paid", "failed", "pending", "unknown"]
 CallbackAnswer = Literal[
-    "ok", "already_settled", "unknown_order", "amount_mismatch", "bad_signature", "stale", "malformed", "wrong_merchant"
+    "ok",
+    "already_settled",
+    "unknown_order",
+    "amount_mismatch",
+    "bad_signature",
+    "stale",
+    "malformed",
+    "wrong_merchant",
+    "unavailable",
 ]
 RejectReason = Literal["bad_signature", "stale", "malformed", "wrong_merchant"]
 
@@ -27,6 +35,7 @@ CALLBACK_ANSWERS: tuple[CallbackAnswer, ...] = (
     "stale",
     "malformed",
     "wrong_merchant",
+    "unavailable",  # the hub cannot record it now (its database is down): the gateway should send it again
 )
 REJECT_REASONS: tuple[RejectReason, ...] = ("bad_signature", "stale", "malformed", "wrong_merchant")
 

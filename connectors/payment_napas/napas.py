@@ -40,6 +40,7 @@ REPLIES: dict[str, tuple[int, str | None, str]] = {
     "stale": (401, "EXPIRED", "notification too old"),
     "malformed": (400, "INVALID_REQUEST", "unreadable notification"),
     "wrong_merchant": (403, "MERCHANT_MISMATCH", "notification for another merchant"),
+    "unavailable": (503, "SERVER_BUSY", "cannot record the notification now; send it again later"),
 }
 
 
@@ -160,7 +161,7 @@ class NapasProfile:
         except (ValueError, KeyError) as exc:
             raise CallbackRejected("malformed", "body is not a JSON object") from exc
         data, checksum = envelope.get("data"), envelope.get("checksum")
-        if not isinstance(data, str) or not data or not isinstance(checksum, str):
+        if not isinstance(data, str) or not data or not isinstance(checksum, str) or len(checksum) > 256:
             raise CallbackRejected("malformed", "data and checksum are required strings")
         if not same_digest(self.checksum(data), checksum):
             raise CallbackRejected("bad_signature", "checksum does not match")
@@ -170,7 +171,7 @@ class NapasProfile:
             if not isinstance(result, dict):
                 raise ValueError("paymentResult is not an object")
             return self._result(result, now)
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, binascii.Error) as exc:
             raise CallbackRejected("malformed", f"unreadable notification ({type(exc).__name__})") from exc
 
     def _result(self, result: dict[str, Any], now: datetime) -> PaymentResult:

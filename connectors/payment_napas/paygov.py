@@ -49,6 +49,7 @@ REPLY_TEXTS = {
     "bad_signature": "Sai mã xác thực (invalid MaXacThuc)",
     "stale": "Giao dịch quá hạn (notification too old)",
     "malformed": "Dữ liệu không hợp lệ (invalid data)",
+    "unavailable": "Hệ thống tạm thời gián đoạn, gửi lại sau (temporarily unavailable, send again later)",
 }
 
 
@@ -205,8 +206,8 @@ class PayGovProfile:
         try:
             amount = parse_amount(message["SoTien"])
             occurred_at = parse_paygov_time(message["ThoiGianGD"])
-        except ValueError as exc:
-            raise CallbackRejected("malformed", str(exc)) from exc
+        except (ValueError, ArithmeticError) as exc:
+            raise CallbackRejected("malformed", "SoTien or ThoiGianGD is not readable") from exc
         check_fresh(occurred_at, now, self.settings.callback_max_age_seconds, self.settings.callback_max_skew_seconds)
         code = str(message["MaLoi"])
         return PaymentResult(
@@ -233,6 +234,14 @@ class PayGovProfile:
         return 200, self.sign(reply, PAYGOV_REPLY_FIELDS)
 
 
+MAX_FIELD = 1000  # characters (or digits) of one signed field: far above any real value
+
+
 def _scalar(value: Any) -> bool:
-    """A field value that can take part in MaXacThuc: a string or an integer (not a bool)."""
-    return isinstance(value, str | int) and not isinstance(value, bool)
+    """A field value that can take part in MaXacThuc: a string or an integer (not a bool), short
+    enough to sign (an integer's digits are its text: Python refuses past 4,300 of them)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(10**MAX_FIELD) < value < 10**MAX_FIELD
+    return isinstance(value, str) and len(value) <= MAX_FIELD

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from hub import jsonbody
 from hub.canonical import VN_TZ
 
 from .errors import CallbackRejected
@@ -54,14 +54,17 @@ def parse_amount(value: Any) -> int:
             number = Decimal(str(value).strip())
         except InvalidOperation as exc:
             raise ValueError("amount: not a number") from exc
-    if not number.is_finite() or number != number.to_integral_value() or number < 0:
+    if not number.is_finite() or number.adjusted() > 15:  # 10^16 VND and more: not an amount (nor worth computing)
+        raise ValueError("amount: out of range")
+    if number != number.to_integral_value() or number < 0:
         raise ValueError("amount: a whole, non-negative number of VND expected")
     return int(number)
 
 
 def json_object(raw: bytes | str) -> dict[str, Any]:
-    """A JSON object or ValueError (also for invalid UTF-8 and non-object JSON)."""
-    value = json.loads(raw)
+    """A JSON object or ValueError (also for invalid UTF-8, non-object JSON, nesting too deep, and
+    strings that are not text, e.g. a lone surrogate: ``hub.jsonbody``, before any signature check)."""
+    value = jsonbody.parse(raw)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value

@@ -79,6 +79,8 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub import jsonbody
+
 from . import mock_front as front
 from . import mock_rules as rules
 from . import translate as tr
@@ -463,7 +465,10 @@ def create_app(
 
 
 async def _patch(request: Request) -> dict[str, Any]:
-    patch = await request.json()
+    try:
+        patch = jsonbody.parse(await request.body())
+    except ValueError:
+        patch = None
     if not isinstance(patch, dict):
         raise HTTPException(422, "a JSON object of fields")
     return patch

@@ -23,6 +23,8 @@ from typing import Any
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from lxml import etree
 
+from hub import jsonbody
+
 from . import translate as tr
 from .config import PopulationDbSettings
 from .mock_rules import birth_element, parse_envelope
@@ -119,8 +121,8 @@ def check_headers(settings: PopulationDbSettings, tokens: Tokens, headers: Mappi
 # ---------------------------------------------------------------- the variants' requests -> a SOAP element
 def _object(raw: bytes, variant: str) -> dict[str, Any]:
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError, UnicodeDecodeError):
+        body = jsonbody.parse(raw)
+    except ValueError:
         raise FrontRefusal(400, "JSON không hợp lệ (malformed JSON)", variant) from None
     if not isinstance(body, dict):
         raise FrontRefusal(400, "cần một đối tượng JSON (a JSON object expected)", variant)

@@ -11,10 +11,16 @@ Capability card
 - **Messages**: any event type a subscription asks for (``payment.status.changed``). Each
   (subscription, event) is one ledger message, so retries, dead letters, replay and the trace
   are the same as for every partner; events of one dossier reach one receiver in order.
-- **Answers**: 2xx delivered; 410 Gone dead (the receiver ended the subscription); any other
-  status, a timeout or a connection error is retried with backoff until the budget is spent.
-  A subscription disabled or deleted before delivery: dead.
-- **Settings**: ``HUB_WEBHOOK_*`` (``config.py``).
+- **Answers**: 2xx delivered; 410 Gone dead (the receiver ended the subscription); a redirect
+  dead (never followed: the URL is to be fixed); any other status, a timeout or a connection
+  error is retried with backoff until the budget is spent. A subscription disabled or deleted
+  before delivery: dead. Only the status is kept: the answer's body is neither read nor stored.
+- **Addresses** (the SSRF guard, ``hub/ssrf.py``, through ``transport.py``): each delivery
+  resolves the URL's host once, checks every address (no loopback, link-local, private,
+  multicast, reserved or otherwise non-global address, unless allowed) and connects to that
+  address, Host header and TLS name kept; a refused address makes the delivery dead, nothing sent.
+- **Settings**: ``HUB_WEBHOOK_*`` (``config.py``), among them ``ALLOW_NETWORKS`` (CIDRs a
+  province's LAN receivers are in) and ``ALLOW_LOOPBACK`` (``lgsp dev``).
 """
 
 from __future__ import annotations

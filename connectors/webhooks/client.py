@@ -13,8 +13,10 @@ from standardwebhooks import Webhook
 
 from hub.db.schema import subscriptions
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
+from hub.ssrf import Resolver, system_resolver
 
 from .config import WebhookSettings
+from .transport import AddressRefused, GuardedTransport
 
 NAME = "webhooks"
 MESSAGE_TYPES = ("payment.status.changed",)
@@ -33,26 +35,39 @@ def signed_request(secret: str, message_id: str, event: dict[str, Any], now: dat
 
 
 def classify(status: int) -> OutcomeKind:
+    """2xx delivered; 410 Gone and any redirect (never followed: the URL is to be fixed) dead;
+    anything else retried."""
     if 200 <= status < 300:
         return OutcomeKind.DELIVERED
-    return OutcomeKind.DEAD if status == 410 else OutcomeKind.RETRY
+    return OutcomeKind.DEAD if status == 410 or 300 <= status < 400 else OutcomeKind.RETRY
 
 
 class WebhookConnector:
     name = NAME
     message_types = MESSAGE_TYPES
 
-    def __init__(self, engine: Engine, settings: WebhookSettings, http: httpx.Client | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        settings: WebhookSettings,
+        http: httpx.Client | None = None,
+        resolve: Resolver = system_resolver,
+    ):
         self.engine = engine
         self.settings = settings
         self.policy: DeliveryPolicy = settings.policy()
+        self.resolve = resolve
         self._http = http
         self._own_http = http is None
 
     @property
     def http(self) -> httpx.Client:
+        """Every request through the SSRF guard (resolved once, checked, connected by address)."""
         if self._http is None:
-            self._http = httpx.Client(timeout=self.settings.timeout, follow_redirects=False)
+            transport = GuardedTransport(self.settings.address_policy(), self.resolve)
+            self._http = httpx.Client(
+                timeout=self.settings.timeout, follow_redirects=False, transport=transport, trust_env=False
+            )
         return self._http
 
     def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
@@ -72,14 +87,17 @@ class WebhookConnector:
         if sub is None:
             return Outcome(OutcomeKind.DEAD, "the subscription was disabled or removed")
         body, headers = signed_request(sub.secret, item.message_id, item.payload["event"], datetime.now(tz=UTC))
-        try:
-            r = self.http.post(sub.url, content=body, headers=headers)
+        try:  # the answer's body is never read nor kept: only its status counts
+            with self.http.stream("POST", sub.url, content=body, headers=headers) as r:
+                status = r.status_code
+        except AddressRefused as exc:
+            return Outcome(OutcomeKind.DEAD, f"address refused ({exc.reason}): {exc.message}")
         except httpx.TimeoutException:
             return Outcome(OutcomeKind.RETRY, "timeout")
         except httpx.HTTPError as exc:
             return Outcome(OutcomeKind.RETRY, f"connection error: {type(exc).__name__}")
-        kind = classify(r.status_code)
-        return Outcome(kind, f"HTTP {r.status_code}", partner_ref=item.message_id, response=r.text[:300])
+        detail = f"HTTP {status}" + (" (redirect: not followed)" if 300 <= status < 400 else "")
+        return Outcome(classify(status), detail, partner_ref=item.message_id)
 
     def close(self) -> None:
         if self._http is not None and self._own_http:

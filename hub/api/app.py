@@ -7,18 +7,25 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import connectors
-from hub.api import ingress, payments, subscriptions, trace
+from hub.api import admin, ingress, openapi, payments, subscriptions, trace
+from hub.api import citizens as citizens_api
+from hub.api.bodies import HubRoute
 from hub.api.citizens import router as citizens_router
+from hub.api.deps import database_unavailable
 from hub.api.errors import describe
-from hub.api.limits import BodySizeLimit
+from hub.api.limits import RequestLimits
+from hub.api.problems import ProblemError, field_error, problem
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
 from hub.clients import Authenticator
@@ -30,8 +37,28 @@ log = structlog.get_logger("hub.api")
 DESCRIPTION = """
 LGSP Hub: one-stop systems publish dossier status changes here; the hub delivers them to the
 National Public Service Portal (DVCQG), in order per dossier, with retries, and never loses
-an accepted (202) message. Authenticate with `X-API-Key`. Trace any message or dossier.
+an accepted (202) message. Authenticate with `X-API-Key` (or `Authorization: Bearer`).
+Trace any message or dossier.
+
+Every error of this API is problem details (RFC 9457, `application/problem+json`): `type`
+(`urn:lgsp:problem:<code>`), `title`, `status`, `detail`, and `errors` (`[{field, rule, message}]`).
+The payment gateways' callbacks answer in each gateway's own format.
 """
+STATUS_TEXT = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+}
+
+
+class Health(BaseModel):
+    status: str = Field(description="`ok` (liveness) or `ready` (readiness).", examples=["ok"])
 
 
 def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
@@ -56,57 +83,101 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
             pipe.stop()
 
     app = FastAPI(title="LGSP Hub", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.router.route_class = HubRoute
     app.state.hub = hub
     app.state.publisher = None  # set while the app runs (lifespan)
-    app.state.authenticator = Authenticator(hub.engine)
-    app.include_router(ingress.router)
-    app.include_router(trace.router)
-    app.include_router(payments.router)
-    app.include_router(subscriptions.router)
-    app.include_router(citizens_router)
-    app.add_middleware(BodySizeLimit, max_bytes=hub.settings.max_body_bytes)
+    app.state.authenticator = Authenticator(hub.engine, ttl=hub.settings.auth_cache_seconds)
+    for router in (ingress.router, trace.router, payments.router, subscriptions.router, citizens_router):
+        app.include_router(router)
+    app.include_router(admin.router)
+    app.include_router(_ops(hub))
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=hub.settings.max_body_bytes,
+        body_timeout=hub.settings.body_timeout,
+        exempt_prefixes=(payments.CALLBACKS,),
+    )
+    _handlers(app, hub)
+    openapi.install(app, _extend_schema)
+    return app
+
+
+def _handlers(app: FastAPI, hub: Hub) -> None:
+    retry_after = hub.settings.database_retry_after
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> Response:
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"error": "validation_failed", "errors": describe(exc.errors())})
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e["type"] == "json_invalid" for e in errors):
+            error = field_error("(body)", "syntax", "the body is not valid JSON")
+            return problem("malformed_json", "the body is not valid JSON", errors=[error])
+        return problem("validation_failed", "the request is invalid", errors=describe(errors))
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        code = STATUS_TEXT.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "bad_request")
+        detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return problem(code, detail, status=exc.status_code, headers=exc.headers)
+
+    async def _database(request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            raise exc
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        # a fresh logger: the line goes where logging is configured now (an error path, not a hot one)
+        structlog.get_logger("hub.api").warning(
+            "api.database_unavailable", method=request.method, path=request.url.path, error=cause
+        )
+        return problem(
+            "database_unavailable",
+            f"the hub's database cannot be reached; nothing was done: retry after {retry_after} s",
+            retry_after=retry_after,
+        )
+
+    app.add_exception_handler(sa_exc.DBAPIError, _database)
+    app.add_exception_handler(sa_exc.TimeoutError, _database)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> Response:  # a bug: the traceback is logged too
+        return problem("internal_error", "the hub failed to answer this request; it is logged")
+
+
+def _ops(hub: Hub) -> APIRouter:
+    router = APIRouter(tags=["ops"], route_class=HubRoute)
+
+    @router.get("/healthz", summary="Liveness", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: the database answers")
-    async def readyz() -> JSONResponse:
+    @router.get(
+        "/readyz",
+        summary="Readiness: the database answers",
+        response_model=Health,
+        responses=openapi.errors(503, _503="The database does not answer"),
+    )
+    async def readyz() -> dict[str, str]:
         def ping() -> None:
             with hub.engine.connect() as c:
                 c.execute(text("SELECT 1"))
 
-        try:
-            await run_in_threadpool(ping)
-        except Exception as exc:
-            return JSONResponse(status_code=503, content={"status": "unavailable", "database": type(exc).__name__})
-        return JSONResponse({"status": "ready"})
+        await run_in_threadpool(ping)  # a database out of reach: 503 by the handler
+        return {"status": "ready"}
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    @router.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    _add_schema(app)
-    return app
+    return router
 
 
-def _add_schema(app: FastAPI) -> None:
+def _extend_schema(schema: dict[str, Any]) -> None:
     """Put the canonical model into the OpenAPI components (the ingress reads raw JSON)."""
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        defs = DossierStatusChange.model_json_schema(ref_template="#/components/schemas/{model}")
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(defs.pop("$defs", {}))
-        components["DossierStatusChange"] = defs
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    defs = DossierStatusChange.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(defs.pop("$defs", {}))
+    components["DossierStatusChange"] = defs
+    payments.extend_schema(schema)
+    citizens_api.extend_schema(schema)

@@ -7,7 +7,16 @@ import re
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -19,12 +28,21 @@ from connectors.population_db.models import (
     clean_text,
     name_key,
 )
+from hub.canonical import timestamp_input
 from hub.logging import ID_NUMBER
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _YEAR = re.compile(r"^\d{4}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Q = TypeVar("Q", bound=CitizenQuery)
+Since = Annotated[AwareDatetime, BeforeValidator(timestamp_input)]
+EXAMPLE = {
+    "id_number": "000090000001",
+    "full_name": "Nguyễn Văn An",
+    "birth_date": "1990-01-15",
+    "purpose": "Hồ sơ 000.00.00.H56-251122-0001",
+    "officer_code": "CB.H56.0042",
+}
 
 
 def _birth_date(value: Any) -> date | int:
@@ -55,7 +73,7 @@ BirthDate = Annotated[
             "anyOf": [
                 {"type": "string", "format": "date"},
                 {"type": "string", "pattern": r"^\d{4}$"},
-                {"type": "integer"},
+                {"type": "integer", "minimum": MIN_YEAR, "maximum": 2100},
             ],
             "description": "NgayThangNamSinh (birth date): `yyyy-mm-dd`, or the year alone (`yyyy`, string or "
             "integer) when only the year is on record.",
@@ -167,17 +185,6 @@ class LookupOut(BaseModel):
     request_id: str = Field(description="MaYeuCau: this query's reference at the database and in the hub's audit.")
 
 
-class Problem(BaseModel):
-    error: str = Field(
-        description="population_db_unavailable (503) | audit_unavailable (503: the query could not be recorded, "
-        "so its answer is withheld) | population_db_refused (502) | population_db_bad_answer (502)"
-    )
-    reason: str | None = Field(default=None, description="e.g. circuit-open, timeout, not-authorised, entities")
-    message: str
-    retry_after: int | None = Field(default=None, description="Seconds; also in the Retry-After header (503).")
-    fields: list[str] | None = Field(default=None, description="Request fields (partner names) a refusal named.")
-
-
 class AuditSearch(BaseModel):
     """Filters of the audit search; ``id_number`` is hashed by the hub and matched against the keyed hashes."""
 
@@ -189,7 +196,31 @@ class AuditSearch(BaseModel):
     outcome: str | None = Field(default=None, max_length=16)
     request_id: str | None = Field(default=None, max_length=40, description="MaYeuCau.")
     id_number: str | None = Field(default=None, pattern=ID_NUMBER_PATTERN, description="SoDinhDanh or SoCMND.")
-    since: AwareDatetime | None = Field(default=None, alias="from", description="At or after (with a time zone).")
-    until: AwareDatetime | None = Field(default=None, alias="to", description="Before (with a time zone).")
-    before_id: int | None = Field(default=None, ge=1, description="Paging: rows older than this id.")
-    limit: int = Field(default=100, ge=1, le=1000)
+    since: Since | None = Field(default=None, alias="from", description="At or after (ISO 8601 with a time zone).")
+    until: Since | None = Field(default=None, alias="to", description="Before (ISO 8601 with a time zone).")
+    before_id: StrictInt | None = Field(default=None, ge=1, le=2**63 - 1, description="Paging: rows older than this.")
+    limit: StrictInt = Field(default=100, ge=1, le=1000)
+
+
+class AuditRow(BaseModel):
+    """One audited query: never an ID number (a keyed hash), a name, a birth date or an answer."""
+
+    id: int
+    at: str | None
+    operation: str = Field(description="verify | lookup")
+    client_code: str
+    officer_code: str | None
+    purpose: str | None
+    service_code: str | None
+    id_hash: str | None = Field(description="Hex HMAC-SHA256 of the ID number under the hub's audit key.")
+    outcome: str = Field(description="matched, mismatch, found, not_found, unavailable, refused, unsafe, forbidden")
+    reason: str | None
+    detail: str | None
+    fields: list[str] | None = Field(description="Lookup: the names of the fields disclosed.")
+    request_id: str | None = Field(description="MaYeuCau")
+    http_status: int
+    duration_ms: int
+
+
+class AuditPage(BaseModel):
+    queries: list[AuditRow]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
+from hub.api.problems import ProblemError
 from hub.bootstrap import Hub
 from hub.clients import Authenticator, Client
 
@@ -33,9 +35,9 @@ async def get_client(
         if not known:
             client = await run_in_threadpool(auth.lookup, key)
     if client is None:
-        raise HTTPException(
-            status_code=401,
-            detail={"error": "unauthorized", "message": "a valid API key is required (X-API-Key header)"},
+        raise ProblemError(
+            "unauthorized",
+            "a valid API key is required (X-API-Key header, or Authorization: Bearer)",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return client
@@ -43,7 +45,16 @@ async def get_client(
 
 def require(grant: str, client: Client) -> None:
     if not client.may(grant):
-        raise HTTPException(
-            status_code=403,
-            detail={"error": "forbidden", "message": f"client {client.code} is not granted {grant!r}"},
-        )
+        raise forbidden(client, grant)
+
+
+def forbidden(client: Client, grant: str) -> ProblemError:
+    return ProblemError("forbidden", f"client {client.code} is not granted {grant!r}")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Is this error the database being out of reach (down, restarting, unreachable, pool
+    exhausted), which a retry later may cure, rather than a bug?"""
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from connectors import connector_for
-from hub import metrics
+from hub import jsonbody, metrics
+from hub.api.bodies import HubRoute, malformed, read_raw
 from hub.api.deps import get_client, get_hub, require
 from hub.api.errors import field_errors
+from hub.api.openapi import errors
+from hub.api.problems import FieldError, ProblemError, field_error
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
 from hub.clients import Client
@@ -22,17 +24,50 @@ from hub.envelope import new_id
 from hub.ledger import Accepted, IdempotencyKey, NewMessage
 from hub.publisher import Publisher
 
-router = APIRouter(tags=["ingress"])
+router = APIRouter(tags=["ingress"], route_class=HubRoute)
 TYPE = "dossier.status.changed"
 SCHEMA_VERSION = 1
 _BATCH = TypeAdapter(list[DossierStatusChange])
+EXAMPLE = {
+    "dossier_code": "000.00.00.H56-251122-0001",
+    "procedure_code": "2.002492",
+    "agency_code": "000.00.00.H56",
+    "status": 2,
+    "occurred_at": "2025-11-22T09:00:00+07:00",
+    "received_at": "2025-11-22T09:00:00+07:00",
+    "appointment_at": "2025-12-02T17:00:00+07:00",
+    "channel": 2,
+    "applicant": {"name": "Nguyen Van A", "id_number": "038090001234", "type": 1},
+    "fees": [{"code": "LP01", "name": "Lệ phí cấp phép", "amount": 150000, "kind": 2}],
+}
 
 
-def problem(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": error, "message": message, **extra})
+class ChangeAccepted(BaseModel):
+    """One status change: stored (or a duplicate of one stored before)."""
+
+    message_id: str = Field(description="The hub's id of the message (trace it at /v1/messages/{id}).")
+    status: Literal["accepted", "duplicate"]
+    correlation_id: str
 
 
-def _schema_ref() -> dict[str, Any]:
+class ItemResult(BaseModel):
+    index: int = Field(ge=0)
+    status: Literal["accepted", "duplicate", "rejected"]
+    message_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class BatchAccepted(BaseModel):
+    """A batch, answered per item (valid items are stored, invalid ones named with their errors)."""
+
+    accepted: int = Field(ge=0)
+    duplicate: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    correlation_id: str
+    results: list[ItemResult]
+
+
+def _request_body() -> dict[str, Any]:
     ref = {"$ref": "#/components/schemas/DossierStatusChange"}
     return {
         "required": True,
@@ -41,7 +76,11 @@ def _schema_ref() -> dict[str, Any]:
                 "schema": {
                     "oneOf": [ref, {"type": "array", "items": ref, "minItems": 1}],
                     "description": "One status change, or a batch (array) answered per item.",
-                }
+                },
+                "examples": {
+                    "one": {"summary": "One status change (received)", "value": EXAMPLE},
+                    "batch": {"summary": "A batch of one", "value": [EXAMPLE]},
+                },
             }
         },
     }
@@ -49,55 +88,55 @@ def _schema_ref() -> dict[str, Any]:
 
 def _valid_whole(raw: bytes, limit: int) -> tuple[bool, list[DossierStatusChange]] | None:
     """(single, models) when the whole body is valid and within the batch limit, parsed and
-    validated by pydantic in one pass; None otherwise (the per-item path then answers)."""
+    validated in one pass; None otherwise (the per-item path then answers)."""
     start = raw.lstrip()[:1]
     try:
         if start == b"{":
-            return True, [DossierStatusChange.model_validate_json(raw, strict=True)]
+            return True, [jsonbody.validate(DossierStatusChange, raw)]
         if start == b"[":
-            models = _BATCH.validate_json(raw, strict=True)
+            models = jsonbody.validate_with(_BATCH, raw)
             return (False, models) if 0 < len(models) <= limit else None
     except ValidationError:
         return None
+    except jsonbody.JsonRefused as exc:
+        raise malformed(exc) from None
     return None
 
 
-def _validate_items(
-    raw: bytes, limit: int
-) -> JSONResponse | tuple[bool, list[tuple[int, DossierStatusChange]], dict[int, list[dict[str, str]]]]:
-    """Each item on its own: (single, valid items with their index, errors by index), or the
-    refusal of the whole request."""
+def _validate_items(raw: bytes, limit: int) -> tuple[bool, list[tuple[int, DossierStatusChange]], dict[int, Any]]:
+    """Each item on its own: (single, valid items with their index, errors by index), or a
+    ``ProblemError`` refusing the whole request."""
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return problem(400, "malformed_json", f"the body is not valid JSON: {exc}")
+        body = jsonbody.parse(raw)
+    except jsonbody.JsonRefused as exc:
+        raise malformed(exc) from None
     single = isinstance(body, dict)
     if not single and not isinstance(body, list):
-        return problem(422, "validation_failed", "the body must be a JSON object or an array of objects")
+        error = field_error("(body)", "object_type", "the body must be a JSON object or an array of objects")
+        raise ProblemError("validation_failed", "the body must be a JSON object or an array of objects", errors=[error])
     items: list[Any] = [body] if single else body
     if not items:
-        return problem(422, "validation_failed", "the batch is empty")
+        error = field_error("(body)", "too_short", "a batch holds at least one item")
+        raise ProblemError("validation_failed", "the batch is empty", errors=[error])
     if len(items) > limit:
-        return problem(413, "batch_too_large", f"a batch holds at most {limit} items; got {len(items)}")
+        raise ProblemError("batch_too_large", f"a batch holds at most {limit} items; got {len(items)}")
 
     valid: list[tuple[int, DossierStatusChange]] = []
     rejected: dict[int, list[dict[str, str]]] = {}
     for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            rejected[i] = [field_error("(item)", "object_type", "each item must be a JSON object")]
+            continue
         try:
-            if not isinstance(item, dict):
-                raise ValueError
-            valid.append((i, DossierStatusChange.model_validate_json(json.dumps(item), strict=True)))
+            valid.append((i, DossierStatusChange.model_validate(item)))
         except ValidationError as exc:
             rejected[i] = field_errors(exc)
-        except ValueError:
-            rejected[i] = [{"field": "(item)", "rule": "object_type", "message": "each item must be a JSON object"}]
     if rejected:
         metrics.REJECTED.labels(TYPE).inc(len(rejected))
     if not valid:
         if single:
-            return problem(422, "validation_failed", "the status change is invalid", errors=rejected[0])
-        return problem(
-            422,
+            raise ProblemError("validation_failed", "the status change is invalid", errors=rejected[0])
+        raise ProblemError(
             "validation_failed",
             "no item of the batch is valid; nothing was stored",
             results=[{"index": i, "status": "rejected", "errors": rejected[i]} for i in sorted(rejected)],
@@ -109,13 +148,11 @@ def _validate_items(
     "/v1/dossiers/status-changes",
     status_code=202,
     summary="Publish dossier status changes (one, or a batch)",
-    openapi_extra={"requestBody": _schema_ref()},
+    openapi_extra={"requestBody": _request_body()},
+    response_model=ChangeAccepted | BatchAccepted,
     responses={
         202: {"description": "Accepted: stored durably; will be delivered to the national portal"},
-        400: {"description": "Malformed JSON"},
-        401: {"description": "Missing or invalid API key"},
-        413: {"description": "Body or batch too large"},
-        422: {"description": "Validation failed: each error names the field and the rule"},
+        **errors(403, 422, _403="The client is not granted `dossier.status.changed`"),
     },
 )
 async def post_status_changes(
@@ -128,20 +165,14 @@ async def post_status_changes(
     correlation_id: str | None = Header(default=None, alias="X-Correlation-ID", max_length=64),
 ) -> JSONResponse:
     require(TYPE, client)
-    ctype = request.headers.get("content-type", "")
-    if "json" not in ctype:
-        return problem(415, "unsupported_media_type", "send the body as application/json")
-    raw = await request.body()
+    raw = await read_raw(request)
     limit = hub.settings.max_batch_items
     whole = _valid_whole(raw, limit)
     if whole is not None:  # the common case: everything valid, the JSON parsed once
         single, models = whole
-        valid, rejected = list(enumerate(models)), dict[int, list[dict[str, str]]]()
+        valid, rejected = list(enumerate(models)), dict[int, Any]()
     else:
-        checked = _validate_items(raw, limit)
-        if isinstance(checked, JSONResponse):
-            return checked
-        single, valid, rejected = checked
+        single, valid, rejected = _validate_items(raw, limit)
 
     corr = correlation_id or new_id()
     connector = connector_for(TYPE)
@@ -188,10 +219,8 @@ async def post_status_changes(
         publisher.submit(answer.to_publish)
     if answer.replayed:
         if idem is not None and answer.request_hash != idem.request_hash:
-            return problem(
-                422,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used before with a different request body",
+            raise ProblemError(
+                "idempotency_key_reused", "this Idempotency-Key was used before with a different request body"
             )
         return JSONResponse(answer.body, status_code=answer.status_code, headers={"Idempotent-Replayed": "true"})
     created = sum(1 for r in answer.body.get("results", [answer.body]) if r.get("status") == "accepted")

@@ -1,68 +1,42 @@
 """Fee payments: open one (synchronously, through the gateway), read it, and the gateways'
-signed result callbacks."""
+signed result callbacks (answered in each gateway's own format, never problem details)."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from connectors.payment_napas import PROFILES, CallbackRejected, FeeItem, PaymentOrder
+from connectors.payment_napas import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder
 from hub import metrics
-from hub.api.deps import get_client, get_hub, require
+from hub.api.bodies import HubRoute
+from hub.api.deps import database_unavailable, get_client, get_hub, require
+from hub.api.limits import BodyTimeout
+from hub.api.openapi import errors
+from hub.api.payment_models import (
+    EXAMPLE,
+    NapasNotification,
+    NapasReply,
+    OpenPayment,
+    PayGovConfirm,
+    PayGovReply,
+    PaymentDetail,
+    PaymentView,
+)
+from hub.api.problems import ProblemError
 from hub.bootstrap import Hub
-from hub.canonical import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN, PROCEDURE_CODE_PATTERN
 from hub.clients import ADMIN, Client
 from hub.envelope import iso
-from hub.payments import GatewayUnavailable, PaymentConflict
+from hub.payments import PAYMENT_ID, GatewayUnavailable, PaymentConflict
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], route_class=HubRoute)
 log = structlog.get_logger("hub.api.payments")
 GRANT = "payment.open"
-MAX_AMOUNT = 10_000_000_000  # VND
-
-
-class FeeItemIn(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    code: str = Field(min_length=1, max_length=50, description="Fee code (MaPhiLePhi).")
-    name: str = Field(min_length=1, max_length=200, description="Fee name (TenPhiLePhi).")
-    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="VND, an integer.")
-
-
-class PayerIn(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(min_length=1, max_length=200, description="Payer's full name (HoTenNguoiNop); never logged.")
-
-
-class OpenPayment(BaseModel):
-    """Open a fee payment for a dossier. ``client_reference`` is the client's own id for it:
-    sending the same request again returns the same payment."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    client_reference: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,100}$")
-    dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
-    procedure_code: str = Field(pattern=PROCEDURE_CODE_PATTERN, description="National procedure code (MaTTHC).")
-    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Agency code (MaDonVi).")
-    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="Total in VND, an integer: the sum of the fee items.")
-    currency: Literal["VND"] = "VND"
-    fee_items: list[FeeItemIn] = Field(min_length=1, max_length=50)
-    description: str = Field(min_length=1, max_length=210, description="Shown to the payer (NoiDungThanhToan).")
-    payer: PayerIn
-    return_url: HttpUrl = Field(description="Where the gateway sends the citizen after paying.")
-    profile: Literal["napas", "paygov"] | None = Field(
-        default=None, description="Gateway; default HUB_PAYMENT_PROFILE."
-    )
-
-    @model_validator(mode="after")
-    def _total(self) -> OpenPayment:
-        if sum(f.amount for f in self.fee_items) != self.amount:
-            raise ValueError("amount: must equal the sum of fee_items amounts")
-        return self
+CALLBACKS = "/v1/callbacks/"
 
 
 def view(p: dict[str, Any], full: bool = False) -> dict[str, Any]:
@@ -91,17 +65,26 @@ def view(p: dict[str, Any], full: bool = False) -> dict[str, Any]:
     "/v1/payments",
     status_code=201,
     summary="Open a fee payment for a dossier at the gateway; returns the payment URL",
+    response_model=PaymentView,
     responses={
-        200: {"description": "This client_reference was opened before: the same payment"},
-        202: {"description": "The gateway did not answer in time: in_doubt, settled by query; GET it later"},
-        409: {"description": "client_reference already used for a different request"},
-        422: {"description": "Validation failed: each error names the field and the rule"},
-        502: {"description": "The gateway refused the order"},
-        503: {"description": "The gateway is unreachable: nothing was opened, retry later"},
+        200: {"model": PaymentView, "description": "This client_reference was opened before: the same payment"},
+        202: {"model": PaymentView, "description": "The gateway did not answer in time: in_doubt, settled by query"},
+        **errors(
+            403,
+            409,
+            502,
+            503,
+            _403="The client is not granted `payment.open`",
+            _409="client_reference already used for a different request",
+            _502="The gateway refused the order (`payment_id` names the payment, state refused)",
+            _503="The gateway (or the hub's database) is unavailable: nothing was opened; Retry-After",
+        ),
     },
 )
 async def open_payment(
-    cmd: Annotated[OpenPayment, Body()], hub: Hub = Depends(get_hub), client: Client = Depends(get_client)
+    cmd: Annotated[OpenPayment, Body(openapi_examples={"napas": {"summary": "A fee paid at NAPAS", "value": EXAMPLE}})],
+    hub: Hub = Depends(get_hub),
+    client: Client = Depends(get_client),
 ) -> JSONResponse:
     require(GRANT, client)
     profile = cmd.profile or hub.settings.payment_profile
@@ -120,55 +103,159 @@ async def open_payment(
     try:
         opened = await run_in_threadpool(hub.payments.open, client.id, order, cmd.client_reference, profile, digest)
     except PaymentConflict:
-        return JSONResponse(
-            {"error": "client_reference_reused", "message": "this client_reference was used for a different request"},
-            status_code=409,
-        )
+        raise ProblemError(
+            "client_reference_reused", "this client_reference was used for a different request"
+        ) from None
     except GatewayUnavailable as exc:
-        return JSONResponse(
-            {"error": "gateway_unavailable", "message": "the payment gateway cannot be reached; nothing was opened"},
-            status_code=503,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
+        raise ProblemError(
+            "gateway_unavailable",
+            "the payment gateway cannot be reached; nothing was opened",
+            retry_after=exc.retry_after,
+        ) from None
     p = opened.payment
     if p["state"] == "refused":
-        return JSONResponse({"error": "gateway_refused", "message": p["last_error"], "payment": view(p)}, 502)
+        raise ProblemError("gateway_refused", "the gateway refused the order", payment_id=p["id"])
     status = 202 if p["state"] in ("in_doubt", "opening") else (201 if opened.created else 200)
     return JSONResponse(view(p), status_code=status)
 
 
-@router.get("/v1/payments/{payment_id}", summary="A payment: state and history (callbacks, queries)")
+@router.get(
+    "/v1/payments/{payment_id}",
+    summary="A payment: state and history (callbacks, queries)",
+    response_model=PaymentDetail,
+    responses=errors(404, _404="No such payment (or not this client's)"),
+)
 async def get_payment(
-    payment_id: str = Path(max_length=26), hub: Hub = Depends(get_hub), client: Client = Depends(get_client)
+    payment_id: str = Path(pattern=PAYMENT_ID.pattern, examples=["01KAQ3Z5X7E8R9T0Y1V2W3X4Y5"]),
+    hub: Hub = Depends(get_hub),
+    client: Client = Depends(get_client),
 ) -> dict[str, Any]:
     p = await run_in_threadpool(hub.payments.get, payment_id)
     if p is None or (p["client_id"] != client.id and not client.may(ADMIN)):
-        raise HTTPException(status_code=404, detail={"error": "not_found", "message": f"no payment {payment_id}"})
+        raise ProblemError("not_found", "no such payment")
     return view(p, full=True)
 
 
+# ---------------------------------------------------------------- callbacks: the gateways' own formats
+def _callback_doc(model: type[Any], reply: type[Any], statuses: dict[int, str], example: dict[str, Any]) -> Any:
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{reply.__name__}"}}}
+    return {
+        "openapi_extra": {
+            "x-lgsp-partner-format": True,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
+                        "examples": {"signed": {"summary": "A signed result (stale by now)", "value": example}},
+                    }
+                },
+            },
+        },
+        "responses": {s: {"description": d, "content": content} for s, d in statuses.items()},
+    }
+
+
+NAPAS_STATUSES = {
+    200: "Accepted (SUCCESS), or already confirmed",
+    400: "Unreadable notification (INVALID_REQUEST), or a result the hub cannot store",
+    401: "Bad checksum (INVALID_CHECKSUM) or stale (EXPIRED)",
+    403: "Another merchant (MERCHANT_MISMATCH)",
+    404: "No such order (ORDER_NOT_FOUND)",
+    408: "The notification's body did not arrive in time (INVALID_REQUEST)",
+    409: "Amount or currency differs from the order (AMOUNT_MISMATCH)",
+    413: "Body too large (INVALID_REQUEST)",
+    503: "The hub cannot record it now (SERVER_BUSY): send it again",
+}
+PAYGOV_STATUSES = {
+    200: "Every answer, signed: MaLoi 00 ok, 02 already confirmed, 01 unknown order, 04 amount, 03 partner, "
+    "97 signature, 98 stale, 99 invalid data, 96 unavailable (send again)",
+    408: "The body did not arrive in time (MaLoi 99)",
+    413: "Body too large (MaLoi 99)",
+}
+NAPAS_EXAMPLE = {"data": "eyJwYXltZW50UmVzdWx0Ijp7fX0=", "checksum": "0" * 64}
+PAYGOV_EXAMPLE = {
+    "LoaiBanTin": "CONFIRM",
+    "MaLoi": "00",
+    "MaDoiTac": "LGSPHUB",
+    "MaThamChieu": "01KAQ3Z5X7E8R9T0Y1V2W3X4Y5",
+    "SoTien": "150000",
+    "MaTienTe": "VND",
+    "MaGiaoDich": "PG123456",
+    "MaNganHang": "PAYMENT",
+    "ThoiGianGD": "20251122090000",
+    "ThongTinGiaoDich": "Lệ phí cấp giấy phép xây dựng",
+    "MaXacThuc": "0" * 64,
+}
+
+
 @router.post(
-    "/v1/callbacks/payment/{profile}",
-    summary="Payment result callback from a gateway (signed; answered in the gateway's own format)",
+    "/v1/callbacks/payment/napas",
+    summary="NAPAS payment result notification (signed; answered in NAPAS's format)",
+    response_model=NapasReply,
+    **_callback_doc(NapasNotification, NapasReply, NAPAS_STATUSES, NAPAS_EXAMPLE),
 )
-async def payment_callback(request: Request, profile: str = Path(), hub: Hub = Depends(get_hub)) -> JSONResponse:
-    if profile not in PROFILES:
-        raise HTTPException(status_code=404, detail={"error": "not_found", "message": f"no gateway profile {profile}"})
+async def napas_callback(request: Request, hub: Hub = Depends(get_hub)) -> JSONResponse:
+    return await _callback(request, hub, "napas")
+
+
+@router.post(
+    "/v1/callbacks/payment/paygov",
+    summary="PayGov payment confirmation (signed; answered in PayGov's format)",
+    response_model=PayGovReply,
+    **_callback_doc(PayGovConfirm, PayGovReply, PAYGOV_STATUSES, PAYGOV_EXAMPLE),
+)
+async def paygov_callback(request: Request, hub: Hub = Depends(get_hub)) -> JSONResponse:
+    return await _callback(request, hub, "paygov")
+
+
+async def _callback(request: Request, hub: Hub, profile: str) -> JSONResponse:
     gateway = hub.gateway(profile)
-    raw = await request.body()
-    if len(raw) > hub.settings.callback_max_bytes:
-        return _refuse(gateway, profile, "malformed", 413)
+    limit = hub.settings.callback_max_bytes
+    chunks: list[bytes] = []
+    size = 0
     try:
-        result = gateway.parse_callback(raw)
+        async for chunk in request.stream():  # never more than the limit in memory
+            size += len(chunk)
+            if size > limit:
+                return _refuse(gateway, profile, "malformed", 413)
+            chunks.append(chunk)
+    except BodyTimeout:
+        return _refuse(gateway, profile, "malformed", 408)
+    try:
+        result = gateway.parse_callback(b"".join(chunks))
     except CallbackRejected as exc:
         return _refuse(gateway, profile, exc.reason)
-    answer = await run_in_threadpool(hub.payments.settle, result, "callback")
-    status, body = gateway.callback_reply(answer)  # type: ignore[arg-type]
-    return JSONResponse(body, status_code=status)
+    try:
+        answer = await run_in_threadpool(hub.payments.settle, result, "callback")
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        structlog.get_logger("hub.api.payments").warning(
+            "payment.callback_unrecorded", profile=profile, error=type(exc).__name__
+        )
+        return _reply(gateway, "unavailable")
+    if answer == "malformed":
+        metrics.CALLBACKS_REFUSED.labels(profile, "unstorable").inc()
+        log.warning("payment.callback_refused", profile=profile, reason="unstorable", payment_id=result.reference)
+    return _reply(gateway, answer)
 
 
-def _refuse(gateway: Any, profile: str, reason: str, status: int | None = None) -> JSONResponse:
+def _reply(gateway: PaymentGateway, answer: str, status: int | None = None) -> JSONResponse:
+    code, body = gateway.callback_reply(answer)  # type: ignore[arg-type]
+    return JSONResponse(body, status_code=status or code)
+
+
+def _refuse(
+    gateway: PaymentGateway, profile: str, reason: CallbackAnswer | str, status: int | None = None
+) -> JSONResponse:
     metrics.CALLBACKS_REFUSED.labels(profile, reason).inc()
     log.warning("payment.callback_refused", profile=profile, reason=reason)
-    code, body = gateway.callback_reply(reason)
-    return JSONResponse(body, status_code=status or code)
+    return _reply(gateway, reason, status)
+
+
+def extend_schema(schema: dict[str, Any]) -> None:
+    """The callbacks' bodies and replies (read raw: not FastAPI's to declare)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (NapasNotification, PayGovConfirm, NapasReply, PayGovReply):
+        components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -62,6 +62,25 @@ clients = Table(
     Column("grants", JSON, nullable=False),  # message types it may publish
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime()),
+    # after a rotation, the previous key keeps working until old_key_until (migration 0007)
+    Column("old_key_hash", String(64)),
+    Column("old_key_until", UTCDateTime()),
+    Index("ix_clients_old_key_hash", "old_key_hash", unique=True),
+)
+
+# Every change to a client (created, key rotated, disabled, enabled, grants given or revoked):
+# when, who (``cli:<user>`` or ``client:<code>``), what. Never a key or its hash.
+client_changes = Table(
+    "client_changes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("client_code", String(64), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(32), nullable=False),  # create | rotate | disable | enable | grant | revoke_grant
+    Column("detail", JSON, nullable=False),
+    Index("ix_client_changes_client_at", "client_id", "at"),
 )
 
 # The message ledger: one row per accepted message, its state and delivery bookkeeping.

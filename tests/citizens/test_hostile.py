@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.bootstrap import Hub
+from tests.support.problems import problem
 
 from .conftest import BREAKER_FAILURES, Mock, assert_nothing_personal, audit_rows, h, query, table_text
 
@@ -51,7 +52,7 @@ def test_a_hostile_answer_is_refused_cleanly_and_audited(
     mock.faults(**faults, xxe_target=str(tmp_path / "canary.txt"))
     r = api.post(f"/v1/citizens/{operation}", json=query(), headers=h(keys["lookup"]))
     assert r.status_code == 502, r.text
-    assert r.json()["error"] == "population_db_bad_answer" and r.json()["reason"] == reason
+    assert problem(r, 502, "population_db_bad_answer")["reason"] == reason
     [row] = audit_rows(hub)
     assert (row["operation"], row["outcome"], row["reason"], row["http_status"]) == (operation, "unsafe", reason, 502)
     assert row["fields"] is None  # nothing was disclosed

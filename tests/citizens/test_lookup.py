@@ -14,6 +14,7 @@ from hub.cli import app as lgsp
 from hub.clients import Client, create_client
 from hub.db.schema import clients
 from tests.population_db.conftest import AN_BIRTH, AN_NAME
+from tests.support.problems import problem
 
 from .conftest import Mock, audit_rows, h, query
 
@@ -51,7 +52,7 @@ def test_lookup_of_no_match_is_an_answer(api: TestClient, keys: dict[str, str], 
 @pytest.mark.parametrize("who", ["verify", "admin", "portal"])
 def test_lookup_needs_a_lookup_grant(api: TestClient, keys: dict[str, str], hub: Hub, mock: Mock, who: str) -> None:
     r = api.post(URL, json=query(), headers=h(keys[who]))
-    assert r.status_code == 403 and "citizen.lookup:" in r.json()["detail"]["message"]
+    assert "citizen.lookup:" in problem(r, 403, "forbidden")["detail"]
     assert [(row["operation"], row["outcome"]) for row in audit_rows(hub)] == [("lookup", "forbidden")]
     assert mock.seen() == 0
 

@@ -13,6 +13,7 @@ from connectors.population_db import PopulationDbSettings
 from hub.bootstrap import Hub
 from hub.breaker import CallBreaker
 from hub.citizens import audit
+from tests.support.problems import problem
 
 from .conftest import BREAKER_FAILURES, BREAKER_RESET, Mock, audit_rows, h, query
 
@@ -41,7 +42,7 @@ def test_transient_failures_answer_503_with_retry_after(
     r = api.post(URL, json=query(), headers=h(keys["verify"]))
     assert r.status_code == 503, r.text
     assert r.headers["Retry-After"] == "5" and r.json()["retry_after"] == 5  # HUB_CITIZENS_RETRY_AFTER
-    assert r.json()["error"] == "population_db_unavailable" and r.json()["reason"] == "busy"
+    assert problem(r, 503, "population_db_unavailable")["reason"] == "busy"
     [row] = audit_rows(hub)
     assert (row["outcome"], row["reason"], row["http_status"]) == ("unavailable", "busy", 503)
     assert row["request_id"] and "MaLoi 99" in row["detail"]  # the request went out: MaYeuCau kept
@@ -102,11 +103,8 @@ def test_definite_refusals_are_502_and_do_not_open_the_breaker(
     assert mock.seen() == BREAKER_FAILURES + 1 and hub.citizens.breaker.state == "closed"
     mock.faults(fault_kind="invalid")
     r = api.post(URL, json=query(), headers=h(keys["verify"]))
-    assert r.status_code == 502 and r.json() == {
-        "error": "population_db_refused",
-        "reason": "invalid-request",
-        "message": "the national population database refused the query",
-    }
+    doc = problem(r, 502, "population_db_refused")
+    assert (doc["reason"], doc["detail"]) == ("invalid-request", "the national population database refused the query")
     assert {row["outcome"] for row in audit_rows(hub)} == {"refused"}
 
 
@@ -151,5 +149,5 @@ def test_no_answer_leaves_unaudited(
 
     monkeypatch.setattr(audit, "record", database_down)
     r = api.post(URL, json=query(), headers=h(keys["verify"]))
-    assert r.status_code == 503 and r.json()["error"] == "audit_unavailable" and "Retry-After" in r.headers
+    assert problem(r, 503, "audit_unavailable") and "Retry-After" in r.headers
     assert "exists" not in r.json() and "matches" not in r.json()

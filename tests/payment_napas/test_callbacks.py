@@ -274,6 +274,7 @@ def test_napas_replies() -> None:
         "stale": (401, "EXPIRED"),
         "malformed": (400, "INVALID_REQUEST"),
         "wrong_merchant": (403, "MERCHANT_MISMATCH"),
+        "unavailable": (503, "SERVER_BUSY"),
     }
     for answer, (status, cause) in expected.items():
         got_status, body = gateway.callback_reply(answer)
@@ -298,6 +299,7 @@ def test_paygov_replies_are_signed_with_their_codes(paygov: PaymentGateway) -> N
         "stale": "98",
         "malformed": "99",
         "wrong_merchant": "03",
+        "unavailable": "96",
     }
 
 

@@ -1,0 +1,155 @@
+"""`lgsp clients`: client systems and their API keys (create, list, rotate, disable, enable,
+grant, revoke-grant, history). Each change is recorded with ``cli:<user>`` as who made it."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from hub.settings import Settings
+
+clients_app = typer.Typer(help="Client systems and their API keys.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    from hub.cli import _settings as configured
+
+    return configured()
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli:unknown"
+
+
+def _checked_grants(grants: list[str]) -> list[str]:
+    from hub.citizens.grants import GrantError, check_grants
+
+    try:
+        check_grants(grants)
+    except GrantError as exc:
+        typer.echo(f"invalid grant: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return grants
+
+
+def _client_change(fn: Any, *args: Any) -> Any:
+    """Run a lifecycle change; an unknown client is one line on stderr and exit 1."""
+    from hub.bootstrap import bootstrap
+    from hub.clients import ClientNotFound
+
+    hub = bootstrap(_settings())
+    try:
+        return fn(hub.engine, *args)
+    except ClientNotFound as exc:
+        typer.echo(f"no client {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+GrantOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Message type it may publish (repeatable); 'admin' for operators; 'payment.open', 'subscribe'; "
+        "'citizen.verify' and 'citizen.lookup:<field>,...' for the population database (see README)"
+    ),
+]
+
+
+@clients_app.command("create")
+def clients_create(
+    code: Annotated[str, typer.Argument(help="Client system code, e.g. ONEGATE-H56")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    grant: GrantOption = None,
+) -> None:
+    """Register a client system and print its API key (shown once; only its hash is stored)."""
+    from hub.bootstrap import bootstrap
+    from hub.clients import ClientExists, create_client
+
+    grants = _checked_grants(grant or ["dossier.status.changed"])
+    hub = bootstrap(_settings())
+    try:
+        key = create_client(hub.engine, code, name or code, grants, actor=_actor())
+    except ClientExists:
+        typer.echo(f"client {code} exists already: `lgsp clients rotate {code}` gives it a new key", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(key)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """Every client: code, grants, created, disabled, and until when a rotated-out key still works (JSON lines)."""
+    from hub.clients import list_clients
+
+    for row in _client_change(list_clients):
+        typer.echo(json.dumps(row, ensure_ascii=False))
+
+
+@clients_app.command("rotate")
+def clients_rotate(
+    code: str,
+    grace: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=30 * 86_400, help="Seconds the current key keeps working (default HUB_KEY_ROTATION_GRACE)"
+        ),
+    ] = None,
+) -> None:
+    """Issue a new API key (printed once); the current key keeps working for the grace period."""
+    from hub.clients import rotate
+
+    seconds = Settings().key_rotation_grace if grace is None else grace
+    key, view = _client_change(rotate, code, _actor(), seconds)
+    typer.echo(key)
+    until = view["old_key_valid_until"]
+    typer.echo(f"the previous key works until {until}" if until else "the previous key no longer works", err=True)
+
+
+@clients_app.command("disable")
+def clients_disable(code: str) -> None:
+    """Disable a client: every key of it stops working (within HUB_AUTH_CACHE_SECONDS on running apis)."""
+    from hub.clients import set_disabled
+
+    _client_change(set_disabled, code, True, _actor())
+    typer.echo(f"{code} disabled")
+
+
+@clients_app.command("enable")
+def clients_enable(code: str) -> None:
+    """Enable a disabled client again."""
+    from hub.clients import set_disabled
+
+    _client_change(set_disabled, code, False, _actor())
+    typer.echo(f"{code} enabled")
+
+
+@clients_app.command("grant")
+def clients_grant(code: str, grants: Annotated[list[str], typer.Argument(help="Grants to give")]) -> None:
+    """Give grants to a client."""
+    from hub.clients import change_grants
+
+    view = _client_change(change_grants, code, _checked_grants(grants), [], _actor())
+    typer.echo(f"{code}: {', '.join(view['grants']) or '(no grants)'}")
+
+
+@clients_app.command("revoke-grant")
+def clients_revoke_grant(code: str, grants: Annotated[list[str], typer.Argument(help="Grants to revoke")]) -> None:
+    """Revoke grants of a client (effective within HUB_AUTH_CACHE_SECONDS on running apis)."""
+    from hub.clients import change_grants
+
+    view = _client_change(change_grants, code, [], grants, _actor())
+    typer.echo(f"{code}: {', '.join(view['grants']) or '(no grants)'}")
+
+
+@clients_app.command("history")
+def clients_history(code: str, limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+    """Every change to a client, newest first: when, who, what (JSON lines)."""
+    from hub.clients import history
+
+    for row in _client_change(history, code, limit):
+        typer.echo(json.dumps(row, ensure_ascii=False))
