@@ -74,7 +74,7 @@ def _same(given: str, expected: str) -> bool:
 def _creds_match(given: str, settings: PopulationDbSettings) -> bool:
     """``lgspaccesstoken``: base64 of the JSON credentials (compared as JSON, not as bytes)."""
     try:
-        decoded = json.loads(base64.b64decode(given, validate=True))
+        decoded = jsonbody.parse(base64.b64decode(given, validate=True))
     except (binascii.Error, ValueError):
         return False
     return isinstance(decoded, dict) and decoded == json.loads(base64.b64decode(settings.lgsp_access_token()))
