@@ -15,6 +15,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 import connectors
+from hub import console
 from hub.api import ingress, payments, subscriptions, trace
 from hub.api.citizens import router as citizens_router
 from hub.api.errors import describe
@@ -55,7 +56,9 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
         if pipe:
             pipe.stop()
 
-    app = FastAPI(title="LGSP Hub", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="LGSP Hub", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.hub = hub
     app.state.publisher = None  # set while the app runs (lifespan)
     app.state.authenticator = Authenticator(hub.engine)
@@ -65,6 +68,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(citizens_router)
     app.add_middleware(BodySizeLimit, max_bytes=hub.settings.max_body_bytes)
+    console.install(app, hub, connectors.REGISTRY)  # /console, and /docs + /redoc served offline
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
