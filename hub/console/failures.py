@@ -18,7 +18,8 @@ _EXHAUSTED = re.compile(r"^(?:retry budget spent|too old to retry) after \d+ att
 _SUPERSEDED = " (superseded: taken over by another worker)"
 _OPERATION = re.compile(r"^([A-Za-z][A-Za-z0-9_.]*)(?: \(([^)]{1,40})\))?(?: \+ [A-Za-z][A-Za-z0-9_.]*)?: (?=.)")
 _HTTP = re.compile(r"\bHTTP (\d{3})\b")
-_CODE = re.compile(r"\b(error_code|MaLoi|ma_loi|Status|status|code|faultcode)[ =:]+\"?([A-Za-z0-9_.+-]{1,32})\"?")
+CODE_NAMES = ("error_code", "MaLoi", "ma_loi", "Status", "status", "code", "faultcode")  # partners' code fields
+_CODE = re.compile(rf"\b({'|'.join(CODE_NAMES)})[ =:]+\"?([A-Za-z0-9_.+-]{{1,32}})\"?")
 _VARYING = (
     (re.compile(r"\b\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4,5}\b"), "<dossier>"),  # MaHoSo
     (re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b"), "<id>"),  # ULID
@@ -60,7 +61,7 @@ def classify(last_error: str | None) -> ErrorClass:
     exhausted = bool(_EXHAUSTED.match(text))
     text = _EXHAUSTED.sub("", text)
     operation = None
-    if (m := _OPERATION.match(text)) and m.group(1) not in ("HTTP", "error_code"):
+    if (m := _OPERATION.match(text)) and m.group(1) not in ("HTTP", *CODE_NAMES):
         operation = m.group(1)
         text = text[m.end() :]
     http = int(h.group(1)) if (h := _HTTP.search(text)) else None

@@ -27,7 +27,7 @@ def language(value: str | None) -> str:
 
 
 class Translator:
-    """``t("key", name=value)``; a key missing from the catalogue shows as itself (the tests
+    """``t("overview.sub", at=...)``; a key missing from the catalogue shows as itself (the tests
     check every key used exists in every catalogue)."""
 
     def __init__(self, lang: str) -> None:
