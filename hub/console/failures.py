@@ -29,6 +29,7 @@ _VARYING = (
 )
 _NOT_SEPARATOR = re.compile(r"^[:;,.\s-]+|[:;,.\s-]+$")
 MAX_LABEL = 120
+SCAN = 300  # a class is decided by the first SCAN characters of the error (the database groups by them)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class ErrorClass:
 
 
 def classify(last_error: str | None) -> ErrorClass:
-    text = " ".join((last_error or "").split())
+    text = " ".join((last_error or "")[:SCAN].split())
     text = text.removesuffix(_SUPERSEDED.strip())
     exhausted = bool(_EXHAUSTED.match(text))
     text = _EXHAUSTED.sub("", text)

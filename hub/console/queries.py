@@ -15,18 +15,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, String, func, literal_column, select, text
 from sqlalchemy.sql import Select
 from ulid import ULID
 
 from hub.console.failures import ErrorClass, classify
-from hub.db.schema import CONSOLE_GUARD, attempts, messages, operator_actions, payment_events, payments
+from hub.db.schema import CONSOLE_ERROR, CONSOLE_GUARD, attempts, messages, operator_actions, payment_events, payments
 from hub.trace import masked_payload
 
 m = messages.c
 FAILING = text(f"messages.state IN ('dead', 'retrying') AND messages.{CONSOLE_GUARD}")
 BACKLOG = text(f"messages.state IN ('queued', 'delivering', 'held') AND messages.{CONSOLE_GUARD}")
 DELIVERED = text(f"messages.delivered_at IS NOT NULL AND messages.{CONSOLE_GUARD}")
+ERROR: ColumnElement[str] = literal_column(
+    CONSOLE_ERROR.replace("last_error", "messages.last_error"), String()
+)  # the start of last_error: what classify() reads
 PAGE = 50
 
 
@@ -90,13 +93,13 @@ def _distinct_errors(c: Connection, f: FailureFilters) -> list[Any]:
     q = f.apply(
         select(
             m.connector,
-            m.last_error,
+            ERROR.label("error"),
             m.state,
             func.count().label("n"),
             func.min(m.updated_at).label("first"),
             func.max(m.updated_at).label("last"),
         )
-    ).group_by(m.connector, m.last_error, m.state)
+    ).group_by(m.connector, ERROR, m.state)
     return list(c.execute(q))
 
 
@@ -110,7 +113,7 @@ def failure_groups(engine: Engine, f: FailureFilters) -> list[Group]:
 def _merge(rows: Sequence[Any]) -> list[Group]:
     groups: dict[tuple[str, str], Group] = {}
     for r in rows:
-        err = classify(r.last_error)
+        err = classify(r.error)
         g = groups.get((r.connector, err.key)) or groups.setdefault((r.connector, err.key), Group(r.connector, err))
         if r.state == "dead":
             g.dead += r.n
@@ -137,22 +140,22 @@ def group_messages(
     f = FailureFilters(**{**f.__dict__, "connector": connector})
     with engine.connect() as c:
         rows = _distinct_errors(c, f)
-        mine = [r for r in rows if classify(r.last_error).id == class_id]
-        errors = {r.last_error for r in mine}
+        mine = [r for r in rows if classify(r.error).id == class_id]
+        errors = {r.error for r in mine}
         if not errors:
             return GroupPage(None)
-        cond: ColumnElement[bool] = m.last_error.in_([e for e in errors if e is not None])
+        cond: ColumnElement[bool] = ERROR.in_([e for e in errors if e is not None])
         if None in errors:
             cond = cond | m.last_error.is_(None)
-        q = f.apply(
-            select(m.id, m.type, m.source, m.key, m.state, m.attempts, m.updated_at, m.accepted_at, m.last_error)
-        ).where(cond)
+        q = f.apply(select(m.id)).where(cond)
         if cursor:
             at_text, _, mid = cursor.partition("|")
             at = _utc(at_text)
             q = q.where((m.updated_at < at) | ((m.updated_at == at) & (m.id < mid)))
-        q = q.order_by(m.updated_at.desc(), m.id.desc()).limit(limit + 1)
-        found = [dict(r._mapping) for r in c.execute(q)]
+        newest = q.order_by(m.updated_at.desc(), m.id.desc()).limit(limit + 1)  # from the index alone
+        shown = (m.id, m.type, m.source, m.key, m.state, m.attempts, m.updated_at, m.accepted_at, m.last_error)
+        rows_q = select(*shown).where(m.id.in_(newest.scalar_subquery())).order_by(m.updated_at.desc(), m.id.desc())
+        found = [dict(r._mapping) for r in c.execute(rows_q)]
     more = len(found) > limit
     found = found[:limit]
     nxt = f"{_utc(found[-1]['updated_at']).isoformat()}|{found[-1]['id']}" if more else None

@@ -25,6 +25,7 @@ from sqlalchemy import (
 
 metadata = MetaData()
 CONSOLE_GUARD = "accepted_at > '2000-01-01'"  # see the console's indexes on messages
+CONSOLE_ERROR = "substr(last_error, 1, 300)"  # what the console groups failures by (hub/console/failures.py SCAN)
 
 
 def _where(predicate: str) -> dict[str, Any]:
@@ -108,6 +109,8 @@ messages = Table(
     Index(
         "ix_messages_console_failing",
         "connector",
+        "state",
+        text(CONSOLE_ERROR),
         "updated_at",
         "id",
         **_where(f"state IN ('dead', 'retrying') AND {CONSOLE_GUARD}"),

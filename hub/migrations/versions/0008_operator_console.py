@@ -3,12 +3,15 @@
 ``operators``: people who run the hub (roles, Argon2 hashes, lock-out bookkeeping).
 ``operator_actions``: every console and ``lgsp operators`` action; triggers refuse UPDATE and
 DELETE on both backends. Three partial indexes on ``messages`` serve the console's pages
-(failures, backlog, deliveries); their predicates carry ``accepted_at > '2000-01-01'``, a term only
+(failures, backlog, deliveries), each covering what its queries read (index-only scans: a
+heap fetch per dead message would cost a random page read each); their predicates carry ``accepted_at > '2000-01-01'``, a term only
 the console's queries state, so the ledger's own queries never plan with them.
 
 Revision ID: 0008
 Revises: 0005 (re-chained by the coordinator at merge time)
 """
+
+from typing import Any
 
 from alembic import op
 import sqlalchemy as sa
@@ -20,8 +23,12 @@ branch_labels = None
 depends_on = None
 
 GUARD = "accepted_at > '2000-01-01'"
-INDEXES = (
-    ("ix_messages_console_failing", ["connector", "updated_at", "id"], f"state IN ('dead', 'retrying') AND {GUARD}"),
+INDEXES: tuple[tuple[str, list[Any], str], ...] = (
+    (
+        "ix_messages_console_failing",
+        ["connector", "state", sa.text("substr(last_error, 1, 300)"), "updated_at", "id"],
+        f"state IN ('dead', 'retrying') AND {GUARD}",
+    ),
     ("ix_messages_console_backlog", ["connector", "state"], f"state IN ('queued', 'delivering', 'held') AND {GUARD}"),
     ("ix_messages_console_delivered", ["connector", "delivered_at", "accepted_at"], f"delivered_at IS NOT NULL AND {GUARD}"),
 )
