@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 _EXHAUSTED = re.compile(r"^(?:retry budget spent|too old to retry) after \d+ attempts: ", re.IGNORECASE)
 _SUPERSEDED = " (superseded: taken over by another worker)"
@@ -20,12 +22,12 @@ _OPERATION = re.compile(r"^([A-Za-z][A-Za-z0-9_.]*)(?: \(([^)]{1,40})\))?(?: \+ 
 _HTTP = re.compile(r"\bHTTP (\d{3})\b")
 CODE_NAMES = ("error_code", "MaLoi", "ma_loi", "Status", "status", "code", "faultcode")  # partners' code fields
 _CODE = re.compile(rf"\b({'|'.join(CODE_NAMES)})[ =:]+\"?([A-Za-z0-9_.+-]{{1,32}})\"?")
-_VARYING = (
-    (re.compile(r"\b\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4,5}\b"), "<dossier>"),  # MaHoSo
-    (re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b"), "<id>"),  # ULID
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE), "<id>"),
-    (re.compile(r"\*+\d{1,4}"), "<masked>"),  # a scrubbed ID number
-    (re.compile(r"\d+(?:[.,:/-]\d+)*"), "#"),
+_VARYING: tuple[tuple[Callable[[str], bool], re.Pattern[str], str], ...] = (  # (worth trying?, pattern, placeholder)
+    (lambda t: "." in t, re.compile(r"\b\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4,5}\b"), "<dossier>"),  # MaHoSo
+    (lambda t: len(t) >= 26, re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b"), "<id>"),  # ULID
+    (lambda t: "-" in t, re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
+    (lambda t: "*" in t, re.compile(r"\*+\d{1,4}"), "<masked>"),  # a scrubbed ID number
+    (lambda t: any(c.isdigit() for c in t), re.compile(r"\d+(?:[.,:/-]\d+)*"), "#"),
 )
 _NOT_SEPARATOR = re.compile(r"^[:;,.\s-]+|[:;,.\s-]+$")
 MAX_LABEL = 120
@@ -56,7 +58,9 @@ class ErrorClass:
         return ": ".join([*map(str, parts), *([self.message] if self.message else [])]) or "?"
 
 
+@lru_cache(maxsize=65_536)
 def classify(last_error: str | None) -> ErrorClass:
+    """Pure, so its answers are cached: a page shown again classifies nothing again."""
     text = " ".join((last_error or "")[:SCAN].split())
     text = text.removesuffix(_SUPERSEDED.strip())
     exhausted = bool(_EXHAUSTED.match(text))
@@ -65,14 +69,15 @@ def classify(last_error: str | None) -> ErrorClass:
     if (m := _OPERATION.match(text)) and m.group(1) not in ("HTTP", *CODE_NAMES):
         operation = m.group(1)
         text = text[m.end() :]
-    http = int(h.group(1)) if (h := _HTTP.search(text)) else None
-    text = _HTTP.sub("", text)
+    http = int(h.group(1)) if "HTTP" in text and (h := _HTTP.search(text)) else None
+    text = _HTTP.sub("", text) if http else text
     code = None
     if c := _CODE.search(text):
         code = f"{c.group(1)} {c.group(2)}"
         text = text[: c.start()] + text[c.end() :]
-    for pattern, placeholder in _VARYING:
-        text = pattern.sub(placeholder, text)
+    for worth_trying, pattern, placeholder in _VARYING:
+        if worth_trying(text):
+            text = pattern.sub(placeholder, text)
     message = _NOT_SEPARATOR.sub("", " ".join(text.replace(": :", ":").split()))
     if len(message) > MAX_LABEL:
         message = message[: MAX_LABEL - 1] + "…"
