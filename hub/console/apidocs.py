@@ -9,15 +9,26 @@ from pathlib import Path
 import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 STATIC = "/static-offline-docs"
+# ReDoc's side menu shows Redocly's logo from their CDN: the hub serves its script with that one
+# URL pointed at a local copy of the favicon instead (the attribution text stays).
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 def install_docs(app: FastAPI) -> None:
     """Serve the docs pages; the app must be made with ``docs_url=None, redoc_url=None``."""
+    redoc_js = (
+        (ASSETS / "redoc.standalone.js").read_text(encoding="utf-8").replace(REDOC_CDN_LOGO, f"{STATIC}/favicon.png")
+    )
+
+    @app.get(f"{STATIC}/redoc.standalone.js", include_in_schema=False)
+    async def redoc_script() -> Response:  # before the mount: this one file is served patched
+        return Response(redoc_js, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
     app.mount(STATIC, StaticFiles(directory=ASSETS), name="static-offline-docs")
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"

@@ -32,6 +32,7 @@ def test_the_docs_pages_reference_only_local_urls_that_are_served(api: TestClien
         assert ref.startswith("/"), ref
         r = api.get(ref)
         assert r.status_code == 200 and len(r.content) > 100, ref
+        assert b"cdn.redoc.ly" not in r.content and b"fonts.googleapis" not in r.content, ref
     assert "validatorUrl" not in html or '"validatorUrl": null' in html
 
 
