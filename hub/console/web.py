@@ -5,6 +5,7 @@ sessions, CSRF checks, roles, languages and template rendering. Pages are in ``p
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -28,7 +28,7 @@ from hub.console.settings import ConsoleSettings
 if TYPE_CHECKING:
     from hub.bootstrap import Hub
 
-log = structlog.get_logger("hub.console")
+log = logging.getLogger("hub.console")  # the standard library's: safe to call at app creation
 HERE = Path(__file__).parent
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -89,7 +89,7 @@ def create_console(
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     if secret is None:
         secret = secrets.token_urlsafe(32)
-        log.warning("console.ephemeral_secret", hint="set HUB_CONSOLE_SECRET_KEY: sessions end when the api restarts")
+        log.warning("console: HUB_CONSOLE_SECRET_KEY is not set; sessions end when this process stops")
     console = Console(
         hub=hub,
         settings=settings,
@@ -189,7 +189,7 @@ async def form(ctx: Ctx) -> dict[str, str] | None:
     same_origin = origin is None or _origin(origin) == _origin(str(ctx.request.base_url))
     if same_origin and hmac.compare_digest(data.get("csrf", ""), ctx.session.csrf):
         return data
-    log.warning("console.csrf_refused", path=ctx.request.url.path, operator=ctx.actor())
+    log.warning("console: CSRF check refused a POST to %s (operator %s)", ctx.request.url.path, ctx.actor())
     if ctx.operator is not None:
         action = audit.Action(
             ctx.operator.username,
