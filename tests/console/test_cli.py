@@ -17,6 +17,8 @@ from hub.db.schema import operator_actions
 def test_operators_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path}/hub.db"
     monkeypatch.setenv("HUB_DATABASE_URL", url)
+    # the commands configure logging onto the runner's stream, closed afterwards: not for the next tests
+    monkeypatch.setattr("hub.logging.configure", lambda *_a, **_k: None)
     run = CliRunner().invoke
     r = run(app, ["operators", "create", "ana", "--role", "admin", "--password-stdin"], input="too short\n")
     assert r.exit_code == 2 and "password: must be at least 12" in r.output and "too short" not in r.output
