@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: run test lint install bench clean
+.PHONY: run test lint install chromium bench screenshots clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+## chromium: Debian's headless Chromium for the console's browser tests (never a downloaded browser)
+chromium:
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium (browser tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "no /usr/bin/chromium: run 'sudo apt-get install chromium' for the browser tests"; fi; }
 
 ## run: the hub with embedded defaults (SQLite, in-process transport) and the mock partners
 run: install
@@ -33,6 +40,10 @@ test: lint
 ## bench: end-to-end benchmark against RabbitMQ + PostgreSQL (see docs/performance.md)
 bench: install
 	$(BIN)/python -m bench.spine
+
+## screenshots: the console's main pages, taken by the browser tests, into docs/console/
+screenshots: install
+	HUB_CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q -p no:cacheprovider tests/console/test_browser.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

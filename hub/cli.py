@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.cli_clients import clients_app
+from hub.console.cli import dev_operator, operators_app
 from hub.settings import Settings
 
 app = typer.Typer(help="LGSP Hub: integration hub for provincial one-stop systems.", no_args_is_help=True)
@@ -30,6 +31,7 @@ for sub, name in (
     app.add_typer(sub, name=name)
 citizens_app = typer.Typer(help="Citizen verification: the audit of population database queries.", no_args_is_help=True)
 app.add_typer(citizens_app, name="citizens")
+app.add_typer(operators_app, name="operators")  # hub/console/cli.py
 
 
 def _settings() -> Settings:
@@ -170,6 +172,7 @@ def dev(
     key = s.dev_api_key.get_secret_value()
     grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
     ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
+    console_line = dev_operator(hub, base)
     children: list[subprocess.Popen[bytes]] = []
     # uvicorn stops on SIGTERM and then raises the signal again: with the default handler the
     # process would die there, leaving the mocks running on their ports. This one unwinds instead.
@@ -192,6 +195,7 @@ def dev(
                 "LGSP Hub is starting (embedded: SQLite + in-process transport)"
                 if s.embedded
                 else "LGSP Hub is starting",
+                console_line,
                 f"  API docs (OpenAPI):     {base}/docs",
                 f"  Publish changes:        POST {base}/v1/dossiers/status-changes  (header X-API-Key: {key})",
                 f"  Trace a message:        GET  {base}/v1/messages/{{id}}",

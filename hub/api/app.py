@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import connectors
+from hub import console
 from hub.api import admin, ingress, openapi, payments, subscriptions, trace
 from hub.api import citizens as citizens_api
 from hub.api.bodies import HubRoute
@@ -82,7 +83,9 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
         if pipe:
             pipe.stop()
 
-    app = FastAPI(title="LGSP Hub", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="LGSP Hub", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.router.route_class = HubRoute
     app.state.hub = hub
     app.state.publisher = None  # set while the app runs (lifespan)
@@ -97,6 +100,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
         body_timeout=hub.settings.body_timeout,
         exempt_prefixes=(payments.CALLBACKS,),
     )
+    console.install(app, hub, connectors.REGISTRY)  # /console, and /docs + /redoc served offline
     _handlers(app, hub)
     openapi.install(app, _extend_schema)
     return app

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+CONSOLE_GUARD = "accepted_at > '2000-01-01'"  # see the console's indexes on messages
+CONSOLE_ERROR = "substr(last_error, 1, 300)"  # what the console groups failures by (hub/console/failures.py SCAN)
 
 
 def _where(predicate: str) -> dict[str, Any]:
@@ -121,6 +123,30 @@ messages = Table(
     Index("ix_messages_retry_due", "next_attempt_at", **_where("state = 'retrying'")),
     Index("ix_messages_lease", "lease_until", **_where("lease_until IS NOT NULL")),
     Index("ix_messages_dead", "id", **_where("state = 'dead'")),
+    # The operator console's (hub/console/queries.py, migration 0008). Each predicate carries
+    # CONSOLE_GUARD, which only the console's queries state: the ledger's planner never picks them.
+    Index(
+        "ix_messages_console_failing",
+        "connector",
+        "state",
+        text(CONSOLE_ERROR),
+        "updated_at",
+        "id",
+        **_where(f"state IN ('dead', 'retrying') AND {CONSOLE_GUARD}"),
+    ),
+    Index(
+        "ix_messages_console_backlog",
+        "connector",
+        "state",
+        **_where(f"state IN ('queued', 'delivering', 'held') AND {CONSOLE_GUARD}"),
+    ),
+    Index(
+        "ix_messages_console_delivered",
+        "connector",
+        "delivered_at",
+        "accepted_at",
+        **_where(f"delivered_at IS NOT NULL AND {CONSOLE_GUARD}"),
+    ),
 )
 
 # One row per finished delivery attempt (the attempt in flight is the message's own
@@ -250,4 +276,43 @@ citizen_queries = Table(
     Index("ix_citizen_queries_officer_at", "officer_code", "at"),
     Index("ix_citizen_queries_id_hash", "id_hash"),
     Index("ix_citizen_queries_request_id", "request_id"),
+)
+
+# People who run the hub (the console at /console). Roles: viewer < operator < admin. Passwords
+# as Argon2id hashes; ``failed_logins`` / ``locked_until``: lock-out after repeated failures;
+# ``session_epoch`` grows on reset-password and disable, which ends every session signed before.
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime()),
+    Column("session_epoch", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("password_changed_at", UTCDateTime(), nullable=False),
+    Column("last_login_at", UTCDateTime()),
+    Column("disabled_at", UTCDateTime()),
+)
+
+# Every operator action (console and ``lgsp operators``): who, when, what, on what, why, and
+# what came of it. Append-only (triggers refuse UPDATE and DELETE, migration 0008).
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("operator", String(64), nullable=False),  # username, or "cli:<os user>"
+    Column("action", String(32), nullable=False),  # login, logout, message.replay, operator.create ...
+    Column("target", String(200)),  # e.g. the message id
+    Column("reason", Text),  # why, as the operator wrote it
+    Column("outcome", String(16), nullable=False),  # ok | refused | error
+    Column("detail", Text),
+    Column("remote_addr", String(64)),
+    Index("ix_operator_actions_at", "at"),
+    Index("ix_operator_actions_operator_at", "operator", "at"),
+    Index("ix_operator_actions_target", "target"),
 )
