@@ -165,7 +165,7 @@ class LookupIn(CitizenQueryIn):
 
 class Matches(BaseModel):
     id_number: bool = Field(description="A citizen with this ID number exists.")
-    full_name: bool = Field(description="The given name matches the record (case and spacing ignored).")
+    full_name: bool = Field(description="The given name matches the record (Unicode form, case, spacing and old or new tone placement ignored: "Hoà" = "Hòa").")
     birth_date: bool = Field(description="The given date (or year) matches the record.")
 
 
@@ -213,7 +213,9 @@ class AuditRow(BaseModel):
     purpose: str | None
     service_code: str | None
     id_hash: str | None = Field(description="Hex HMAC-SHA256 of the ID number under the hub's audit key.")
-    outcome: str = Field(description="matched, mismatch, found, not_found, unavailable, refused, unsafe, forbidden")
+    outcome: str = Field(
+        description="matched, mismatch, found, not_found, unavailable, refused, unsafe, forbidden, invalid"
+    )
     reason: str | None
     detail: str | None
     fields: list[str] | None = Field(description="Lookup: the names of the fields disclosed.")

@@ -36,6 +36,8 @@ MESSAGES = {
     "population_db_refused": "the national population database refused the query",
     "population_db_bad_answer": "the national population database's answer was refused unread (unsafe or malformed); "
     "nothing of it was kept",
+    "invalid_for_population_db": "the query breaks a field limit of the national population database; nothing "
+    "was sent (`fields` names the field, `reason` the rule)",
     "audit_unavailable": "the query could not be recorded in the audit, so its answer is withheld; try again later",
 }
 _FIELD_LIST = "\n".join(f"- `{name}`: {gloss}" for name, gloss in grants.LOOKUP_FIELDS.items())

@@ -38,6 +38,7 @@ CODES: dict[str, tuple[int, str]] = {
     "batch_too_large": (413, "The batch holds too many items"),
     "unsupported_media_type": (415, "Send the body as application/json"),
     "validation_failed": (422, "Validation failed"),
+    "invalid_for_population_db": (422, "The query breaks a field limit of the national population database"),
     "idempotency_key_reused": (422, "This Idempotency-Key was used with a different body"),
     "headers_too_large": (431, "The request headers are too large"),
     "internal_error": (500, "Internal error"),

@@ -63,8 +63,9 @@ def test_a_query_over_the_databases_limits_is_a_422_and_is_not_sent(
         r = api.post("/v1/citizens/verify", json=query(), headers=h(key))
     assert r.status_code == 422, r.text
     body = r.json()
-    assert (body["error"], body["reason"], body["fields"]) == (
-        "invalid_for_population_db",
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert (body["type"], body["reason"], body["fields"]) == (
+        "urn:lgsp:problem:invalid_for_population_db",
         "HoVaTen: at most 10 characters",
         ["HoVaTen"],
     )
