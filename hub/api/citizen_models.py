@@ -165,7 +165,10 @@ class LookupIn(CitizenQueryIn):
 
 class Matches(BaseModel):
     id_number: bool = Field(description="A citizen with this ID number exists.")
-    full_name: bool = Field(description="The given name matches the record (Unicode form, case, spacing and old or new tone placement ignored: "Hoà" = "Hòa").")
+    full_name: bool = Field(
+        description="The given name matches the record (Unicode form, case, spacing and old or new tone placement "
+        "ignored: Hoà = Hòa)."
+    )
     birth_date: bool = Field(description="The given date (or year) matches the record.")
 
 
