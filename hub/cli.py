@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from hub.evidence.cli import app as evidence_app
+from hub.reports_cli import app as reports_app
 from hub.settings import Settings
 
 app = typer.Typer(help="LGSP Hub: integration hub for provincial one-stop systems.", no_args_is_help=True)
@@ -30,6 +32,8 @@ for sub, name in (
     app.add_typer(sub, name=name)
 citizens_app = typer.Typer(help="Citizen verification: the audit of population database queries.", no_args_is_help=True)
 app.add_typer(citizens_app, name="citizens")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(reports_app, name="reports")
 
 
 def _settings() -> Settings:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 import connectors
-from hub.api import ingress, payments, subscriptions, trace
+from hub.api import ingress, payments, reports, subscriptions, trace
 from hub.api.citizens import router as citizens_router
 from hub.api.errors import describe
 from hub.api.limits import BodySizeLimit
@@ -64,6 +64,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(subscriptions.router)
     app.include_router(citizens_router)
+    app.include_router(reports.router)
     app.add_middleware(BodySizeLimit, max_bytes=hub.settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)

@@ -19,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, Text, cast, delete, func, insert, select, text, type_coerce
 
 from hub.db.schema import evidence, evidence_archives
 from hub.envelope import utcnow
-from hub.evidence.model import GENESIS, V, canonical, manifest_bytes, record_object, timestamp
+from hub.evidence.model import GENESIS, V, manifest_bytes, record_json, timestamp
 from hub.evidence.signing import Signer
 
 SUFFIX, SIG = ".jsonl", ".sig"
@@ -69,17 +69,19 @@ def segment_name(chain: int, first: int, last: int) -> str:
 
 
 def db_rows(c: Connection, chain: int, after: int = 0, upto: int | None = None) -> Iterator[tuple[Any, ...]]:
-    """Records of a chain in seq order, streamed (a server-side cursor on PostgreSQL)."""
-    q = select(*COLUMNS).where(evidence.c.chain == chain, evidence.c.seq > after).order_by(evidence.c.seq)
+    """Records of a chain in seq order, streamed (a server-side cursor on PostgreSQL); ``digests`` and
+    ``details`` as the JSON text stored (the text that was hashed)."""
+    as_text = (lambda col: cast(col, Text)) if c.dialect.name == "postgresql" else (lambda col: type_coerce(col, Text))
+    cols = [*COLUMNS[:6], as_text(evidence.c.digests), as_text(evidence.c.details), *COLUMNS[8:]]
+    q = select(*cols).where(evidence.c.chain == chain, evidence.c.seq > after).order_by(evidence.c.seq)
     if upto is not None:
         q = q.where(evidence.c.seq <= upto)
     yield from c.execution_options(yield_per=20_000).execute(q)
 
 
 def line(chain: int, r: Any) -> bytes:
-    obj = record_object(chain, r[0], timestamp(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[1])
-    obj["hash"] = r[9]
-    return canonical(obj) + b"\n"
+    """One archive line: the record's canonical JSON with its hash."""
+    return (record_json(chain, r[0], timestamp(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[1], r[9]) + "\n").encode()
 
 
 def read_segments(directory: Path) -> tuple[list[Segment], list[tuple[Path, str]]]:

@@ -9,23 +9,35 @@ due) written, all or nothing.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.db.schema import evidence, evidence_archives, evidence_seals, evidence_staged
+from hub.db.schema import UTCDateTime, evidence, evidence_archives, evidence_seals, evidence_staged
 from hub.envelope import utcnow
-from hub.evidence.model import GENESIS, V, record_hash, record_object, seal_bytes, timestamp
+from hub.evidence.model import GENESIS, V, record_bytes, seal_bytes, timestamp
+from hub.evidence.model import text as canonical_text
 from hub.evidence.signing import Signer
 
 log = structlog.get_logger("hub.evidence")
 LOCK_SPACE = 712035  # pg_try_advisory_xact_lock(LOCK_SPACE, chain)
-_INSERT_RECORDS = insert(evidence)
+_COLUMNS = ("chain", "seq", "v", "at", "kind", "actor", "subject", "digests", "details", "prev_hash", "hash")
+# arrays in binary (%b): psycopg's text format escapes every element with a regex
+_PG_INSERT = (
+    f"INSERT INTO evidence ({', '.join(_COLUMNS)}) "  # noqa: S608 -- our own column names
+    "SELECT c, s, v, a, k, ac, su, dg::json, de::json, p, h FROM unnest(%b::smallint[], %b::bigint[], "
+    "%b::smallint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[]) AS u(c, s, v, a, k, ac, su, dg, de, p, h)"
+)
+_SQLITE_INSERT = text(
+    f"INSERT INTO evidence ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + k for k in _COLUMNS)})"  # noqa: S608
+).bindparams(bindparam("at", type_=UTCDateTime()))
 _INSERT_SEAL = insert(evidence_seals)
 
 
@@ -49,14 +61,15 @@ def head(c: Connection, chain: int) -> Head:
 
 
 def link(chain: int, start: Head, staged: list[Any]) -> list[dict[str, Any]]:
-    """The records for staged rows (in id order), continuing the chain from ``start``."""
+    """The records for staged rows (in id order), continuing the chain from ``start``. ``digests`` and
+    ``details`` are kept as their canonical JSON text: what is hashed is what is stored."""
     seq, prev = start
     out = []
+    sha256 = hashlib.sha256
     for s in staged:
         seq += 1
-        digests, details = s.digests, s.details
-        obj = record_object(chain, seq, timestamp(s.at), s.kind, s.actor, s.subject, digests, details, prev)
-        prev = record_hash(obj)
+        digests, details = canonical_text(s.digests), canonical_text(s.details)
+        h = sha256(record_bytes(chain, seq, timestamp(s.at), s.kind, s.actor, s.subject, digests, details, prev))
         out.append(
             {
                 "chain": chain,
@@ -68,11 +81,20 @@ def link(chain: int, start: Head, staged: list[Any]) -> list[dict[str, Any]]:
                 "subject": s.subject,
                 "digests": digests,
                 "details": details,
-                "prev_hash": obj["prev"],
-                "hash": prev,
+                "prev_hash": prev,
+                "hash": (prev := h.hexdigest()),
             }
         )
     return out
+
+
+def insert_records(c: Connection, records: list[dict[str, Any]]) -> None:
+    """Insert linked records, their JSON columns as the very text that was hashed."""
+    if c.dialect.name == "postgresql":
+        cur = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute(_PG_INSERT, [[r[k] for r in records] for k in _COLUMNS])
+        return
+    c.execute(_SQLITE_INSERT, records)
 
 
 class Chainer:
@@ -132,7 +154,7 @@ class Chainer:
             top = head(c, chain)
             if taken:
                 records = link(chain, top, taken)
-                c.execute(_INSERT_RECORDS, records)
+                insert_records(c, records)
                 top = Head(records[-1]["seq"], records[-1]["hash"])
             if seal is not False:
                 self._seal_if_due(c, chain, top, force=bool(seal))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -152,6 +153,40 @@ def record_object(
 
 def record_hash(obj: Mapping[str, Any]) -> str:
     return hashlib.sha256(RECORD_PREFIX + canonical(obj)).hexdigest()
+
+
+def record_json(
+    chain: int,
+    seq: int,
+    at: str,
+    kind: str,
+    actor: str,
+    subject: str,
+    digests: str,
+    details: str,
+    prev: str,
+    v: int = V,
+    hash_: str | None = None,
+) -> str:
+    """``canonical(record_object(...))`` (plus ``"hash"`` when given: an archive line) assembled from the
+    canonical JSON texts of ``digests`` and ``details``: the chainer's and the verifier's fast path,
+    equal to the definition whenever those texts are canonical."""
+    mid = f',"hash":"{hash_}"' if hash_ is not None else ""
+    return (
+        f'{{"actor":{encode_basestring(actor)},"at":"{at}","chain":{chain},"details":{details},'
+        f'"digests":{digests}{mid},"kind":{encode_basestring(kind)},"prev":"{prev}","seq":{seq},'
+        f'"subject":{encode_basestring(subject)},"v":{v}}}'
+    )
+
+
+def record_bytes(*args: Any) -> bytes:
+    """What a record's hash is taken over: ``RECORD_PREFIX + canonical(record_object(...))``."""
+    return RECORD_PREFIX + record_json(*args).encode("utf-8")
+
+
+def text(value: Any) -> str:
+    """The canonical JSON text of a value (``canonical`` as a str)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def seal_bytes(chain: int, seq: int, head: str, at: str, key: str) -> bytes:

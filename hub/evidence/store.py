@@ -21,9 +21,11 @@ DEFAULT_CHAINS = 4
 _INSERT = insert(evidence_staged)  # compiled once
 
 # For a psycopg connection (the PostgreSQL hot path): every fact of a call in one statement.
+# (arrays in binary, %b: psycopg's text format escapes every element with a regex)
 PG_INSERT = (
     "INSERT INTO evidence_staged (chain, at, kind, actor, subject, digests, details) "
-    "SELECT * FROM unnest(%s::smallint[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::json[], %s::json[])"
+    "SELECT c, a, k, ac, su, dg::json, de::json FROM unnest(%b::smallint[], %b::timestamptz[], %b::text[], "
+    "%b::text[], %b::text[], %b::text[], %b::text[]) AS u(c, a, k, ac, su, dg, de)"
 )
 
 
@@ -70,5 +72,5 @@ def pg_params(facts: Sequence[Fact], chains: int = DEFAULT_CHAINS) -> tuple[list
 def record_pg(cursor: Any, facts: Sequence[Fact], *, chains: int = DEFAULT_CHAINS) -> int:
     """Stage facts through a psycopg cursor or connection, in its transaction: one statement, binary arrays."""
     if facts:
-        cursor.execute(PG_INSERT, pg_params(facts, chains), binary=True)
+        cursor.execute(PG_INSERT, pg_params(facts, chains))
     return len(facts)

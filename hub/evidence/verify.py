@@ -13,6 +13,7 @@ link to it and reach its head. Trust comes from the public keys given, never fro
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,16 @@ from sqlalchemy import Engine, func, select
 
 from hub.db.schema import evidence, evidence_archives, evidence_seals
 from hub.evidence.archive import Segment, db_rows, read_segments
-from hub.evidence.model import GENESIS, RECORD_PREFIX, canonical, manifest_bytes, seal_bytes, timestamp
+from hub.evidence.model import (
+    GENESIS,
+    RECORD_PREFIX,
+    manifest_bytes,
+    record_bytes,
+    record_hash,
+    record_object,
+    seal_bytes,
+    timestamp,
+)
 from hub.evidence.signing import verifies
 
 _sha256 = hashlib.sha256
@@ -90,7 +100,10 @@ class Walk:
         prev: str,
         hash_: str,
         where: str,
+        body: bytes | None = None,
     ) -> Problem | None:
+        """One record; ``digests`` and ``details`` as objects or as their stored JSON text; ``body``: the
+        bytes hashed, if the caller has them (an archive line)."""
         expected = self.seq + 1
         if seq != expected:
             if seq > expected:
@@ -105,20 +118,15 @@ class Walk:
                 else "it links to no record before it: reordered or inserted, or the record before it was rewritten"
             )
             return self.fail(seq, "unlinked", where, f"record {seq} does not follow record {self.seq}: {why}")
-        obj = {
-            "v": v,
-            "chain": self.chain,
-            "seq": seq,
-            "at": at if isinstance(at, str) else timestamp(at),
-            "kind": kind,
-            "actor": actor,
-            "subject": subject,
-            "digests": digests,
-            "details": details,
-            "prev": prev,
-        }
-        if _sha256(RECORD_PREFIX + canonical(obj)).hexdigest() != hash_:
-            return self.fail(seq, "edited", where, f"record {seq}'s content does not match its hash (edited)")
+        at_text = at if isinstance(at, str) else timestamp(at)
+        if body is None and isinstance(digests, str) and isinstance(details, str):
+            body = record_bytes(self.chain, seq, at_text, kind, actor, subject, digests, details, prev, v)
+        if body is None or _sha256(body).hexdigest() != hash_:  # the definition (texts not canonical, or edited)
+            d = json.loads(digests) if isinstance(digests, str) else digests
+            e = json.loads(details) if isinstance(details, str) else details
+            obj = record_object(self.chain, seq, at_text, kind, actor, subject, d, e, prev, v)
+            if record_hash(obj) != hash_:
+                return self.fail(seq, "edited", where, f"record {seq}'s content does not match its hash (edited)")
         self.seq, self.prev = seq, hash_
         self.records += 1
         self._recent[hash_] = seq
@@ -275,7 +283,7 @@ def _walk_segment(
             rows = _lines(f, digest)
             number = 0
             for number, obj in enumerate(rows, 1):
-                if walk.step(*obj, f"archive {name} line {number}") is not None:
+                if walk.step(*obj[:10], f"archive {name} line {number}", obj[10]) is not None:
                     return walk.problem
             if progress is not None:
                 progress(number)
@@ -294,10 +302,15 @@ def _walk_segment(
 
 
 def _lines(f: Any, digest: Any) -> Iterable[tuple[Any, ...]]:
-    import json
-
+    """Archive lines as step() arguments, with the bytes hashed: the line less its top-level ``"hash"``
+    member (the last occurrence: no JSON string can hold an unescaped quote)."""
     for raw in f:
         digest.update(raw)
         o = json.loads(raw)
+        h = o["hash"]
+        member = b',"hash":"' + str(h).encode() + b'"'
+        text = raw.rstrip(b"\n")
+        i = text.rfind(member)
+        body = RECORD_PREFIX + text[:i] + text[i + len(member) :] if i >= 0 else None
         yield (o["seq"], o["v"], o["at"], o["kind"], o["actor"], o["subject"], o["digests"], o["details"], o["prev"],
-               o["hash"])
+               h, body)
