@@ -348,6 +348,7 @@ def citizens_audit(
     from hub.api.citizen_models import AuditSearch
     from hub.bootstrap import bootstrap
     from hub.citizens import IdHasher, audit
+    from hub.evidence.keyring import Keyring
 
     number = typer.prompt("ID number", hide_input=True) if id_number else None
     try:
@@ -365,7 +366,7 @@ def citizens_audit(
         officer_code=f.officer,
         outcome=f.outcome,
         request_id=f.request_id,
-        id_hash=IdHasher(s.audit_hash_key)(f.id_number) if f.id_number else None,
+        id_hashes=IdHasher(Keyring.from_settings(s)).every(f.id_number) if f.id_number else None,
         since=f.since,
         until=f.until,
         limit=f.limit,

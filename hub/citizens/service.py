@@ -173,6 +173,7 @@ class CitizenService:
             purpose=caller.purpose,
             service_code=query.purpose or self.client.settings.service_code,
             id_hash=self.hash_id(query.id_number),
+            id_hash_key=self.hash_id.version,
         )
         wait = self.breaker.admit()
         if wait is not None:  # nothing is sent: the database is known to be down
