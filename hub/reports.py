@@ -85,8 +85,16 @@ def exchanges(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
         return func.sum(case((m.c.state.in_(states), 1), else_=0))
 
     q = (
-        select(day, agency, m.c.source, m.c.connector, m.c.type, func.count().label("accepted"),
-               count("delivered").label("delivered"), count("dead").label("dead"))  # fmt: skip
+        select(
+            day,
+            agency,
+            m.c.source,
+            m.c.connector,
+            m.c.type,
+            func.count().label("accepted"),
+            count("delivered").label("delivered"),
+            count("dead").label("dead"),
+        )
         .where(m.c.accepted_at >= w.since, m.c.accepted_at < w.until)
         .group_by(day, agency, m.c.source, m.c.connector, m.c.type)
         .order_by(day, agency, m.c.source, m.c.connector, m.c.type)
@@ -103,8 +111,14 @@ def exchanges(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
 
 def portal_sync(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
     m = messages
-    q = select(m.c.key, _field("agency_code"), m.c.payload["status"].as_string(), m.c.state,
-               _field("finished_at"), _field("appointment_at")).where(  # fmt: skip
+    q = select(
+        m.c.key,
+        _field("agency_code"),
+        m.c.payload["status"].as_string(),
+        m.c.state,
+        _field("finished_at"),
+        _field("appointment_at"),
+    ).where(
         m.c.connector == PORTAL,
         m.c.type == "dossier.status.changed",
         m.c.accepted_at >= w.since,
@@ -128,8 +142,12 @@ def portal_sync(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
                 a["finished"] += 1
                 a["on_time"] += d["due"] is not None and d["finished"] <= d["due"]
     return [
-        {"agency": agency, **a, "synced_share": _share(a["synced"], a["dossiers"]),
-         "on_time_share": _share(a["on_time"], a["finished"])}  # fmt: skip
+        {
+            "agency": agency,
+            **a,
+            "synced_share": _share(a["synced"], a["dossiers"]),
+            "on_time_share": _share(a["on_time"], a["finished"]),
+        }
         for agency, a in sorted(per.items(), key=lambda kv: (kv[0] == "*", kv[0]))
     ]
 

@@ -15,7 +15,7 @@ def _command(name: str, title: str) -> None:
     def run(
         since: Annotated[str, typer.Option(help="From (ISO 8601 with zone), inclusive")],
         until: Annotated[str, typer.Option(help="Before (ISO 8601 with zone)")],
-        format: Annotated[str, typer.Option(help="csv or json")] = "csv",  # noqa: A002
+        format: Annotated[str, typer.Option(help="csv or json")] = "csv",
     ) -> None:
         from hub import reports
         from hub.db.engine import make_engine

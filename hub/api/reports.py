@@ -32,7 +32,7 @@ async def get_report(
     name: str = Path(max_length=40),
     since: AwareDatetime = Query(description="From, inclusive (ISO 8601 with zone)"),
     until: AwareDatetime = Query(description="Before (ISO 8601 with zone)"),
-    format: str = Query(default="json", pattern="^(json|csv)$"),  # noqa: A002
+    format: str = Query(default="json", pattern="^(json|csv)$"),
     hub: Hub = Depends(get_hub),
     client: Client = Depends(get_client),
 ) -> Any:
@@ -42,11 +42,14 @@ async def get_report(
     try:
         window = reports.Window.of(since, until)
     except ValueError as exc:
-        raise HTTPException(
-            status_code=422, detail={"error": "validation_failed", "message": str(exc)}
-        ) from None
+        raise HTTPException(status_code=422, detail={"error": "validation_failed", "message": str(exc)}) from None
     table = await run_in_threadpool(reports.run, hub.engine, name, window, hub.settings.report_timezone)
     if format == "csv":
         return PlainTextResponse(reports.to_csv(table), media_type="text/csv; charset=utf-8")
-    return {"report": name, "since": since.isoformat(), "until": until.isoformat(), "columns": list(table.columns),
-            "rows": table.rows}  # fmt: skip
+    return {
+        "report": name,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "columns": list(table.columns),
+        "rows": table.rows,
+    }

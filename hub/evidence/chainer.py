@@ -49,7 +49,10 @@ class Head(NamedTuple):
 def head(c: Connection, chain: int) -> Head:
     """The last record of a chain, in the database or (all pruned) in its last archive."""
     r = c.execute(
-        select(evidence.c.seq, evidence.c.hash).where(evidence.c.chain == chain).order_by(evidence.c.seq.desc()).limit(1)
+        select(evidence.c.seq, evidence.c.hash)
+        .where(evidence.c.chain == chain)
+        .order_by(evidence.c.seq.desc())
+        .limit(1)
     ).first()
     if r is not None:
         return Head(r.seq, r.hash)
@@ -145,11 +148,13 @@ class Chainer:
                     return 0  # another chainer has it right now
                 c.execute(text("SET LOCAL lgsp.evidence_maintenance = 'chainer'"))
             ids = select(t.c.id).where(t.c.chain == chain).order_by(t.c.id).limit(self.batch)
-            taken = c.execute(
-                delete(t)
-                .where(t.c.id.in_(ids.scalar_subquery()))
-                .returning(t.c.id, t.c.at, t.c.kind, t.c.actor, t.c.subject, t.c.digests, t.c.details)
-            ).all()
+            taken = list(
+                c.execute(
+                    delete(t)
+                    .where(t.c.id.in_(ids.scalar_subquery()))
+                    .returning(t.c.id, t.c.at, t.c.kind, t.c.actor, t.c.subject, t.c.digests, t.c.details)
+                ).all()
+            )
             taken.sort(key=lambda r: r.id)
             top = head(c, chain)
             if taken:

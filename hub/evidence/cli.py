@@ -58,7 +58,9 @@ def verify(
     ] = None,
     public_key: Annotated[
         list[Path] | None,
-        typer.Option(help="Trusted public key file (PEM or hex; repeatable). Default: the configured key's public half"),
+        typer.Option(
+            help="Trusted public key file (PEM or hex; repeatable). Default: the configured key's public half"
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar on a terminal")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
@@ -67,7 +69,7 @@ def verify(
     inserted or reordered, or a seal or archive that does not hold. Exit 0 intact, 1 tampered, 2 cannot verify."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.evidence.signing import SigningKeyError, Signer, key_id, load_public
+    from hub.evidence.signing import Signer, SigningKeyError, key_id, load_public
     from hub.evidence.verify import verify as run
 
     s = _settings()
@@ -131,7 +133,9 @@ class _progress:
         from hub.db.schema import evidence, evidence_archives
 
         with self.engine.connect() as c:
-            per_chain = dict(c.execute(select(evidence.c.chain, func.max(evidence.c.seq)).group_by(evidence.c.chain)).all())
+            per_chain = dict(
+                c.execute(select(evidence.c.chain, func.max(evidence.c.seq)).group_by(evidence.c.chain)).all()
+            )
             for chain, last in c.execute(
                 select(evidence_archives.c.chain, func.max(evidence_archives.c.last_seq)).group_by(
                     evidence_archives.c.chain
@@ -205,9 +209,13 @@ def archive(
     directory = archive_dir or Path(s.evidence_archive_dir)
     try:
         segments = run(
-            _engine(s), Signer.from_settings(s), directory, before=cutoff, prune=prune,
+            _engine(s),
+            Signer.from_settings(s),
+            directory,
+            before=cutoff,
+            prune=prune,
             max_records=s.evidence_segment_records,
-        )  # fmt: skip
+        )
     except ArchiveError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

@@ -22,9 +22,22 @@ from hub.evidence.model import record_json, timestamp
 def export(engine: Engine, out: TextIO, since: datetime, until: datetime | None = None, *, seals: bool = True) -> int:
     """Write the records (time order) and then the seals made in [since, until); returns the lines written."""
     e = evidence
-    as_text = (lambda col: cast(col, Text)) if engine.dialect.name == "postgresql" else (lambda col: type_coerce(col, Text))
-    q = select(e.c.chain, e.c.seq, e.c.v, e.c.at, e.c.kind, e.c.actor, e.c.subject, as_text(e.c.digests),
-               as_text(e.c.details), e.c.prev_hash, e.c.hash).where(e.c.at >= since)  # fmt: skip
+    as_text = (
+        (lambda col: cast(col, Text)) if engine.dialect.name == "postgresql" else (lambda col: type_coerce(col, Text))
+    )
+    q = select(
+        e.c.chain,
+        e.c.seq,
+        e.c.v,
+        e.c.at,
+        e.c.kind,
+        e.c.actor,
+        e.c.subject,
+        as_text(e.c.digests),
+        as_text(e.c.details),
+        e.c.prev_hash,
+        e.c.hash,
+    ).where(e.c.at >= since)
     if until is not None:
         q = q.where(e.c.at < until)
     n = 0
@@ -38,8 +51,15 @@ def export(engine: Engine, out: TextIO, since: datetime, until: datetime | None 
             if until is not None:
                 sq = sq.where(s.c.sealed_at < until)
             for r in c.execute(sq):
-                line = {"kind": "evidence.seal", "chain": r.chain, "seq": r.seq, "head": r.head_hash,
-                        "at": timestamp(r.sealed_at), "key": r.key_id, "signature": r.signature}  # fmt: skip
+                line = {
+                    "kind": "evidence.seal",
+                    "chain": r.chain,
+                    "seq": r.seq,
+                    "head": r.head_hash,
+                    "at": timestamp(r.sealed_at),
+                    "key": r.key_id,
+                    "signature": r.signature,
+                }
                 out.write(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n")
                 n += 1
     return n

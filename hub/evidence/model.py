@@ -26,10 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 V = 1

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from ulid import ULID
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from ulid import ULID
 
 from hub.db.schema import job_cursors, messages, payload_redactions
 from hub.envelope import utcnow
@@ -131,8 +131,16 @@ class Retention:
                 if not changed:
                     continue
                 done.append({"message_id": mid, "redacted_at": now, "digest": digest, "fields": fields})
-                facts.append(Fact("payload.redacted", f"message:{mid}", "hub:retention", {"payload": digest},
-                                  {"fields": fields, "type": row.type}, at=now))  # fmt: skip
+                facts.append(
+                    Fact(
+                        "payload.redacted",
+                        f"message:{mid}",
+                        "hub:retention",
+                        {"payload": digest},
+                        {"fields": fields, "type": row.type},
+                        at=now,
+                    )
+                )
             if done:
                 c.execute(insert(payload_redactions), done)
                 record_many(c, facts, chains=self.s.evidence_chains)
@@ -150,8 +158,15 @@ class Retention:
         from hub.evidence.archive import archive
 
         before = self.now() - timedelta(days=self.s.evidence_keep_days)
-        segments = archive(self.engine, self.signer, Path(self.s.evidence_archive_dir), before=before, prune=True,
-                           max_records=self.s.evidence_segment_records, clock=self.now)  # fmt: skip
+        segments = archive(
+            self.engine,
+            self.signer,
+            Path(self.s.evidence_archive_dir),
+            before=before,
+            prune=True,
+            max_records=self.s.evidence_segment_records,
+            clock=self.now,
+        )
         return len(segments)
 
     def run_once(self) -> tuple[int, int]:

@@ -143,15 +143,24 @@ class Walk:
     def check_seal(self, seal: Seal) -> Problem | None:
         key = self.keys.get(seal.key_id)
         if key is None:
-            return self.fail(seal.seq, "seal_unknown_key", "seal", f"the seal at record {seal.seq} is by key "
-                             f"{seal.key_id}, not a trusted key")
+            return self.fail(
+                seal.seq,
+                "seal_unknown_key",
+                "seal",
+                f"the seal at record {seal.seq} is by key {seal.key_id}, not a trusted key",
+            )
         data = seal_bytes(self.chain, seal.seq, seal.head, timestamp(seal.at), seal.key_id)
         if not verifies(key, seal.signature, data):
-            return self.fail(seal.seq, "seal_forged", "seal", f"the seal at record {seal.seq} does not verify: "
-                             "forged or altered")
+            return self.fail(
+                seal.seq, "seal_forged", "seal", f"the seal at record {seal.seq} does not verify: forged or altered"
+            )
         if seal.head != self.prev:
-            return self.fail(seal.seq, "seal_mismatch", "seal", f"the seal at record {seal.seq} does not match the "
-                             "chain: the records up to it were rewritten")
+            return self.fail(
+                seal.seq,
+                "seal_mismatch",
+                "seal",
+                f"the seal at record {seal.seq} does not match the chain: the records up to it were rewritten",
+            )
         self.seals_checked += 1
         self.last_sealed = seal.seq
         return None
@@ -230,8 +239,12 @@ def _verify_chain(
                 break
         if walk.problem is None and db_first is not None:
             if db_first > walk.seq + 1:
-                walk.fail(walk.seq + 1, "missing", "database", f"records {walk.seq + 1}..{db_first - 1} are missing "
-                          "(in no archive and not in the database)")
+                walk.fail(
+                    walk.seq + 1,
+                    "missing",
+                    "database",
+                    f"records {walk.seq + 1}..{db_first - 1} are missing (in no archive and not in the database)",
+                )
             else:
                 expect = {seg.last: (seg.manifest["head"], f"archive {seg.path.name}") for seg in segments}
                 db_walk = Walk(chain, db_first - 1, walk.captured or GENESIS, seals, keys, expect)
@@ -241,8 +254,13 @@ def _verify_chain(
     if walk.problem is None:
         beyond = [q for q in sorted(seals) if q > walk.seq]
         if beyond:
-            walk.fail(beyond[0], "truncated", "seal", f"the seal at record {beyond[0]} seals records that are "
-                      f"missing: the chain ends at record {walk.seq} (truncated)")
+            walk.fail(
+                beyond[0],
+                "truncated",
+                "seal",
+                f"the seal at record {beyond[0]} seals records that are "
+                f"missing: the chain ends at record {walk.seq} (truncated)",
+            )
     out.records, out.seals, out.last_seq = walk.records, walk.seals_checked, walk.seq
     out.last_sealed, out.problem = walk.last_sealed, walk.problem
     return out
@@ -269,35 +287,57 @@ def _walk_segment(
     m, name = seg.manifest, seg.path.name
     key = keys.get(str(m.get("key")))
     if key is None or not verifies(key, seg.signature, manifest_bytes(m)):
-        return walk.fail(seg.first, "archive_signature", f"archive {name}", f"archive {name}: its manifest does not "
-                         "verify with a trusted key (forged or altered)")
+        return walk.fail(
+            seg.first,
+            "archive_signature",
+            f"archive {name}",
+            f"archive {name}: its manifest does not verify with a trusted key (forged or altered)",
+        )
     if seg.first != walk.seq + 1:
-        return walk.fail(walk.seq + 1, "missing", f"archive {name}", f"records {walk.seq + 1}..{seg.first - 1} are "
-                         f"missing before archive {name}")
+        return walk.fail(
+            walk.seq + 1,
+            "missing",
+            f"archive {name}",
+            f"records {walk.seq + 1}..{seg.first - 1} are missing before archive {name}",
+        )
     if m["prev"] != walk.prev:
-        return walk.fail(seg.first, "archive_link", f"archive {name}", f"archive {name} does not link to the "
-                         "segment before it")
+        return walk.fail(
+            seg.first, "archive_link", f"archive {name}", f"archive {name} does not link to the segment before it"
+        )
     digest = hashlib.sha256()
     try:
         with seg.path.open("rb") as f:
             rows = _lines(f, digest)
             number = 0
-            for number, obj in enumerate(rows, 1):
-                if walk.step(*obj[:10], f"archive {name} line {number}", obj[10]) is not None:
+            for number, o in enumerate(rows, 1):
+                where = f"archive {name} line {number}"
+                if walk.step(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], where, o[10]) is not None:
                     return walk.problem
             if progress is not None:
                 progress(number)
     except OSError:
         return walk.fail(seg.first, "archive_missing", f"archive {name}", f"archive {name} cannot be read")
     except (ValueError, KeyError, TypeError):
-        return walk.fail(walk.seq + 1, "archive_malformed", f"archive {name}", f"archive {name}: a line after record "
-                         f"{walk.seq} is not a record")
+        return walk.fail(
+            walk.seq + 1,
+            "archive_malformed",
+            f"archive {name}",
+            f"archive {name}: a line after record {walk.seq} is not a record",
+        )
     if walk.seq != seg.last or walk.prev != m["head"] or m["count"] != seg.last - seg.first + 1:
-        return walk.fail(walk.seq, "archive_truncated", f"archive {name}", f"archive {name} ends at record "
-                         f"{walk.seq}, its manifest at {seg.last}")
+        return walk.fail(
+            walk.seq,
+            "archive_truncated",
+            f"archive {name}",
+            f"archive {name} ends at record {walk.seq}, its manifest at {seg.last}",
+        )
     if digest.hexdigest() != m["sha256"]:
-        return walk.fail(seg.first, "archive_altered", f"archive {name}", f"archive {name}: its bytes differ from "
-                         "the signed manifest")
+        return walk.fail(
+            seg.first,
+            "archive_altered",
+            f"archive {name}",
+            f"archive {name}: its bytes differ from the signed manifest",
+        )
     return None
 
 
@@ -312,5 +352,16 @@ def _lines(f: Any, digest: Any) -> Iterable[tuple[Any, ...]]:
         text = raw.rstrip(b"\n")
         i = text.rfind(member)
         body = RECORD_PREFIX + text[:i] + text[i + len(member) :] if i >= 0 else None
-        yield (o["seq"], o["v"], o["at"], o["kind"], o["actor"], o["subject"], o["digests"], o["details"], o["prev"],
-               h, body)
+        yield (
+            o["seq"],
+            o["v"],
+            o["at"],
+            o["kind"],
+            o["actor"],
+            o["subject"],
+            o["digests"],
+            o["details"],
+            o["prev"],
+            h,
+            body,
+        )

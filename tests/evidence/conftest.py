@@ -59,7 +59,9 @@ def tamper(engine: Engine, *statements: tuple[str, dict[str, Any]]) -> None:
         if engine.dialect.name == "postgresql":
             c.execute(text("SET LOCAL session_replication_role = replica"))
         else:
-            for (name,) in c.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'evidence%'")):
+            for (name,) in c.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'evidence%'")
+            ):
                 c.execute(text(f'DROP TRIGGER "{name}"'))
         for sql, params in statements:
             c.execute(text(sql), params)

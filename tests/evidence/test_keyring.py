@@ -3,6 +3,7 @@ new rows use the current key and say which; the evidence log's digests come from
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -18,8 +19,9 @@ K1, K2 = "first-key-" + "a" * 30, "second-key-" + "b" * 30
 
 
 def write(engine: Engine, hasher: IdHasher, version: str | None) -> None:
-    row = audit.QueryRecord(datetime.now(tz=UTC), "verify", "ONEGATE", "matched", 200, 5,
-                            id_hash=hasher(NUMBER), id_hash_key=version)  # fmt: skip
+    row = audit.QueryRecord(
+        datetime.now(tz=UTC), "verify", "ONEGATE", "matched", 200, 5, id_hash=hasher(NUMBER), id_hash_key=version
+    )
     audit.record(engine, row)
 
 
@@ -32,7 +34,9 @@ def test_rows_hashed_before_a_rotation_stay_searchable(engine: Engine) -> None:
     assert before.version == "1"
     write(engine, before, None)  # a row of an earlier release: no version column, key 1
     write(engine, before, "1")
-    after = IdHasher(Keyring.from_settings(Settings(audit_hash_key=SecretStr(K1), audit_hash_keys={"2": SecretStr(K2)})))
+    after = IdHasher(
+        Keyring.from_settings(Settings(audit_hash_key=SecretStr(K1), audit_hash_keys={"2": SecretStr(K2)}))
+    )
     assert after.version == "2"  # the highest version writes
     write(engine, after, after.version)
 
@@ -59,7 +63,7 @@ def test_the_keyring_settings() -> None:
 
 def test_the_keyring_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_AUDIT_HASH_KEY", K1)
-    monkeypatch.setenv("HUB_AUDIT_HASH_KEYS", '{"2": "%s"}' % K2)
+    monkeypatch.setenv("HUB_AUDIT_HASH_KEYS", json.dumps({"2": K2}))
     ring = Keyring.from_settings(Settings())
     assert ring.versions == ["1", "2"] and ring.current == "2"
 

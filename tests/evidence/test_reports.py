@@ -50,15 +50,32 @@ def seed(engine: Engine) -> None:
     state(engine, a + b[:1] + c, "delivered")
     state(engine, b[1:], "dead")
     with engine.begin() as conn:
-        client_id = conn.execute(insert(clients).values(code="PAYER", name="p", key_hash="x" * 64, grants=[],
-                                                        created_at=datetime.now(tz=UTC))).inserted_primary_key[0]  # fmt: skip
+        client_id = conn.execute(
+            insert(clients).values(
+                code="PAYER", name="p", key_hash="x" * 64, grants=[], created_at=datetime.now(tz=UTC)
+            )
+        ).inserted_primary_key[0]
         now = datetime.now(tz=UTC)
-        for i, (profile, st, amount) in enumerate((("napas", "paid", 150000), ("napas", "paid", 50000),
-                                                   ("paygov", "failed", 70000))):  # fmt: skip
-            conn.execute(insert(payments).values(
-                id=f"01PAY{i:021d}", client_id=client_id, client_reference=f"r{i}", request_hash="h", profile=profile,
-                dossier_code=on_time, amount=amount, currency="VND", details={}, state=st, created_at=now,
-                updated_at=now, settled_at=now))  # fmt: skip
+        for i, (profile, st, amount) in enumerate(
+            (("napas", "paid", 150000), ("napas", "paid", 50000), ("paygov", "failed", 70000))
+        ):
+            conn.execute(
+                insert(payments).values(
+                    id=f"01PAY{i:021d}",
+                    client_id=client_id,
+                    client_reference=f"r{i}",
+                    request_hash="h",
+                    profile=profile,
+                    dossier_code=on_time,
+                    amount=amount,
+                    currency="VND",
+                    details={},
+                    state=st,
+                    created_at=now,
+                    updated_at=now,
+                    settled_at=now,
+                )
+            )
 
 
 def test_the_reports(engine: Engine) -> None:
@@ -66,7 +83,9 @@ def test_the_reports(engine: Engine) -> None:
     ex = reports.run(engine, "exchanges", window(), TZ).rows
     assert sum(r["accepted"] for r in ex) == 5 and sum(r["dead"] for r in ex) == 1
     h56 = [r for r in ex if r["agency"] == "000.00.00.H56"]
-    assert {(r["client"], r["partner"], r["type"]) for r in h56} == {("ONEGATE", "national_portal", "dossier.status.changed")}
+    assert {(r["client"], r["partner"], r["type"]) for r in h56} == {
+        ("ONEGATE", "national_portal", "dossier.status.changed")
+    }
     assert all(len(r["day"]) == 10 for r in ex)
 
     kpi = {r["agency"]: r for r in reports.run(engine, "portal_sync", window(), TZ).rows}
@@ -100,11 +119,15 @@ def test_reports_from_the_admin_api_and_the_cli(db_url: str, monkeypatch: Any) -
         assert api.get("/v1/reports/payments", params=backwards, headers={"X-API-Key": admin}).status_code == 422
         assert api.get("/v1/reports/parcels", params=params, headers={"X-API-Key": admin}).status_code == 404
         assert [r["name"] for r in api.get("/v1/reports", headers={"X-API-Key": admin}).json()["reports"]] == [
-            "exchanges", "portal_sync", "payments"]  # fmt: skip
+            "exchanges",
+            "portal_sync",
+            "payments",
+        ]
     hub.close()
     monkeypatch.setenv("HUB_DATABASE_URL", db_url)
     out = CliRunner().invoke(lgsp, ["reports", "exchanges", "--since", params["since"], "--until", params["until"]])
     assert out.exit_code == 0 and out.output.startswith("day,agency,client,partner,type,accepted")
-    js = CliRunner().invoke(lgsp, ["reports", "payments", "--since", params["since"], "--until", params["until"],
-                                   "--format", "json"])  # fmt: skip
+    js = CliRunner().invoke(
+        lgsp, ["reports", "payments", "--since", params["since"], "--until", params["until"], "--format", "json"]
+    )
     assert js.exit_code == 0 and '"rows"' in js.output

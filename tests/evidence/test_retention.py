@@ -35,7 +35,9 @@ def accept(engine: Engine, n: int) -> list[tuple[str, dict[str, Any]]]:
 
 def set_state(engine: Engine, mid: str, state: str, days_ago: float) -> None:
     with engine.begin() as c:
-        c.execute(update(messages).where(messages.c.id == mid).values(state=state, updated_at=NOW - timedelta(days=days_ago)))
+        c.execute(
+            update(messages).where(messages.c.id == mid).values(state=state, updated_at=NOW - timedelta(days=days_ago))
+        )
 
 
 def payload(engine: Engine, mid: str) -> dict[str, Any]:

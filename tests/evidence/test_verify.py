@@ -45,11 +45,14 @@ def test_an_untouched_chain_verifies(chained: Engine, signer: Signer) -> None:
 def test_the_stored_bytes_follow_the_documented_encoding(chained: Engine) -> None:
     """An auditor's re-implementation (model.py's definition: JCS of the record object) finds the same hashes."""
     for r in rows(chained):
-        obj = record_object(r.chain, r.seq, timestamp(r.at), r.kind, r.actor, r.subject, r.digests, r.details,
-                            r.prev_hash, r.v)  # fmt: skip
+        obj = record_object(
+            r.chain, r.seq, timestamp(r.at), r.kind, r.actor, r.subject, r.digests, r.details, r.prev_hash, r.v
+        )
         assert record_hash(obj) == r.hash
-        body = b"lgsp-evidence/1\n" + __import__("json").dumps(obj, sort_keys=True, separators=(",", ":"),
-                                                               ensure_ascii=False).encode()  # fmt: skip
+        body = (
+            b"lgsp-evidence/1\n"
+            + __import__("json").dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        )
         assert hashlib.sha256(body).hexdigest() == r.hash
     assert rows(chained)[1].details["note"] == "Đã xử lý xong"
 
@@ -93,17 +96,20 @@ def test_a_removed_record_with_the_rest_renumbered_is_caught(chained: Engine, si
 def test_an_inserted_record_is_caught(chained: Engine, signer: Signer) -> None:
     """A record slipped in after record 2, correctly hashed and linked to it; the others moved up."""
     two = rows(chained)[1]
-    fake = record_object(0, 3, timestamp(two.at), "operator.action", "operator:mallory", "message:X", {},
-                         {"action": "replay"}, two.hash)  # fmt: skip
+    fake = record_object(
+        0, 3, timestamp(two.at), "operator.action", "operator:mallory", "message:X", {}, {"action": "replay"}, two.hash
+    )
     tamper(
         chained,
         ("UPDATE evidence SET seq = seq + 100000 WHERE chain = 0 AND seq >= 3", {}),
         ("UPDATE evidence SET seq = seq - 99999 WHERE chain = 0 AND seq > 100000", {}),
-        ("INSERT INTO evidence (chain, seq, v, at, kind, actor, subject, digests, details, prev_hash, hash) "
-         "SELECT 0, 3, 1, at, 'operator.action', 'operator:mallory', 'message:X', :dg, :de, :p, :h "
-         "FROM evidence WHERE chain = 0 AND seq = 2",
-         {"dg": "{}", "de": '{"action":"replay"}', "p": two.hash, "h": record_hash(fake)}),
-    )  # fmt: skip
+        (
+            "INSERT INTO evidence (chain, seq, v, at, kind, actor, subject, digests, details, prev_hash, hash) "
+            "SELECT 0, 3, 1, at, 'operator.action', 'operator:mallory', 'message:X', :dg, :de, :p, :h "
+            "FROM evidence WHERE chain = 0 AND seq = 2",
+            {"dg": "{}", "de": '{"action":"replay"}', "p": two.hash, "h": record_hash(fake)},
+        ),
+    )
     p = first_problem(chained, signer)
     assert (p.seq, p.kind) == (4, "unlinked") and "follows record 2 directly" in p.message
 
@@ -127,14 +133,22 @@ def test_a_rewritten_and_rehashed_tail_is_caught_by_its_seal(chained: Engine, si
         actor = "operator:mallory" if r.seq == 3 else r.actor
         digests, details = __import__("json").dumps(r.digests, sort_keys=True, separators=(",", ":")), r.details
         det = __import__("json").dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        h = hashlib.sha256(record_bytes(0, r.seq, timestamp(r.at), r.kind, actor, r.subject, digests, det, prev)).hexdigest()
-        statements.append(("UPDATE evidence SET actor = :a, prev_hash = :p, hash = :h WHERE chain = 0 AND seq = :s",
-                           {"a": actor, "p": prev, "h": h, "s": r.seq}))  # fmt: skip
+        h = hashlib.sha256(
+            record_bytes(0, r.seq, timestamp(r.at), r.kind, actor, r.subject, digests, det, prev)
+        ).hexdigest()
+        statements.append(
+            (
+                "UPDATE evidence SET actor = :a, prev_hash = :p, hash = :h WHERE chain = 0 AND seq = :s",
+                {"a": actor, "p": prev, "h": h, "s": r.seq},
+            )
+        )
         prev = h
     tamper(chained, *statements)
     with chained.connect() as c:
-        first_seal = c.execute(select(evidence_seals.c.seq).where(evidence_seals.c.chain == 0).order_by("seq")).scalars()
-        sealed = [q for q in first_seal if q >= 3][0]
+        first_seal = c.execute(
+            select(evidence_seals.c.seq).where(evidence_seals.c.chain == 0).order_by("seq")
+        ).scalars()
+        sealed = next(q for q in first_seal if q >= 3)
     p = first_problem(chained, signer)
     assert (p.seq, p.kind) == (sealed, "seal_mismatch")
 
@@ -146,7 +160,9 @@ def test_a_forged_seal_is_caught(chained: Engine, signer: Signer) -> None:
     from hub.evidence.model import seal_bytes
 
     forged = mallory.sign(seal_bytes(0, seal.seq, seal.head_hash, timestamp(seal.sealed_at), seal.key_id))
-    tamper(chained, ("UPDATE evidence_seals SET signature = :s WHERE chain = 0 AND seq = :q", {"s": forged, "q": seal.seq}))
+    tamper(
+        chained, ("UPDATE evidence_seals SET signature = :s WHERE chain = 0 AND seq = :q", {"s": forged, "q": seal.seq})
+    )
     p = first_problem(chained, signer)
     assert (p.seq, p.kind) == (seal.seq, "seal_forged")
 
@@ -175,8 +191,9 @@ def test_the_chain_goes_on_across_runs_and_chainers(engine: Engine, signer: Sign
     assert report.ok and sum(c.records for c in report.chains) == 18
 
 
-def test_lgsp_evidence_verify_exit_codes(chained: Engine, signer: Signer, monkeypatch: pytest.MonkeyPatch,
-                                         tmp_path) -> None:  # fmt: skip
+def test_lgsp_evidence_verify_exit_codes(
+    chained: Engine, signer: Signer, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     monkeypatch.setenv("HUB_DATABASE_URL", str(chained.url.render_as_string(hide_password=False)))
     key = tmp_path / "public.pem"
     key.write_text(public_pem(signer.public))
@@ -195,8 +212,13 @@ def test_the_log_is_append_only(chained: Engine) -> None:
     from sqlalchemy.exc import DBAPIError
 
     stage(chained, facts(1))  # a staged row, for the row-level triggers of SQLite to see
-    for sql in ("UPDATE evidence SET actor = 'x'", "DELETE FROM evidence", "UPDATE evidence_seals SET seq = 0",
-                "DELETE FROM evidence_seals", "UPDATE evidence_staged SET kind = 'x'"):  # fmt: skip
+    for sql in (
+        "UPDATE evidence SET actor = 'x'",
+        "DELETE FROM evidence",
+        "UPDATE evidence_seals SET seq = 0",
+        "DELETE FROM evidence_seals",
+        "UPDATE evidence_staged SET kind = 'x'",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), chained.begin() as c:
             c.execute(text(sql))
     if chained.dialect.name == "postgresql":
