@@ -137,7 +137,7 @@ class Chainer:
         while n := self.chain_once(seal=seal):
             total += n
         if seal is not False:
-            self.chain_once(seal=seal)  # seals what the last batches added
+            self.chain_once(seal=True)  # seals what the last batches added
         return total
 
     def _chain(self, chain: int, seal: bool | None) -> int:
@@ -146,7 +146,9 @@ class Chainer:
             if self.pg:
                 if not c.execute(select(func.pg_try_advisory_xact_lock(LOCK_SPACE, chain))).scalar():
                     return 0  # another chainer has it right now
-                c.execute(text("SET LOCAL lgsp.evidence_maintenance = 'chainer'"))
+                # The staged rows' deletion and the records' insertion commit together or not at all: a
+                # crash that loses this commit leaves the facts staged, chained again later.
+                c.execute(text("SET LOCAL lgsp.evidence_maintenance = 'chainer'; SET LOCAL synchronous_commit = off"))
             ids = select(t.c.id).where(t.c.chain == chain).order_by(t.c.id).limit(self.batch)
             taken = list(
                 c.execute(

@@ -90,25 +90,37 @@ class Fact:
             raise FactError("digests: must map names to digest strings")
         check_json(self.digests, "digests")
         check_json(self.details, "details")
-        if len(canonical(dict(self.details))) > MAX_DETAILS_BYTES:
+        if not _small(self.details) and len(canonical(dict(self.details))) > MAX_DETAILS_BYTES:
             raise FactError(f"details: at most {MAX_DETAILS_BYTES} bytes")
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def check_json(value: Any, where: str) -> None:
     """Only what JCS and json.dumps encode alike: str, int, bool, None, lists, ASCII-keyed objects."""
-    if isinstance(value, bool | int | str) or value is None:
+    kind = type(value)
+    if kind in _SCALARS:
         return
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         for item in value:
             check_json(item, where)
         return
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         for k, item in value.items():
-            if not isinstance(k, str) or not k.isascii():
+            if type(k) is not str or not k.isascii():
                 raise FactError(f"{where}: object keys must be ASCII strings")
-            check_json(item, where)
+            if type(item) not in _SCALARS:
+                check_json(item, where)
         return
-    raise FactError(f"{where}: only strings, integers, booleans, null, lists and objects (no {type(value).__name__})")
+    raise FactError(f"{where}: only strings, integers, booleans, null, lists and objects (no {kind.__name__})")
+
+
+def _small(details: Mapping[str, Any]) -> bool:
+    """Surely under MAX_DETAILS_BYTES (a few short scalars): skips encoding it to measure it."""
+    return len(details) <= 16 and all(
+        (type(v) is str and len(v) <= 200) or type(v) in (int, bool, type(None)) for v in details.values()
+    )
 
 
 def canonical(obj: Any) -> bytes:

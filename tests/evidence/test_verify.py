@@ -229,3 +229,21 @@ def test_the_log_is_append_only(chained: Engine) -> None:
             c.execute(text("SET LOCAL lgsp.evidence_maintenance = 'prune'"))
             c.execute(text("DELETE FROM evidence"))
     assert len(rows(chained)) == 20
+
+
+def test_a_fact_is_checked_before_it_is_staged() -> None:
+    from hub.evidence.model import Fact, FactError
+
+    good = facts(1)[0]
+    for bad, field in (
+        (Fact("message.exploded", "message:X", "worker:w"), "kind"),
+        (Fact("message.dead", "", "worker:w"), "subject"),
+        (Fact("message.dead", "message:X", "worker:w", details={"ratio": 0.5}), "details"),
+        (Fact("message.dead", "message:X", "worker:w", details={"ý": 1}), "details"),
+        (Fact("message.dead", "message:X", "worker:w", details={"a": "x" * 5000}), "details"),
+        (Fact("message.dead", "message:X", "worker:w", details={"a": ["x" * 300] * 20}), "details"),
+        (Fact("message.dead", "message:X", "worker:w", digests={"payload": 1}), "digests"),  # type: ignore[dict-item]
+    ):
+        with pytest.raises(FactError, match=f"^{field}:"):
+            bad.check()
+    good.check()
