@@ -177,12 +177,21 @@ def keygen() -> None:
 @app.command()
 def chain(seal: Annotated[bool, typer.Option(help="Seal every chain that grew")] = True) -> None:
     """Link every staged fact into the chains now (the relay does it continuously)."""
-    from hub.evidence.chainer import Chainer
-    from hub.evidence.signing import Signer
+    from hub.evidence import jobs
 
     s = _settings()
-    chainer = Chainer(_engine(s), Signer.from_settings(s), chains=s.evidence_chains, batch=s.evidence_batch)
-    typer.echo(f"{chainer.drain(seal=seal or None)} facts chained")
+    typer.echo(f"{jobs.chainer(s, _engine(s)).drain(seal=seal or None)} facts chained")
+
+
+@app.command()
+def retention() -> None:
+    """Run the retention job once: redact the payloads past HUB_RETENTION_PAYLOAD_DAYS, and archive and prune
+    evidence older than HUB_EVIDENCE_KEEP_DAYS (the relay runs it every HUB_RETENTION_INTERVAL)."""
+    from hub.evidence import jobs
+
+    s = _settings()
+    payloads, segments = jobs.retention(s, _engine(s)).run_once()
+    typer.echo(f"{payloads} payloads redacted, {segments} evidence segments archived and pruned")
 
 
 @app.command()

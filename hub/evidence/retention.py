@@ -78,7 +78,11 @@ class Retention:
         """Redact every message final for longer than its retention; returns how many."""
         if self.s.retention_payload_days is None and not self.s.retention_payload_days_by_type:
             return 0
-        keeps = [k for k in [self._keep(t) for t in self.s.retention_payload_days_by_type] + [self._keep("")] if k]
+        keeps = [
+            k
+            for k in [self._keep(t) for t in self.s.retention_payload_days_by_type] + [self._keep("")]
+            if k is not None
+        ]
         if not keeps:
             return 0
         now = self.now()

@@ -99,3 +99,18 @@ def test_a_message_replayed_meanwhile_is_not_redacted(engine: Engine) -> None:
     set_state(engine, mid, "dead", 200)
     make_ledger(engine).replay(mid)  # queued again: no longer final
     assert job(engine).redact_payloads() == 0 and "applicant" in payload(engine, mid)
+
+
+def test_the_retention_command(engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli import app as lgsp
+
+    [(mid, _)] = accept(engine, 1)
+    set_state(engine, mid, "delivered", 400 + 1 / 1440)  # a minute ago (the job runs on the real clock here)
+    monkeypatch.setenv("HUB_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("HUB_RETENTION_PAYLOAD_DAYS", "0")
+    monkeypatch.setenv("HUB_EVIDENCE_ARCHIVE_DIR", str(tmp_path))
+    out = CliRunner().invoke(lgsp, ["evidence", "retention"])
+    assert out.exit_code == 0 and "1 payloads redacted" in out.output, out.output
+    assert "applicant" not in payload(engine, mid)
