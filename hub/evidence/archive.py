@@ -92,8 +92,7 @@ _PG_ROWS = (
 def _pg_rows(c: Connection, chain: int, after: int, upto: int | None) -> Iterator[tuple[Any, ...]]:
     """The PostgreSQL fast path: a named (server-side) psycopg cursor, the time formatted by the server
     exactly as ``model.timestamp`` does."""
-    raw = c.connection.dbapi_connection
-    assert raw is not None
+    raw: Any = c.connection.dbapi_connection  # psycopg.Connection
     with raw.cursor(name=f"evidence_rows_{chain}") as cur:
         cur.itersize = 20_000
         cur.execute(_PG_ROWS, (chain, after, upto if upto is not None else 2**62))
@@ -102,7 +101,8 @@ def _pg_rows(c: Connection, chain: int, after: int, upto: int | None) -> Iterato
 
 def line(chain: int, r: Any) -> bytes:
     """One archive line: the record's canonical JSON with its hash."""
-    return (record_json(chain, r[0], timestamp(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[1], r[9]) + "\n").encode()
+    at = r[2] if isinstance(r[2], str) else timestamp(r[2])  # PostgreSQL's rows carry it formatted already
+    return (record_json(chain, r[0], at, r[3], r[4], r[5], r[6], r[7], r[8], r[1], r[9]) + "\n").encode()
 
 
 def read_segments(directory: Path) -> tuple[list[Segment], list[tuple[Path, str]]]:

@@ -248,7 +248,8 @@ def _verify_chain(
             else:
                 expect = {seg.last: (seg.manifest["head"], f"archive {seg.path.name}") for seg in segments}
                 db_walk = Walk(chain, db_first - 1, walk.captured or GENESIS, seals, keys, expect)
-                db_walk.records, db_walk.seals_checked = walk.records, walk.seals_checked
+                overlap = max(0, walk.seq - (db_first - 1))  # archived records still in the database
+                db_walk.records, db_walk.seals_checked = walk.records - overlap, walk.seals_checked
                 walk = db_walk
                 _feed(walk, db_rows(c, chain), "database", progress)
     if walk.problem is None:
