@@ -3,12 +3,14 @@ with write access to the database would: the append-only triggers switched off f
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import Engine, text
 
 from hub.evidence.chainer import Chainer
@@ -17,6 +19,19 @@ from hub.evidence.signing import Signer, load_private
 from hub.evidence.signing import generate as generate_key
 from hub.evidence.store import record_many
 from hub.evidence.verify import Report, verify
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """`lgsp` commands configure logging to the test runner's stream, which closes with the command: put
+    logging back after each test, or later tests would write to a closed file."""
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    yield
+    structlog.reset_defaults()
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
 
 
 @pytest.fixture
