@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.evidence.cli import app as evidence_app
-from hub.reports_cli import app as reports_app
+from hub.reports_cli import reports as reports_command
 from hub.settings import Settings
 
 app = typer.Typer(help="LGSP Hub: integration hub for provincial one-stop systems.", no_args_is_help=True)
@@ -33,7 +33,7 @@ for sub, name in (
 citizens_app = typer.Typer(help="Citizen verification: the audit of population database queries.", no_args_is_help=True)
 app.add_typer(citizens_app, name="citizens")
 app.add_typer(evidence_app, name="evidence")
-app.add_typer(reports_app, name="reports")
+app.command("reports")(reports_command)
 
 
 def _settings() -> Settings:

@@ -52,8 +52,20 @@ a whole batch.
 
 from __future__ import annotations
 
-from hub.evidence.keyring import Keyring
-from hub.evidence.model import KINDS, Fact, FactError, chain_of
-from hub.evidence.store import record, record_many, record_pg
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.evidence.keyring import Keyring
+    from hub.evidence.model import KINDS, Fact, FactError, chain_of
+    from hub.evidence.store import record, record_many, record_pg
 
 __all__ = ["KINDS", "Fact", "FactError", "Keyring", "chain_of", "record", "record_many", "record_pg"]
+_HOME = {"Keyring": "keyring", "record": "store", "record_many": "store", "record_pg": "store"}
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use: ``lgsp`` loads this package for its commands and must start fast."""
+    if name not in __all__:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"hub.evidence.{_HOME.get(name, 'model')}"), name)

@@ -131,3 +131,15 @@ def test_reports_from_the_admin_api_and_the_cli(db_url: str, monkeypatch: Any) -
         lgsp, ["reports", "payments", "--since", params["since"], "--until", params["until"], "--format", "json"]
     )
     assert js.exit_code == 0 and '"rows"' in js.output
+    assert (
+        CliRunner()
+        .invoke(lgsp, ["reports", "parcels", "--since", params["since"], "--until", params["until"]])
+        .exit_code
+        == 2
+    )
+
+
+def test_the_cli_names_every_report() -> None:
+    from hub.reports_cli import NAMES
+
+    assert tuple(reports.REPORTS) == NAMES
