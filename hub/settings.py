@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     evidence_chains: int = Field(default=4, ge=1, le=64, description="Parallel evidence chains (shard of subject).")
     evidence_batch: int = Field(default=5000, ge=1, description="Staged facts the chainer links per transaction.")
     evidence_interval: float = Field(default=1.0, gt=0, description="Seconds between the chainer's runs.")
+    evidence_max_rate: float | None = Field(
+        default=None, gt=0, description="Facts/s the chainer links at most while catching up (unset: no limit)."
+    )
     evidence_seal_interval: float = Field(
         default=10.0, ge=0, description="A chain that grew is sealed (signed) at most this often (seconds)."
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -191,13 +192,18 @@ class Chainer:
             },
         )
 
-    def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
-        """The chainer's loop (a thread of the relay process): chain what is staged, seal when due."""
+    def run_forever(self, stop: threading.Event, every: float = 1.0, max_rate: float | None = None) -> None:
+        """The chainer's loop (a thread of the relay process): chain what is staged, seal when due.
+        ``max_rate`` (facts/s) paces it during a backlog, leaving the CPU to the spine; the staged table
+        holds the rest meanwhile (the facts are committed; only their linking waits)."""
         while not stop.is_set():
+            started = time.monotonic()
             try:
-                busy = self.chain_once() >= self.batch  # a full batch: more may be waiting
+                n = self.chain_once()
             except SQLAlchemyError as exc:
                 log.warning("evidence.chain_failed", error=type(exc).__name__)
-                busy = False
-            if not busy:
+                n = 0
+            if n < self.batch:  # nothing more waiting, probably
                 stop.wait(every)
+            elif max_rate:
+                stop.wait(max(0.0, n / max_rate - (time.monotonic() - started)))

@@ -3,7 +3,8 @@
 The wiring step adds, in ``Pipeline.start`` beside the payment reconciler (``if self.run_relay:``)::
 
     from hub.evidence.jobs import chainer, retention
-    self._spawn("evidence-chainer", lambda stop: chainer(s, hub.engine).run_forever(stop, s.evidence_interval))
+    self._spawn("evidence-chainer", lambda stop: chainer(s, hub.engine).run_forever(
+        stop, s.evidence_interval, s.evidence_max_rate))
     self._spawn("retention", retention(s, hub.engine).run_forever)
 """
 

@@ -107,3 +107,25 @@ def test_lgsp_evidence_export(chained: Engine, monkeypatch: pytest.MonkeyPatch, 
     assert runner.invoke(lgsp, ["evidence", "export", "--since", since, "--out", str(target)]).exit_code == 0
     assert len(target.read_text().splitlines()) > 40  # with the seals
     assert runner.invoke(lgsp, ["evidence", "export", "--since", "yesterday"]).exit_code == 2
+
+
+def test_the_chainer_loop_paces_itself_and_waits_when_idle(engine: Engine, signer: Signer) -> None:
+    class Stop:
+        """Records what the loop waits for; stops it after a few waits."""
+
+        def __init__(self) -> None:
+            self.waits: list[float] = []
+
+        def is_set(self) -> bool:
+            return len(self.waits) >= 3
+
+        def wait(self, seconds: float) -> bool:
+            self.waits.append(seconds)
+            return self.is_set()
+
+    stage(engine, facts(20), chains=1)
+    stop = Stop()
+    Chainer(engine, signer, chains=1, batch=10).run_forever(stop, every=0.5, max_rate=10)  # type: ignore[arg-type]
+    assert stop.waits[0] > 0.5 and stop.waits[1] > 0.5  # two full batches of 10 at 10 facts/s: about 1 s each
+    assert stop.waits[2] == 0.5  # then nothing waiting: the interval
+    assert check(engine, signer).ok
