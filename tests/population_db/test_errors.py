@@ -139,9 +139,8 @@ def test_codes_are_configurable() -> None:
     assert isinstance(classify(OP, fault("SOAP-ENV:Client", "x", "99"), codes), InvalidRequest)
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"), [("01", "1"), (" 99 ", "99"), (2, "2"), ("E9", "E9"), ("", None), (None, None), (True, None)]
-)
+@pytest.mark.parametrize(("raw", "expected"), [("01", "1"), (" 99 ", "99"), (2, "2"), ("E9", "E9"), ("", None),
+                                               (None, None), (True, None)])  # fmt: skip
 def test_normalise_code(raw: object, expected: str | None) -> None:
     assert normalise_code(raw) == expected
 

@@ -162,9 +162,8 @@ def test_oversized_answer_declared_by_content_length_is_refused_unread() -> None
 
 
 def test_oversized_stream_from_a_live_server_is_cut_early(live_url: str) -> None:
-    httpx.post(
-        f"{live_url}/_mock/faults", json={"hostile_rate": 1, "hostile_kind": "oversized", "oversized_bytes": 50_000_000}
-    ).raise_for_status()
+    httpx.post(f"{live_url}/_mock/faults", json={"hostile_rate": 1, "hostile_kind": "oversized",
+                                                 "oversized_bytes": 50_000_000}).raise_for_status()  # fmt: skip
     settings = PopulationDbSettings(base_url=live_url, max_response_bytes=65536, timeout=10)
     started = time.monotonic()
     with PopulationDbClient(settings) as client, pytest.raises(UnsafeResponse) as caught:

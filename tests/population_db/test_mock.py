@@ -186,12 +186,8 @@ def test_xxe_in_a_request_reads_nothing(mock_http: TestClient, tmp_path: Path) -
 
 
 def test_old_id_card_alone_is_accepted(mock_http: TestClient) -> None:
-    fields = [
-        *VALID_FIELDS[:5],
-        ("SoCMND", "000000002"),
-        ("HoVaTen", "TRẦN THỊ BÍCH NGỌC"),
-        ("NgayThangNamSinh", "<dan:Nam>1985</dan:Nam>"),
-    ]
+    fields = [*VALID_FIELDS[:5], ("SoCMND", "000000002"), ("HoVaTen", "TRẦN THỊ BÍCH NGỌC"),
+              ("NgayThangNamSinh", "<dan:Nam>1985</dan:Nam>")]  # fmt: skip
     response = post(mock_http, envelope(fields))
     assert response.status_code == 200
     assert etree.fromstring(response.content).findtext(f".//{{{tr.REQUEST_NS}}}TonTai") == "true"
@@ -232,22 +228,8 @@ def test_faults_set_at_start() -> None:
 
 
 def test_cli_flags_become_faults() -> None:
-    args = vars(
-        parser().parse_args(
-            [
-                "--port",
-                "9999",
-                "--hostile-rate",
-                "1",
-                "--hostile-kind",
-                "xxe",
-                "--latency-ms",
-                "20",
-                "--population",
-                "5",
-            ]
-        )
-    )
+    args = vars(parser().parse_args(["--port", "9999", "--hostile-rate", "1", "--hostile-kind", "xxe",
+                                     "--latency-ms", "20", "--population", "5"]))  # fmt: skip
     assert (args.pop("host"), args.pop("port"), args.pop("population"), args.pop("population_seed")) == (
         "127.0.0.1",
         9999,
@@ -277,10 +259,8 @@ def test_generated_citizens_are_served(mock_http: TestClient) -> None:
     assert person.id_number is not None and person.full_name is not None and person.birth_date is not None
     fields = replaced("SoDinhDanh", person.id_number)
     fields = [(n, person.full_name if n == "HoVaTen" else v) for n, v in fields]
-    fields = [
-        (n, f"<dan:NgayThangNam>{person.birth_date:%Y%m%d}</dan:NgayThangNam>" if n == "NgayThangNamSinh" else v)
-        for n, v in fields
-    ]
+    fields = [(n, f"<dan:NgayThangNam>{person.birth_date:%Y%m%d}</dan:NgayThangNam>" if n == "NgayThangNamSinh"
+               else v) for n, v in fields]  # fmt: skip
     response = post(mock_http, envelope(fields))
     assert response.status_code == 200
     assert [e.text for e in etree.fromstring(response.content).iter(f"{{{tr.REQUEST_NS}}}*")][1:] == [

@@ -202,18 +202,10 @@ def test_old_id_card_selects_the_record_by_socmnd() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [
-        ("1990-01-15", date(1990, 1, 15)),
-        ("19900115", date(1990, 1, 15)),
-        ("15/01/1990", date(1990, 1, 15)),
-        ("1990-01-15T00:00:00", date(1990, 1, 15)),
-        ("1990", None),
-        ("", None),
-        ("  ", None),
-        (None, None),
-        ("1990-02-30", None),
-    ],
-)
+    [("1990-01-15", date(1990, 1, 15)), ("19900115", date(1990, 1, 15)), ("15/01/1990", date(1990, 1, 15)),
+     ("1990-01-15T00:00:00", date(1990, 1, 15)), ("1990", None), ("", None), ("  ", None), (None, None),
+     ("1990-02-30", None)],
+)  # fmt: skip
 def test_parse_birth_date(raw: str | None, expected: date | None) -> None:
     assert tr.parse_birth_date(raw) == expected
 
@@ -242,13 +234,8 @@ def test_record_restricted_to_granted_fields() -> None:
 
 
 def test_match_flags_compare_the_way_the_database_does() -> None:
-    record = tr.to_citizen_record(
-        {
-            "SoDinhDanh": AN_ID,
-            "HoVaTen": {"Ho": "Nguyễn", "ChuDem": "Văn", "Ten": "An"},
-            "NgayThangNamSinh": {"NgayThangNam": "1990-01-15"},
-        }
-    )
+    record = tr.to_citizen_record({"SoDinhDanh": AN_ID, "HoVaTen": {"Ho": "Nguyễn", "ChuDem": "Văn", "Ten": "An"},
+                                   "NgayThangNamSinh": {"NgayThangNam": "1990-01-15"}})  # fmt: skip
     assert tr.match_flags(AN_ID, "nguyễn văn an", 1990, record) == {
         "id_number": True,
         "full_name": True,
@@ -284,12 +271,8 @@ def test_match_flags_compare_the_way_the_database_does() -> None:
     ],
 )
 def test_invalid_requests_are_refused_without_echoing_the_input(overrides: dict[str, Any]) -> None:
-    fields: dict[str, Any] = {
-        "id_number": "038099012345",
-        "full_name": "Phạm Thị Thu",
-        "birth_date": date(1999, 9, 9),
-        "officer_code": OFFICER,
-    } | overrides
+    fields: dict[str, Any] = {"id_number": "038099012345", "full_name": "Phạm Thị Thu", "birth_date": date(1999, 9, 9),
+                              "officer_code": OFFICER} | overrides  # fmt: skip
     with pytest.raises(ValidationError) as caught:
         LookupRequest(**fields)
     message = str(caught.value)
