@@ -14,6 +14,8 @@ import typer
 
 from hub.cli_clients import clients_app
 from hub.console.cli import dev_operator, operators_app
+from hub.evidence.cli import app as evidence_app
+from hub.reports_cli import reports as reports_command
 from hub.settings import Settings
 
 app = typer.Typer(help="LGSP Hub: integration hub for provincial one-stop systems.", no_args_is_help=True)
@@ -32,6 +34,8 @@ for sub, name in (
 citizens_app = typer.Typer(help="Citizen verification: the audit of population database queries.", no_args_is_help=True)
 app.add_typer(citizens_app, name="citizens")
 app.add_typer(operators_app, name="operators")  # hub/console/cli.py
+app.add_typer(evidence_app, name="evidence")
+app.command("reports")(reports_command)
 
 
 def _settings() -> Settings:
@@ -348,6 +352,7 @@ def citizens_audit(
     from hub.api.citizen_models import AuditSearch
     from hub.bootstrap import bootstrap
     from hub.citizens import IdHasher, audit
+    from hub.evidence.keyring import Keyring
 
     number = typer.prompt("ID number", hide_input=True) if id_number else None
     try:
@@ -365,7 +370,7 @@ def citizens_audit(
         officer_code=f.officer,
         outcome=f.outcome,
         request_id=f.request_id,
-        id_hash=IdHasher(s.audit_hash_key)(f.id_number) if f.id_number else None,
+        id_hashes=IdHasher(Keyring.from_settings(s)).every(f.id_number) if f.id_number else None,
         since=f.since,
         until=f.until,
         limit=f.limit,

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_AUDIT_HASH_KEY = "dev-only-audit-hash-key-set-HUB_AUDIT_HASH_KEY-in-production"
+DEV_EVIDENCE_SIGNING_KEY = "dev-only-evidence-signing-key-set-HUB_EVIDENCE_SIGNING_KEY-in-production"
 
 
 class Settings(BaseSettings):
@@ -111,12 +112,56 @@ class Settings(BaseSettings):
         description="Secret key of the HMAC-SHA256 under which the audit keeps ID numbers. The default is for "
         "development only: set a long random value in production, and keep it (a new key cannot match old rows).",
     )
+    audit_hash_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Versioned keys of the keyed digests, as JSON {"2": "...", "3": "..."}; HUB_AUDIT_HASH_KEY is '
+        "version 1. Keep every version whose rows must stay searchable (hub/evidence/keyring.py).",
+    )
+    audit_hash_key_current: str | None = Field(
+        default=None, description="The version new digests are written with (default: the highest version)."
+    )
     citizens_concurrency: int = Field(
         default=16, ge=1, description="Population database calls in flight at once per api process."
     )
     citizens_retry_after: int = Field(
         default=5, ge=1, description="Retry-After (s) of a 503 after a transient failure, breaker still closed."
     )
+
+    # ---- the evidence log and retention (hub/evidence/)
+    evidence_signing_key: SecretStr = Field(
+        default=SecretStr(DEV_EVIDENCE_SIGNING_KEY),
+        description="Ed25519 private key that seals the evidence log and signs its archives: 32 bytes as hex or "
+        "base64, or a PKCS#8 PEM (`lgsp evidence keygen`). The default is for development only.",
+    )
+    evidence_chains: int = Field(default=4, ge=1, le=64, description="Parallel evidence chains (shard of subject).")
+    evidence_batch: int = Field(default=5000, ge=1, description="Staged facts the chainer links per transaction.")
+    evidence_interval: float = Field(default=1.0, gt=0, description="Seconds between the chainer's runs.")
+    evidence_max_rate: float | None = Field(
+        default=None, gt=0, description="Facts/s the chainer links at most while catching up (unset: no limit)."
+    )
+    evidence_seal_interval: float = Field(
+        default=10.0, ge=0, description="A chain that grew is sealed (signed) at most this often (seconds)."
+    )
+    evidence_archive_dir: str = Field(default="var/evidence-archive", description="Signed archive segments.")
+    evidence_keep_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Evidence records older than this are exported to signed archive files and pruned from the "
+        "database by the retention job (unset: kept in the database).",
+    )
+    evidence_segment_records: int = Field(default=1_000_000, ge=1, description="Records per archive file at most.")
+    retention_payload_days: float | None = Field(
+        default=180.0,
+        ge=0,
+        description="Days a message payload holding personal data is kept after the message is final (delivered, "
+        "or dead and not replayed since); then its personal fields are replaced by their digest. Unset: forever.",
+    )
+    retention_payload_days_by_type: dict[str, float] = Field(
+        default_factory=dict, description='Per message type, e.g. {"dossier.status.changed": 365}.'
+    )
+    retention_interval: float = Field(default=3600.0, gt=0, description="Seconds between retention runs.")
+    retention_batch: int = Field(default=500, ge=1, description="Messages redacted per transaction.")
+    report_timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Days of the reports begin here.")
 
     @property
     def embedded(self) -> bool:

@@ -41,6 +41,8 @@ def _summary(r: Any) -> dict[str, Any]:
         "next_attempt_at": iso(r.next_attempt_at),
         "last_error": r.last_error,
         "partner_ref": r.partner_ref,
+        # its personal data was replaced by a digest (hub/evidence/retention.py): when, which fields
+        "redacted": (r.payload or {}).get("_redacted"),
     }
 
 

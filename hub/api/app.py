@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import connectors
 from hub import console
-from hub.api import admin, ingress, openapi, payments, subscriptions, trace
+from hub.api import admin, ingress, openapi, payments, reports, subscriptions, trace
 from hub.api import citizens as citizens_api
 from hub.api.bodies import HubRoute
 from hub.api.citizens import router as citizens_router
@@ -93,6 +93,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     for router in (ingress.router, trace.router, payments.router, subscriptions.router, citizens_router):
         app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(reports.router)
     app.include_router(_ops(hub))
     app.add_middleware(
         RequestLimits,

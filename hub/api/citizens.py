@@ -140,7 +140,7 @@ async def _search(hub: Hub, f: AuditSearch) -> dict[str, Any]:
         operation=f.operation,
         outcome=f.outcome,
         request_id=f.request_id,
-        id_hash=hub.citizens.hash_id(f.id_number) if f.id_number else None,
+        id_hashes=hub.citizens.hash_id.every(f.id_number) if f.id_number else None,
         since=f.since,
         until=f.until,
         before_id=f.before_id,

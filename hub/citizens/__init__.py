@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from connectors.population_db import PopulationDbClient, build_client
 from hub.citizens.audit import IdHasher
 from hub.citizens.service import CitizenService
-from hub.settings import DEV_AUDIT_HASH_KEY, Settings
+from hub.evidence.keyring import Keyring
+from hub.settings import Settings
 
 __all__ = ["CitizenService", "IdHasher", "build_citizen_service"]
 
@@ -25,14 +26,15 @@ def build_citizen_service(
     settings: Settings, engine: Engine, client: PopulationDbClient | None = None
 ) -> CitizenService:
     """The service for the composition root; the connector reads ``HUB_POPDB_*`` and opens nothing yet."""
-    if settings.audit_hash_key.get_secret_value() == DEV_AUDIT_HASH_KEY and not settings.is_sqlite:
+    keyring = Keyring.from_settings(settings)
+    if keyring.uses_development_key and not settings.is_sqlite:
         structlog.get_logger("hub.citizens").warning(
             "citizens.audit_hash_key_is_the_development_default", hint="set HUB_AUDIT_HASH_KEY in production"
         )
     return CitizenService(
         engine,
         client or build_client(),
-        IdHasher(settings.audit_hash_key),
+        IdHasher(keyring),
         concurrency=settings.citizens_concurrency,
         retry_after=settings.citizens_retry_after,
     )

@@ -1,36 +1,41 @@
 """The audit of population database queries (table ``citizen_queries``): write one row, search rows.
 
-The ID number is stored as a keyed hash only: HMAC-SHA256 under ``HUB_AUDIT_HASH_KEY``. Without
-the key a hash cannot be tested against the (small) space of ID numbers; with it, the operator can
-find every query about one citizen (:func:`search` with ``id_number``). Rotating the key makes
-earlier rows unsearchable by number (they stay readable).
+The ID number is stored as a keyed hash only: HMAC-SHA256 under a versioned key
+(``hub/evidence/keyring.py``: ``HUB_AUDIT_HASH_KEY`` is version 1, ``HUB_AUDIT_HASH_KEYS`` adds
+more). Without the key a hash cannot be tested against the (small) space of ID numbers; with it, the
+operator can find every query about one citizen (:func:`search` with ``id_hashes``). Each row keeps
+the version it was hashed with (``id_hash_key``, null = 1); a search hashes the number under every
+kept version, so rotating the key keeps older rows searchable as long as their key is kept.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, and_, insert, or_, select
 
 from hub.db.schema import citizen_queries
 from hub.envelope import iso
+from hub.evidence.keyring import Keyring, id_bytes
 
 
 class IdHasher:
-    """HMAC-SHA256 of ID numbers under one secret key."""
+    """HMAC-SHA256 of ID numbers under the keyring's current key (a single key is version 1)."""
 
-    def __init__(self, key: SecretStr) -> None:
-        self._mac = hmac.new(key.get_secret_value().encode("utf-8"), digestmod=hashlib.sha256)
+    def __init__(self, key: SecretStr | Keyring) -> None:
+        self.keyring = key if isinstance(key, Keyring) else Keyring({"1": key})
+        self.version = self.keyring.current
 
     def __call__(self, id_number: str) -> str:
-        mac = self._mac.copy()
-        mac.update(id_number.strip().encode("ascii", errors="replace"))
-        return mac.hexdigest()
+        return self.keyring.hex(id_bytes(id_number))
+
+    def every(self, id_number: str) -> dict[str, str]:
+        """version -> hash, under every kept key (to search rows written before a rotation)."""
+        return self.keyring.every(id_bytes(id_number))
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class QueryRecord:
     detail: str | None = None
     fields: list[str] | None = None
     request_id: str | None = None
+    id_hash_key: str | None = None  # the key version of id_hash
 
 
 _INSERT = insert(citizen_queries)  # one statement object: compiled once, parameters per call
@@ -73,6 +79,7 @@ class Filters:
     outcome: str | None = None
     request_id: str | None = None
     id_hash: str | None = None
+    id_hashes: Mapping[str, str] | None = None  # key version -> hash of one number (IdHasher.every)
     since: datetime | None = None  # at >= since
     until: datetime | None = None  # at < until
     before_id: int | None = None  # paging: rows older than this one
@@ -93,6 +100,11 @@ def search(engine: Engine, f: Filters) -> list[dict[str, Any]]:
     ):
         if value is not None:
             q = q.where(column == value)
+    if f.id_hashes is not None:  # a row matches the hash of its own key version (null: version 1)
+        legacy = or_(t.c.id_hash_key.is_(None), t.c.id_hash_key == "1")
+        q = q.where(
+            or_(*(and_(t.c.id_hash == h, legacy if v == "1" else t.c.id_hash_key == v) for v, h in f.id_hashes.items()))
+        )
     if f.since is not None:
         q = q.where(t.c.at >= f.since)
     if f.until is not None:

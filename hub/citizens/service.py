@@ -192,6 +192,7 @@ class CitizenService:
             purpose=caller.purpose,
             service_code=query.purpose or self.client.settings.service_code,
             id_hash=self.hash_id(query.id_number),
+            id_hash_key=self.hash_id.version,
         )
         refused = self.client.refusal(OP_VERIFY if operation == "verify" else OP_LOOKUP, query)
         if refused is not None:  # nothing is sent; the breaker is not involved

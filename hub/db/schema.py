@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -264,6 +265,7 @@ citizen_queries = Table(
     Column("purpose", String(200)),  # the caller's stated reason
     Column("service_code", String(20)),  # MaDVC sent to the database
     Column("id_hash", String(64)),  # hex HMAC-SHA256 of the ID number
+    Column("id_hash_key", String(16)),  # version of the key it was made with (migration 0009; null = "1")
     Column("outcome", String(16), nullable=False),  # matched | mismatch | found | not_found | unavailable | ...
     Column("reason", String(64)),  # why it failed: timeout, circuit-open, entities, not-authorised ...
     Column("detail", String(300)),  # the connector's description of a failure (no personal data)
@@ -315,4 +317,80 @@ operator_actions = Table(
     Index("ix_operator_actions_at", "at"),
     Index("ix_operator_actions_operator_at", "operator", "at"),
     Index("ix_operator_actions_target", "target"),
+)
+
+# ---- The evidence log (hub/evidence/, migration 0009). Facts are staged by whoever records them
+# (one insert, no lock) and linked into hash chains by the chainer; every table is append-only by
+# trigger (the chainer may delete staged rows, the archive job archived records).
+_big = BigInteger().with_variant(Integer, "sqlite")
+evidence_staged = Table(
+    "evidence_staged",
+    metadata,
+    Column("id", _big, primary_key=True, autoincrement=True),
+    Column("chain", SmallInteger, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("digests", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_evidence_staged_chain", "chain", "id"),
+)
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("chain", SmallInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("v", SmallInteger, nullable=False),  # encoding version (hub/evidence/model.py)
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("digests", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_evidence_at", "at"),
+    Index("ix_evidence_subject", "subject"),
+)
+evidence_seals = Table(
+    "evidence_seals",
+    metadata,
+    Column("chain", SmallInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the head it seals
+    Column("head_hash", String(64), nullable=False),
+    Column("sealed_at", UTCDateTime(), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(100), nullable=False),  # base64 Ed25519
+)
+evidence_archives = Table(
+    "evidence_archives",
+    metadata,
+    Column("chain", SmallInteger, primary_key=True, autoincrement=False),
+    Column("first_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("file", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Payloads whose personal fields the retention job replaced by their digest (the payload keeps a
+# ``_redacted`` marker too); and where each periodic job left off.
+payload_redactions = Table(
+    "payload_redactions",
+    metadata,
+    Column("message_id", String(26), primary_key=True),  # messages.id
+    Column("redacted_at", UTCDateTime(), nullable=False),
+    Column("digest", String(100), nullable=False),  # keyed digest of the whole original payload
+    Column("fields", JSON, nullable=False),  # the top-level fields removed
+)
+job_cursors = Table(
+    "job_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("cursor", String(100), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -397,6 +397,8 @@ class Ledger:
                 raise NotFound(message_id)
             if row.state != "dead":
                 raise NotReplayable(f"message {message_id} is {row.state}; only dead messages can be replayed")
+            if "_redacted" in row.payload:  # hub/evidence/retention.py removed its personal data
+                raise NotReplayable(f"message {message_id}'s payload was redacted under the retention policy")
             c.execute(
                 update(messages)
                 .where(messages.c.id == message_id)
