@@ -255,13 +255,6 @@ class DossierFeePaid(_Frozen):
 
 
 # message type -> (model, schema version); one registry line per canonical message.
-MESSAGE_TYPES: dict[str, tuple[type[_Frozen], int]] = {
-    "dossier.status.changed": (DossierStatusChange, 1),
-    "dossier.fee.paid": (DossierFeePaid, 1),
-    "payment.status.changed": (PaymentStatusChanged, 1),
-}
-
-
 def id_mask(value: str | None) -> str | None:
     """Mask an ID number for logs and traces: keep the last 3 digits."""
     if not value:

@@ -161,6 +161,7 @@ def dev(
     from hub.bootstrap import bootstrap
     from hub.citizens.grants import DEMO_GRANTS
     from hub.clients import ADMIN, ensure_client
+    from hub.messages import DOSSIER_STATUS_CHANGED
 
     base = f"http://127.0.0.1:{port}"
     gateway = f"http://127.0.0.1:{gateway_port}"
@@ -174,7 +175,7 @@ def dev(
     s = _settings()
     hub = bootstrap(s)
     key = s.dev_api_key.get_secret_value()
-    grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
+    grants = [DOSSIER_STATUS_CHANGED, "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
     ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
     console_line = dev_operator(hub, base)
     children: list[subprocess.Popen[bytes]] = []

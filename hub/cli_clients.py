@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hub.messages import DOSSIER_STATUS_CHANGED
 from hub.settings import Settings
 
 clients_app = typer.Typer(help="Client systems and their API keys.", no_args_is_help=True)
@@ -71,7 +72,7 @@ def clients_create(
     from hub.bootstrap import bootstrap
     from hub.clients import ClientExists, create_client
 
-    grants = _checked_grants(grant or ["dossier.status.changed"])
+    grants = _checked_grants(grant or [DOSSIER_STATUS_CHANGED])
     hub = bootstrap(_settings())
     try:
         key = create_client(hub.engine, code, name or code, grants, actor=_actor())

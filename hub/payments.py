@@ -37,12 +37,10 @@ from hub.canonical import MAX_AMOUNT_VND, MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR
 from hub.db.schema import messages, payment_events, payments, subscriptions
 from hub.envelope import new_id, utcnow
 from hub.ledger import Ledger, NewMessage
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
 
 log = structlog.get_logger("hub.payments")
 
-EVENT = "payment.status.changed"
-FEE_PAID = "dossier.fee.paid"
-STATUS_CHANGED = "dossier.status.changed"
 FINAL = ("paid", "failed", "refused", "not_opened")
 UNSETTLED = ("pending", "in_doubt")
 PAYMENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID: payments.id
@@ -255,17 +253,17 @@ class Payments:
         )
         items = [
             NewMessage(
-                type=EVENT,
+                type=PAYMENT_STATUS_CHANGED,
                 key=f"{sub.id}:{payment['dossier_code']}",  # one receiver gets one dossier's events in order
                 occurred_at=result.occurred_at,
                 natural_key=f"{payment['id']}:{payment['state']}:{sub.id}",
                 connector="webhooks",
-                schema_version=1,
+                schema_version=version(PAYMENT_STATUS_CHANGED),
                 payload={"subscription_id": sub.id, "event": event},
                 correlation_id=payment["id"],
             )
             for sub in subs
-            if EVENT in sub.event_types
+            if PAYMENT_STATUS_CHANGED in sub.event_types
         ]
         if payment["state"] == "paid":
             items.append(self._fee_paid(c, payment, result))
@@ -279,7 +277,7 @@ class Payments:
         online when the hub knows it (its latest status change, delivered or not)."""
         latest = c.execute(
             select(messages.c.payload)
-            .where(messages.c.key == payment["dossier_code"], messages.c.type == STATUS_CHANGED)
+            .where(messages.c.key == payment["dossier_code"], messages.c.type == DOSSIER_STATUS_CHANGED)
             .order_by(messages.c.occurred_at.desc(), messages.c.id.desc())
             .limit(1)
         ).scalar()
@@ -296,12 +294,12 @@ class Payments:
             dossier=latest,
         )
         return NewMessage(
-            type=FEE_PAID,
+            type=DOSSIER_FEE_PAID,
             key=fact.dossier_code,  # the dossier's ordering key: in order with its status changes
             occurred_at=fact.paid_at,
             natural_key=fact.natural_key(),
-            connector=connectors.connector_for(FEE_PAID),
-            schema_version=1,
+            connector=connectors.connector_for(DOSSIER_FEE_PAID),
+            schema_version=version(DOSSIER_FEE_PAID),
             payload=fact.model_dump(mode="json"),
             correlation_id=payment["id"],
         )

@@ -16,8 +16,6 @@ from hub.db.schema import clients, subscriptions
 from hub.envelope import iso, new_id, utcnow
 from hub.ssrf import AddressPolicy, Resolver, check_url, system_resolver
 
-EVENT_TYPES = ("payment.status.changed",)
-
 
 class TooManySubscriptions(Exception):
     def __init__(self, limit: int) -> None:

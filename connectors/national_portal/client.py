@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
 from hub.ports import Connector, DeliveryItem, Outcome, OutcomeKind
 
 from . import translate as tr
@@ -22,11 +23,11 @@ from .config import NationalPortalSettings
 from .errors import Classified, Codes, PortalError, Verdict, classify, scrub
 
 NAME = "national_portal"
-MESSAGE_TYPES: tuple[str, ...] = ("dossier.status.changed", "dossier.fee.paid")
+MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
 # message type -> (canonical payload -> HoSo or None, canonical payload -> progress entry)
 _TRANSLATORS: dict[str, tuple[Callable[[Mapping[str, Any]], dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
-    "dossier.status.changed": (tr.to_hoso, tr.to_progress),
-    "dossier.fee.paid": (tr.fee_paid_hoso, tr.fee_paid_progress),
+    DOSSIER_STATUS_CHANGED: (tr.to_hoso, tr.to_progress),
+    DOSSIER_FEE_PAID: (tr.fee_paid_hoso, tr.fee_paid_progress),
 }
 
 

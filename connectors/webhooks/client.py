@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from standardwebhooks import Webhook
 
 from hub.db.schema import subscriptions
+from hub.messages import EVENTS
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 from hub.ssrf import Resolver, system_resolver
 
@@ -19,7 +20,7 @@ from .config import WebhookSettings
 from .transport import AddressRefused, GuardedTransport
 
 NAME = "webhooks"
-MESSAGE_TYPES = ("payment.status.changed",)
+MESSAGE_TYPES: tuple[str, ...] = EVENTS  # every event a local system may subscribe to
 
 
 def signed_request(secret: str, message_id: str, event: dict[str, Any], now: datetime) -> tuple[bytes, dict[str, str]]:

@@ -22,11 +22,12 @@ from hub.canonical import DossierStatusChange
 from hub.clients import Client
 from hub.envelope import new_id
 from hub.ledger import Accepted, IdempotencyKey, NewMessage
+from hub.messages import DOSSIER_STATUS_CHANGED, version
 from hub.publisher import Publisher
 
 router = APIRouter(tags=["ingress"], route_class=HubRoute)
-TYPE = "dossier.status.changed"
-SCHEMA_VERSION = 1
+TYPE = DOSSIER_STATUS_CHANGED
+SCHEMA_VERSION = version(TYPE)
 _BATCH = TypeAdapter(list[DossierStatusChange])
 EXAMPLE = {
     "dossier_code": "000.00.00.H56-251122-0001",
