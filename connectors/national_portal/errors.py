@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Any
 
 from hub.http import HttpFailure
+from hub.privacy import scrub
 
 
 class Verdict(Enum):
@@ -99,8 +100,6 @@ class PortalError(Exception):
 _SESSION_RE = re.compile(r"(phiên|session|token).*(hết hạn|không hợp lệ|expired|invalid)", re.IGNORECASE)
 _EXISTS_RE = re.compile(r"đã tồn tại|already exists", re.IGNORECASE)
 _NOT_FOUND_RE = re.compile(r"hồ sơ.*không tồn tại|dossier.*(not found|does not exist)", re.IGNORECASE)
-_ID_LIKE = re.compile(r"(?<!\d)\d{9,13}(?!\d)")  # citizen IDs, tax codes, phone numbers (not 14-digit dates)
-MAX_MESSAGE = 200
 
 
 def normalise_code(raw: Any) -> str | None:
@@ -111,15 +110,6 @@ def normalise_code(raw: Any) -> str | None:
     if re.fullmatch(r"[+-]?\d+", text):
         return str(int(text))
     return text or None
-
-
-def scrub(message: Any) -> str:
-    """Shorten a partner message and mask ID-like numbers in it (no personal data in outcomes)."""
-    if message is None:
-        return ""
-    text = " ".join(str(message).split())
-    text = _ID_LIKE.sub(lambda m: "*" * (len(m.group()) - 3) + m.group()[-3:], text)
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 DEFAULT_CODES = Codes()

@@ -19,11 +19,12 @@ digit runs masked; never a token, a secret or the payer's name (which only PayGo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import Any
 
 import httpx
+
+from hub.privacy import scrub
 
 from .model import RejectReason
 
@@ -56,18 +57,6 @@ class CallbackRejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason: RejectReason = reason
         self.detail = detail
-
-
-_ID_LIKE = re.compile(r"(?<!\d)\d{9,13}(?!\d)")
-MAX_MESSAGE = 200
-
-
-def scrub(text: Any) -> str:
-    """Shorten a gateway message and mask ID-like numbers in it."""
-    if text is None:
-        return ""
-    out = _ID_LIKE.sub(lambda m: "*" * (len(m.group()) - 3) + m.group()[-3:], " ".join(str(text).split()))
-    return out if len(out) <= MAX_MESSAGE else out[: MAX_MESSAGE - 1] + "…"
 
 
 def from_transport(operation: str, exc: httpx.HTTPError) -> GatewayError:

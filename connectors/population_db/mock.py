@@ -80,6 +80,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub import jsonbody
+from hub.privacy import mask_id, mask_name
 
 from . import mock_front as front
 from . import mock_rules as rules
@@ -96,7 +97,7 @@ from .mock_soap import (
     with_dtd,
     xxe,
 )
-from .models import CitizenRecord, mask_id
+from .models import CitizenRecord
 from .synthetic import DEMO_CITIZENS, generated_citizens
 
 FaultKind = Literal["busy", "server", "not_authorised", "invalid"]
@@ -409,9 +410,9 @@ def create_app(
         """The fixed demo citizens (synthetic), IDs masked like everything else here."""
         return [
             {
-                "SoDinhDanh": mask_id(p.id_number),
-                "SoCMND": mask_id(p.old_id_number),
-                "HoVaTen": rules.mask_name(p.full_name),
+                "SoDinhDanh": mask_id(p.id_number) or "",
+                "SoCMND": mask_id(p.old_id_number) or "",
+                "HoVaTen": mask_name(p.full_name) or "",
                 "birth": p.birth_date.isoformat() if p.birth_date else p.birth_year,
             }
             for p in DEMO_CITIZENS

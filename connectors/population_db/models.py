@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.privacy import mask_id
+
 from .text import clean_text as clean_text
 from .text import name_key as name_key
 
@@ -23,13 +25,6 @@ CODE_PATTERN = r"^[A-Za-z0-9._:\-]+$"  # codes we send (MaYeuCau, MaDVC): no spa
 MIN_YEAR, MAX_YEAR = 1850, 2200  # [I] sanity bounds of a birth year
 MATCH_FIELDS: tuple[str, ...] = ("id_number", "full_name", "birth_date")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def mask_id(value: str | None) -> str:
-    """'000090000001' -> '*********001' (the last three digits, as in hub logs)."""
-    if not value:
-        return ""
-    return "*" * max(len(value) - 3, 0) + value[-3:]
 
 
 def new_request_id() -> str:

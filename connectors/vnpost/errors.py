@@ -19,16 +19,14 @@ Messages are shortened, and phone-like digit runs and e-mail addresses masked, b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
+from hub import privacy
+
 Expect = Literal["result", "feed", "token"]
-MAX_MESSAGE = 200
-_DIGITS = re.compile(r"(?<![\d.])\+?\d[\d ]{7,14}\d(?![\d.])")  # phones; not dotted codes
-_EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+")
 
 
 class Verdict(Enum):
@@ -51,9 +49,7 @@ def scrub(message: Any) -> str:
     """Shorten a partner message; mask phone-like numbers and e-mail addresses (no personal data)."""
     if not isinstance(message, str | int | float) or isinstance(message, bool):
         return ""
-    text = " ".join(str(message).split())
-    text = _EMAIL.sub("***@***", _DIGITS.sub(lambda m: "*" * (len(m.group()) - 3) + m.group()[-3:], text))
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+    return privacy.scrub(message, numbers=privacy.PHONE_LIKE, emails=True)
 
 
 @dataclass(frozen=True)

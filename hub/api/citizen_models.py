@@ -29,7 +29,7 @@ from connectors.population_db.models import (
     name_key,
 )
 from hub.canonical import timestamp_input
-from hub.logging import ID_NUMBER
+from hub.privacy import ID_NUMBER
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _YEAR = re.compile(r"^\d{4}$")
