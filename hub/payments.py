@@ -32,12 +32,12 @@ from connectors.payment_napas import (
     PermanentGatewayError,
 )
 from hub import metrics
-from hub.breaker import CallBreaker
 from hub.canonical import MAX_AMOUNT_VND, MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, DossierFeePaid, PaymentStatusChanged
 from hub.db.schema import messages, payment_events, payments, subscriptions
 from hub.envelope import new_id, utcnow
 from hub.ledger import Ledger, NewMessage
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
+from hub.resilience import CallBreaker
 
 log = structlog.get_logger("hub.payments")
 

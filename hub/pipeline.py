@@ -13,6 +13,7 @@ import connectors
 from hub.bootstrap import Hub
 from hub.ports import Connector, TransportError
 from hub.relay import Relay
+from hub.resilience import backoff
 from hub.worker import Worker
 
 log = structlog.get_logger("hub.pipeline")
@@ -99,7 +100,7 @@ class Pipeline:
             if time.monotonic() - started > 60:
                 failures = 0  # it ran a good while: start again quickly
             failures += 1
-            self.stop_event.wait(min(10.0, 0.1 * 2**failures))
+            self.stop_event.wait(backoff(failures, 0.1, 10.0))
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()

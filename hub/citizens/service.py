@@ -49,9 +49,9 @@ from connectors.population_db import (
     VerifyResult,
 )
 from connectors.population_db.models import CitizenQuery, Ignored
-from hub.breaker import CallBreaker
 from hub.citizens import audit
 from hub.envelope import utcnow
+from hub.resilience import CallBreaker
 
 T = TypeVar("T")
 CONNECTOR = "population_db"
