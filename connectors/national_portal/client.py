@@ -74,10 +74,10 @@ class NationalPortalClient:
         credentials = {"username": self.settings.username, "password": self.settings.password.get_secret_value()}
         classified, data = self._post(self.settings.auth_endpoint, credentials)
         session = data.get("session")
-        if classified.verdict is Verdict.DELIVERED and isinstance(session, str) and session:
+        if classified.verdict is Verdict.OK and isinstance(session, str) and session:
             self._session = session
             return session
-        message = classified.message if classified.verdict is not Verdict.DELIVERED else "no session in the answer"
+        message = classified.message if classified.verdict is not Verdict.OK else "no session in the answer"
         raise PortalError("login", Classified(Verdict.RETRYABLE, classified.code, message, classified.http_status))
 
     def _current_session(self) -> str:
@@ -88,14 +88,14 @@ class NationalPortalClient:
         for renewed in (False, True):
             session = self._current_session()
             classified, data = self._post(endpoint, build(session))
-            if classified.verdict is Verdict.SESSION_EXPIRED and not renewed:
+            if classified.verdict is Verdict.AUTH and not renewed:
                 with self._lock:
                     if self._session == session:
                         self._session = None
                 continue
-            if classified.verdict is Verdict.DELIVERED:
+            if classified.verdict is Verdict.OK:
                 return data
-            if classified.verdict is Verdict.SESSION_EXPIRED:  # expired again right after a fresh login
+            if classified.verdict is Verdict.AUTH:  # expired again right after a fresh login
                 classified = Classified(Verdict.RETRYABLE, classified.code, classified.message, classified.http_status)
             raise PortalError(operation, classified)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -276,7 +276,7 @@ class NationalPortalConnector:
                     return
                 except PortalError as exc:
                     error = exc
-            wrong_mode = (error.verdict is Verdict.ALREADY_EXISTS and not w.is_updating) or (
+            wrong_mode = (error.verdict is Verdict.ALREADY and not w.is_updating) or (
                 error.verdict is Verdict.NOT_FOUND and w.is_updating
             )
             if switched or not wrong_mode:
@@ -294,7 +294,7 @@ class NationalPortalConnector:
                 if split and not exc.retryable and len(chunk) > 1:
                     for w in chunk:
                         self._send_progress([w], split=False)
-                elif exc.verdict is Verdict.ALREADY_EXISTS:
+                elif exc.verdict is Verdict.ALREADY:
                     for w in chunk:
                         w.outcome = Outcome(OutcomeKind.DELIVERED, "progress entry already at the portal", w.ref)
                 else:

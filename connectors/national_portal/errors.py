@@ -1,14 +1,14 @@
 """Every national portal answer goes through :func:`classify`, and only there.
 
-Verdicts:
+Verdicts (``hub.partners.Verdict``, the one vocabulary of every connector):
 
 ==================  ======================================================================
-DELIVERED           ``error_code`` 0, ``"0"``, ``"00"`` (parsed leniently, int or string)
+OK                  ``error_code`` 0, ``"0"``, ``"00"`` (parsed leniently, int or string)
 RETRYABLE           timeout / connection error / unreadable answer, HTTP 408, 429, 5xx, a 3xx,
                     an answer without ``error_code``, and non-zero codes listed as retryable
-SESSION_EXPIRED     HTTP 401, ``error_code`` "-2" [I], or a message about an expired/invalid
+AUTH                HTTP 401, ``error_code`` "-2" [I], or a message about an expired/invalid
                     session ("Phiên đăng nhập hết hạn", "session expired"): log in again once
-ALREADY_EXISTS      ``error_code`` "3"/"-3" or a message containing "đã tồn tại" (already exists):
+ALREADY             ``error_code`` "3"/"-3" or a message containing "đã tồn tại" (already exists):
                     an insert of a known dossier; re-send as an update
 NOT_FOUND           ``error_code`` "4" [I] or "hồ sơ ... không tồn tại" (dossier does not exist):
                     an update of an unknown dossier; re-send as an insert
@@ -25,20 +25,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from hub.http import HttpFailure
+from hub.partners import Classified, PartnerError, Verdict, normalise_code
 from hub.privacy import scrub
-
-
-class Verdict(Enum):
-    DELIVERED = "delivered"
-    RETRYABLE = "retryable"
-    PERMANENT = "permanent"
-    SESSION_EXPIRED = "session-expired"
-    ALREADY_EXISTS = "already-exists"
-    NOT_FOUND = "not-found"
 
 
 @dataclass(frozen=True)
@@ -64,52 +55,23 @@ class Codes:
         return cls(norm(session_expired), norm(already_exists), norm(not_found), norm(retryable))
 
 
-@dataclass(frozen=True)
-class Classified:
-    verdict: Verdict
-    code: str | None = None  # normalised error_code, if the answer had one
-    message: str = ""  # the portal's message, shortened and scrubbed
-    http_status: int | None = None
-
-    def describe(self) -> str:
-        parts = [f"HTTP {self.http_status}"] if self.http_status is not None and self.http_status >= 300 else []
-        if self.code is not None:
-            parts.append(f"error_code {self.code}")
-        if self.message:
-            parts.append(self.message)
-        return ": ".join(parts) or self.verdict.value
-
-
-class PortalError(Exception):
-    """A portal call that did not succeed, with its classification."""
+class PortalError(PartnerError):
+    """A portal call that did not succeed, with its classification (retryable: RETRYABLE, AUTH)."""
 
     def __init__(self, operation: str, classified: Classified) -> None:
         super().__init__(f"{operation}: {classified.describe()}")
         self.operation = operation
         self.classified = classified
+        self.retryable = classified.retryable
 
     @property
     def verdict(self) -> Verdict:
         return self.classified.verdict
 
-    @property
-    def retryable(self) -> bool:
-        return self.classified.verdict in (Verdict.RETRYABLE, Verdict.SESSION_EXPIRED)
-
 
 _SESSION_RE = re.compile(r"(phiên|session|token).*(hết hạn|không hợp lệ|expired|invalid)", re.IGNORECASE)
 _EXISTS_RE = re.compile(r"đã tồn tại|already exists", re.IGNORECASE)
 _NOT_FOUND_RE = re.compile(r"hồ sơ.*không tồn tại|dossier.*(not found|does not exist)", re.IGNORECASE)
-
-
-def normalise_code(raw: Any) -> str | None:
-    """0, "0", "00", " 0 " -> "0"; "-03" -> "-3"; other strings kept stripped; None/bool -> None."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    text = str(raw).strip()
-    if re.fullmatch(r"[+-]?\d+", text):
-        return str(int(text))
-    return text or None
 
 
 DEFAULT_CODES = Codes()
@@ -133,7 +95,7 @@ def classify(
         return Classified(v, code, message, http_status)
 
     if http_status == 401:
-        return verdict(Verdict.SESSION_EXPIRED)
+        return verdict(Verdict.AUTH)
     if http_status is not None and (http_status in (408, 429) or http_status >= 500 or 300 <= http_status < 400):
         return verdict(Verdict.RETRYABLE)
     client_error = http_status is not None and 400 <= http_status < 500
@@ -142,11 +104,11 @@ def classify(
             message = "answer without error_code"
         return Classified(Verdict.PERMANENT if client_error else Verdict.RETRYABLE, None, message, http_status)
     if code == "0":
-        return verdict(Verdict.PERMANENT if client_error else Verdict.DELIVERED)
+        return verdict(Verdict.PERMANENT if client_error else Verdict.OK)
     if code in codes.session_expired or _SESSION_RE.search(message):
-        return verdict(Verdict.SESSION_EXPIRED)
+        return verdict(Verdict.AUTH)
     if code in codes.already_exists or _EXISTS_RE.search(message):
-        return verdict(Verdict.ALREADY_EXISTS)
+        return verdict(Verdict.ALREADY)
     if code in codes.not_found or _NOT_FOUND_RE.search(message):
         return verdict(Verdict.NOT_FOUND)
     if code in codes.retryable:

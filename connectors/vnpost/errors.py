@@ -21,28 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Literal
 
-from hub import privacy
+from hub import partners, privacy
+from hub.partners import Classified, Verdict
 
 Expect = Literal["result", "feed", "token"]
 
 
-class Verdict(Enum):
-    OK = "ok"
-    ALREADY = "already"
-    AUTH = "auth"
-    RETRYABLE = "retryable"
-    PERMANENT = "permanent"
-
-
 def normalise_code(raw: Any) -> str | None:
-    """100, "100", " 100 " -> "100"; "0101" -> "101"; None/bool/containers -> None."""
-    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int):
+    """100, "100", " 100 " -> "100"; "0101" -> "101"; None/bool/containers -> None; at most 20 characters."""
+    if not isinstance(raw, str | int):
         return None
-    text = str(raw).strip()
-    return str(int(text)) if text.isdigit() else (text[:20] or None)
+    code = partners.normalise_code(raw)
+    return code[:20] if code else None
 
 
 def scrub(message: Any) -> str:
@@ -64,14 +56,6 @@ class Codes:
             return frozenset(c for c in map(normalise_code, values) if c is not None)
 
         return cls(norm(success), norm(already), norm(retryable))
-
-
-@dataclass(frozen=True)
-class Classified:
-    verdict: Verdict
-    code: str | None = None
-    message: str = ""
-    http_status: int | None = None
 
 
 def _message(body: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 
 from hub.db.schema import subscriptions
 from hub.messages import EVENTS
+from hub.partners import Classified, Verdict
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 from hub.ssrf import Resolver, system_resolver
 
@@ -35,12 +36,16 @@ def signed_request(secret: str, message_id: str, event: dict[str, Any], now: dat
     }
 
 
-def classify(status: int) -> OutcomeKind:
+def classify(status: int) -> Classified:
     """2xx delivered; 410 Gone and any redirect (never followed: the URL is to be fixed) dead;
-    anything else retried."""
+    anything else retried. Only the status counts: the receiver's body is never read."""
     if 200 <= status < 300:
-        return OutcomeKind.DELIVERED
-    return OutcomeKind.DEAD if status == 410 or 300 <= status < 400 else OutcomeKind.RETRY
+        return Classified(Verdict.OK, http_status=status)
+    permanent = status == 410 or 300 <= status < 400
+    return Classified(Verdict.PERMANENT if permanent else Verdict.RETRYABLE, http_status=status)
+
+
+_KIND = {Verdict.OK: OutcomeKind.DELIVERED, Verdict.PERMANENT: OutcomeKind.DEAD, Verdict.RETRYABLE: OutcomeKind.RETRY}
 
 
 class WebhookConnector:
@@ -98,7 +103,7 @@ class WebhookConnector:
         except httpx.HTTPError as exc:
             return Outcome(OutcomeKind.RETRY, f"connection error: {type(exc).__name__}")
         detail = f"HTTP {status}" + (" (redirect: not followed)" if 300 <= status < 400 else "")
-        return Outcome(classify(status), detail, partner_ref=item.message_id)
+        return Outcome(_KIND[classify(status).verdict], detail, partner_ref=item.message_id)
 
     def close(self) -> None:
         if self._http is not None and self._own_http:
