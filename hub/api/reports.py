@@ -11,13 +11,16 @@ from starlette.concurrency import run_in_threadpool
 
 from hub import reports
 from hub.api.deps import get_client, get_hub, require
+from hub.api.openapi import errors
 from hub.bootstrap import Hub
 from hub.clients import ADMIN, Client
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("", summary="The reports available (operator)")
+@router.get(
+    "", summary="The reports available (operator)", responses=errors(403, _403="The client is not granted `admin`")
+)
 async def list_reports(client: Client = Depends(get_client)) -> dict[str, Any]:
     require(ADMIN, client)
     return {"reports": [{"name": n, "title": r.title, "columns": list(r.columns)} for n, r in reports.REPORTS.items()]}
@@ -26,7 +29,10 @@ async def list_reports(client: Client = Depends(get_client)) -> dict[str, Any]:
 @router.get(
     "/{name}",
     summary="One report over [since, until): exchanges, portal_sync, payments (operator)",
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON (default) or CSV (format=csv)"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON (default) or CSV (format=csv)"},
+        **errors(403, 404, _403="The client is not granted `admin`", _404="No such report"),
+    },
 )
 async def get_report(
     name: str = Path(max_length=40),
