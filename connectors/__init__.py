@@ -29,7 +29,12 @@ def connector_for(message_type: str) -> str:
 def build(name: str, **deps: Any) -> Connector:
     """Build a connector; ``deps`` (e.g. ``engine``) are handed to those that need them."""
     module = importlib.import_module(REGISTRY[name][0])
-    connector: Connector = module.build_connector(**deps)
+    if name == "webhooks":  # until the composition root hands each connector its own dependencies
+        from hub.subscriptions import Directory
+
+        connector: Connector = module.build_connector(Directory(deps["engine"]))
+        return connector
+    connector = module.build_connector(**deps)
     return connector
 
 

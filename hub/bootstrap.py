@@ -19,10 +19,10 @@ from hub.settings import Settings
 from hub.ssrf import AddressPolicy, Resolver, system_resolver
 
 if TYPE_CHECKING:
-    from connectors.payment_napas import PaymentGateway
     from connectors.population_db import PopulationDbClient
     from hub.citizens import CitizenService
-    from hub.payments import Payments
+    from hub.payments.port import PaymentGateway
+    from hub.payments.service import Payments
 
 
 @dataclass
@@ -64,13 +64,20 @@ class Hub:
     @property
     def payments(self) -> Payments:
         if self._payments is None:
-            from hub.payments import Payments
+            from hub.payments.service import Payments
 
             s = self.settings
+            import connectors
+            from hub.messages import DOSSIER_FEE_PAID
+            from hub.payments.service import Routes
+
+            gateways = {p: self.gateway(p) for p in ("napas", "paygov")}
+            routes = Routes(events="webhooks", fee_paid=connectors.connector_for(DOSSIER_FEE_PAID))
             self._payments = Payments(
                 self.engine,
                 self.ledger,
-                self.gateway,
+                gateways,
+                routes,
                 breaker_failures=s.payment_breaker_failures,
                 breaker_reset=s.payment_breaker_reset,
             )

@@ -69,7 +69,7 @@ class Pipeline:
 
     def _reconcile(self, stop: threading.Event) -> None:
         """Settle payments whose gateway callback never came (runs beside the relay)."""
-        from hub.payments import reconcile_forever
+        from hub.payments.reconcile import reconcile_forever
 
         s = self.hub.settings
         reconcile_forever(self.hub.payments, s.payment_reconcile_interval, s.payment_reconcile_after, stop)

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from hub import messages
-from hub.api.subscriptions import NewSubscription
 from hub.schemas import render
+from hub.subscriptions.api import NewSubscription
 
 
 def test_every_type_has_a_model_and_a_version() -> None:

@@ -24,6 +24,7 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.clients import create_client
 from hub.db.schema import messages, payment_events, payments
+from hub.payments.reconcile import reconcile
 from hub.settings import Settings
 from hub.ssrf import AddressPolicy
 from hub.transports.inprocess import InProcessTransport
@@ -160,7 +161,7 @@ def test_missing_callback_is_settled_by_reconciliation_and_a_late_one_changes_no
     p = rig.open().json()
     rig.act(p["id"], "pay")
     assert rig.callbacks(p["id"]) == [] and rig.state(p["id"]) == "pending"
-    assert rig.hub.payments.reconcile(older_than=0) == 1  # the job that runs beside the relay
+    assert reconcile(rig.hub.payments, older_than=0) == 1  # the job that runs beside the relay
     assert rig.state(p["id"]) == "paid"
     late = rig.api.post("/v1/callbacks/payment/napas", json=signed_callback(rig, p["id"]))  # it comes after all
     assert napas_error(late) == (200, "SUCCESS") and late.json()["message"] == "already confirmed"
@@ -174,7 +175,7 @@ def test_gateway_timeout_at_open_is_in_doubt_and_settled_by_a_query_never_a_gues
     assert r.status_code == 202 and r.json()["state"] == "in_doubt"
     p = r.json()
     rig.faults(timeout_rate=0.0)
-    assert rig.hub.payments.reconcile(older_than=0) == 0  # the gateway never saw it: not opened, not paid
+    assert reconcile(rig.hub.payments, older_than=0) == 0  # the gateway never saw it: not opened, not paid
     assert rig.state(p["id"]) == "not_opened"
 
 

@@ -20,11 +20,19 @@ import structlog
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from hub import jsonbody
+from hub.payments.port import (
+    CallbackAnswer,
+    GatewayError,
+    GatewayStatus,
+    OrderCreated,
+    PaymentOrder,
+    PaymentResult,
+    RetryableGatewayError,
+)
 from hub.resilience import backoff
 
 from .config import NapasSettings, PayGovSettings
-from .errors import GatewayError, RetryableGatewayError, from_transport
-from .model import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
+from .errors import from_transport
 from .napas import NapasProfile
 from .paygov import PayGovProfile
 from .translate import utcnow

@@ -25,15 +25,20 @@ Capability card
 
 from __future__ import annotations
 
-from typing import Any
+from hub.ssrf import Resolver, system_resolver
+from hub.subscriptions.port import Subscribers
 
-from .client import NAME, WebhookConnector
+from .client import MESSAGE_TYPES, NAME, WebhookConnector
 from .config import WebhookSettings
 
-__all__ = ["NAME", "WebhookConnector", "WebhookSettings", "build_connector"]
+KIND = "delivery"  # a hub.ports.Connector: the ledger's queue ``webhooks``
+
+__all__ = ["KIND", "MESSAGE_TYPES", "NAME", "WebhookConnector", "WebhookSettings", "build_connector"]
 
 
-def build_connector(settings: WebhookSettings | None = None, **deps: Any) -> WebhookConnector:
-    """The connector for the hub's registry: ``engine`` (the ledger's database) finds each
-    subscription's URL and secret."""
-    return WebhookConnector(deps["engine"], settings or WebhookSettings())
+def build_connector(
+    subscribers: Subscribers, settings: WebhookSettings | None = None, resolve: Resolver = system_resolver
+) -> WebhookConnector:
+    """The connector for the composition root: ``subscribers`` (the subscriptions domain's port)
+    finds each subscription's URL and secret."""
+    return WebhookConnector(subscribers, settings or WebhookSettings(), resolve=resolve)

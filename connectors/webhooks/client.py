@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
 from standardwebhooks import Webhook
 
-from hub.db.schema import subscriptions
 from hub.messages import EVENTS
 from hub.partners import Classified, Verdict
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 from hub.ssrf import Resolver, system_resolver
+from hub.subscriptions.port import Subscriber, Subscribers
 
 from .config import WebhookSettings
 from .transport import AddressRefused, GuardedTransport
@@ -54,12 +53,12 @@ class WebhookConnector:
 
     def __init__(
         self,
-        engine: Engine,
+        subscribers: Subscribers,
         settings: WebhookSettings,
         http: httpx.Client | None = None,
         resolve: Resolver = system_resolver,
     ):
-        self.engine = engine
+        self.subscribers = subscribers  # the subscriptions domain's port: never the hub's tables
         self.settings = settings
         self.policy: DeliveryPolicy = settings.policy()
         self.resolve = resolve
@@ -77,19 +76,10 @@ class WebhookConnector:
         return self._http
 
     def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
-        ids = {it.payload["subscription_id"] for it in items}
-        with self.engine.connect() as c:
-            subs = {
-                r.id: r
-                for r in c.execute(
-                    select(subscriptions.c.id, subscriptions.c.url, subscriptions.c.secret).where(
-                        subscriptions.c.id.in_(ids), subscriptions.c.disabled_at.is_(None)
-                    )
-                )
-            }
+        subs = self.subscribers.active({it.payload["subscription_id"] for it in items})
         return [self._one(it, subs.get(it.payload["subscription_id"])) for it in items]
 
-    def _one(self, item: DeliveryItem, sub: Any) -> Outcome:
+    def _one(self, item: DeliveryItem, sub: Subscriber | None) -> Outcome:
         if sub is None:
             return Outcome(OutcomeKind.DEAD, "the subscription was disabled or removed")
         body, headers = signed_request(sub.secret, item.message_id, item.payload["event"], datetime.now(tz=UTC))

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import connectors
 from hub import console
-from hub.api import admin, ingress, openapi, payments, reports, subscriptions, trace
+from hub.api import admin, ingress, openapi, reports, trace
 from hub.api import citizens as citizens_api
 from hub.api.bodies import HubRoute
 from hub.api.citizens import router as citizens_router
@@ -30,8 +30,10 @@ from hub.api.problems import ProblemError, field_error, problem
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
 from hub.clients import Authenticator
+from hub.payments import api as payments
 from hub.pipeline import Pipeline
 from hub.publisher import Publisher
+from hub.subscriptions import api as subscriptions
 
 log = structlog.get_logger("hub.api")
 

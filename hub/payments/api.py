@@ -11,13 +11,16 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from connectors.payment_napas import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder
 from hub import metrics
 from hub.api.bodies import HubRoute
 from hub.api.deps import database_unavailable, get_client, get_hub, require
 from hub.api.limits import BodyTimeout
 from hub.api.openapi import errors
-from hub.api.payment_models import (
+from hub.api.problems import ProblemError
+from hub.bootstrap import Hub
+from hub.clients import ADMIN, Client
+from hub.envelope import iso
+from hub.payments.models import (
     EXAMPLE,
     NapasNotification,
     NapasReply,
@@ -27,11 +30,9 @@ from hub.api.payment_models import (
     PaymentDetail,
     PaymentView,
 )
-from hub.api.problems import ProblemError
-from hub.bootstrap import Hub
-from hub.clients import ADMIN, Client
-from hub.envelope import iso
-from hub.payments import PAYMENT_ID, GatewayUnavailable, PaymentConflict
+from hub.payments.port import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder
+from hub.payments.rules import PAYMENT_ID
+from hub.payments.service import GatewayUnavailable, PaymentConflict
 
 router = APIRouter(tags=["payments"], route_class=HubRoute)
 log = structlog.get_logger("hub.api.payments")

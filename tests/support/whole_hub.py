@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.payment_napas import CallbackAnswer, PaymentResult, build_gateway
+from connectors.payment_napas import build_gateway
 from connectors.population_db import PopulationDbClient, PopulationDbSettings
 from connectors.population_db.mock import Faults, create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.citizens.grants import LOOKUP_FIELDS, LOOKUP_PREFIX, VERIFY
 from hub.clients import ADMIN, create_client
+from hub.payments.port import CallbackAnswer, PaymentResult
 from hub.settings import Settings
 from hub.ssrf import AddressPolicy, IPAddress
 from tests.fakes import FakeGateway
