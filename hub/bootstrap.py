@@ -20,7 +20,7 @@ from hub.ssrf import AddressPolicy, Resolver, system_resolver
 
 if TYPE_CHECKING:
     from connectors.population_db import PopulationDbClient
-    from hub.citizens import CitizenService
+    from hub.citizens.service import CitizenService
     from hub.payments.port import PaymentGateway
     from hub.payments.service import Payments
 
@@ -93,9 +93,7 @@ class Hub:
     def citizens(self) -> CitizenService:
         """Citizen verification/lookup (the population database's synchronous path), built on first use."""
         if self._citizens is None:
-            from hub.citizens import build_citizen_service
-
-            self._citizens = build_citizen_service(self.settings, self.engine, self._population_db)
+            self._citizens = citizen_service(self.settings, self.engine, self._population_db)
         return self._citizens
 
     def close(self) -> None:
@@ -107,6 +105,34 @@ class Hub:
             self._citizens.close()
         self.ledger.close()
         self.engine.dispose()
+
+
+def citizen_service(settings: Settings, engine: Engine, client: PopulationDbClient | None = None) -> CitizenService:
+    """The citizens service with the population database connector (``HUB_POPDB_*``; opens nothing yet)."""
+    import structlog
+
+    from connectors.population_db import build_client
+    from hub.citizens.audit import IdHasher
+    from hub.citizens.service import CitizenService
+    from hub.evidence.keyring import Keyring
+    from hub.resilience import CallBreaker
+
+    keyring = Keyring.from_settings(settings)
+    if keyring.uses_development_key and not settings.is_sqlite:
+        structlog.get_logger("hub.citizens").warning(
+            "citizens.audit_hash_key_is_the_development_default", hint="set HUB_AUDIT_HASH_KEY in production"
+        )
+    client = client or build_client()
+    s = client.settings
+    return CitizenService(
+        engine,
+        client,
+        IdHasher(keyring),
+        breaker=CallBreaker("population_db", s.breaker_failures, s.breaker_reset),
+        service_code=s.service_code,
+        concurrency=settings.citizens_concurrency,
+        retry_after=settings.citizens_retry_after,
+    )
 
 
 def make_transport(settings: Settings) -> Transport:

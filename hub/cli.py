@@ -350,9 +350,10 @@ def citizens_audit(
     """Print the audit of population database queries, newest first, as JSON lines."""
     from pydantic import ValidationError
 
-    from hub.api.citizen_models import AuditSearch
     from hub.bootstrap import bootstrap
-    from hub.citizens import IdHasher, audit
+    from hub.citizens import audit
+    from hub.citizens.audit import IdHasher
+    from hub.citizens.models import AuditSearch
     from hub.evidence.keyring import Keyring
 
     number = typer.prompt("ID number", hide_input=True) if id_number else None

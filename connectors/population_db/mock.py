@@ -80,6 +80,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub import jsonbody
+from hub.citizens.port.models import CitizenRecord
 from hub.privacy import mask_id, mask_name
 
 from . import mock_front as front
@@ -97,7 +98,6 @@ from .mock_soap import (
     with_dtd,
     xxe,
 )
-from .models import CitizenRecord
 from .synthetic import DEMO_CITIZENS, generated_citizens
 
 FaultKind = Literal["busy", "server", "not_authorised", "invalid"]

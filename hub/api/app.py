@@ -20,15 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import connectors
 from hub import console
 from hub.api import admin, ingress, openapi, reports, trace
-from hub.api import citizens as citizens_api
 from hub.api.bodies import HubRoute
-from hub.api.citizens import router as citizens_router
 from hub.api.deps import database_unavailable
 from hub.api.errors import describe
 from hub.api.limits import RequestLimits
 from hub.api.problems import ProblemError, field_error, problem
 from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
+from hub.citizens import api as citizens_api
+from hub.citizens.api import router as citizens_router
 from hub.clients import Authenticator
 from hub.payments import api as payments
 from hub.pipeline import Pipeline

@@ -8,23 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from connectors.population_db import LookupRequest, VerifyRequest
 from hub.api.bodies import HubRoute, read_model
-from hub.api.citizen_models import (
-    EXAMPLE,
-    AuditPage,
-    AuditSearch,
-    LookupIn,
-    LookupOut,
-    Since,
-    VerifyIn,
-    VerifyOut,
-)
 from hub.api.deps import forbidden, get_client, get_hub, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError, field_error
 from hub.bootstrap import Hub
 from hub.citizens import audit, grants
+from hub.citizens.models import EXAMPLE, AuditPage, AuditSearch, LookupIn, LookupOut, Since, VerifyIn, VerifyOut
+from hub.citizens.port import LookupRequest, VerifyRequest
 from hub.citizens.service import Caller, CitizenQueryFailed
 from hub.clients import ADMIN, Client
 

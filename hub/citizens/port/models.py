@@ -1,4 +1,4 @@
-"""Canonical models of the population database connector: what the hub passes in and gets back.
+"""The population database port's models: what the hub passes in and gets back.
 
 Every model holds personal data, so none of them shows it: ``repr()`` masks it, and validation errors
 never echo the input (``hide_input_in_errors``). Field names of :class:`CitizenRecord` are the units
@@ -15,10 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.citizens.port.text import clean_text as clean_text
+from hub.citizens.port.text import name_key as name_key
 from hub.privacy import mask_id
-
-from .text import clean_text as clean_text
-from .text import name_key as name_key
 
 ID_NUMBER_PATTERN = r"^(\d{12}|\d{9})$"  # SoDinhDanh (12 digits) or the old SoCMND (9 digits) [C]
 CODE_PATTERN = r"^[A-Za-z0-9._:\-]+$"  # codes we send (MaYeuCau, MaDVC): no spaces, no markup
