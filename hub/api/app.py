@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import connectors
 from hub import console
-from hub.api import admin, ingress, openapi, reports, trace
+from hub.api import admin, openapi, reports, trace
 from hub.api.bodies import HubRoute
 from hub.api.deps import database_unavailable
 from hub.api.errors import describe
@@ -30,6 +30,7 @@ from hub.canonical import DossierStatusChange
 from hub.citizens import api as citizens_api
 from hub.citizens.api import router as citizens_router
 from hub.clients import Authenticator
+from hub.dossiers import api as ingress
 from hub.payments import api as payments
 from hub.pipeline import Pipeline
 from hub.publisher import Publisher
