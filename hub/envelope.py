@@ -10,6 +10,7 @@ from typing import Any
 from ulid import ULID
 
 from hub.ports import OutgoingMessage
+from hub.routing import routing_key
 
 HEADER_PREFIX = "x-lgsp-"
 
@@ -68,7 +69,7 @@ def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
     text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return OutgoingMessage(
         message_id=row["id"],
-        routing_key=f"{row['connector']}.{row['type']}",  # connectors.routing_key
+        routing_key=routing_key(row["connector"], row["type"]),
         body=f'{text[:-1]},"payload":{payload}}}'.encode(),
         headers=encode_headers(row),
     )

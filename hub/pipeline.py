@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-import connectors
-from hub.bootstrap import Hub
 from hub.ports import Connector, TransportError
 from hub.relay import Relay
 from hub.resilience import backoff
+from hub.services import Hub
 from hub.worker import Worker
 
 log = structlog.get_logger("hub.pipeline")
@@ -27,15 +27,15 @@ class Pipeline:
         relay: bool = True,
         workers: int = 1,
         connector_names: list[str] | None = None,
-        connector_factory: Any = None,
+        connector_factory: Callable[[str], Connector] | None = None,
     ):
         self.hub = hub
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.run_relay = relay
         self.workers = workers
-        self.names = connector_names or list(connectors.REGISTRY)
-        self.factory = connector_factory or (lambda name: connectors.build(name, engine=hub.engine))
+        self.names = connector_names or list(hub.routing.names)  # the delivery connectors wired in
+        self.factory = connector_factory or hub.routing.build
         self.connectors: list[Connector] = []
         self._topology_lock = threading.Lock()
         self._topology_ready = False
@@ -78,7 +78,7 @@ class Pipeline:
         """Declare the broker topology once for all roles of this process (idempotent)."""
         with self._topology_lock:
             if not self._topology_ready:
-                self.hub.transport.setup(connectors.bindings(self.names))
+                self.hub.transport.setup(self.hub.routing.bindings(self.names))
                 self._topology_ready = True
 
     def _supervise(self, name: str, target: Any) -> None:

@@ -78,8 +78,10 @@ class Payments:
         clock: Callable[[], datetime] = utcnow,
         breaker_failures: int = 5,
         breaker_reset: float = 30.0,
+        default_profile: str = "napas",
     ):
         self.engine, self.ledger, self.gateways, self.routes, self.now = engine, ledger, dict(gateways), routes, clock
+        self.default_profile = default_profile  # HUB_PAYMENT_PROFILE: for a request that names none
         self.breaker_failures, self.breaker_reset = breaker_failures, breaker_reset
         self._breakers: dict[str, CallBreaker] = {}
 
