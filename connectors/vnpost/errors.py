@@ -27,6 +27,9 @@ from hub import partners, privacy
 from hub.partners import Classified, Verdict
 
 Expect = Literal["result", "feed", "token"]
+# How much of a JSON body from VNPost (or sent to its mock) is read: hub.jsonbody.parse bounds.
+MAX_DEPTH = 20
+MAX_ANSWER = 1_000_000
 
 
 def normalise_code(raw: Any) -> str | None:
