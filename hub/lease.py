@@ -41,13 +41,14 @@ class LeaseKeeper:
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
-    def check(self, call_seconds: float) -> None:
+    def check(self, connector: str, call_seconds: float) -> None:
         """Refuse a lease too short for one partner call between two renewals."""
         needed = call_seconds + self.margin
         if self.ledger.lease_seconds - self.interval < needed:
             raise ValueError(
-                f"HUB_LEASE_SECONDS ({self.ledger.lease_seconds:g}) leaves no room for a partner call: it must be at "
-                f"least 4/3 x (timeout + HUB_LEASE_MARGIN) = {needed * 4 / 3:g} s"
+                f"HUB_LEASE_SECONDS ({self.ledger.lease_seconds:g}) leaves no room for a call of connector "
+                f"{connector} (timeout {call_seconds:g} s): it must be at least 4/3 x (timeout + HUB_LEASE_MARGIN) "
+                f"= {needed * 4 / 3:g} s"
             )
 
     def budget(self, claimed_at: float) -> LeaseBudget:

@@ -85,7 +85,7 @@ class Worker:
         # a keeper shared by the workers of a process (Pipeline), or this worker's own
         self.own_keeper = keeper is None
         self.keeper = keeper or LeaseKeeper(ledger, lease_margin)
-        self.keeper.check(self.policy.timeout)
+        self.keeper.check(connector.name, self.policy.timeout)
         self._stop = threading.Event()
 
     def handle(self, batch: Sequence[Delivery]) -> list[Disposition]:

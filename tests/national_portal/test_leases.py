@@ -101,7 +101,9 @@ def test_lookups_run_side_by_side_bounded(portal: Portal) -> None:  # noqa: F811
         return reply({"error_code": "0", "result": []})
 
     portal.script(tr.LOOKUP_SERVICE, slow_lookup)
-    connector = NationalPortalConnector(NationalPortalSettings(base_url=BASE, lookup_concurrency=4), http=httpx.Client())
+    connector = NationalPortalConnector(
+        NationalPortalSettings(base_url=BASE, lookup_concurrency=4), http=httpx.Client()
+    )
     try:
         outcomes = connector.deliver([item(change(), in_doubt=True) for _ in range(12)])
     finally:
