@@ -7,6 +7,7 @@ items into portal calls and every answer into an ``Outcome``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -197,7 +198,8 @@ class NationalPortalConnector:
     ``isUpdating`` value), then one progress call for all synced items. A rejected batch is retried
     item by item so each item gets its own outcome; a retryable failure marks the whole batch RETRY.
     Several changes of one dossier in one ``deliver`` call go in successive rounds, in order.
-    Items in doubt are looked up first (``TraCuuHoSo``), up to ``lookup_concurrency`` at a time.
+    Items in doubt are looked up first (``TraCuuHoSo``); the lookups, and the chunks of one
+    round (different dossiers), go side by side, up to ``lookup_concurrency`` calls at a time.
     No call starts that the items' ``LeaseBudget`` does not allow.
     """
 
@@ -213,12 +215,12 @@ class NationalPortalConnector:
         self.settings = settings or NationalPortalSettings()
         self.client = client or NationalPortalClient(self.settings, http)
         self.policy = self.settings.policy()
-        self._lookups: ThreadPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
-        if self._lookups is not None:
-            self._lookups.shutdown(wait=True)
-            self._lookups = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.client.close()
 
     def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
@@ -274,15 +276,21 @@ class NationalPortalConnector:
         """Only an item that an earlier attempt may have delivered is looked up first."""
         return w.doubt or (self.settings.lookup_on_retry and w.item.attempt > 1)
 
-    def _look_up(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
-        """``TraCuuHoSo`` for each of these, ``lookup_concurrency`` at a time (one per dossier)."""
-        if len(works) <= 1 or self.settings.lookup_concurrency <= 1:
-            for w in works:
-                self._look_up_one(w, budget)
+    def _side_by_side(self, calls: Sequence[functools.partial[None]]) -> None:
+        """Run these calls, up to ``lookup_concurrency`` at a time. Only calls about different
+        dossiers go side by side (the lookups, or the chunks of one round), so order holds."""
+        if len(calls) <= 1 or self.settings.lookup_concurrency <= 1:
+            for call in calls:
+                call()
             return
-        if self._lookups is None:
-            self._lookups = ThreadPoolExecutor(self.settings.lookup_concurrency, thread_name_prefix="portal-lookup")
-        list(self._lookups.map(lambda w: self._look_up_one(w, budget), works))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.lookup_concurrency, thread_name_prefix="portal-call")
+        for future in [self._pool.submit(call) for call in calls]:
+            future.result()
+
+    def _look_up(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
+        """``TraCuuHoSo`` for each of these (one call per dossier), side by side."""
+        self._side_by_side([functools.partial(self._look_up_one, w, budget) for w in works])
 
     def _look_up_one(self, w: _Work, budget: LeaseBudget | None) -> None:
         try:
@@ -304,21 +312,22 @@ class NationalPortalConnector:
         works = [w for w in works if w.hoso]
         size = self.settings.batch_size
         groups = {flag: [w for w in works if w.is_updating is flag] for flag in (False, True)}  # before any switch
-        for flag, group in groups.items():
-            for start in range(0, len(group), size):
-                chunk = group[start : start + size]
-                try:
-                    self.client.sync_dossiers([w.hoso for w in chunk], is_updating=flag, budget=budget)
-                except PortalError as exc:
-                    if exc.retryable:  # an upsert: repeating it is harmless, so no doubt from it
-                        for w in chunk:
-                            w.outcome = _failed(exc, w.doubt)
-                    else:
-                        for w in chunk:
-                            self._sync_one(w, exc if len(chunk) == 1 else None, budget)
-                    continue
+        chunks = [(flag, g[i : i + size]) for flag, g in groups.items() for i in range(0, len(g), size)]
+        self._side_by_side([functools.partial(self._sync_chunk, flag, chunk, budget) for flag, chunk in chunks])
+
+    def _sync_chunk(self, flag: bool, chunk: Sequence[_Work], budget: LeaseBudget | None) -> None:
+        try:
+            self.client.sync_dossiers([w.hoso for w in chunk], is_updating=flag, budget=budget)
+        except PortalError as exc:
+            if exc.retryable:  # an upsert: repeating it is harmless, so no doubt from it
                 for w in chunk:
-                    w.synced = True
+                    w.outcome = _failed(exc, w.doubt)
+            else:
+                for w in chunk:
+                    self._sync_one(w, exc if len(chunk) == 1 else None, budget)
+            return
+        for w in chunk:
+            w.synced = True
 
     def _sync_one(self, w: _Work, error: PortalError | None, budget: LeaseBudget | None) -> None:
         """One HoSo alone; an insert that already exists becomes an update and vice versa, once."""
@@ -339,28 +348,30 @@ class NationalPortalConnector:
                 return
             w.is_updating, switched, error = not w.is_updating, True, None
 
-    def _send_progress(self, works: Sequence[_Work], budget: LeaseBudget | None, split: bool = True) -> None:
+    def _send_progress(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
         size = self.settings.batch_size
-        for start in range(0, len(works), size):
-            chunk = works[start : start + size]
-            try:
-                answer = self.client.update_progress([w.progress for w in chunk], budget)
-            except PortalError as exc:
-                if split and not exc.retryable and len(chunk) > 1:
-                    for w in chunk:
-                        self._send_progress([w], budget, split=False)
-                elif exc.verdict is Verdict.ALREADY_EXISTS:
-                    for w in chunk:
-                        w.outcome = Outcome(OutcomeKind.DELIVERED, "progress entry already at the portal", w.ref)
-                else:  # appended entries: a call the portal may have acted on leaves them in doubt
-                    for w in chunk:
-                        w.doubt = w.doubt or exc.classified.maybe_processed
-                        w.outcome = _failed(exc, w.doubt)
-                continue
-            message = scrub(answer.get("message")) or None
-            for w in chunk:
-                detail = f"DongBoHoSoMC ({'update' if w.is_updating else 'insert'}) + CapNhatTienDoHoSoMC"
-                w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message)
+        chunks = [works[i : i + size] for i in range(0, len(works), size)]
+        self._side_by_side([functools.partial(self._progress_chunk, chunk, budget) for chunk in chunks])
+
+    def _progress_chunk(self, chunk: Sequence[_Work], budget: LeaseBudget | None, split: bool = True) -> None:
+        try:
+            answer = self.client.update_progress([w.progress for w in chunk], budget)
+        except PortalError as exc:
+            if split and not exc.retryable and len(chunk) > 1:
+                for w in chunk:
+                    self._progress_chunk([w], budget, split=False)
+            elif exc.verdict is Verdict.ALREADY_EXISTS:
+                for w in chunk:
+                    w.outcome = Outcome(OutcomeKind.DELIVERED, "progress entry already at the portal", w.ref)
+            else:  # appended entries: a call the portal may have acted on leaves them in doubt
+                for w in chunk:
+                    w.doubt = w.doubt or exc.classified.maybe_processed
+                    w.outcome = _failed(exc, w.doubt)
+            return
+        message = scrub(answer.get("message")) or None
+        for w in chunk:
+            detail = f"DongBoHoSoMC ({'update' if w.is_updating else 'insert'}) + CapNhatTienDoHoSoMC"
+            w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message)
 
 
 if TYPE_CHECKING:  # the connector satisfies the hub's port

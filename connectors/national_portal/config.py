@@ -48,7 +48,11 @@ class NationalPortalSettings(BaseSettings):
         "earlier attempt may have reached the portal (no answer, a server error, an abandoned attempt).",
     )
     lookup_concurrency: int = Field(
-        default=8, ge=1, le=64, description="TraCuuHoSo lookups in flight at once per batch (items in doubt)."
+        default=8,
+        ge=1,
+        le=64,
+        description="Portal calls in flight at once per batch: TraCuuHoSo lookups of the items in doubt, and the "
+        "sync / progress calls of one round (different dossiers).",
     )
 
     def url(self, endpoint: str) -> str:
