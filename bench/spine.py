@@ -164,7 +164,8 @@ def main() -> None:
         production = {"HUB_LEASE_SECONDS": "30", "HUB_LEASE_MARGIN": "2", "HUB_LEASE_GRACE": "2"}
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), HUB_PORTAL_MAX_ATTEMPTS="100", **production)
         stack.start(workers=args.workers)  # stops what it started if it fails
-        consumers = args.workers * int(stack.env.get("HUB_WORKER_CONCURRENCY", Settings().worker_concurrency))
+        per_process = stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency
+        consumers = args.workers * int(per_process)
         stack.wait_ready(consumers=consumers)  # no start-up in the figures
         engine = make_engine(db_url)
         try:

@@ -63,6 +63,9 @@ class Pipeline:
                     max_batch=s.worker_batch,
                     max_wait=s.worker_max_wait,
                     keeper=keeper,
+                    # the first consumer is fed first: full batches from a fast partner; the
+                    # next ones take batches while the earlier ones wait for a slow partner
+                    priority=self.workers - n,
                 )
                 self._spawn(f"worker-{name}-{n}", worker.run)
 

@@ -79,10 +79,13 @@ class Transport(Protocol):
         prefetch: int = 200,
         max_batch: int = 100,
         max_wait: float = 0.005,
+        priority: int = 0,
     ) -> None:
         """Block, handing batches to ``handler`` until ``stop`` is set; ack / reject /
         requeue each delivery as the handler says, only after it returns. Reconnects
-        with backoff on connection loss."""
+        with backoff on connection loss. ``priority``: among consumers of one queue, the
+        broker feeds those of higher priority first while they have room (prefetch); the
+        others get deliveries when those are full (RabbitMQ consumer priorities)."""
         ...
 
     def close(self) -> None: ...

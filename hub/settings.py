@@ -43,7 +43,11 @@ class Settings(BaseSettings):
     relay_idle_sleep: float = Field(
         default=0.25, description="Longest the idle relay waits for an outbox signal (NOTIFY) before looking anyway."
     )
-    worker_prefetch: int = 400
+    worker_prefetch: int = Field(
+        default=200,
+        description="Deliveries each consumer may hold unacked: its batch in progress and the next one. More "
+        "would sit behind a slow partner's batch while the process's other consumers wait.",
+    )
     worker_batch: int = 100
     worker_max_wait: float = Field(default=0.002, description="Seconds a worker waits to fill a batch.")
     worker_concurrency: int = Field(

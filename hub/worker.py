@@ -69,14 +69,16 @@ class Worker:
         connector: Connector,
         name: str | None = None,
         *,
-        prefetch: int = 400,
+        prefetch: int = 200,
         max_batch: int = 100,
         max_wait: float = 0.002,
         keeper: LeaseKeeper | None = None,
         lease_margin: float = 2.0,
+        priority: int = 0,
     ):
         self.ledger = ledger
         self.prefetch, self.max_batch, self.max_wait = prefetch, max_batch, max_wait
+        self.priority = priority  # among this process's consumers of the queue (see Transport.consume)
         self.transport = transport
         self.connector = connector
         self.policy = connector.policy
@@ -171,6 +173,7 @@ class Worker:
                 prefetch=self.prefetch,
                 max_batch=self.max_batch,
                 max_wait=self.max_wait,
+                priority=self.priority,
             )
         finally:
             done.set()
