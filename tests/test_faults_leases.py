@@ -77,6 +77,7 @@ def test_broker_drops_a_working_workers_connection_several_times(tmp_path: Path,
             until(all_in(r.engine, "delivered"), timeout=60, what="all delivered after the cuts")
             assert proxy.dropped >= 8
             assert_delivered_once_in_order(r.stack, expected)
+            assert abandoned(r) == 0, "a redelivery alone must take nothing over (the workers lived)"
     finally:
         proxy.stop()
 
