@@ -54,14 +54,15 @@ def _encode(payload: Any) -> bytes:
 
 class PooledHttp:
     """``JsonHttp`` on urllib3: pooled keep-alive connections, no redirects, no retries (the
-    hub decides what to retry), one timeout for connecting and one for each read."""
+    hub decides what to retry), one timeout for the whole call (connecting and reading)."""
 
     def __init__(self, timeout: float, pool_size: int = 4, headers: Mapping[str, str] | None = None) -> None:
         self.pool = urllib3.PoolManager(
             num_pools=8,
             maxsize=pool_size,
             block=False,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            # one bound for the whole call (a lease budget counts on it), and for each part
+            timeout=urllib3.Timeout(total=timeout, connect=timeout, read=timeout),
             retries=False,
             headers={"Content-Type": "application/json", "Accept": "application/json", **(headers or {})},
         )
