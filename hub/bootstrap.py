@@ -137,5 +137,5 @@ def bootstrap(
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
-    ledger = make_ledger(engine, lease_seconds=settings.lease_seconds)
+    ledger = make_ledger(engine, lease_seconds=settings.lease_seconds, grace_seconds=settings.lease_grace)
     return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport, _population_db=population_db)

@@ -167,3 +167,20 @@ def test_the_policy_is_the_one_the_settings_declare() -> None:
     policy = WebhookSettings(max_attempts=7, breaker_failures=900).policy()
     assert (policy.max_attempts, policy.breaker_failures, policy.timeout) == (7, 900, 10.0)
     assert policy.batch_size == DeliveryPolicy().batch_size  # not a webhook setting: the default
+
+
+@respx.mock
+def test_no_post_once_the_attempts_lease_is_lost(engine: Engine, owner: int) -> None:
+    from dataclasses import replace
+
+    from hub.ports import LeaseBudget
+
+    sub = subscriptions.create(engine, owner, "http://receiver.example/ok", ["payment.status.changed"])
+    route = respx.post("http://receiver.example/ok").respond(204)
+    budget = LeaseBudget(deadline=1e12)
+    budget.revoke()  # a renewal found the batch taken over
+    conn = WebhookConnector(engine, WebhookSettings())
+    [outcome] = conn.deliver([replace(item(sub["id"]), budget=budget)])
+    assert outcome.kind is OutcomeKind.RETRY and not outcome.in_doubt
+    assert route.call_count == 0
+    conn.close()
