@@ -169,18 +169,19 @@ def test_the_policy_is_the_one_the_settings_declare() -> None:
     assert policy.batch_size == DeliveryPolicy().batch_size  # not a webhook setting: the default
 
 
-@respx.mock
-def test_no_post_once_the_attempts_lease_is_lost(engine: Engine, owner: int) -> None:
+def test_no_post_once_the_attempts_lease_is_lost(engine: Engine, owner: int, answers: Answers) -> None:
     from dataclasses import replace
 
     from hub.ports import LeaseBudget
 
-    sub = subscriptions.create(engine, owner, "http://receiver.example/ok", ["payment.status.changed"])
-    route = respx.post("http://receiver.example/ok").respond(204)
+    url = f"http://receiver.test:{answers.port}/ok"
+    sub = subscriptions.create(engine, owner, url, ["payment.status.changed"])
     budget = LeaseBudget(deadline=1e12)
     budget.revoke()  # a renewal found the batch taken over
-    conn = WebhookConnector(engine, WebhookSettings())
+    conn = WebhookConnector(engine, LOOPBACK_OK, resolve=resolving({"receiver.test": "127.0.0.1"}))
     [outcome] = conn.deliver([replace(item(sub["id"]), budget=budget)])
     assert outcome.kind is OutcomeKind.RETRY and not outcome.in_doubt
-    assert route.call_count == 0
+    assert answers.got == []  # nothing was posted
+    [sent] = conn.deliver([item(sub["id"])])  # the same delivery with a live lease does post
+    assert sent.kind is OutcomeKind.DELIVERED and len(answers.got) == 1
     conn.close()
