@@ -77,7 +77,7 @@ def run(ledger: Ledger, meter: Meter, n: int, batch: int, label: str) -> None:
 
     def claim() -> None:
         for i in range(0, len(published), batch):
-            got, _unknown = ledger.claim([(m.message_id, False) for m in published[i : i + batch]], CONNECTOR, "w")
+            got, _unknown = ledger.claim([m.message_id for m in published[i : i + batch]], CONNECTOR, "w")
             claims.append(got)
 
     def record() -> None:

@@ -1,12 +1,14 @@
 """End-to-end benchmark of the spine, on RabbitMQ and PostgreSQL, in the production shape
 (api, relay, workers and the mock portal as separate processes on this machine).
 
-    python -m bench.spine [--n 6000] [--rate 200] [--latency-n 2000] [--workers 2]
+    python -m bench.spine [--n 6000] [--rate 200] [--latency-n 2000] [--workers 2] [--portal-latency-ms 200]
 
 Prints, from one run:
   (a) accepted/s through the real HTTP ingress (batches, several client threads);
   (b) delivered/s end to end, durable: accepted, outboxed, confirmed, delivered to the mock
       portal and recorded in the ledger = N / (first accept -> last delivery recorded);
+  (b') the same with the mock portal answering every call ``--portal-latency-ms`` late (a remote
+      partner), and the ratio of the two;
   (c) accept -> delivered latency p50/p99 (ledger: accepted_at -> delivered_at) at a fixed
       moderate rate of single-change requests;
   and the raw ceiling of this machine: pika publish (windowed confirms) -> consume -> ack of
@@ -25,12 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from bench import cpu, load, pika_ceiling
 from hub.clients import create_client
 from hub.db.engine import make_engine
 from hub.db.schema import attempts, messages
+from hub.settings import Settings
 from tests.factories import dossier_code, status_change
 from tests.support.broker import random_prefix
 from tests.support.db import temporary_pg_database
@@ -93,6 +97,24 @@ def wait_delivered(engine: Any, total: int, timeout: float) -> None:
         time.sleep(0.2)
 
 
+def delivered_per_s(
+    stack: Stack, engine: Any, key: str, bodies: list[dict[str, Any]], args: Any, done_before: int
+) -> tuple[int, int]:
+    """Post ``bodies`` in batches; (accepted/s, delivered/s from first accept to last delivery)."""
+    with engine.connect() as c:
+        mark = c.execute(select(func.max(messages.c.id))).scalar_one() or ""
+    seconds = post_batches(stack.api, key, bodies, args.batch, args.threads)
+    wait_delivered(engine, done_before + len(bodies), timeout=600)
+    times = ledger_times(engine, mark)
+    first_accept = min(a for a, _ in times)
+    last_delivered = max(d for _, d in times)
+    return round(len(bodies) / seconds), round(len(bodies) / (last_delivered - first_accept))
+
+
+def set_portal_latency(stack: Stack, ms: int) -> None:
+    httpx.post(stack.portal + "/_mock/faults", json={"latency_ms": ms}, timeout=5).raise_for_status()
+
+
 def ledger_times(engine: Any, since_id: str = "") -> list[tuple[float, float]]:
     with engine.connect() as c:
         rows = c.execute(select(messages.c.accepted_at, messages.c.delivered_at).where(messages.c.id > since_id)).all()
@@ -129,6 +151,9 @@ def main() -> None:
     ap.add_argument("--latency-n", type=int, default=2000, help="changes in the latency phase")
     ap.add_argument("--workers", type=int, default=2, help="worker processes")
     ap.add_argument(
+        "--portal-latency-ms", type=int, default=200, help="mock portal latency per call in the remote phase (0: skip)"
+    )
+    ap.add_argument(
         "--broker-url", default=os.environ.get("HUB_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
     )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -136,9 +161,12 @@ def main() -> None:
 
     figures: dict[str, Any] = {"n": args.n, "workers": args.workers, "batch": args.batch, "cpus": os.cpu_count()}
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), HUB_PORTAL_MAX_ATTEMPTS="100")
+        production = {"HUB_LEASE_SECONDS": "30", "HUB_LEASE_MARGIN": "2", "HUB_LEASE_GRACE": "2"}
+        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), HUB_PORTAL_MAX_ATTEMPTS="100", **production)
         stack.start(workers=args.workers)  # stops what it started if it fails
-        stack.wait_ready(consumers=args.workers)  # no start-up in the figures
+        per_process = stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency
+        consumers = args.workers * int(per_process)
+        stack.wait_ready(consumers=consumers)  # no start-up in the figures
         engine = make_engine(db_url)
         try:
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
@@ -148,14 +176,20 @@ def main() -> None:
             # (a) + (b): throughput
             pids = {name: proc.pid for name, proc in stack.procs.items()}
             cpu_before = cpu.snapshot(pids)
-            seconds = post_batches(stack.api, key, bodies, args.batch, args.threads)
-            figures["accepted_per_s"] = round(args.n / seconds)
-            wait_delivered(engine, args.n, timeout=600)
+            figures["accepted_per_s"], figures["delivered_per_s"] = delivered_per_s(stack, engine, key, bodies, args, 0)
             cpu_ms = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.n)
-            times = ledger_times(engine)
-            first_accept = min(a for a, _ in times)
-            last_delivered = max(d for _, d in times)
-            figures["delivered_per_s"] = round(args.n / (last_delivered - first_accept))
+            done = args.n
+
+            # (b'): the same with a remote partner
+            if args.portal_latency_ms:
+                cpu.settle()
+                set_portal_latency(stack, args.portal_latency_ms)
+                _, remote = delivered_per_s(stack, engine, key, workload(args.n), args, done)
+                set_portal_latency(stack, 0)
+                done += args.n
+                figures["portal_latency_ms"] = args.portal_latency_ms
+                figures["delivered_per_s_with_latency"] = remote
+                figures["with_latency_to_without"] = round(remote / figures["delivered_per_s"], 3)
 
             # (c): latency at a fixed moderate rate
             with engine.connect() as c:
@@ -164,7 +198,7 @@ def main() -> None:
             cpu.settle()  # steady state: what the burst left behind (autovacuum...) is done
             cpu_before = cpu.snapshot(pids)
             figures["latency_offered_rate_achieved_per_s"] = round(post_paced(stack.api, key, paced, args.rate))
-            wait_delivered(engine, args.n + args.latency_n, timeout=300)
+            wait_delivered(engine, done + args.latency_n, timeout=300)
             cpu_ms_paced = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.latency_n)
             lat = [(d - a) * 1000 for a, d in ledger_times(engine, mark)]
             figures["latency_rate_per_s"] = args.rate
@@ -176,7 +210,7 @@ def main() -> None:
             portal = stack.portal_state()
             figures["portal_progress_entries"] = portal["stats"]["progress_entries"]
             figures["portal_duplicates"] = portal["stats"]["duplicate_progress_entries"]
-            figures["lost"] = args.n + args.latency_n - figures["portal_progress_entries"]
+            figures["lost"] = done + args.latency_n - figures["portal_progress_entries"]
         finally:
             stack.stop()
             engine.dispose()

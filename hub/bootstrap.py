@@ -131,7 +131,8 @@ def open_database(settings: Settings | None = None, *, run_migrations: bool = Tr
     engine = make_engine(s.database_url)
     if run_migrations:
         migrate(engine)
-    return Database(settings=s, engine=engine, ledger=make_ledger(engine, lease_seconds=s.lease_seconds))
+    ledger = make_ledger(engine, lease_seconds=s.lease_seconds, grace_seconds=s.lease_grace)
+    return Database(settings=s, engine=engine, ledger=ledger)
 
 
 def citizen_service(settings: Settings, engine: Engine, popdb: PopulationDbSettings) -> CitizenService:

@@ -108,7 +108,10 @@ def worker(
         list[str] | None,
         typer.Option(help="Connector whose queue to consume (repeatable; default: every delivery connector)"),
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Consumers per connector in this process")] = 1,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Batches in flight per connector in this process (default HUB_WORKER_CONCURRENCY)"),
+    ] = None,
 ) -> None:
     """Consume connector queues and deliver to the partners."""
     _run_pipeline("worker", relay=False, workers=concurrency, connector_names=connector or None)

@@ -10,7 +10,8 @@ two adapters:
   or a client whose traffic respx scripts in tests.
 
 Both raise ``HttpFailure`` when no answer came (timeout, refused, reset); its message names
-the underlying error (``ReadTimeout``...) and never carries the request.
+the underlying error (``ReadTimeout``...) and never carries the request, and its ``sent``
+says whether the request may have left (False only when no connection was made).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from hub import jsonbody
 
 
 class HttpFailure(Exception):
-    """No HTTP answer: the request may or may not have reached the partner."""
+    """No HTTP answer. ``sent``: the request may have reached the partner (True unless the
+    connection itself could not be made: refused, unresolvable, connect timeout)."""
+
+    def __init__(self, message: str, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class JsonHttp(Protocol):
@@ -51,14 +57,15 @@ def _encode(payload: Any) -> bytes:
 
 class PooledHttp:
     """``JsonHttp`` on urllib3: pooled keep-alive connections, no redirects, no retries (the
-    hub decides what to retry), one timeout for connecting and one for each read."""
+    hub decides what to retry), one timeout for the whole call (connecting and reading)."""
 
     def __init__(self, timeout: float, pool_size: int = 4, headers: Mapping[str, str] | None = None) -> None:
         self.pool = urllib3.PoolManager(
             num_pools=8,
             maxsize=pool_size,
             block=False,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            # one bound for the whole call (a lease budget counts on it), and for each part
+            timeout=urllib3.Timeout(total=timeout, connect=timeout, read=timeout),
             retries=False,
             headers={"Content-Type": "application/json", "Accept": "application/json", **(headers or {})},
         )
@@ -67,7 +74,9 @@ class PooledHttp:
         try:
             r = self.pool.urlopen("POST", url, body=_encode(payload), headers={**self.pool.headers, **headers})
         except urllib3.exceptions.HTTPError as exc:
-            raise HttpFailure(type(exc).__name__) from exc
+            # NewConnectionError and NameResolutionError are ConnectTimeoutErrors too
+            connected = not isinstance(exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.PoolError)
+            raise HttpFailure(type(exc).__name__, sent=connected) from exc
         return r.status, _parse(r.data)
 
     def close(self) -> None:
@@ -84,7 +93,8 @@ class HttpxHttp:
         try:
             r = self.client.post(url, content=_encode(payload), headers={"Content-Type": "application/json", **headers})
         except httpx.HTTPError as exc:
-            raise HttpFailure(type(exc).__name__) from exc
+            connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise HttpFailure(type(exc).__name__, sent=connected) from exc
         return r.status_code, _parse(r.content)
 
     def close(self) -> None:

@@ -41,6 +41,10 @@ class Classified:
     code: str | None = None  # the partner's code, normalised, if the answer had one
     message: str = ""  # the partner's message, shortened and scrubbed of personal data
     http_status: int | None = None
+    # the partner may have acted on the call although it did not say so: no answer after the
+    # request may have left, a server error (500, 502, 504...), an answer it cannot have meant.
+    # False for a definite answer: a code, 4xx, 503 and 429 (refused before any work).
+    maybe_processed: bool = False
 
     @property
     def retryable(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from hub.lease import LeaseKeeper
 from hub.ports import Connector, TransportError
 from hub.relay import Relay
 from hub.resilience import backoff
@@ -25,7 +26,7 @@ class Pipeline:
         hub: Hub,
         *,
         relay: bool = True,
-        workers: int = 1,
+        workers: int | None = None,
         connector_names: list[str] | None = None,
         connector_factory: Callable[[str], Connector] | None = None,
     ):
@@ -33,7 +34,7 @@ class Pipeline:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.run_relay = relay
-        self.workers = workers
+        self.workers = hub.settings.worker_concurrency if workers is None else workers  # per connector
         self.names = connector_names or list(hub.routing.names)  # the delivery connectors wired in
         self.factory = connector_factory or hub.routing.build
         self.connectors: list[Connector] = []
@@ -48,6 +49,9 @@ class Pipeline:
             relay = Relay(self.hub.ledger, self.hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep)
             self._spawn("relay", relay.run)
             self._spawn("reconciler", self._reconcile)
+        keeper = LeaseKeeper(self.hub.ledger, s.lease_margin)  # renews every batch in progress here
+        if self.workers:
+            self._spawn("lease-keeper", keeper.run)
         for name in self.names:
             for n in range(self.workers):
                 connector = self.factory(name)
@@ -59,6 +63,10 @@ class Pipeline:
                     prefetch=s.worker_prefetch,
                     max_batch=s.worker_batch,
                     max_wait=s.worker_max_wait,
+                    keeper=keeper,
+                    # the first consumer is fed first: full batches from a fast partner; the
+                    # next ones take batches while the earlier ones wait for a slow partner
+                    priority=self.workers - n,
                 )
                 self._spawn(f"worker-{name}-{n}", worker.run)
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -78,16 +79,56 @@ class Transport(Protocol):
         prefetch: int = 200,
         max_batch: int = 100,
         max_wait: float = 0.005,
+        priority: int = 0,
     ) -> None:
         """Block, handing batches to ``handler`` until ``stop`` is set; ack / reject /
         requeue each delivery as the handler says, only after it returns. Reconnects
-        with backoff on connection loss."""
+        with backoff on connection loss. ``priority``: among consumers of one queue, the
+        broker feeds those of higher priority first while they have room (prefetch); the
+        others get deliveries when those are full (RabbitMQ consumer priorities)."""
         ...
 
     def close(self) -> None: ...
 
 
 # ---------------------------------------------------------------- connector
+class LeaseBudget:
+    """The time an attempt may still spend on partner calls, on this process's monotonic clock.
+
+    The worker makes one per claimed batch: its deadline is when the ledger's lease on the
+    batch ends, as seen from here (the time the claim was *sent* plus the lease's length, so
+    never later than the ledger's own view). Each renewal moves it on; a renewal that finds
+    the batch taken over revokes it. A connector calls ``allows(timeout)`` before every
+    partner call and does not start the call when it says no: a call that starts then ends,
+    even if it runs its whole timeout, at least ``margin`` seconds before the lease does."""
+
+    def __init__(self, deadline: float, margin: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.deadline = deadline
+        self.margin = margin
+        self.clock = clock
+        self.revoked = False
+
+    def remaining(self) -> float:
+        """Seconds left before the lease ends (0 once revoked)."""
+        return 0.0 if self.revoked else max(0.0, self.deadline - self.clock())
+
+    def allows(self, call_seconds: float) -> bool:
+        """May a call that takes at most ``call_seconds`` start now?"""
+        return not self.revoked and self.clock() + call_seconds + self.margin <= self.deadline
+
+    def extend(self, deadline: float) -> None:
+        """The lease was renewed: it now ends at ``deadline`` (never earlier than before)."""
+        if not self.revoked:
+            self.deadline = max(self.deadline, deadline)
+
+    def revoke(self) -> None:
+        """The attempt no longer owns its messages: no more calls, whatever the time."""
+        self.revoked = True
+
+
+NOT_ATTEMPTED = "not attempted: the lease would end before a partner call could"
+
+
 @dataclass(frozen=True)
 class DeliveryItem:
     """One message for a connector to deliver, with what the ledger knows about it."""
@@ -98,8 +139,14 @@ class DeliveryItem:
     payload: Mapping[str, Any]  # canonical payload, JSON form, already validated
     attempt: int  # 1 for the first attempt
     key_known_to_partner: bool  # an earlier message of this key was delivered (DVCQG: isUpdating)
-    in_doubt: bool  # an earlier attempt may have reached the partner (crash mid-call)
+    in_doubt: bool  # an earlier attempt may have reached the partner (timeout, abandoned attempt)
     correlation_id: str = ""
+    # the attempt's time budget (shared by its batch); None: unbounded (tests, direct calls)
+    budget: LeaseBudget | None = field(default=None, compare=False, repr=False)
+
+    def may_call(self, call_seconds: float) -> bool:
+        """May a partner call for this item, bounded by ``call_seconds``, start now?"""
+        return self.budget is None or self.budget.allows(call_seconds)
 
 
 class OutcomeKind(Enum):
@@ -114,6 +161,11 @@ class Outcome:
     detail: str = ""  # human-readable reason or partner message (no personal data)
     partner_ref: str | None = None  # the partner's reference for the delivery, if any
     response: str | None = None  # short excerpt of the partner's response, for the trace
+    # RETRY / DEAD: the partner may have this change although the attempt does not know it
+    # (no answer after the request may have left, a server error) or an earlier attempt's
+    # doubt was not cleared; the next attempt checks the partner first. False only for a
+    # definite answer (refused connection, an error the partner gave before doing anything).
+    in_doubt: bool = True
 
 
 @dataclass(frozen=True)

@@ -112,19 +112,23 @@ def exchanges(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
 
 def portal_sync(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
     m = messages
-    q = select(
-        m.c.key,
-        _field("agency_code"),
-        m.c.payload["status"].as_string(),
-        m.c.state,
-        _field("finished_at"),
-        _field("appointment_at"),
-    ).where(
-        m.c.connector == PORTAL,
-        m.c.type == DOSSIER_STATUS_CHANGED,
-        m.c.accepted_at >= w.since,
-        m.c.accepted_at < w.until,
-    )
+    q = (
+        select(
+            m.c.key,
+            _field("agency_code"),
+            m.c.payload["status"].as_string(),
+            m.c.state,
+            _field("finished_at"),
+            _field("appointment_at"),
+        )
+        .where(
+            m.c.connector == PORTAL,
+            m.c.type == DOSSIER_STATUS_CHANGED,
+            m.c.accepted_at >= w.since,
+            m.c.accepted_at < w.until,
+        )
+        .order_by(m.c.key, m.c.occurred_at, m.c.id)
+    )  # a dossier's changes in order: its latest appointment wins
     dossiers: dict[str, dict[str, Any]] = {}
     for key, agency, status, state, finished_at, appointment_at in c.execute(q):
         d = dossiers.setdefault(key, {"agency": agency or "", "synced": True, "finished": None, "due": None})

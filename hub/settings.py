@@ -77,11 +77,36 @@ class Settings(BaseSettings):
     relay_idle_sleep: float = Field(
         default=0.25, description="Longest the idle relay waits for an outbox signal (NOTIFY) before looking anyway."
     )
-    worker_prefetch: int = 400
+    worker_prefetch: int = Field(
+        default=200,
+        description="Deliveries each consumer may hold unacked: its batch in progress and the next one. More "
+        "would sit behind a slow partner's batch while the process's other consumers wait.",
+    )
     worker_batch: int = 100
     worker_max_wait: float = Field(default=0.002, description="Seconds a worker waits to fill a batch.")
+    worker_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Batches in flight per connector in each worker process (one consumer, channel and "
+        "worker each; `lgsp worker --concurrency` overrides it). Order per dossier holds whatever the value.",
+    )
     lease_seconds: float = Field(
-        default=120.0, description="A delivery in progress for longer than this is taken over by another worker."
+        default=30.0,
+        gt=0,
+        description="A worker's lease on a batch it delivers; renewed every quarter of it while the batch is in "
+        "progress. Must leave room for a partner call: at least 4/3 x (partner timeout + HUB_LEASE_MARGIN).",
+    )
+    lease_margin: float = Field(
+        default=2.0,
+        ge=0,
+        description="A partner call starts only if it would end, after its whole timeout, this many seconds "
+        "before the lease does.",
+    )
+    lease_grace: float = Field(
+        default=2.0,
+        ge=0,
+        description="A delivery is taken over only this many seconds after its lease ended (its worker stopped "
+        "calling the partner HUB_LEASE_MARGIN seconds before the end).",
     )
 
     payment_profile: str = Field(default="napas", description="Gateway profile used when a request names none.")

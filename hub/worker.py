@@ -1,24 +1,32 @@
 """The worker: consumes a connector's queue and delivers to the partner.
 
-For each batch: claim in the ledger (ordering, leases) -> deliver through the connector ->
+For each batch: claim in the ledger (ordering, leases) -> deliver through the connector,
+under a lease the ``LeaseKeeper`` renews and a ``LeaseBudget`` the connector respects ->
 record every outcome (delivered / retry scheduled / dead) -> only then ack to the broker.
+A copy of a message that another attempt holds under a live lease is acked and left alone:
+the ledger, not the broker, makes sure it finishes (its lease ends if its worker dies, and
+the relay queues it again).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import structlog
 
 from hub import metrics
+from hub.lease import LeaseKeeper
 from hub.ledger import DATABASE_ERRORS, Ledger
-from hub.ports import Connector, Delivery, Disposition, Outcome, OutcomeKind, Transport
+from hub.ports import NOT_ATTEMPTED, Connector, Delivery, DeliveryItem, Disposition, Outcome, OutcomeKind, Transport
 
 log = structlog.get_logger("hub.worker")
+_serial = itertools.count(1)
 
 
 class CircuitBreaker:
@@ -61,17 +69,25 @@ class Worker:
         connector: Connector,
         name: str | None = None,
         *,
-        prefetch: int = 400,
+        prefetch: int = 200,
         max_batch: int = 100,
         max_wait: float = 0.002,
+        keeper: LeaseKeeper | None = None,
+        lease_margin: float = 2.0,
+        priority: int = 0,
     ):
         self.ledger = ledger
         self.prefetch, self.max_batch, self.max_wait = prefetch, max_batch, max_wait
+        self.priority = priority  # among this process's consumers of the queue (see Transport.consume)
         self.transport = transport
         self.connector = connector
         self.policy = connector.policy
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{next(_serial)}"
         self.breaker = CircuitBreaker(self.policy.breaker_failures, self.policy.breaker_reset)
+        # a keeper shared by the workers of a process (Pipeline), or this worker's own
+        self.own_keeper = keeper is None
+        self.keeper = keeper or LeaseKeeper(ledger, lease_margin)
+        self.keeper.check(connector.name, self.policy.timeout)
         self._stop = threading.Event()
 
     def handle(self, batch: Sequence[Delivery]) -> list[Disposition]:
@@ -83,10 +99,9 @@ class Worker:
         for i, d in enumerate(batch):
             if not d.message_id:
                 out[i] = Disposition.REJECT
+        claimed_at = self.keeper.clock()  # before the claim is sent: the lease starts no earlier
         try:
-            claims, unknown = self.ledger.claim(
-                [(d.message_id, d.redelivered) for _, d in usable], self.connector.name, self.name
-            )
+            claims, unknown = self.ledger.claim([d.message_id for _, d in usable], self.connector.name, self.name)
         except DATABASE_ERRORS as exc:
             log.warning("worker.claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
             self._stop.wait(0.5)
@@ -97,27 +112,26 @@ class Worker:
                 log.error("worker.unknown_message", message_id=d.message_id, position=j)
         if not claims:
             return out
-        items = [c.item for c in claims]
+        budget = self.keeper.budget(claimed_at)
+        items = [replace(c.item, budget=budget) for c in claims]
         started = time.perf_counter()
-        try:
-            outcomes = self.connector.deliver(items)
-            if len(outcomes) != len(items):
-                raise RuntimeError(f"connector returned {len(outcomes)} outcomes for {len(items)} items")
-        except Exception as exc:  # a connector bug must not lose or kill anything: retry later
-            log.exception("worker.connector_error", connector=self.connector.name)
-            outcomes = [Outcome(OutcomeKind.RETRY, f"connector error: {type(exc).__name__}")] * len(items)
+        with self.keeper.holding(claims, budget):
+            outcomes = self._deliver(items)
         metrics.DELIVERY_SECONDS.labels(self.connector.name).observe(time.perf_counter() - started)
         self.breaker.observe(outcomes)
         metrics.CIRCUIT_OPEN.labels(self.connector.name).set(1 if self.breaker.state == "open" else 0)
         try:
             states = self.ledger.record(claims, outcomes, self.policy, self.connector.name)
         except DATABASE_ERRORS as exc:
-            # Not recorded: hand the messages back; the redelivery is taken over as in-doubt.
+            # Not recorded: hand the messages back. A copy is skipped while the lease lives; once
+            # it ends the relay queues the message again, in doubt (the partner is checked first).
             log.warning("worker.record_failed", error=type(exc).__name__, detail=str(exc)[:200])
             self._stop.wait(0.5)
             return [Disposition.REQUEUE] * len(batch)
         for state in states.values():
             metrics.OUTCOMES.labels(self.connector.name, state).inc()
+        if len(states) < len(claims):
+            log.warning("worker.superseded", connector=self.connector.name, outcomes=len(claims) - len(states))
         for c, o in zip(claims, outcomes, strict=True):
             if o.kind is not OutcomeKind.DELIVERED:
                 log.info(
@@ -129,17 +143,40 @@ class Worker:
                 )
         return out
 
+    def _deliver(self, items: list[DeliveryItem]) -> list[Outcome]:
+        """The connector's outcomes; nothing at all is called if the lease is already too short."""
+        if not items[0].may_call(self.policy.timeout):
+            return [Outcome(OutcomeKind.RETRY, NOT_ATTEMPTED, in_doubt=it.in_doubt) for it in items]
+        try:
+            outcomes = self.connector.deliver(items)
+            if len(outcomes) != len(items):
+                raise RuntimeError(f"connector returned {len(outcomes)} outcomes for {len(items)} items")
+        except Exception as exc:  # a connector bug must not lose or kill anything: retry later
+            log.exception("worker.connector_error", connector=self.connector.name)
+            return [Outcome(OutcomeKind.RETRY, f"connector error: {type(exc).__name__}")] * len(items)
+        return list(outcomes)
+
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
         log.info("worker.started", connector=self.connector.name, worker=self.name)
+        renewing, done = None, threading.Event()
+        if self.own_keeper:  # else the Pipeline runs the shared keeper
+            renewing = threading.Thread(target=self.keeper.run, args=(done,), name="lgsp-lease", daemon=True)
+            renewing.start()
         # An unexpected error ends consume with the batch handed back to the broker; the
         # Pipeline that runs every worker (embedded and `lgsp worker`) logs it and starts us again.
-        self.transport.consume(
-            self.connector.name,
-            self.handle,
-            stop=stop,
-            prefetch=self.prefetch,
-            max_batch=self.max_batch,
-            max_wait=self.max_wait,
-        )
+        try:
+            self.transport.consume(
+                self.connector.name,
+                self.handle,
+                stop=stop,
+                prefetch=self.prefetch,
+                max_batch=self.max_batch,
+                max_wait=self.max_wait,
+                priority=self.priority,
+            )
+        finally:
+            done.set()
+            if renewing is not None:
+                renewing.join(timeout=1)
         log.info("worker.stopped", connector=self.connector.name)

@@ -203,7 +203,7 @@ def test_timeline_and_replay(api: TestClient, keys: dict[str, str], hub: Hub) ->
     assert [m["status"] for m in tl.json()["messages"]] == [2, 4]  # in the order they happened
     assert api.get(f"/v1/dossiers/{code}/timeline", headers=h(keys["b"])).status_code == 404
     # make the first one dead, then replay it as an operator
-    claims, _ = hub.ledger.claim([(ids[1], False)], "national_portal", "w")
+    claims, _ = hub.ledger.claim([ids[1]], "national_portal", "w")
     hub.ledger.record(claims, [Outcome(OutcomeKind.DEAD, "rejected")], DeliveryPolicy(), "national_portal")
     assert api.post(f"/v1/messages/{ids[1]}/replay", headers=h(keys["a"])).status_code == 403
     dead = api.get("/v1/messages?state=dead", headers=h(keys["admin"])).json()["messages"]

@@ -167,10 +167,12 @@ def test_portal_down_for_a_while_then_back(tmp_path: Path, pg: str) -> None:
         metrics_port = free_port()  # the only worker, so its own metrics must show the outage
         r.stack.spawn("worker-m", "worker", env={"HUB_METRICS_PORT": str(metrics_port)})
         bodies, expected = changes(40, seed=3)
-        httpx.post(r.stack.portal + "/_mock/faults", json={"outage_seconds": 4}).raise_for_status()
+        # the outage lasts until the worker (which may start slowly on a loaded machine) has seen it
+        httpx.post(r.stack.portal + "/_mock/faults", json={"outage_seconds": 600}).raise_for_status()
         post(r.stack, r.key, bodies)
-        until(lambda: states(r.engine).get("retrying", 0) > 0, what="retries during the outage")
+        until(lambda: states(r.engine).get("retrying", 0) > 0, timeout=60, what="retries during the outage")
         assert states(r.engine).get("delivered", 0) == 0
+        httpx.post(r.stack.portal + "/_mock/faults", json={"outage_seconds": 0}).raise_for_status()  # back
         until(all_in(r.engine, "delivered"), timeout=90, what="all delivered after the outage")
         assert_delivered_once_in_order(r.stack, expected)
         # the worker's own metrics show the outage: retries scheduled and deliveries

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from hub.canonical import DossierStatusChange
 from hub.db.schema import attempts, messages, outbox
-from hub.ledger import Accepted, IdempotencyKey, Ledger, NotReplayable, make_ledger
+from hub.ledger import Accepted, Held, IdempotencyKey, Ledger, NotReplayable, make_ledger
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
 from tests.conftest import Clock
 from tests.factories import dossier_code, model, new_message
@@ -105,7 +105,7 @@ def test_publish_failure_keeps_outbox_rows(ledger: Ledger, engine: Engine) -> No
 
 def test_claim_deliver_record(ledger: Ledger, engine: Engine) -> None:
     (a,) = accept(ledger, model())
-    claims, unknown = ledger.claim([(a.message_id, False), ("01NOSUCHMESSAGE00000000000", False)], PORTAL, "w1")
+    claims, unknown = ledger.claim([a.message_id, "01NOSUCHMESSAGE00000000000"], PORTAL, "w1")
     assert unknown == {"01NOSUCHMESSAGE00000000000"}
     assert [c.item.message_id for c in claims] == [a.message_id]
     item = claims[0].item
@@ -114,7 +114,7 @@ def test_claim_deliver_record(ledger: Ledger, engine: Engine) -> None:
     ledger.record(claims, [Outcome(OutcomeKind.DELIVERED, "ok", partner_ref="P1")], POLICY, PORTAL)
     assert state(engine, a.message_id) == "delivered"
     # a duplicate broker copy of a delivered message claims nothing
-    assert ledger.claim([(a.message_id, True)], PORTAL, "w2")[0] == []
+    assert ledger.claim([a.message_id], PORTAL, "w2")[0] == []
     with engine.connect() as c:
         row = c.execute(select(attempts)).one()
     assert (row.outcome, row.partner_ref, row.worker) == ("delivered", "P1", "w1")
@@ -131,33 +131,33 @@ def test_later_change_is_held_until_the_earlier_one_is_done(ledger: Ledger, engi
     a1, a2, ao = accept(ledger, m1, m2, other)
     drain(ledger)
     # the later change arrives first, with another dossier's change
-    claims, _ = ledger.claim([(a2.message_id, False), (ao.message_id, False)], PORTAL, "w")
+    claims, _ = ledger.claim([a2.message_id, ao.message_id], PORTAL, "w")
     assert [c.item.message_id for c in claims] == [ao.message_id]  # other dossiers flow on
     assert state(engine, a2.message_id) == "held"
     ledger.record(claims, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
-    claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")
+    claims, _ = ledger.claim([a1.message_id], PORTAL, "w")
     ledger.record(claims, [Outcome(OutcomeKind.RETRY, "timeout")], POLICY, PORTAL)
     assert state(engine, a1.message_id) == "retrying"
     assert state(engine, a2.message_id) == "held"  # still held while the earlier one retries
     assert outbox_ids(engine) == []
-    claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")  # retry not due: stale copy
+    claims, _ = ledger.claim([a1.message_id], PORTAL, "w")  # retry not due: stale copy
     assert claims == []
     ledger.now.advance(1000)  # type: ignore[attr-defined]
     assert ledger.promote_due() == 1
     assert drain(ledger) == [a1.message_id]
-    claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")
+    claims, _ = ledger.claim([a1.message_id], PORTAL, "w")
     assert claims[0].item.in_doubt and claims[0].item.attempt == 2
     ledger.record(claims, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
     assert state(engine, a2.message_id) == "queued"
     assert drain(ledger) == [a2.message_id]
-    claims, _ = ledger.claim([(a2.message_id, False)], PORTAL, "w")
+    claims, _ = ledger.claim([a2.message_id], PORTAL, "w")
     assert claims[0].item.key_known_to_partner  # DVCQG isUpdating=True from the ledger
 
 
 def test_two_changes_of_one_dossier_in_one_batch(ledger: Ledger, engine: Engine) -> None:
     code = dossier_code()
     a1, a2 = accept(ledger, model(code=code, status=2, minutes_ago=9), model(code=code, status=4, minutes_ago=8))
-    claims, _ = ledger.claim([(a2.message_id, False), (a1.message_id, False)], PORTAL, "w")
+    claims, _ = ledger.claim([a2.message_id, a1.message_id], PORTAL, "w")
     assert [c.item.message_id for c in claims] == [a1.message_id]
     assert state(engine, a2.message_id) == "held"
 
@@ -166,9 +166,9 @@ def test_retry_budget_spent_goes_dead_and_releases_the_next(ledger: Ledger, engi
     code = dossier_code()
     a1, a2 = accept(ledger, model(code=code, status=2, minutes_ago=9), model(code=code, status=4, minutes_ago=8))
     drain(ledger)
-    ledger.claim([(a2.message_id, False)], PORTAL, "w")
+    ledger.claim([a2.message_id], PORTAL, "w")
     for _ in range(POLICY.max_attempts):
-        claims, _ = ledger.claim([(a1.message_id, False)], PORTAL, "w")
+        claims, _ = ledger.claim([a1.message_id], PORTAL, "w")
         assert claims, "message should be claimable"
         ledger.record(claims, [Outcome(OutcomeKind.RETRY, "HTTP 503")], POLICY, PORTAL)
         clock.advance(1000)
@@ -188,14 +188,14 @@ def test_permanent_rejection_is_dead_and_replay_requeues(ledger: Ledger, engine:
     drain(ledger)
     with pytest.raises(NotReplayable):
         ledger.replay(a.message_id)
-    claims, _ = ledger.claim([(a.message_id, False)], PORTAL, "w")
+    claims, _ = ledger.claim([a.message_id], PORTAL, "w")
     ledger.record(claims, [Outcome(OutcomeKind.DEAD, "MaTTHC unknown")], POLICY, PORTAL)
     assert state(engine, a.message_id) == "dead"
     assert ledger.replay(a.message_id) == "queued"
     assert outbox_ids(engine) == [a.message_id]
     # the replay has a fresh budget: three more attempts before dead again
     for n in range(POLICY.max_attempts - 1):
-        claims, _ = ledger.claim([(a.message_id, False)], PORTAL, "w")
+        claims, _ = ledger.claim([a.message_id], PORTAL, "w")
         ledger.record(claims, [Outcome(OutcomeKind.RETRY, "busy")], POLICY, PORTAL)
         assert state(engine, a.message_id) == "retrying", n
         ledger.now.advance(1000)  # type: ignore[attr-defined]
@@ -205,37 +205,104 @@ def test_permanent_rejection_is_dead_and_replay_requeues(ledger: Ledger, engine:
 def test_lost_worker_lease_expires_and_message_is_requeued(ledger: Ledger, engine: Engine, clock: Clock) -> None:
     (a,) = accept(ledger, model())
     drain(ledger)
-    claims, _ = ledger.claim([(a.message_id, False)], PORTAL, "dead-worker")
-    assert ledger.claim([(a.message_id, False)], PORTAL, "w2")[0] == []  # lease held: a duplicate copy
+    claims, _ = ledger.claim([a.message_id], PORTAL, "dead-worker")
+    assert ledger.claim([a.message_id], PORTAL, "w2")[0] == []  # lease held: a duplicate copy
     clock.advance(61)
+    assert ledger.promote_due() == 0  # ended, but within the grace (2 s)
+    clock.advance(2)
     assert ledger.promote_due() == 1
     assert state(engine, a.message_id) == "queued"
-    claims2, _ = ledger.claim([(a.message_id, False)], PORTAL, "w2")
+    claims2, _ = ledger.claim([a.message_id], PORTAL, "w2")
     assert claims2[0].item.in_doubt and claims2[0].item.attempt == 2
-    # the old worker wakes up and records: superseded, the state belongs to the new worker
-    ledger.record(claims, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
-    assert state(engine, a.message_id) == "delivering"
-    ledger.record(claims2, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL)
+    # the old worker wakes up and records: superseded, but "delivered" is a fact and is kept
+    assert ledger.record(claims, [Outcome(OutcomeKind.DELIVERED, partner_ref="P1")], POLICY, PORTAL) == {
+        a.message_id: "delivered"
+    }
     assert state(engine, a.message_id) == "delivered"
+    assert ledger.renew([Held(a.message_id, 2, "w2")]) == set()  # the new attempt no longer holds it
+    assert ledger.record(claims2, [Outcome(OutcomeKind.DELIVERED)], POLICY, PORTAL) == {}
     with engine.connect() as c:
-        outcomes = [r.outcome for r in c.execute(select(attempts).order_by(attempts.c.id))]
-    assert outcomes == ["delivered", "delivered"] or outcomes == ["abandoned", "delivered"]
+        rows = c.execute(select(attempts).order_by(attempts.c.number)).all()
+    assert [(r.number, r.outcome) for r in rows] == [(1, "delivered"), (2, "delivered")]
+    assert "recorded all the same" in rows[0].detail and "superseded" in rows[1].detail
 
 
-def test_redelivery_takes_over_in_doubt(ledger: Ledger, engine: Engine) -> None:
+def test_a_redelivery_alone_takes_nothing_over(ledger: Ledger, engine: Engine, clock: Clock) -> None:
+    """The broker redelivers when a live worker's connection drops: the copy is skipped while
+    the lease lives; only a lease ended (plus grace) lets another worker take over, in doubt."""
     (a,) = accept(ledger, model())
-    ledger.claim([(a.message_id, False)], PORTAL, "w1")
-    claims, _ = ledger.claim([(a.message_id, True)], PORTAL, "w2")  # broker redelivered: w1's channel died
+    ledger.claim([a.message_id], PORTAL, "w1")
+    assert ledger.claim([a.message_id], PORTAL, "w2") == ([], set())  # w1's connection died; w1 lives
+    assert state(engine, a.message_id) == "delivering"
+    clock.advance(61)
+    assert ledger.claim([a.message_id], PORTAL, "w2") == ([], set())  # ended, but within the grace
+    clock.advance(2)
+    claims, _ = ledger.claim([a.message_id], PORTAL, "w2")
     assert claims[0].item.in_doubt and claims[0].item.attempt == 2
     with engine.connect() as c:
         first = c.execute(select(attempts.c.outcome).where(attempts.c.number == 1)).scalar_one()
     assert first == "abandoned"
 
 
+def test_renewal_only_by_the_attempt_holding_the_lease(ledger: Ledger, engine: Engine, clock: Clock) -> None:
+    (a,) = accept(ledger, model())
+    claims, _ = ledger.claim([a.message_id], PORTAL, "w1")
+    clock.advance(50)
+    assert ledger.renew([Held(a.message_id, 1, "w2"), Held(a.message_id, 2, "w1")]) == set()
+    assert ledger.renew([Held(a.message_id, 1, "w1")]) == {a.message_id}
+    clock.advance(50)  # 100 s after the claim: alive, since renewed at 50
+    assert ledger.promote_due() == 0
+    assert ledger.claim([a.message_id], PORTAL, "w2")[0] == []
+    clock.advance(10.5)  # the renewed lease ended 0.5 s ago: too late to renew, too early to take over
+    assert ledger.renew([Held(a.message_id, 1, "w1")]) == set()
+    assert ledger.promote_due() == 0
+    clock.advance(2)
+    assert ledger.promote_due() == 1
+    ledger.record(claims, [Outcome(OutcomeKind.RETRY, "timeout")], POLICY, PORTAL)
+    assert state(engine, a.message_id) == "queued"  # a superseded retry changes nothing
+
+
+def test_a_superseded_delivery_releases_the_next_change(ledger: Ledger, engine: Engine, clock: Clock) -> None:
+    code = dossier_code()
+    a1, a2 = accept(ledger, model(code=code, status=2, minutes_ago=9), model(code=code, status=4, minutes_ago=8))
+    drain(ledger)
+    claims, _ = ledger.claim([a1.message_id, a2.message_id], PORTAL, "w1")
+    assert state(engine, a2.message_id) == "held"
+    clock.advance(63)
+    claims2, _ = ledger.claim([a1.message_id], PORTAL, "w2")  # taken over
+    ledger.record(claims2, [Outcome(OutcomeKind.RETRY, "HTTP 503", in_doubt=False)], POLICY, PORTAL)
+    assert state(engine, a1.message_id) == "retrying"
+    ledger.record(claims, [Outcome(OutcomeKind.DELIVERED, "already at the portal")], POLICY, PORTAL)
+    assert state(engine, a1.message_id) == "delivered"
+    assert state(engine, a2.message_id) == "queued" and drain(ledger)[-1] == a2.message_id
+
+
+def test_in_doubt_only_after_an_attempt_that_may_have_reached_the_partner(
+    ledger: Ledger, engine: Engine, clock: Clock
+) -> None:
+    (a,) = accept(ledger, model())
+    claims, _ = ledger.claim([a.message_id], PORTAL, "w")
+    assert not claims[0].item.in_doubt
+    for outcome, doubt in (
+        (Outcome(OutcomeKind.RETRY, "ReadTimeoutError"), True),  # no answer: it may have landed
+        (Outcome(OutcomeKind.RETRY, "HTTP 503", in_doubt=False), False),  # definite, after a lookup
+        (Outcome(OutcomeKind.RETRY, "NewConnectionError", in_doubt=False), False),
+    ):
+        ledger.record(claims, [outcome], DeliveryPolicy(max_attempts=10, backoff_base=1), PORTAL)
+        clock.advance(100)
+        assert ledger.promote_due() == 1
+        claims, _ = ledger.claim([a.message_id], PORTAL, "w")
+        assert claims[0].item.in_doubt is doubt, outcome.detail
+    clock.advance(63)  # the last attempt is abandoned (its worker lost): in doubt
+    assert ledger.promote_due() == 1
+    claims, _ = ledger.claim([a.message_id], PORTAL, "w")
+    assert claims[0].item.in_doubt
+
+
 def test_requeue_unfinished_for_in_process_transport(ledger: Ledger, engine: Engine) -> None:
     a, b = accept(ledger, model(), model())
     drain(ledger)
-    ledger.claim([(a.message_id, False)], PORTAL, "w")
+    ledger.claim([a.message_id], PORTAL, "w")
     assert ledger.requeue_unfinished() == 2
     assert sorted(outbox_ids(engine)) == sorted([a.message_id, b.message_id])
 
@@ -306,7 +373,7 @@ def test_postgres_serialises_decisions_per_dossier_only(pg_url: str) -> None:
         done: dict[str, threading.Event] = {mine.message_id: threading.Event(), other.message_id: threading.Event()}
 
         def claim(mid: str) -> None:
-            ledger.claim([(mid, False)], PORTAL, "w")
+            ledger.claim([mid], PORTAL, "w")
             done[mid].set()
 
         with engine.connect() as holder:  # another worker, in the middle of a decision about `code`

@@ -197,3 +197,33 @@ def test_heartbeats_serviced_while_the_handler_works(broker_url: str) -> None:
     finally:
         transport.delete_topology()
         transport.close()
+
+
+def test_the_consumer_of_higher_priority_is_fed_first_while_it_has_room(broker_url: str) -> None:
+    """Several consumers of one queue in a worker process: the first (highest priority) gets the
+    deliveries while its prefetch has room; the next one only the overflow."""
+    from tests.transport_contract import Consumer
+
+    transport = RabbitMQTransport(broker_url, prefix=random_prefix())
+    transport.setup(BINDINGS)
+    hold = threading.Event()
+    busy: list[Delivery] = []  # what the first consumer holds, its handler waiting (a slow partner)
+
+    def slow(batch: Sequence[Delivery]) -> None:
+        busy.extend(batch)
+        hold.wait(10)
+
+    try:
+        with (
+            Consumer(transport, prefetch=10, max_batch=10, max_wait=0.3, priority=2, on_batch=slow),
+            Consumer(transport, prefetch=10, max_batch=10, priority=1) as second,
+        ):
+            time.sleep(0.5)  # both consuming
+            assert all(transport.publish([message() for _ in range(15)]))
+            assert wait_until(lambda: len(busy) + len(second.ids()) == 15)
+            assert (len(busy), len(second.ids())) == (10, 5)  # the first took all it had room for
+            hold.set()
+    finally:
+        hold.set()
+        transport.delete_topology()
+        transport.close()

@@ -170,3 +170,21 @@ def test_the_policy_is_the_one_the_settings_declare() -> None:
     policy = WebhookSettings(max_attempts=7, breaker_failures=900).policy()
     assert (policy.max_attempts, policy.breaker_failures, policy.timeout) == (7, 900, 10.0)
     assert policy.batch_size == DeliveryPolicy().batch_size  # not a webhook setting: the default
+
+
+def test_no_post_once_the_attempts_lease_is_lost(engine: Engine, owner: int, answers: Answers) -> None:
+    from dataclasses import replace
+
+    from hub.ports import LeaseBudget
+
+    url = f"http://receiver.test:{answers.port}/ok"
+    sub = subscriptions.create(engine, owner, url, ["payment.status.changed"])
+    budget = LeaseBudget(deadline=1e12)
+    budget.revoke()  # a renewal found the batch taken over
+    conn = WebhookConnector(Directory(engine), LOOPBACK_OK, resolve=resolving({"receiver.test": "127.0.0.1"}))
+    [outcome] = conn.deliver([replace(item(sub["id"]), budget=budget)])
+    assert outcome.kind is OutcomeKind.RETRY and not outcome.in_doubt
+    assert answers.got == []  # nothing was posted
+    [sent] = conn.deliver([item(sub["id"])])  # the same delivery with a live lease does post
+    assert sent.kind is OutcomeKind.DELIVERED and len(answers.got) == 1
+    conn.close()

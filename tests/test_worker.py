@@ -1,10 +1,15 @@
-"""The worker's circuit breaker and its handling of batches it cannot record."""
+"""The worker's circuit breaker, and the lease keeper that renews its batches' leases."""
 
 from __future__ import annotations
 
 import threading
 
-from hub.ports import Outcome, OutcomeKind
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from hub.lease import LeaseKeeper
+from hub.ledger import Claim, Held
+from hub.ports import DeliveryItem, Outcome, OutcomeKind
 from hub.worker import CircuitBreaker
 
 RETRY = Outcome(OutcomeKind.RETRY, "HTTP 503")
@@ -61,3 +66,51 @@ def test_wait_ready_blocks_while_open_and_returns_on_stop() -> None:
     b.observe([RETRY])
     stop.set()
     b.wait_ready(stop)  # returns at once when stopping
+
+
+class FakeLedger:
+    """What the lease keeper needs of a ledger: the lease's length and ``renew``."""
+
+    lease_seconds = 8.0
+
+    def __init__(self) -> None:
+        self.owned: set[str] | Exception = set()
+        self.renewals: list[list[Held]] = []
+
+    def renew(self, held: list[Held]) -> set[str]:
+        self.renewals.append(held)
+        if isinstance(self.owned, Exception):
+            raise self.owned
+        return self.owned
+
+
+def claim(mid: str, attempt: int = 1) -> Claim:
+    item = DeliveryItem(mid, "dossier.status.changed", "K", {}, attempt, False, False)
+    return Claim(0, item, worker="w1")
+
+
+def test_the_keeper_renews_every_batch_in_progress_and_revokes_a_lost_one() -> None:
+    ledger, clock = FakeLedger(), Tick()
+    keeper = LeaseKeeper(ledger, margin=1.0, clock=clock)  # type: ignore[arg-type]
+    a, b = keeper.budget(clock()), keeper.budget(clock())
+    assert a.deadline == 108.0 and keeper.interval == 2.0
+    with keeper.holding([claim("m1"), claim("m2")], a), keeper.holding([claim("m3", attempt=2)], b):
+        ledger.owned = {"m1", "m2"}  # m3 was taken over
+        clock.t += 2
+        assert keeper.renew_once() == 1
+        assert [h.message_id for h in ledger.renewals[0]] == ["m1", "m2", "m3"]  # one call for all
+        assert ledger.renewals[0][2] == Held("m3", 2, "w1")
+        assert a.deadline == 110.0 and a.allows(1.0)
+        assert b.revoked and not b.allows(0.0)
+        ledger.owned = OperationalError("renew", {}, Exception("database down"))
+        clock.t += 7.5
+        assert keeper.renew_once() == 0  # nothing renewed: the budget runs out by itself
+        assert a.deadline == 110.0 and not a.allows(1.0)  # 109.5 + 1 + margin 1 > 110
+    assert keeper.renew_once() == 0 and len(ledger.renewals) == 2  # nothing held: no call
+
+
+def test_a_lease_too_short_for_a_partner_call_is_refused() -> None:
+    keeper = LeaseKeeper(FakeLedger(), margin=2.0)  # type: ignore[arg-type]
+    keeper.check("fast", 4.0)  # 8 - 2 (a renewal interval) >= 4 + 2
+    with pytest.raises(ValueError, match=r"HUB_LEASE_SECONDS \(8\).*connector slow \(timeout 5 s\)"):
+        keeper.check("slow", 5.0)

@@ -15,8 +15,11 @@ Capability card
 - **Idempotency key**: the progress entry's natural key (MaHoSo, TrangThai, ThoiDiemXuLy), equal to
   ``DossierStatusChange.natural_key()``; it is the ``partner_ref`` of a delivered outcome. ``DongBoHoSoMC``
   is an upsert by MaHoSo; progress entries are appended, so before re-sending an item that may already
-  have landed (``in_doubt``, or any attempt > 1 while ``lookup_on_retry``) the connector calls
-  ``TraCuuHoSo`` and reports DELIVERED when the entry is there.
+  have landed (``in_doubt``: an earlier attempt got no answer or a server error, or was abandoned;
+  or any attempt > 1 while ``lookup_on_retry``) the connector calls ``TraCuuHoSo`` and reports
+  DELIVERED when the entry is there. Its outcomes say whether the portal may hold a change it did
+  not confirm (``Outcome.in_doubt``). Lookups, and the calls of one round (different dossiers), run
+  ``lookup_concurrency`` at a time; no call starts that the item's ``LeaseBudget`` does not allow.
 - **Answers**: ``error_code`` 0/"0"/"00" = success (lenient); classification in ``errors.py``.
 - **Inferred [I] and configurable** (``HUB_PORTAL_*``, see ``config.py``): the session-expired code
   ("-2", also matched by message), the not-found code ("4"), which other codes are retryable (none),

@@ -7,8 +7,10 @@ items into portal calls and every answer into an ``Outcome``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,7 @@ import httpx
 
 from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
-from hub.ports import Connector, DeliveryItem, Outcome, OutcomeKind
+from hub.ports import NOT_ATTEMPTED, Connector, DeliveryItem, LeaseBudget, Outcome, OutcomeKind
 
 from . import translate as tr
 from .config import NationalPortalSettings
@@ -32,7 +34,11 @@ _TRANSLATORS: dict[str, tuple[Callable[[Mapping[str, Any]], dict[str, Any] | Non
 
 
 class NationalPortalClient:
-    """Calls the portal. Thread-safe; the session is cached and renewed once per call when it expires."""
+    """Calls the portal. Thread-safe; the session is cached and renewed once per call when it expires.
+
+    Every operation takes an optional ``budget`` (the attempt's ``LeaseBudget``): each HTTP
+    request (a login too) starts only if it would end, after its whole timeout, within it;
+    otherwise the operation raises a retryable ``PortalError`` that sent nothing."""
 
     def __init__(
         self, settings: NationalPortalSettings | None = None, http: httpx.Client | JsonHttp | None = None
@@ -48,7 +54,7 @@ class NationalPortalClient:
     @property
     def http(self) -> JsonHttp:
         if self._http is None:  # opened on first use: nothing connects at construction
-            self._http = PooledHttp(self.settings.timeout)
+            self._http = PooledHttp(self.settings.timeout, pool_size=max(4, self.settings.lookup_concurrency))
         return self._http
 
     def close(self) -> None:
@@ -56,7 +62,11 @@ class NationalPortalClient:
             self._http.close()
             self._http = None
 
-    def _post(self, endpoint: str, body: Mapping[str, Any]) -> tuple[Classified, dict[str, Any]]:
+    def _post(
+        self, endpoint: str, body: Mapping[str, Any], budget: LeaseBudget | None = None
+    ) -> tuple[Classified, dict[str, Any]]:
+        if budget is not None and not budget.allows(self.settings.timeout):
+            return Classified(Verdict.RETRYABLE, message=NOT_ATTEMPTED), {}
         try:
             status, parsed = self.http.post_json(self.settings.url(endpoint), body, {"dstcode": self.settings.dstcode})
         except HttpFailure as exc:
@@ -64,15 +74,15 @@ class NationalPortalClient:
         data = parsed if isinstance(parsed, dict) else None
         return classify(status, data, None, self.codes), data or {}
 
-    def login(self) -> str:
+    def login(self, budget: LeaseBudget | None = None) -> str:
         """POST the auth endpoint; cache and return the session. A refused login is retryable:
         wrong credentials or ``dstcode`` are the operator's to fix, not the message's fault."""
         with self._lock:
-            return self._login()
+            return self._login(budget)
 
-    def _login(self) -> str:
+    def _login(self, budget: LeaseBudget | None = None) -> str:
         credentials = {"username": self.settings.username, "password": self.settings.password.get_secret_value()}
-        classified, data = self._post(self.settings.auth_endpoint, credentials)
+        classified, data = self._post(self.settings.auth_endpoint, credentials, budget)
         session = data.get("session")
         if classified.verdict is Verdict.OK and isinstance(session, str) and session:
             self._session = session
@@ -80,14 +90,20 @@ class NationalPortalClient:
         message = classified.message if classified.verdict is not Verdict.OK else "no session in the answer"
         raise PortalError("login", Classified(Verdict.RETRYABLE, classified.code, message, classified.http_status))
 
-    def _current_session(self) -> str:
+    def _current_session(self, budget: LeaseBudget | None) -> str:
         with self._lock:
-            return self._session or self._login()
+            return self._session or self._login(budget)
 
-    def _call(self, operation: str, endpoint: str, build: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    def _call(
+        self,
+        operation: str,
+        endpoint: str,
+        build: Callable[[str], dict[str, Any]],
+        budget: LeaseBudget | None = None,
+    ) -> dict[str, Any]:
         for renewed in (False, True):
-            session = self._current_session()
-            classified, data = self._post(endpoint, build(session))
+            session = self._current_session(budget)
+            classified, data = self._post(endpoint, build(session), budget)
             if classified.verdict is Verdict.AUTH and not renewed:
                 with self._lock:
                     if self._session == session:
@@ -100,29 +116,40 @@ class NationalPortalClient:
             raise PortalError(operation, classified)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def sync_dossiers(self, hoso_list: Sequence[Mapping[str, Any]], is_updating: bool) -> dict[str, Any]:
+    def sync_dossiers(
+        self, hoso_list: Sequence[Mapping[str, Any]], is_updating: bool, budget: LeaseBudget | None = None
+    ) -> dict[str, Any]:
         """``DongBoHoSoMC``: insert (``is_updating=False``) or update HoSo records, all or nothing."""
         madonvi = self.settings.madonvi
         return self._call(
             tr.SYNC_SERVICE,
             self.settings.integration_endpoint,
             lambda s: tr.sync_envelope(s, madonvi, hoso_list, is_updating),
+            budget,
         )
 
-    def update_progress(self, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def update_progress(
+        self, entries: Sequence[Mapping[str, Any]], budget: LeaseBudget | None = None
+    ) -> dict[str, Any]:
         """``CapNhatTienDoHoSoMC``: append progress entries."""
         madonvi = self.settings.madonvi
         return self._call(
-            tr.PROGRESS_SERVICE, self.settings.integration_endpoint, lambda s: tr.progress_envelope(s, madonvi, entries)
+            tr.PROGRESS_SERVICE,
+            self.settings.integration_endpoint,
+            lambda s: tr.progress_envelope(s, madonvi, entries),
+            budget,
         )
 
-    def lookup_dossier(self, mahoso: str) -> dict[str, Any] | None:
+    def lookup_dossier(self, mahoso: str, budget: LeaseBudget | None = None) -> dict[str, Any] | None:
         """``TraCuuHoSo``: the stored HoSo (with its ``QuaTrinhXuLy`` progress list if the portal
         gives one), or None when the portal does not know the dossier."""
         madonvi = self.settings.madonvi
         try:
             data = self._call(
-                tr.LOOKUP_SERVICE, self.settings.share_endpoint, lambda s: tr.lookup_envelope(s, madonvi, mahoso)
+                tr.LOOKUP_SERVICE,
+                self.settings.share_endpoint,
+                lambda s: tr.lookup_envelope(s, madonvi, mahoso),
+                budget,
             )
         except PortalError as exc:
             if exc.verdict is Verdict.NOT_FOUND:
@@ -144,6 +171,10 @@ class _Work:
     is_updating: bool
     outcome: Outcome | None = None
     synced: bool = False
+    # the portal may hold this change though no answer said so: from an earlier attempt (the
+    # ledger's ``in_doubt``) until a lookup settles it, or from a progress call of this one
+    doubt: bool = False
+    key_synced: bool = False  # an earlier change of its dossier was synced in this batch
 
     @property
     def mahoso(self) -> str:
@@ -154,10 +185,10 @@ class _Work:
         return "|".join(tr.progress_key(self.progress))  # same as DossierStatusChange.natural_key()
 
 
-def _failed(exc: PortalError) -> Outcome:
+def _failed(exc: PortalError, doubt: bool) -> Outcome:
     kind = OutcomeKind.RETRY if exc.retryable else OutcomeKind.DEAD
     detail = f"{exc.operation}: {exc.classified.describe()}"
-    return Outcome(kind, detail, response=exc.classified.message or None)
+    return Outcome(kind, detail, response=exc.classified.message or None, in_doubt=doubt)
 
 
 class NationalPortalConnector:
@@ -168,6 +199,9 @@ class NationalPortalConnector:
     ``isUpdating`` value), then one progress call for all synced items. A rejected batch is retried
     item by item so each item gets its own outcome; a retryable failure marks the whole batch RETRY.
     Several changes of one dossier in one ``deliver`` call go in successive rounds, in order.
+    Items in doubt are looked up first (``TraCuuHoSo``); the lookups, and the chunks of one
+    round (different dossiers), go side by side, up to ``lookup_concurrency`` calls at a time.
+    No call starts that the items' ``LeaseBudget`` does not allow.
     """
 
     name: str = NAME
@@ -182,11 +216,16 @@ class NationalPortalConnector:
         self.settings = settings or NationalPortalSettings()
         self.client = client or NationalPortalClient(self.settings, http)
         self.policy = self.settings.policy()
+        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.client.close()
 
     def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
+        budget = items[0].budget if items else None  # one budget per batch (the worker's lease)
         works: list[_Work] = []
         rounds: list[list[_Work]] = []
         seen: dict[str, int] = {}
@@ -202,11 +241,13 @@ class NationalPortalConnector:
         failed_keys: set[str] = set()
         for batch in rounds:
             active = [w for w in batch if self._ready(w, synced_keys, failed_keys)]
-            self._sync(active)
-            self._send_progress([w for w in active if w.synced])
+            self._look_up([w for w in active if self._needs_lookup(w)], budget)
+            active = [w for w in active if w.outcome is None]
+            self._sync(active, budget)
+            self._send_progress([w for w in active if w.synced], budget)
             synced_keys.update(w.item.key for w in batch if w.synced)
             failed_keys.update(w.item.key for w in batch if w.outcome and w.outcome.kind is OutcomeKind.RETRY)
-        return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted") for w in works]
+        return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted", in_doubt=w.doubt) for w in works]
 
     def _prepare(self, item: DeliveryItem) -> _Work:
         translators = _TRANSLATORS.get(item.type)
@@ -219,59 +260,83 @@ class NationalPortalConnector:
             return _Work(
                 item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"untranslatable payload ({type(exc).__name__})")
             )
-        return _Work(item, hoso or {}, progress, is_updating=item.key_known_to_partner)
+        return _Work(item, hoso or {}, progress, is_updating=item.key_known_to_partner, doubt=item.in_doubt)
 
     def _ready(self, w: _Work, synced_keys: set[str], failed_keys: set[str]) -> bool:
-        """Decide isUpdating; look the dossier up first when an earlier attempt may have landed."""
+        """Decide isUpdating; an item whose dossier's earlier change failed in this batch waits."""
         if w.item.key in failed_keys:
-            w.outcome = Outcome(OutcomeKind.RETRY, "an earlier change of this dossier in the batch was not delivered")
+            w.outcome = Outcome(
+                OutcomeKind.RETRY, "an earlier change of this dossier in the batch was not delivered", in_doubt=w.doubt
+            )
             return False
-        w.is_updating = w.is_updating or w.item.key in synced_keys
-        if not (w.item.in_doubt or (self.settings.lookup_on_retry and w.item.attempt > 1)):
-            return True
+        w.key_synced = w.item.key in synced_keys
+        w.is_updating = w.is_updating or w.key_synced
+        return True
+
+    def _needs_lookup(self, w: _Work) -> bool:
+        """Only an item that an earlier attempt may have delivered is looked up first."""
+        return w.doubt or (self.settings.lookup_on_retry and w.item.attempt > 1)
+
+    def _side_by_side(self, calls: Sequence[functools.partial[None]]) -> None:
+        """Run these calls, up to ``lookup_concurrency`` at a time. Only calls about different
+        dossiers go side by side (the lookups, or the chunks of one round), so order holds."""
+        if len(calls) <= 1 or self.settings.lookup_concurrency <= 1:
+            for call in calls:
+                call()
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.lookup_concurrency, thread_name_prefix="portal-call")
+        for future in [self._pool.submit(call) for call in calls]:
+            future.result()
+
+    def _look_up(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
+        """``TraCuuHoSo`` for each of these (one call per dossier), side by side."""
+        self._side_by_side([functools.partial(self._look_up_one, w, budget) for w in works])
+
+    def _look_up_one(self, w: _Work, budget: LeaseBudget | None) -> None:
         try:
-            stored = self.client.lookup_dossier(w.mahoso)
+            stored = self.client.lookup_dossier(w.mahoso, budget)
         except PortalError as exc:
-            w.outcome = _failed(exc)
-            return False
-        w.is_updating = stored is not None or w.item.key in synced_keys
+            w.outcome = _failed(exc, w.doubt)  # still in doubt: nothing settled it
+            return
+        w.doubt = False  # the portal said what it holds (and the earlier attempt can send no more)
+        w.is_updating = stored is not None or w.key_synced
         entries = stored.get(tr.PROGRESS_LIST_KEY) if stored else None
         if isinstance(entries, list) and tr.progress_key(w.progress) in {
             tr.progress_key(e) for e in entries if isinstance(e, dict)
         }:
             w.outcome = Outcome(OutcomeKind.DELIVERED, "already at the portal (TraCuuHoSo); not re-sent", w.ref)
-            return False
-        return True
 
-    def _sync(self, works: Sequence[_Work]) -> None:
+    def _sync(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
         for w in works:
             w.synced = not w.hoso  # a payment of a dossier the hub does not know: progress entry only
         works = [w for w in works if w.hoso]
         size = self.settings.batch_size
         groups = {flag: [w for w in works if w.is_updating is flag] for flag in (False, True)}  # before any switch
-        for flag, group in groups.items():
-            for start in range(0, len(group), size):
-                chunk = group[start : start + size]
-                try:
-                    self.client.sync_dossiers([w.hoso for w in chunk], is_updating=flag)
-                except PortalError as exc:
-                    if exc.retryable:
-                        for w in chunk:
-                            w.outcome = _failed(exc)
-                    else:
-                        for w in chunk:
-                            self._sync_one(w, exc if len(chunk) == 1 else None)
-                    continue
-                for w in chunk:
-                    w.synced = True
+        chunks = [(flag, g[i : i + size]) for flag, g in groups.items() for i in range(0, len(g), size)]
+        self._side_by_side([functools.partial(self._sync_chunk, flag, chunk, budget) for flag, chunk in chunks])
 
-    def _sync_one(self, w: _Work, error: PortalError | None) -> None:
+    def _sync_chunk(self, flag: bool, chunk: Sequence[_Work], budget: LeaseBudget | None) -> None:
+        try:
+            self.client.sync_dossiers([w.hoso for w in chunk], is_updating=flag, budget=budget)
+        except PortalError as exc:
+            if exc.retryable:  # an upsert: repeating it is harmless, so no doubt from it
+                for w in chunk:
+                    w.outcome = _failed(exc, w.doubt)
+            else:
+                for w in chunk:
+                    self._sync_one(w, exc if len(chunk) == 1 else None, budget)
+            return
+        for w in chunk:
+            w.synced = True
+
+    def _sync_one(self, w: _Work, error: PortalError | None, budget: LeaseBudget | None) -> None:
         """One HoSo alone; an insert that already exists becomes an update and vice versa, once."""
         switched = False
         while True:
             if error is None:
                 try:
-                    self.client.sync_dossiers([w.hoso], is_updating=w.is_updating)
+                    self.client.sync_dossiers([w.hoso], is_updating=w.is_updating, budget=budget)
                     w.synced = True
                     return
                 except PortalError as exc:
@@ -280,31 +345,34 @@ class NationalPortalConnector:
                 error.verdict is Verdict.NOT_FOUND and w.is_updating
             )
             if switched or not wrong_mode:
-                w.outcome = _failed(error)
+                w.outcome = _failed(error, w.doubt)
                 return
             w.is_updating, switched, error = not w.is_updating, True, None
 
-    def _send_progress(self, works: Sequence[_Work], split: bool = True) -> None:
+    def _send_progress(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
         size = self.settings.batch_size
-        for start in range(0, len(works), size):
-            chunk = works[start : start + size]
-            try:
-                answer = self.client.update_progress([w.progress for w in chunk])
-            except PortalError as exc:
-                if split and not exc.retryable and len(chunk) > 1:
-                    for w in chunk:
-                        self._send_progress([w], split=False)
-                elif exc.verdict is Verdict.ALREADY:
-                    for w in chunk:
-                        w.outcome = Outcome(OutcomeKind.DELIVERED, "progress entry already at the portal", w.ref)
-                else:
-                    for w in chunk:
-                        w.outcome = _failed(exc)
-                continue
-            message = scrub(answer.get("message")) or None
-            for w in chunk:
-                detail = f"DongBoHoSoMC ({'update' if w.is_updating else 'insert'}) + CapNhatTienDoHoSoMC"
-                w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message)
+        chunks = [works[i : i + size] for i in range(0, len(works), size)]
+        self._side_by_side([functools.partial(self._progress_chunk, chunk, budget) for chunk in chunks])
+
+    def _progress_chunk(self, chunk: Sequence[_Work], budget: LeaseBudget | None, split: bool = True) -> None:
+        try:
+            answer = self.client.update_progress([w.progress for w in chunk], budget)
+        except PortalError as exc:
+            if split and not exc.retryable and len(chunk) > 1:
+                for w in chunk:
+                    self._progress_chunk([w], budget, split=False)
+            elif exc.verdict is Verdict.ALREADY:
+                for w in chunk:
+                    w.outcome = Outcome(OutcomeKind.DELIVERED, "progress entry already at the portal", w.ref)
+            else:  # appended entries: a call the portal may have acted on leaves them in doubt
+                for w in chunk:
+                    w.doubt = w.doubt or exc.classified.maybe_processed
+                    w.outcome = _failed(exc, w.doubt)
+            return
+        message = scrub(answer.get("message")) or None
+        for w in chunk:
+            detail = f"DongBoHoSoMC ({'update' if w.is_updating else 'insert'}) + CapNhatTienDoHoSoMC"
+            w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message)
 
 
 if TYPE_CHECKING:  # the connector satisfies the hub's port

@@ -43,8 +43,16 @@ class NationalPortalSettings(BaseSettings):
         default=(), description="Non-zero error_code values to retry instead of dead-lettering (e.g. a 'busy' code)."
     )
     lookup_on_retry: bool = Field(
-        default=True,
-        description="Also check TraCuuHoSo before re-sending on attempts > 1 (an earlier timeout may have landed).",
+        default=False,
+        description="Check TraCuuHoSo before every re-send (attempt > 1), not only when the ledger says an "
+        "earlier attempt may have reached the portal (no answer, a server error, an abandoned attempt).",
+    )
+    lookup_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Portal calls in flight at once per batch: TraCuuHoSo lookups of the items in doubt, and the "
+        "sync / progress calls of one round (different dossiers).",
     )
 
     def url(self, endpoint: str) -> str:

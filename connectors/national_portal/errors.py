@@ -5,7 +5,10 @@ Verdicts (``hub.partners.Verdict``, the one vocabulary of every connector):
 ==================  ======================================================================
 OK                  ``error_code`` 0, ``"0"``, ``"00"`` (parsed leniently, int or string)
 RETRYABLE           timeout / connection error / unreadable answer, HTTP 408, 429, 5xx, a 3xx,
-                    an answer without ``error_code``, and non-zero codes listed as retryable
+                    an answer without ``error_code``, and non-zero codes listed as retryable;
+                    ``maybe_processed`` when the portal may have acted on it all the same (no
+                    answer after the request may have left, 5xx but 503, an answer without
+                    ``error_code``): the change is then *in doubt*
 AUTH                HTTP 401, ``error_code`` "-2" [I], or a message about an expired/invalid
                     session ("Phiên đăng nhập hết hạn", "session expired"): log in again once
 ALREADY             ``error_code`` "3"/"-3" or a message containing "đã tồn tại" (already exists):
@@ -86,7 +89,8 @@ def classify(
     """Map one portal answer (or the exception raised instead of one) to a :class:`Verdict`."""
     if exc is not None:  # no answer; an HttpFailure's message names what happened (ReadTimeout...)
         name = str(exc) if isinstance(exc, HttpFailure) and str(exc) else type(exc).__name__
-        return Classified(Verdict.RETRYABLE, message=name, http_status=http_status)
+        sent = exc.sent if isinstance(exc, HttpFailure) else True
+        return Classified(Verdict.RETRYABLE, message=name, http_status=http_status, maybe_processed=sent)
     has_code = isinstance(body, dict) and "error_code" in body
     code = normalise_code(body.get("error_code")) if isinstance(body, dict) and has_code else None
     message = scrub(body.get("message")) if isinstance(body, dict) else ""
@@ -97,12 +101,14 @@ def classify(
     if http_status == 401:
         return verdict(Verdict.AUTH)
     if http_status is not None and (http_status in (408, 429) or http_status >= 500 or 300 <= http_status < 400):
-        return verdict(Verdict.RETRYABLE)
+        server_error = http_status >= 500 and http_status != 503
+        return Classified(Verdict.RETRYABLE, code, message, http_status, maybe_processed=server_error)
     client_error = http_status is not None and 400 <= http_status < 500
     if code is None:
         if not message and not has_code:
             message = "answer without error_code"
-        return Classified(Verdict.PERMANENT if client_error else Verdict.RETRYABLE, None, message, http_status)
+        kind = Verdict.PERMANENT if client_error else Verdict.RETRYABLE
+        return Classified(kind, None, message, http_status, maybe_processed=not client_error)
     if code == "0":
         return verdict(Verdict.PERMANENT if client_error else Verdict.OK)
     if code in codes.session_expired or _SESSION_RE.search(message):

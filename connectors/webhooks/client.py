@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 
 from hub.messages import EVENTS
 from hub.partners import Classified, Verdict
-from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
+from hub.ports import NOT_ATTEMPTED, DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 from hub.ssrf import Resolver, system_resolver
 from hub.subscriptions.port import Subscriber, Subscribers
 
@@ -82,6 +82,8 @@ class WebhookConnector:
     def _one(self, item: DeliveryItem, sub: Subscriber | None) -> Outcome:
         if sub is None:
             return Outcome(OutcomeKind.DEAD, "the subscription was disabled or removed")
+        if not item.may_call(self.settings.timeout):  # the attempt's lease could end during the POST
+            return Outcome(OutcomeKind.RETRY, NOT_ATTEMPTED, in_doubt=item.in_doubt)
         body, headers = signed_request(sub.secret, item.message_id, item.payload["event"], datetime.now(tz=UTC))
         try:  # the answer's body is never read nor kept: only its status counts
             with self.http.stream("POST", sub.url, content=body, headers=headers) as r:

@@ -4,24 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub import reports
+from hub.api.bodies import HubRoute
 from hub.api.deps import get_client, get_engine, get_settings, require
 from hub.api.openapi import errors
+from hub.api.problems import ProblemError, field_error
+from hub.citizens.models import Since
 from hub.clients import ADMIN, Client
 from hub.settings import Settings
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=HubRoute)
+NAME = r"^[a-z_]{1,40}$"
 
 
-@router.get(
-    "", summary="The reports available (operator)", responses=errors(403, _403="The client is not granted `admin`")
-)
+class ReportInfo(BaseModel):
+    name: str = Field(examples=["portal_sync"])
+    title: str
+    columns: list[str]
+
+
+class ReportList(BaseModel):
+    reports: list[ReportInfo]
+
+
+class ReportTable(BaseModel):
+    report: str = Field(examples=["portal_sync"])
+    since: str = Field(description="From, inclusive (ISO 8601).")
+    until: str = Field(description="Before (ISO 8601).")
+    columns: list[str]
+    rows: list[dict[str, Any]] = Field(description="One object per row, keyed by the columns.")
+
+
+@router.get("", summary="The reports available (operator)", response_model=ReportList, responses=errors(403))
 async def list_reports(client: Client = Depends(get_client)) -> dict[str, Any]:
     require(ADMIN, client)
     return {"reports": [{"name": n, "title": r.title, "columns": list(r.columns)} for n, r in reports.REPORTS.items()]}
@@ -30,15 +50,16 @@ async def list_reports(client: Client = Depends(get_client)) -> dict[str, Any]:
 @router.get(
     "/{name}",
     summary="One report over [since, until): exchanges, portal_sync, payments (operator)",
+    response_model=ReportTable,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "JSON (default) or CSV (format=csv)"},
-        **errors(403, 404, _403="The client is not granted `admin`", _404="No such report"),
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON (default) or CSV"},
+        **errors(403, 404, _404="No report of that name"),
     },
 )
 async def get_report(
-    name: str = Path(max_length=40),
-    since: AwareDatetime = Query(description="From, inclusive (ISO 8601 with zone)"),
-    until: AwareDatetime = Query(description="Before (ISO 8601 with zone)"),
+    name: str = Path(pattern=NAME, examples=["portal_sync"]),
+    since: Since = Query(description="From, inclusive (ISO 8601 with zone)"),
+    until: Since = Query(description="Before (ISO 8601 with zone)"),
     format: str = Query(default="json", pattern="^(json|csv)$"),
     engine: Engine = Depends(get_engine),
     settings: Settings = Depends(get_settings),
@@ -46,11 +67,11 @@ async def get_report(
 ) -> Any:
     require(ADMIN, client)
     if name not in reports.REPORTS:
-        raise HTTPException(status_code=404, detail={"error": "not_found", "message": f"no report {name!r}"})
+        raise ProblemError("not_found", f"no report {name!r}; GET /v1/reports lists them")
     try:
         window = reports.Window.of(since, until)
     except ValueError as exc:
-        raise HTTPException(status_code=422, detail={"error": "validation_failed", "message": str(exc)}) from None
+        raise ProblemError("validation_failed", str(exc), errors=[field_error("until", "window", str(exc))]) from None
     table = await run_in_threadpool(reports.run, engine, name, window, settings.report_timezone)
     if format == "csv":
         return PlainTextResponse(reports.to_csv(table), media_type="text/csv; charset=utf-8")

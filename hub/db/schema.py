@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -116,6 +118,9 @@ messages = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime()),
     Column("claimed_by", String(100)),  # the worker delivering it (state delivering)
+    # an earlier attempt may have reached the partner (no answer, server error, abandoned): the
+    # next attempt checks the partner before it sends (migration 0006)
+    Column("in_doubt", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("type", "natural_key", name="uq_messages_natural_key"),
     Index("ix_messages_key_order", "key", "occurred_at", "id"),
     # Partial indexes for the scheduler and the operator. No index leads with ``state``: the

@@ -12,12 +12,12 @@ import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.envelope import utcnow
 from hub.ledger.core import Ledger
 from hub.ledger.model import (
     OUTBOX_CHANNEL,
     Accepted,
     Claim,
+    Held,
     IdempotencyKey,
     NewMessage,
     NotFound,
@@ -36,6 +36,7 @@ __all__ = [
     "OUTBOX_CHANNEL",
     "Accepted",
     "Claim",
+    "Held",
     "IdempotencyKey",
     "Ledger",
     "NewMessage",
@@ -48,6 +49,12 @@ __all__ = [
 ]
 
 
-def make_ledger(engine: Engine, lease_seconds: float = 120.0, clock: Callable[[], datetime] = utcnow) -> Ledger:
+def make_ledger(
+    engine: Engine,
+    lease_seconds: float = 30.0,
+    clock: Callable[[], datetime] | None = None,
+    grace_seconds: float = 2.0,
+) -> Ledger:
+    """``clock`` None: see ``Ledger`` (production: leases on the database's clock on PostgreSQL)."""
     cls = PgLedger if engine.dialect.name == "postgresql" else Ledger
-    return cls(engine, lease_seconds=lease_seconds, clock=clock)
+    return cls(engine, lease_seconds=lease_seconds, clock=clock, grace_seconds=grace_seconds)

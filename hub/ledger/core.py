@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Text, cast, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, Interval, Text, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -30,10 +30,14 @@ from hub.db.bulk import bulk_update
 from hub.db.schema import attempts, idempotency_keys, messages, outbox
 from hub.envelope import new_id, to_outgoing, utcnow
 from hub.ledger.model import (
+    ABANDONED,
+    APPLIED,
     OUTBOX_CHANNEL,
+    RECORDED_FACT,
     TERMINAL,
     Accepted,
     Claim,
+    Held,
     IdempotencyKey,
     NewMessage,
     NotFound,
@@ -43,7 +47,9 @@ from hub.ledger.model import (
     attempt_row,
     first_unfinished,
     judge,
+    may_renew,
     plan_claims,
+    standing,
 )
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutgoingMessage
 
@@ -55,11 +61,25 @@ ENVELOPE_COLUMNS += ("natural_key", "schema_version", "connector")
 
 
 class Ledger:
-    def __init__(self, engine: Engine, lease_seconds: float = 120.0, clock: Callable[[], datetime] = utcnow):
+    """``clock``: the time of every decision. None (production): this process's UTC clock,
+    except that on PostgreSQL the leases (their ends, renewals and takeovers) follow the
+    database's clock, so every worker and relay judges a lease by the same clock. Tests and
+    the rules' model hand in a simulated clock, which then decides everything."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        lease_seconds: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
+        grace_seconds: float = 2.0,
+    ):
         self.engine = engine
+        self.lease_seconds = lease_seconds
         self.lease = timedelta(seconds=lease_seconds)
-        self.now = clock
+        self.grace = timedelta(seconds=grace_seconds)
+        self.now = clock or utcnow
         self.pg = engine.dialect.name == "postgresql"
+        self.db_clock = clock is None and self.pg  # leases on the database's clock
         self.outbox_event = threading.Event()  # wakes a relay in this process (embedded mode)
 
     def close(self) -> None:
@@ -93,7 +113,8 @@ class Ledger:
                 messages.c.id.in_(ids), messages.c.state == "delivering"
             )
         ).all()
-        if rows:
+        if rows:  # the next attempt must ask the partner first: this one may have reached it
+            c.execute(update(messages).where(messages.c.id.in_([r.id for r in rows])).values(in_doubt=True))
             c.execute(
                 insert(attempts),
                 [
@@ -242,15 +263,21 @@ class Ledger:
         now = self.now()
         with self.engine.begin() as c:
             retry_due = (messages.c.state == "retrying") & (messages.c.next_attempt_at <= now)
-            lease_gone = (messages.c.state == "delivering") & (messages.c.lease_until < now)
+            lease_gone = (messages.c.state == "delivering") & (messages.c.lease_until < self._lease_cutoff())
             q = select(messages.c.id, messages.c.type, messages.c.state).where(retry_due | lease_gone).limit(limit)
             if self.pg:
                 q = q.with_for_update(skip_locked=True)
             rows = c.execute(q).all()
             if not rows:
                 return 0
-            self._requeue(c, [(r.id, r.type, r.state) for r in rows], "worker lease expired")
+            self._requeue(c, [(r.id, r.type, r.state) for r in rows], ABANDONED)
             return len(rows)
+
+    def _lease_cutoff(self) -> Any:
+        """A lease that ended before this may be taken over (its end plus the grace is past)."""
+        if self.db_clock:
+            return func.now() - literal(self.grace, Interval())
+        return self.now() - self.grace
 
     def _requeue(self, c: Connection, rows: Sequence[tuple[str, str, str]], why: str) -> None:
         self._abandon(c, [r[0] for r in rows if r[2] == "delivering"], why)
@@ -275,12 +302,11 @@ class Ledger:
             return len(rows)
 
     # ------------------------------------------------------------ worker
-    def claim(
-        self, deliveries: Sequence[tuple[str, bool]], connector: str, worker: str
-    ) -> tuple[list[Claim], set[str]]:
-        """Decide, for each (message_id, redelivered) of a batch, whether this worker delivers
-        it now. Returns the claims and the ids the ledger does not know (poison)."""
-        ids = list(dict.fromkeys(mid for mid, _ in deliveries))
+    def claim(self, deliveries: Sequence[str], connector: str, worker: str) -> tuple[list[Claim], set[str]]:
+        """Decide, for each message id of a batch, whether this worker delivers it now (a broker
+        redelivery makes no difference: see ``plan_claims``). Returns the claims and the ids the
+        ledger does not know (poison)."""
+        ids = list(dict.fromkeys(deliveries))
         now = self.now()
         with self.engine.begin() as c:
             rows = {r.id: r for r in c.execute(select(messages).where(messages.c.id.in_(ids)))}
@@ -289,10 +315,10 @@ class Ledger:
                 rows.values(),
                 self._messages_of_keys(c, connector, keys),
                 connector,
-                {mid for mid, r in deliveries if r},
                 now,
+                self.grace,
             )
-            self._abandon(c, plan.taken_over, "redelivered: worker or connection lost")
+            self._abandon(c, plan.taken_over, ABANDONED)
             if plan.held:
                 c.execute(update(messages).where(messages.c.id.in_(plan.held)).values(state="held", updated_at=now))
             if plan.claims:
@@ -309,7 +335,27 @@ class Ledger:
                     )
                 )
         unknown = {mid for mid in ids if mid not in rows} | plan.foreign
-        return claims_of(plan.claims, plan.known_keys, deliveries, now, worker), unknown
+        doubt = set(plan.taken_over)
+        return claims_of(plan.claims, plan.known_keys, deliveries, now, worker, doubt), unknown
+
+    def renew(self, held: Sequence[Held]) -> set[str]:
+        """Extend the lease of each message still held by the named attempt (state
+        delivering, same attempt number, same worker, lease not ended); returns their ids.
+        The caller's lease now ends ``lease_seconds`` after it sent this request."""
+        if not held:
+            return set()
+        now = self.now()
+        by_id = {h.message_id: h for h in held}
+        with self.engine.begin() as c:
+            rows = c.execute(
+                select(
+                    messages.c.id, messages.c.state, messages.c.attempts, messages.c.claimed_by, messages.c.lease_until
+                ).where(messages.c.id.in_(by_id))
+            ).all()
+            owned = [r.id for r in rows if may_renew(r, by_id[r.id], now)]
+            if owned:
+                c.execute(update(messages).where(messages.c.id.in_(owned)).values(lease_until=now + self.lease))
+        return set(owned)
 
     def _messages_of_keys(self, c: Connection, connector: str, keys: Iterable[str]) -> list[Any]:
         """Every message (id, key, occurred_at, state) of these ordering keys and this
@@ -332,18 +378,14 @@ class Ledger:
         now = self.now()
         verdicts = [judge(cl, oc, policy, now) for cl, oc in zip(claims, outcomes, strict=True)]
         with self.engine.begin() as c:
-            attempt_of = {v.message_id: v.attempt for v in verdicts}
-            owned = select(messages.c.id, messages.c.attempts).where(
-                messages.c.id.in_(attempt_of), messages.c.state == "delivering"
+            found = select(messages.c.id, messages.c.state, messages.c.attempts).where(
+                messages.c.id.in_([v.message_id for v in verdicts])
             )
-            current = {r.id for r in c.execute(owned) if attempt_of[r.id] == r.attempts}
-            applied = [v for v in verdicts if v.message_id in current]
+            now_is = {r.id: (r.state, r.attempts) for r in c.execute(found)}
+            how = {v.message_id: standing(v, *now_is.get(v.message_id, ("dead", -1))) for v in verdicts}
+            applied = [v for v in verdicts if how[v.message_id] in (APPLIED, RECORDED_FACT)]
             self._finish_attempts(
-                c,
-                [
-                    attempt_row(cl, oc, cl.item.message_id in current, now)
-                    for cl, oc in zip(claims, outcomes, strict=True)
-                ],
+                c, [attempt_row(cl, oc, how[cl.item.message_id], now) for cl, oc in zip(claims, outcomes, strict=True)]
             )
             for state in ("delivered", "retrying", "dead"):
                 rows = [_verdict_values(v) for v in applied if v.state == state]
@@ -351,10 +393,11 @@ class Ledger:
                 bulk_update(
                     c, messages, rows, keys=("id",), same=same | ({"delivered_at": now} if state == "delivered" else {})
                 )
+            done = {v.message_id for v in applied}
             finished = {
                 cl.item.key
                 for cl, v in zip(claims, verdicts, strict=True)
-                if v.message_id in current and v.state in TERMINAL
+                if v.message_id in done and v.state in TERMINAL
             }
             self._release(c, connector, finished)
         return {v.message_id: v.state for v in applied}
@@ -436,17 +479,27 @@ def message_row(mid: str, source: str, it: NewMessage, now: datetime) -> dict[st
 
 def _verdict_values(v: Verdict) -> dict[str, Any]:
     if v.state == "delivered":
-        return {"id": v.message_id, "partner_ref": v.partner_ref}
+        return {"id": v.message_id, "partner_ref": v.partner_ref, "in_doubt": False}
     if v.state == "dead":
-        return {"id": v.message_id, "last_error": v.last_error}
-    return {"id": v.message_id, "next_attempt_at": v.next_attempt_at, "last_error": v.last_error}
+        return {"id": v.message_id, "last_error": v.last_error, "in_doubt": v.in_doubt}
+    return {
+        "id": v.message_id,
+        "next_attempt_at": v.next_attempt_at,
+        "last_error": v.last_error,
+        "in_doubt": v.in_doubt,
+    }
 
 
 def claims_of(
-    rows: Sequence[Any], known_keys: set[str], deliveries: Sequence[tuple[str, bool]], now: datetime, worker: str
+    rows: Sequence[Any],
+    known_keys: set[str],
+    deliveries: Sequence[str],
+    now: datetime,
+    worker: str,
+    taken_over: set[str] | frozenset[str] = frozenset(),
 ) -> list[Claim]:
     """Claims for the claimed rows (full message rows, before the claim's update)."""
-    index = {mid: i for i, (mid, _) in enumerate(deliveries)}
+    index = {mid: i for i, mid in enumerate(deliveries)}
     return [
         Claim(
             index[r.id],
@@ -457,7 +510,7 @@ def claims_of(
                 payload=r.payload,
                 attempt=r.attempts + 1,
                 key_known_to_partner=r.key in known_keys,
-                in_doubt=r.attempts > 0,
+                in_doubt=bool(r.in_doubt) or r.id in taken_over,
                 correlation_id=r.correlation_id,
             ),
             started_at=now,

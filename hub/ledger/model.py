@@ -16,6 +16,8 @@ from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind, Outgoi
 TERMINAL = ("delivered", "dead")
 OUTBOX_CHANNEL = "lgsp_outbox"  # PostgreSQL NOTIFY channel: "the outbox has rows"
 SUPERSEDED = " (superseded: taken over by another worker)"
+FACT = " (superseded, recorded all the same: the partner has it)"
+ABANDONED = "lease expired: worker lost, paused or cut off from the database"
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Candidate(KeyMessage, Protocol):
 class ClaimPlan:
     claims: list[Any] = field(default_factory=list)  # candidate rows this worker delivers now
     held: list[str] = field(default_factory=list)  # wait for an earlier message of their key
-    taken_over: list[str] = field(default_factory=list)  # in doubt: their last attempt was abandoned
+    taken_over: list[str] = field(default_factory=list)  # lease expired: last attempt abandoned, in doubt
     foreign: set[str] = field(default_factory=set)  # not this connector's: poison for this queue
     known_keys: set[str] = field(default_factory=set)  # keys the partner has a delivered message of
 
@@ -118,15 +120,19 @@ def plan_claims(
     candidates: Iterable[Candidate],
     key_messages: Sequence[KeyMessage],
     connector: str,
-    redelivered: set[str],
     now: datetime,
+    grace: timedelta = timedelta(0),
 ) -> ClaimPlan:
     """Decide, for each candidate (a message of the batch), whether it is delivered now.
 
     ``key_messages`` are all messages of this connector with the candidates' ordering keys.
-    A message is claimed if it is queued (or due, or its worker is gone) and every earlier
-    message of its key is delivered or dead; otherwise it is held, or skipped as a stale or
-    duplicate copy (delivered, dead, held, or in flight with a live lease)."""
+    A message is claimed if it is queued (or due, or its lease ended more than ``grace``
+    ago) and every earlier message of its key is delivered or dead; otherwise it is held, or
+    skipped as a stale or duplicate copy (delivered, dead, held, or in flight under a lease).
+
+    A broker redelivery proves nothing: the broker redelivers when a live worker's connection
+    drops. A message in flight is taken over only once its lease has ended (plus grace), and
+    then its worker has stopped calling the partner (``LeaseBudget``)."""
     plan = ClaimPlan()
     state: dict[str, str] = {}
     order: dict[str, tuple[datetime, str]] = {}
@@ -142,9 +148,8 @@ def plan_claims(
         if r.connector != connector:
             plan.foreign.add(r.id)
             continue
-        lease = r.lease_until
-        if r.state == "delivering" and (r.id in redelivered or (lease is not None and lease < now)):
-            plan.taken_over.append(r.id)  # its worker died or lost the broker: in doubt
+        if r.state == "delivering" and lease_ended(r.lease_until, now, grace):
+            plan.taken_over.append(r.id)  # its worker died, hung or lost the database: in doubt
         elif r.state == "retrying" and (r.next_attempt_at or now) <= now:
             pass  # due: the scheduler and this delivery raced; deliver now
         elif r.state != "queued":
@@ -159,6 +164,32 @@ def plan_claims(
     return plan
 
 
+def lease_ended(lease_until: datetime | None, now: datetime, grace: timedelta) -> bool:
+    """May a delivery under this lease be taken over at ``now``?"""
+    return lease_until is not None and lease_until + grace < now
+
+
+@dataclass(frozen=True)
+class Held:
+    """One message of a batch in progress, as a renewal names it: the attempt that holds it."""
+
+    message_id: str
+    attempt: int
+    worker: str
+
+
+def may_renew(row: Any, held: Held, now: datetime) -> bool:
+    """A lease is renewed only for the attempt that holds it, and only while it has not ended
+    (so a renewal and a takeover, which waits for the end plus grace, never meet)."""
+    return (
+        row.state == "delivering"
+        and row.attempts == held.attempt
+        and row.claimed_by == held.worker
+        and row.lease_until is not None
+        and row.lease_until >= now
+    )
+
+
 # ------------------------------------------------------------------ outcome decisions
 @dataclass(frozen=True)
 class Verdict:
@@ -170,6 +201,22 @@ class Verdict:
     next_attempt_at: datetime | None = None
     last_error: str | None = None  # None: keep the message's last error
     partner_ref: str | None = None  # set on delivered
+    in_doubt: bool = False  # the next attempt must check the partner first
+
+
+APPLIED, RECORDED_FACT, SUPERSEDED_ONLY = "applied", "fact", "superseded"
+
+
+def standing(verdict: Verdict, state: str, attempts: int) -> str:
+    """What a finished attempt's verdict does, given its message's current state and attempt:
+    ``applied`` (the attempt still owns the message), ``fact`` ("delivered" learned by an
+    attempt that was taken over: recorded all the same, unless the message is already
+    final), or ``superseded`` (only the attempts table keeps it)."""
+    if state == "delivering" and attempts == verdict.attempt:
+        return APPLIED
+    if verdict.state == "delivered" and state not in TERMINAL:
+        return RECORDED_FACT
+    return SUPERSEDED_ONLY
 
 
 def judge(claim: Claim, outcome: Outcome, policy: DeliveryPolicy, now: datetime) -> Verdict:
@@ -178,28 +225,30 @@ def judge(claim: Claim, outcome: Outcome, policy: DeliveryPolicy, now: datetime)
     detail = outcome.detail[:2000]
     if outcome.kind is OutcomeKind.DELIVERED:
         return Verdict(mid, n, "delivered", partner_ref=outcome.partner_ref)
+    doubt = outcome.in_doubt
     if outcome.kind is OutcomeKind.DEAD:
-        return Verdict(mid, n, "dead", last_error=detail)
+        return Verdict(mid, n, "dead", last_error=detail, in_doubt=doubt)
     spent = n - claim.budget_attempts >= policy.max_attempts
     since = claim.budget_since or now
     old = now - since > timedelta(seconds=policy.max_age)
     if spent or old:
         why = "retry budget spent" if spent else "too old to retry"
-        return Verdict(mid, n, "dead", last_error=f"{why} after {n} attempts: {detail}")
+        return Verdict(mid, n, "dead", last_error=f"{why} after {n} attempts: {detail}", in_doubt=doubt)
     delay = timedelta(seconds=backoff(policy, n - claim.budget_attempts))
-    return Verdict(mid, n, "retrying", next_attempt_at=now + delay, last_error=detail)
+    return Verdict(mid, n, "retrying", next_attempt_at=now + delay, last_error=detail, in_doubt=doubt)
 
 
-def attempt_row(claim: Claim, outcome: Outcome, applied: bool, now: datetime) -> dict[str, Any]:
-    """The attempts row of one finished attempt; ``applied``: it still owned its message."""
+def attempt_row(claim: Claim, outcome: Outcome, how: str, now: datetime) -> dict[str, Any]:
+    """The attempts row of one finished attempt; ``how``: its ``standing``."""
     detail = outcome.detail[:2000]
+    note = {APPLIED: "", RECORDED_FACT: FACT, SUPERSEDED_ONLY: SUPERSEDED}[how]
     return {
         "message_id": claim.item.message_id,
         "number": claim.item.attempt,
         "started_at": claim.started_at or now,
         "finished_at": now,
         "outcome": outcome.kind.value,
-        "detail": detail if applied else detail + SUPERSEDED,
+        "detail": detail + note,
         "partner_ref": outcome.partner_ref,
         "response": (outcome.response or "")[:4000] or None,
         "worker": claim.worker or None,

@@ -3,7 +3,8 @@ prepared once per connection.
 
 - accept: one ``INSERT ... ON CONFLICT DO NOTHING`` of the messages and their outbox rows;
 - claim and record: one call each of a server-side function (``lgsp_claim``, ``lgsp_record``,
-  migration 0003) that takes the ordering keys' locks, reads and writes in one round trip;
+  migration 0006) that takes the ordering keys' locks, reads and writes in one round trip;
+- renew: one ``UPDATE`` of every lease a worker process holds;
 - published: one ``DELETE`` of the confirmed outbox rows.
 
 Why not SQLAlchemy Core here: one status change passes through these four steps; built with
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -33,10 +34,14 @@ from sqlalchemy import Connection, text
 from hub.envelope import new_id, to_outgoing
 from hub.ledger.core import Ledger, Respond, claims_of, message_row
 from hub.ledger.model import (
+    ABANDONED,
+    APPLIED,
+    FACT,
     OUTBOX_CHANNEL,
     SUPERSEDED,
     Accepted,
     Claim,
+    Held,
     IdempotencyKey,
     NewMessage,
     StoredAnswer,
@@ -78,14 +83,25 @@ _LOCK_KEY_OF_MESSAGE = text(
     "SELECT pg_advisory_xact_lock(:ns, hashtext(connector || ':' || key)) FROM messages WHERE id = :id"
 )
 
-# migration 0003. Arrays travel in binary (%b): psycopg's text format escapes every element
-# with a regular expression, ~40 times slower for a batch of JSON payloads.
-_CLAIM = "SELECT * FROM lgsp_claim(%b::varchar[], %b::varchar[], %s, %s, %s, %s, %s)"
+# migration 0006. Arrays travel in binary (%b): psycopg's text format escapes every element
+# with a regular expression, ~40 times slower for a batch of JSON payloads. A NULL time means
+# the database's clock (``now()``).
+_CLAIM = "SELECT * FROM lgsp_claim(%b::varchar[], %s, %s, %s::timestamptz, %s::interval, %s::interval, %s, %s)"
 _RECORD = (
-    "SELECT lgsp_record(%s, %s, %s, %s, %s, %b::varchar[], %b::varchar[], %b::int[], %b::varchar[],"
-    " %b::timestamptz[], %b::text[], %b::varchar[], %b::timestamptz[], %b::varchar[], %b::text[], %b::varchar[],"
-    " %b::text[], %b::varchar[])"
+    "SELECT lgsp_record(%s, %s, %s, %s, %s, %s, %b::varchar[], %b::varchar[], %b::int[], %b::varchar[],"
+    " %b::timestamptz[], %b::text[], %b::varchar[], %b::boolean[], %b::timestamptz[], %b::varchar[], %b::text[],"
+    " %b::varchar[], %b::text[], %b::varchar[])"
 )
+# One statement per heartbeat for every message a worker process holds: only the attempt that
+# holds a message (delivering, same attempt number, same worker) renews it, and only before its
+# lease ended (a takeover waits for the end plus grace, so the two never meet).
+_RENEW = """
+UPDATE messages AS m SET lease_until = COALESCE(%(now)s::timestamptz, now()) + %(lease)s::interval
+FROM unnest(%(ids)b::varchar[], %(numbers)b::int[], %(workers)b::varchar[]) AS h(id, number, worker)
+WHERE m.id = h.id AND m.state = 'delivering' AND m.attempts = h.number AND m.claimed_by = h.worker
+  AND m.lease_until >= COALESCE(%(now)s::timestamptz, now())
+RETURNING m.id
+"""
 
 # Deleting published rows commits asynchronously too: a row that comes back after a crash is
 # published again, and the copy is ignored by the workers (its message is no longer queued).
@@ -185,20 +201,35 @@ class PgLedger(Ledger):
                 conn.execute(_PUBLISHED, (list(outbox_ids),))
 
     # ------------------------------------------------------------ worker
-    def claim(
-        self, deliveries: Sequence[tuple[str, bool]], connector: str, worker: str
-    ) -> tuple[list[Claim], set[str]]:
-        ids = list(dict.fromkeys(mid for mid, _ in deliveries))
-        redelivered = [mid for mid, r in deliveries if r]
+    def _decision_time(self) -> datetime | None:
+        """The time a lease decision is taken at: None (the database's clock) in production."""
+        return None if self.db_clock else self.now()
+
+    def claim(self, deliveries: Sequence[str], connector: str, worker: str) -> tuple[list[Claim], set[str]]:
+        ids = list(dict.fromkeys(deliveries))
         now = self.now()
+        params = (ids, connector, worker, self._decision_time(), self.lease, self.grace, ABANDONED, LOCK_NAMESPACE)
         with self._conn(autocommit=True) as conn, conn.cursor(row_factory=namedtuple_row) as cur:
-            cur.execute(_CLAIM, (ids, redelivered, connector, worker, now, now + self.lease, LOCK_NAMESPACE))
+            cur.execute(_CLAIM, params)
             rows: list[Any] = cur.fetchall()
         decided = {r.id: r.decision for r in rows}
         unknown = {mid for mid in ids if decided.get(mid, "foreign") == "foreign"}
         claimed = [r for r in rows if r.decision == "claimed"]
         known = {r.key for r in claimed if r.key_known}
         return claims_of(claimed, known, deliveries, now, worker), unknown
+
+    def renew(self, held: Sequence[Held]) -> set[str]:
+        if not held:
+            return set()
+        params = {
+            "now": self._decision_time(),
+            "lease": self.lease,
+            "ids": [h.message_id for h in held],
+            "numbers": [h.attempt for h in held],
+            "workers": [h.worker for h in held],
+        }
+        with self._conn(autocommit=True) as conn:
+            return {row[0] for row in conn.execute(_RENEW, params).fetchall()}
 
     def record(
         self, claims: Sequence[Claim], outcomes: Sequence[Outcome], policy: DeliveryPolicy, connector: str
@@ -208,12 +239,13 @@ class PgLedger(Ledger):
         now = self.now()
         pairs = list(zip(claims, outcomes, strict=True))
         verdicts = [judge(cl, oc, policy, now) for cl, oc in pairs]
-        tries = [attempt_row(cl, oc, True, now) for cl, oc in pairs]
+        tries = [attempt_row(cl, oc, APPLIED, now) for cl, oc in pairs]
         params = (
             connector,
             now,
             LOCK_NAMESPACE,
             SUPERSEDED,
+            FACT,
             OUTBOX_CHANNEL,
             [v.message_id for v in verdicts],
             [cl.item.key for cl in claims],
@@ -222,6 +254,7 @@ class PgLedger(Ledger):
             [v.next_attempt_at for v in verdicts],
             [v.last_error for v in verdicts],
             [v.partner_ref for v in verdicts],
+            [v.in_doubt for v in verdicts],
             [t["started_at"] for t in tries],
             [t["outcome"] for t in tries],
             [t["detail"] for t in tries],

@@ -9,7 +9,8 @@ Same semantics as the RabbitMQ transport, in memory and within one process:
   back at the head of its queue with ``redelivered=True``, REJECT moves it to ``dead_letters``;
 - a handler exception puts the whole batch back with ``redelivered=True`` and propagates out of
   ``consume`` (the consumer is dead, nothing is lost);
-- several consumers on one queue compete for its deliveries.
+- several consumers on one queue compete for its deliveries (``priority`` is accepted and ignored:
+  whoever waits takes the next deliveries).
 
 Not durable: whatever is queued is gone when the process ends (the relay re-publishes unfinished work).
 """
@@ -130,6 +131,7 @@ class InProcessTransport:
         prefetch: int = 200,
         max_batch: int = 100,
         max_wait: float = 0.005,
+        priority: int = 0,
     ) -> None:
         limit = max(1, min(prefetch, max_batch))
         while not stop.is_set() and not self._closed:

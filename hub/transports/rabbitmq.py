@@ -17,7 +17,10 @@ lost in flight give False, and the caller (the relay) keeps it in its outbox and
 The connection is opened lazily and re-opened on the next publish after a loss, with exponential backoff
 and jitter. ``publish`` is safe to call from any thread; concurrent calls are serialised.
 
-Consuming (``consume``) uses a ``BlockingConnection`` per call: ``basic_qos(prefetch)``, manual acks.
+Consuming (``consume``) uses a ``BlockingConnection`` per call: ``basic_qos(prefetch)``, manual acks,
+and the consumer's ``x-priority`` (several consumers of one queue in one process: the broker feeds the
+first while it has room, the next ones when it is full, so a fast partner gets full batches from one
+consumer and a slow one gets several batches in flight).
 Deliveries are gathered into batches of up to ``max_batch`` (or ``max_wait`` seconds after the first);
 the handler runs on a helper thread (one per ``consume`` call, so always the same thread) while this
 thread keeps servicing heartbeats; dispositions are applied only after the handler returned. A handler
@@ -431,6 +434,7 @@ class RabbitMQTransport:
         prefetch: int = 200,
         max_batch: int = 100,
         max_wait: float = 0.005,
+        priority: int = 0,
     ) -> None:
         full = self.queue(queue)
         backoff = Backoff(self.reconnect_base, self.reconnect_max)
@@ -445,7 +449,9 @@ class RabbitMQTransport:
                 with self._counter_lock:
                     self.consumer_connections += 1
                 try:
-                    self._consume_on(conn, full, handler, stop, pool, backoff, prefetch, max(1, max_batch), max_wait)
+                    self._consume_on(
+                        conn, full, handler, stop, pool, backoff, prefetch, max(1, max_batch), max_wait, priority
+                    )
                 except _HandlerFailed as failed:
                     raise failed.error from None
                 except pika.exceptions.ChannelClosedByBroker as exc:
@@ -474,13 +480,18 @@ class RabbitMQTransport:
         prefetch: int,
         max_batch: int,
         max_wait: float,
+        priority: int = 0,
     ) -> None:
         buffer: deque[tuple[Any, Any, bytes]] = deque()
         cancelled: list[Any] = []
         channel = conn.channel()
         channel.basic_qos(prefetch_count=prefetch)
         channel.add_on_cancel_callback(cancelled.append)
-        channel.basic_consume(full, on_message_callback=lambda _ch, m, p, b: buffer.append((m, p, b)))
+        channel.basic_consume(
+            full,
+            on_message_callback=lambda _ch, m, p, b: buffer.append((m, p, b)),
+            arguments={"x-priority": priority} if priority else None,
+        )
         backoff.reset()
         while not self._stopping(stop):
             if cancelled:

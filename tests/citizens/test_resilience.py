@@ -126,7 +126,7 @@ def test_a_timeout_is_503_in_time(
 
 
 def test_the_call_runs_off_the_event_loop(api: TestClient, keys: dict[str, str], mock: Mock) -> None:
-    mock.faults(latency_ms=1000)
+    mock.faults(latency_ms=2500)  # long enough that a loaded machine still answers /healthz meanwhile
     answers: list[int] = []
     slow = threading.Thread(
         target=lambda: answers.append(api.post(URL, json=query(), headers=h(keys["verify"])).status_code)
@@ -135,8 +135,8 @@ def test_the_call_runs_off_the_event_loop(api: TestClient, keys: dict[str, str],
     time.sleep(0.2)  # the verification is now waiting on the database
     started = time.monotonic()
     assert api.get("/healthz").status_code == 200
-    assert time.monotonic() - started < 0.5  # the loop was free
-    assert slow.is_alive()
+    assert slow.is_alive()  # answered while the verification still waits: the loop was free
+    assert time.monotonic() - started < 2.0
     slow.join()
     assert answers == [200]
 

@@ -50,7 +50,7 @@ def _accept(ledger: Ledger, source: str, *models: object) -> list[str]:
 
 def _deliver(ledger: Ledger, ids: list[str], decide: object) -> None:
     connector = FakeConnector(POLICY, decide)  # type: ignore[arg-type]
-    claims, _ = ledger.claim([(i, False) for i in ids], PORTAL, "test-worker")
+    claims, _ = ledger.claim(list(ids), PORTAL, "test-worker")
     ledger.record(claims, connector.deliver([c.item for c in claims]), POLICY, PORTAL)
 
 
@@ -83,7 +83,7 @@ def seed(ledger: Ledger) -> Seeded:
     for _ in range(2):
         mid = _accept(ledger, "ONEGATE-H56", model(code=dossier_code()))[0]
         slow = DeliveryPolicy(max_attempts=5, backoff_base=3600, backoff_max=3600)
-        claims, _ = ledger.claim([(mid, False)], PORTAL, "test-worker")
+        claims, _ = ledger.claim([mid], PORTAL, "test-worker")
         ledger.record(claims, [Outcome(OutcomeKind.RETRY, TIMEOUT)], slow, PORTAL)
         s.retrying.append(mid)
     return s

@@ -265,13 +265,13 @@ def test_in_doubt_item_unknown_to_the_portal_is_sent_as_insert(conn: NationalPor
     assert [b["isUpdating"] for b in portal.sent(tr.SYNC_SERVICE)] == ["False"]
 
 
-def test_retry_attempts_are_checked_too_unless_disabled(portal: Portal) -> None:
+def test_a_retry_is_looked_up_first_only_in_doubt_unless_lookup_on_retry(portal: Portal) -> None:
     NationalPortalConnector(NationalPortalSettings(base_url=BASE), http=httpx.Client()).deliver(
         [item(change(), attempt=2)]
     )
-    assert len(portal.sent(tr.LOOKUP_SERVICE)) == 1
-    no_lookup = NationalPortalSettings(base_url=BASE, lookup_on_retry=False)
-    NationalPortalConnector(no_lookup, http=httpx.Client()).deliver([item(change(), attempt=2)])
+    assert len(portal.sent(tr.LOOKUP_SERVICE)) == 0  # the last attempt had a definite answer
+    always = NationalPortalSettings(base_url=BASE, lookup_on_retry=True)
+    NationalPortalConnector(always, http=httpx.Client()).deliver([item(change(), attempt=2)])
     assert len(portal.sent(tr.LOOKUP_SERVICE)) == 1
 
 

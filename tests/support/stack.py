@@ -57,8 +57,11 @@ class Stack:
             "HUB_PORTAL_BACKOFF_MAX": "1.0",
             "HUB_PORTAL_BREAKER_RESET": "1.0",
             "HUB_PORTAL_TIMEOUT": "3",
+            "HUB_WEBHOOK_TIMEOUT": "3",
             "HUB_PORTAL_MAX_ATTEMPTS": "1000",
-            "HUB_LEASE_SECONDS": "30",
+            "HUB_LEASE_SECONDS": "6",  # short, so a lost worker is taken over soon; renewed meanwhile
+            "HUB_LEASE_MARGIN": "0.5",
+            "HUB_LEASE_GRACE": "1",
             "HUB_LOG_LEVEL": "WARNING",
             **{f"HUB_{p.upper()}_BASE_URL": f"{self.gateway}/{p}" for p in ("napas", "paygov")},
             **{f"HUB_{p.upper()}_CALLBACK_URL": f"{self.api}/v1/callbacks/payment/{p}" for p in ("napas", "paygov")},

@@ -5,7 +5,7 @@ until then. ``client_changes``: one row per change (create, rotate, disable, ena
 revoke_grant): when, who (``cli:<user>`` or ``client:<code>``), what; never a key.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
