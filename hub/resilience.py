@@ -3,8 +3,9 @@
 **Backoff** (:func:`backoff`, and :class:`Backoff` for a loop that counts its own failures):
 exponential, capped, with *equal jitter*: the n-th wait is ``step = min(cap, base * 2**n)``, half of
 it fixed and half drawn at random, so waits never collapse to zero and callers that failed together
-do not come back together. Used by the transports' reconnects, the relay's and the publisher's
-pauses, the pipeline's restarts of a role, and the payment gateways' status-query retries.
+do not come back together. Used by the ledger's retry schedule (``hub.ledger.model.backoff``), the transports' reconnects, the
+relay's and the publisher's pauses, the pipeline's restarts of a role, and the payment gateways'
+status-query retries.
 
 **Circuit breaker** (:class:`CallBreaker`) for synchronous partner calls (one caller waiting per
 call): the population database (citizen verification) and the payment gateways (opening a payment,
@@ -17,8 +18,8 @@ call:
 - **half-open** after that: exactly one call (the probe) goes through, the others are refused
   meanwhile; a probe that gets an answer closes the breaker, a failed one opens it again.
 
-Thread-safe: calls run in the thread pool. (``hub.worker.CircuitBreaker`` still judges batches of
-delivery outcomes to pause a consumer; it becomes a use of this class with the ledger's backoff.)
+Thread-safe: calls run in the thread pool. The worker's breaker (``hub.worker.CircuitBreaker``) is
+a thin use of this class: a batch of delivery outcomes that are all retryable is one failure.
 """
 
 from __future__ import annotations
