@@ -43,12 +43,6 @@ def encode_headers(row: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def decode_headers(headers: Mapping[str, Any]) -> dict[str, str]:
-    """The hub's own headers, without the prefix: {"message-id": ..., "key": ...}."""
-    n = len(HEADER_PREFIX)
-    return {k[n:]: str(v) for k, v in headers.items() if k.startswith(HEADER_PREFIX)}
-
-
 def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
     """A ledger row (messages table) as a broker message; the body is the full envelope.
 
