@@ -73,7 +73,7 @@ def _delivery(partners: PartnerSettings, subscriptions: Subscriptions, resolve: 
         [
             wired("national_portal", lambda m: m.build_connector(partners.national_portal)),
             wired("webhooks", lambda m: m.build_connector(subscriptions.directory, partners.webhooks, resolve)),
-            # the postal service's wiring adds: wired("vnpost", lambda m: m.build_connector(partners.vnpost)),
+            # the postal service's wiring adds this one line: wired("vnpost", lambda m: m.build_connector()),
         ]
     )
 

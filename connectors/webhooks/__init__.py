@@ -19,8 +19,11 @@ Capability card
   resolves the URL's host once, checks every address (no loopback, link-local, private,
   multicast, reserved or otherwise non-global address, unless allowed) and connects to that
   address, Host header and TLS name kept; a refused address makes the delivery dead, nothing sent.
+- **Subscriptions**: asked of the ``hub.subscriptions.port.Subscribers`` it is handed (URL, secret,
+  still active), never read from the hub's tables.
 - **Settings**: ``HUB_WEBHOOK_*`` (``config.py``), among them ``ALLOW_NETWORKS`` (CIDRs a
-  province's LAN receivers are in) and ``ALLOW_LOOPBACK`` (``lgsp dev``).
+  province's LAN receivers are in) and ``ALLOW_LOOPBACK`` (``lgsp dev``); the composition root also
+  gives the subscriptions service these address rules.
 """
 
 from __future__ import annotations
