@@ -3,9 +3,9 @@
 **Backoff** (:func:`backoff`, and :class:`Backoff` for a loop that counts its own failures):
 exponential, capped, with *equal jitter*: the n-th wait is ``step = min(cap, base * 2**n)``, half of
 it fixed and half drawn at random, so waits never collapse to zero and callers that failed together
-do not come back together. Used by the ledger's retry schedule (``hub.ledger.model.backoff``), the transports' reconnects, the
-relay's and the publisher's pauses, the pipeline's restarts of a role, and the payment gateways'
-status-query retries.
+do not come back together. Used by the ledger's retry schedule (``hub.ledger.model.backoff``), the
+transports' reconnects, the relay's and the publisher's pauses, the pipeline's restarts of a role,
+and the payment gateways' status-query retries.
 
 **Circuit breaker** (:class:`CallBreaker`) for synchronous partner calls (one caller waiting per
 call): the population database (citizen verification) and the payment gateways (opening a payment,
