@@ -26,11 +26,12 @@ chromium:
 run: install
 	$(BIN)/lgsp dev
 
-## lint: ruff, mypy, and the exported JSON Schemas are current
+## lint: ruff, mypy, the import contracts (pyproject.toml), and the exported JSON Schemas are current
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/lgsp schemas export --check
 
 ## test: lint, then the whole suite (RabbitMQ and PostgreSQL tests included; in CI they must run)
@@ -46,4 +47,4 @@ screenshots: install
 	HUB_CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q -p no:cacheprovider tests/console/test_browser.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

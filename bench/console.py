@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from bench.console_seed import CONNECTORS, captured, explain, seed
-from hub.bootstrap import bootstrap
+from hub.bootstrap import open_database
 from hub.console import queries
 from hub.console.operators import Operators
 from hub.console.settings import ConsoleSettings
@@ -83,7 +83,7 @@ class Browser:
 
 
 def serve(engine_url: str) -> tuple[str, Any]:
-    hub = bootstrap(Settings(database_url=engine_url), run_migrations=False)
+    hub = open_database(Settings(database_url=engine_url), run_migrations=False)
     Operators(hub.engine).create("bench", "Bench", "operator", PASSWORD)
     app = FastAPI()
     settings = ConsoleSettings(secret_key=SecretStr("bench"))
@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--plans", action="store_true", help="print EXPLAIN ANALYZE of every query")
     args = ap.parse_args()
     with temporary_pg_database() as url:
-        hub = bootstrap(Settings(database_url=url))
+        hub = open_database(Settings(database_url=url))
         engine: Engine = hub.engine
         t0 = time.perf_counter()
         seed(engine, args.total, args.dead)

@@ -24,8 +24,8 @@ import httpx
 
 from connectors.vnpost import VnpostClient, VnpostConnector, VnpostSettings
 from connectors.vnpost import translate as tr
+from hub.messages import POSTAL_ORDER_REQUESTED as ORDER_REQUESTED
 from hub.ports import DeliveryItem, OutcomeKind
-from hub.postal.messages import ORDER_REQUESTED
 from hub.postal.port import INITIAL_CURSOR, PostalOrderRequest, PostalParty
 
 

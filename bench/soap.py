@@ -21,16 +21,10 @@ from typing import Any
 
 import httpx
 
-from connectors.population_db import (
-    OP_LOOKUP,
-    OP_VERIFY,
-    LookupRequest,
-    PopulationDbClient,
-    PopulationDbSettings,
-    VerifyRequest,
-)
+from connectors.population_db import OP_LOOKUP, OP_VERIFY, PopulationDbClient, PopulationDbSettings
 from connectors.population_db.mock import collection_answer, verify_answer
 from connectors.population_db.synthetic import DEMO_CITIZENS
+from hub.citizens.port import LookupRequest, VerifyRequest
 
 CITIZEN = DEMO_CITIZENS[0]
 QUERY: dict[str, Any] = {

@@ -1,43 +1,32 @@
-"""Connector registry: one line per partner. Adding a partner = one package + one line here.
+"""The connector registry: every partner the hub talks to, one line each (name -> package).
 
-Messages are routed to the connector the ledger assigned them to (routing key
-``<connector>.<message type>``), so several connectors may take the same message type and a
-queue only ever holds its own connector's messages."""
+Each package opens with its capability card and says what it is (``KIND``):
+
+- ``delivery``: a ``hub.ports.Connector`` the workers deliver ledger messages through, with the
+  message types it takes (``MESSAGE_TYPES``) and ``build_connector(...)``;
+- ``payment_gateway``: implements ``hub.payments.port.PaymentGateway`` (``build_gateway(profile)``);
+- ``population_db``: implements ``hub.citizens.port.PopulationDb`` (``build_client(settings)``).
+
+Only the composition root (``hub/bootstrap.py``) and the CLI read this registry: they wire each
+connector in with what it needs. Connectors never import one another, nor any hub module but the
+hub's ports, canonical models and the domains' ports (checked by import-linter, ``make lint``).
+Adding a partner is one package, one line here and one line in the composition root.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from types import ModuleType
 
-from hub.ports import Connector
-
-# connector name -> (module with build_connector(**deps), message types it delivers)
-REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "national_portal": ("connectors.national_portal", ("dossier.status.changed", "dossier.fee.paid")),
-    "webhooks": ("connectors.webhooks", ("payment.status.changed",)),
+REGISTRY: dict[str, str] = {
+    "national_portal": "connectors.national_portal",  # DVCQG dossier sync (delivery)
+    "payment_napas": "connectors.payment_napas",  # NAPAS and PayGov fee payments (payment_gateway)
+    "population_db": "connectors.population_db",  # national population database (population_db)
+    "vnpost": "connectors.vnpost",  # VNPost postal service (delivery; not wired into the hub yet)
+    "webhooks": "connectors.webhooks",  # events to local systems' subscriptions (delivery)
 }
 
 
-def connector_for(message_type: str) -> str:
-    """The connector that delivers a message type (the first one registered for it)."""
-    for name, (_, types) in REGISTRY.items():
-        if message_type in types:
-            return name
-    raise KeyError(f"no connector delivers {message_type!r}")
-
-
-def build(name: str, **deps: Any) -> Connector:
-    """Build a connector; ``deps`` (e.g. ``engine``) are handed to those that need them."""
-    module = importlib.import_module(REGISTRY[name][0])
-    connector: Connector = module.build_connector(**deps)
-    return connector
-
-
-def routing_key(connector: str, message_type: str) -> str:
-    return f"{connector}.{message_type}"
-
-
-def bindings(names: list[str] | None = None) -> dict[str, tuple[str, ...]]:
-    """Queue name -> routing key patterns, for Transport.setup(): each connector's queue takes
-    what is routed to it."""
-    return {n: (f"{n}.#",) for n in REGISTRY if names is None or n in names}
+def load(name: str) -> ModuleType:
+    """A registered connector's package (``KeyError`` for a name not registered)."""
+    return importlib.import_module(REGISTRY[name])

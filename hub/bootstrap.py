@@ -1,105 +1,157 @@
-"""Composition root: settings -> database -> ledger -> transport -> connectors.
+"""The composition root: settings -> database (migrated) -> ledger -> transport -> connectors ->
+domain services; the api, the pipeline and the publisher are built over what it returns.
 
-Nothing here opens a connection until asked: the transport is built lazily and connects
+This module and the CLI are the only hub code that imports ``connectors``: each partner is one line
+below, in :func:`_delivery` (a connector the workers deliver through) or :func:`bootstrap` (a port a
+domain service calls). Adding a partner is one package, one registry line (``connectors/__init__.py``)
+and one line here. Nothing opens a connection here: the transport and the partner clients connect
 on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy import Engine, text
 
+import connectors
+from hub.citizens.audit import IdHasher
+from hub.citizens.service import CitizenService
 from hub.db.engine import make_engine, upgrade
-from hub.ledger import Ledger, make_ledger
-from hub.ports import Transport
+from hub.dossiers.service import Dossiers
+from hub.evidence.keyring import Keyring
+from hub.ledger import make_ledger
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED
+from hub.payments.port import PaymentGateway
+from hub.payments.service import Payments, Routes
+from hub.ports import Connector, Transport
+from hub.resilience import CallBreaker
+from hub.routing import DeliveryConnector, Routing
+from hub.services import Database, Hub
 from hub.settings import Settings
-from hub.ssrf import AddressPolicy, Resolver, system_resolver
+from hub.ssrf import Resolver, system_resolver
+from hub.subscriptions.service import Subscriptions
 
 if TYPE_CHECKING:
-    from connectors.payment_napas import PaymentGateway
-    from connectors.population_db import PopulationDbClient
-    from hub.citizens import CitizenService
-    from hub.payments import Payments
+    from connectors.national_portal import NationalPortalSettings
+    from connectors.payment_napas import NapasSettings, PayGovSettings
+    from connectors.population_db import PopulationDbSettings
+    from connectors.webhooks import WebhookSettings
+
+__all__ = ["Database", "Hub", "PartnerSettings", "bootstrap", "make_transport", "migrate", "open_database"]
 
 
-@dataclass
-class Hub:
-    settings: Settings
-    engine: Engine
-    ledger: Ledger
-    _transport: Transport | None = field(default=None, repr=False)
-    # profile -> gateway client; tests hand in fakes, else connectors.payment_napas builds them
-    gateway_factory: Callable[[str], PaymentGateway] | None = field(default=None, repr=False)
-    _gateways: dict[str, PaymentGateway] = field(default_factory=dict, repr=False)
-    _payments: Payments | None = field(default=None, repr=False)
-    _population_db: PopulationDbClient | None = field(default=None, repr=False)
-    _citizens: CitizenService | None = field(default=None, repr=False)
-    # name -> addresses, for the SSRF guard of webhook subscriptions (tests hand in a fake)
-    resolver: Resolver = field(default=system_resolver, repr=False)
-    _address_policy: AddressPolicy | None = field(default=None, repr=False)
+@dataclass(frozen=True)
+class PartnerSettings:
+    """Each connector's settings; ``None`` lets the connector read its own ``HUB_*`` variables.
+    ``lgsp dev`` hands the mock partners' addresses here."""
 
-    @property
-    def address_policy(self) -> AddressPolicy:
-        """The webhook receivers' address rules (HUB_WEBHOOK_ALLOW_NETWORKS, _ALLOW_LOOPBACK)."""
-        if self._address_policy is None:
-            from connectors.webhooks import WebhookSettings
+    national_portal: NationalPortalSettings | None = None
+    napas: NapasSettings | None = None
+    paygov: PayGovSettings | None = None
+    population_db: PopulationDbSettings | None = None
+    webhooks: WebhookSettings | None = None
 
-            self._address_policy = WebhookSettings().address_policy()
-        return self._address_policy
 
-    def gateway(self, profile: str) -> PaymentGateway:
-        """The payment gateway client of a profile (napas, paygov), built on first use."""
-        if profile not in self._gateways:
-            if self.gateway_factory is not None:
-                self._gateways[profile] = self.gateway_factory(profile)
-            else:
-                from connectors.payment_napas import build_gateway
+def partner(name: str) -> ModuleType:
+    """A registered connector package (``connectors.REGISTRY``)."""
+    return connectors.load(name)
 
-                self._gateways[profile] = build_gateway(profile)
-        return self._gateways[profile]
 
-    @property
-    def payments(self) -> Payments:
-        if self._payments is None:
-            from hub.payments import Payments
+def _delivery(partners: PartnerSettings, subscriptions: Subscriptions, resolve: Resolver) -> Routing:
+    """The connectors the workers deliver through, one line each; each declares its own message types."""
 
-            s = self.settings
-            self._payments = Payments(
-                self.engine,
-                self.ledger,
-                self.gateway,
-                breaker_failures=s.payment_breaker_failures,
-                breaker_reset=s.payment_breaker_reset,
-            )
-        return self._payments
+    def wired(name: str, build: Callable[[ModuleType], Connector]) -> DeliveryConnector:
+        module = partner(name)
+        return DeliveryConnector(name, tuple(module.MESSAGE_TYPES), lambda: build(module))
 
-    @property
-    def transport(self) -> Transport:
-        if self._transport is None:
-            self._transport = make_transport(self.settings)
-        return self._transport
+    return Routing(
+        [
+            wired("national_portal", lambda m: m.build_connector(partners.national_portal)),
+            wired("webhooks", lambda m: m.build_connector(subscriptions.directory, partners.webhooks, resolve)),
+            # the postal service's wiring adds this one line: wired("vnpost", lambda m: m.build_connector()),
+        ]
+    )
 
-    @property
-    def citizens(self) -> CitizenService:
-        """Citizen verification/lookup (the population database's synchronous path), built on first use."""
-        if self._citizens is None:
-            from hub.citizens import build_citizen_service
 
-            self._citizens = build_citizen_service(self.settings, self.engine, self._population_db)
-        return self._citizens
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    transport: Transport | None = None,
+    run_migrations: bool = True,
+    partners: PartnerSettings | None = None,
+    gateways: Mapping[str, PaymentGateway] | None = None,
+    resolve: Resolver = system_resolver,
+) -> Hub:
+    """The whole hub. Tests hand in fakes: a ``transport``, payment ``gateways`` (profile ->
+    gateway), ``resolve`` for the webhook receivers' names, and partners' settings."""
+    db = open_database(settings, run_migrations=run_migrations)
+    s, engine, ledger = db.settings, db.engine, db.ledger
+    partners = partners or PartnerSettings()
+    webhook_settings = partners.webhooks or partner("webhooks").WebhookSettings()
+    subscriptions = Subscriptions(
+        engine, webhook_settings.address_policy(), resolve, limit=s.subscriptions_per_client
+    )  # the receivers' address rules are the webhook connector's (HUB_WEBHOOK_*)
+    partners = replace(partners, webhooks=webhook_settings)
+    routing = _delivery(partners, subscriptions, resolve)
+    payment = partner("payment_napas")
+    gateways = gateways or {
+        p: payment.build_gateway(p, getattr(partners, p)) for p in payment.PROFILES
+    }  # one gateway per profile (NAPAS, PayGov)
+    payments = Payments(
+        engine,
+        ledger,
+        gateways,
+        Routes(events=routing.connector_for(PAYMENT_STATUS_CHANGED), fee_paid=routing.connector_for(DOSSIER_FEE_PAID)),
+        breaker_failures=s.payment_breaker_failures,
+        breaker_reset=s.payment_breaker_reset,
+        default_profile=s.payment_profile,
+    )
+    citizens = citizen_service(s, engine, partners.population_db or partner("population_db").PopulationDbSettings())
+    return Hub(
+        settings=s,
+        engine=engine,
+        ledger=ledger,
+        transport=transport or make_transport(s),
+        routing=routing,
+        dossiers=Dossiers(ledger, routing.connector_for(DOSSIER_STATUS_CHANGED), s.max_batch_items, s.outbox_defer),
+        payments=payments,
+        citizens=citizens,
+        subscriptions=subscriptions,
+    )
 
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-        for gateway in self._gateways.values():
-            gateway.close()
-        if self._citizens is not None:
-            self._citizens.close()
-        self.ledger.close()
-        self.engine.dispose()
+
+def open_database(settings: Settings | None = None, *, run_migrations: bool = True) -> Database:
+    """Settings, the database (migrated) and the ledger: what the CLI's database commands need."""
+    s = settings or Settings()
+    engine = make_engine(s.database_url)
+    if run_migrations:
+        migrate(engine)
+    ledger = make_ledger(engine, lease_seconds=s.lease_seconds, grace_seconds=s.lease_grace)
+    return Database(settings=s, engine=engine, ledger=ledger)
+
+
+def citizen_service(settings: Settings, engine: Engine, popdb: PopulationDbSettings) -> CitizenService:
+    """The citizens service over the population database connector; the connector's settings
+    (``HUB_POPDB_*``) also give the breaker's limits and the default MaDVC."""
+    keyring = Keyring.from_settings(settings)
+    if keyring.uses_development_key and not settings.is_sqlite:
+        structlog.get_logger("hub.citizens").warning(
+            "citizens.audit_hash_key_is_the_development_default", hint="set HUB_AUDIT_HASH_KEY in production"
+        )
+    return CitizenService(
+        engine,
+        partner("population_db").build_client(popdb),
+        IdHasher(keyring),
+        breaker=CallBreaker("population_db", popdb.breaker_failures, popdb.breaker_reset),
+        service_code=popdb.service_code,
+        concurrency=settings.citizens_concurrency,
+        retry_after=settings.citizens_retry_after,
+    )
 
 
 def make_transport(settings: Settings) -> Transport:
@@ -124,18 +176,3 @@ def migrate(engine: Engine) -> None:
                 c.commit()
     else:
         upgrade(engine)
-
-
-def bootstrap(
-    settings: Settings | None = None,
-    *,
-    transport: Transport | None = None,
-    run_migrations: bool = True,
-    population_db: PopulationDbClient | None = None,
-) -> Hub:
-    settings = settings or Settings()
-    engine = make_engine(settings.database_url)
-    if run_migrations:
-        migrate(engine)
-    ledger = make_ledger(engine, lease_seconds=settings.lease_seconds, grace_seconds=settings.lease_grace)
-    return Hub(settings=settings, engine=engine, ledger=ledger, _transport=transport, _population_db=population_db)

@@ -7,7 +7,6 @@ contract without the partner's guide. JSON Schema exports live in ``schemas/``.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -255,22 +254,3 @@ class DossierFeePaid(_Frozen):
 
 
 # message type -> (model, schema version); one registry line per canonical message.
-MESSAGE_TYPES: dict[str, tuple[type[_Frozen], int]] = {
-    "dossier.status.changed": (DossierStatusChange, 1),
-    "dossier.fee.paid": (DossierFeePaid, 1),
-    "payment.status.changed": (PaymentStatusChanged, 1),
-}
-
-
-def id_mask(value: str | None) -> str | None:
-    """Mask an ID number for logs and traces: keep the last 3 digits."""
-    if not value:
-        return value
-    return "*" * max(len(value) - 3, 0) + value[-3:]
-
-
-def name_mask(value: str | None) -> str | None:
-    """Mask a personal name: initials only (NGUYEN VAN AN -> N*** V** A*)."""
-    if not value:
-        return value
-    return " ".join(w[0] + "*" * (len(w) - 1) for w in re.split(r"\s+", value.strip()) if w)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from hub.console.cli import dev_operator, operators_app
 from hub.evidence.cli import app as evidence_app
 from hub.reports_cli import reports as reports_command
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.bootstrap import PartnerSettings
 
 app = typer.Typer(help="LGSP Hub: integration hub for provincial one-stop systems.", no_args_is_help=True)
 messages_app = typer.Typer(help="Inspect and replay messages.", no_args_is_help=True)
@@ -103,7 +106,7 @@ def relay() -> None:
 def worker(
     connector: Annotated[
         list[str] | None,
-        typer.Option(help="Connector whose queue to consume (repeatable; default: every registered connector)"),
+        typer.Option(help="Connector whose queue to consume (repeatable; default: every delivery connector)"),
     ] = None,
     concurrency: Annotated[
         int | None,
@@ -111,13 +114,7 @@ def worker(
     ] = None,
 ) -> None:
     """Consume connector queues and deliver to the partners."""
-    import connectors
-
-    unknown = sorted(set(connector or []) - set(connectors.REGISTRY))
-    if unknown:
-        typer.echo(f"unknown connector(s) {unknown}; registered: {sorted(connectors.REGISTRY)}", err=True)
-        raise typer.Exit(2)
-    _run_pipeline("worker", relay=False, workers=concurrency, connector_names=connector or list(connectors.REGISTRY))
+    _run_pipeline("worker", relay=False, workers=concurrency, connector_names=connector or None)
 
 
 def _run_pipeline(role: str, **roles: Any) -> None:
@@ -128,6 +125,11 @@ def _run_pipeline(role: str, **roles: Any) -> None:
     s = _settings()
     _require_broker(s, role)
     hub = bootstrap(s)
+    unknown = sorted(set(roles.get("connector_names") or []) - set(hub.routing.names))
+    if unknown:
+        typer.echo(f"unknown connector(s) {unknown}; wired in: {sorted(hub.routing.names)}", err=True)
+        hub.close()
+        raise typer.Exit(2)
     _serve_metrics(s)
     pipe = Pipeline(hub, **roles)
     pipe.start()
@@ -164,20 +166,22 @@ def dev(
     from hub.bootstrap import bootstrap
     from hub.citizens.grants import DEMO_GRANTS
     from hub.clients import ADMIN, ensure_client
+    from hub.messages import DOSSIER_STATUS_CHANGED
 
     base = f"http://127.0.0.1:{port}"
     gateway = f"http://127.0.0.1:{gateway_port}"
-    if mocks:  # the hub and the mock partners (child processes, same environment) find each other
-        os.environ.setdefault("HUB_PORTAL_BASE_URL", f"http://127.0.0.1:{portal_port}")
+    defaults = {"HUB_WEBHOOK_ALLOW_LOOPBACK": "true"}  # development receivers on this machine
+    if mocks:  # the hub and the mock partners find each other (variables set by the user win)
+        defaults["HUB_PORTAL_BASE_URL"] = f"http://127.0.0.1:{portal_port}"
         for profile in ("napas", "paygov"):
-            os.environ.setdefault(f"HUB_{profile.upper()}_BASE_URL", f"{gateway}/{profile}")
-            os.environ.setdefault(f"HUB_{profile.upper()}_CALLBACK_URL", f"{base}/v1/callbacks/payment/{profile}")
-        os.environ.setdefault("HUB_POPDB_BASE_URL", f"http://127.0.0.1:{population_db_port}")
-    os.environ.setdefault("HUB_WEBHOOK_ALLOW_LOOPBACK", "true")  # development receivers on this machine
+            defaults[f"HUB_{profile.upper()}_BASE_URL"] = f"{gateway}/{profile}"
+            defaults[f"HUB_{profile.upper()}_CALLBACK_URL"] = f"{base}/v1/callbacks/payment/{profile}"
+        defaults["HUB_POPDB_BASE_URL"] = f"http://127.0.0.1:{population_db_port}"
+    env = {**defaults, **os.environ}  # the mock partners' environment: they read the same settings
     s = _settings()
-    hub = bootstrap(s)
+    hub = bootstrap(s, partners=_dev_partners(env, mocks))
     key = s.dev_api_key.get_secret_value()
-    grants = ["dossier.status.changed", "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
+    grants = [DOSSIER_STATUS_CHANGED, "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
     ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
     console_line = dev_operator(hub, base)
     children: list[subprocess.Popen[bytes]] = []
@@ -192,7 +196,7 @@ def dev(
         ):
             children.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
-                    [sys.executable, "-m", module, "--port", str(mock_port)], preexec_fn=_die_with_parent
+                    [sys.executable, "-m", module, "--port", str(mock_port)], env=env, preexec_fn=_die_with_parent
                 )
             )
     typer.echo(
@@ -239,6 +243,29 @@ def dev(
         server.run(application, s, s.api_host, port)
     finally:
         _stop_children(children)
+
+
+def _dev_partners(env: dict[str, str], mocks: bool) -> PartnerSettings:
+    """``lgsp dev``'s partner settings: the mock partners' addresses, handed to the composition root
+    as settings objects (every other field from the connector's own ``HUB_*`` variables)."""
+    from pydantic import TypeAdapter
+
+    from connectors.national_portal import NationalPortalSettings
+    from connectors.payment_napas import NapasSettings, PayGovSettings
+    from connectors.population_db import PopulationDbSettings
+    from connectors.webhooks import WebhookSettings
+    from hub.bootstrap import PartnerSettings
+
+    webhooks = WebhookSettings(allow_loopback=TypeAdapter(bool).validate_python(env["HUB_WEBHOOK_ALLOW_LOOPBACK"]))
+    if not mocks:
+        return PartnerSettings(webhooks=webhooks)
+    return PartnerSettings(
+        national_portal=NationalPortalSettings(base_url=env["HUB_PORTAL_BASE_URL"]),
+        napas=NapasSettings(base_url=env["HUB_NAPAS_BASE_URL"], callback_url=env["HUB_NAPAS_CALLBACK_URL"]),
+        paygov=PayGovSettings(base_url=env["HUB_PAYGOV_BASE_URL"], callback_url=env["HUB_PAYGOV_CALLBACK_URL"]),
+        population_db=PopulationDbSettings(base_url=env["HUB_POPDB_BASE_URL"]),
+        webhooks=webhooks,
+    )
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -311,9 +338,9 @@ def mock_population_db(ctx: typer.Context) -> None:
 def messages_show(message_id: str) -> None:
     """Print a message's state and attempts (personal data masked)."""
     from hub import trace
-    from hub.bootstrap import bootstrap
+    from hub.bootstrap import open_database
 
-    hub = bootstrap(_settings())
+    hub = open_database(_settings())
     msg = trace.get_message(hub.engine, message_id)
     if msg is None:
         typer.echo(f"no message {message_id}", err=True)
@@ -324,10 +351,10 @@ def messages_show(message_id: str) -> None:
 @messages_app.command("replay")
 def messages_replay(message_id: str) -> None:
     """Queue a dead message again, with a fresh retry budget."""
-    from hub.bootstrap import bootstrap
+    from hub.bootstrap import open_database
     from hub.ledger import NotFound, NotReplayable
 
-    hub = bootstrap(_settings())
+    hub = open_database(_settings())
     try:
         hub.ledger.replay(message_id)
     except (NotFound, NotReplayable) as exc:
@@ -352,9 +379,10 @@ def citizens_audit(
     """Print the audit of population database queries, newest first, as JSON lines."""
     from pydantic import ValidationError
 
-    from hub.api.citizen_models import AuditSearch
-    from hub.bootstrap import bootstrap
-    from hub.citizens import IdHasher, audit
+    from hub.bootstrap import open_database
+    from hub.citizens import audit
+    from hub.citizens.audit import IdHasher
+    from hub.citizens.models import AuditSearch
     from hub.evidence.keyring import Keyring
 
     number = typer.prompt("ID number", hide_input=True) if id_number else None
@@ -367,7 +395,7 @@ def citizens_audit(
         typer.echo("invalid filter: " + "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors()), err=True)
         raise typer.Exit(2) from None
     s = _settings()
-    hub = bootstrap(s)
+    hub = open_database(s)
     filters = audit.Filters(
         client_code=f.client,
         officer_code=f.officer,
@@ -385,9 +413,9 @@ def citizens_audit(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations (safe to run from several processes at once)."""
-    from hub.bootstrap import bootstrap
+    from hub.bootstrap import open_database
 
-    bootstrap(_settings())
+    open_database(_settings()).close()
     typer.echo("database is at the latest schema")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hub.messages import DOSSIER_STATUS_CHANGED
 from hub.settings import Settings
 
 clients_app = typer.Typer(help="Client systems and their API keys.", no_args_is_help=True)
@@ -41,10 +42,10 @@ def _checked_grants(grants: list[str]) -> list[str]:
 
 def _client_change(fn: Any, *args: Any) -> Any:
     """Run a lifecycle change; an unknown client is one line on stderr and exit 1."""
-    from hub.bootstrap import bootstrap
+    from hub.bootstrap import open_database
     from hub.clients import ClientNotFound
 
-    hub = bootstrap(_settings())
+    hub = open_database(_settings())
     try:
         return fn(hub.engine, *args)
     except ClientNotFound as exc:
@@ -68,11 +69,11 @@ def clients_create(
     grant: GrantOption = None,
 ) -> None:
     """Register a client system and print its API key (shown once; only its hash is stored)."""
-    from hub.bootstrap import bootstrap
+    from hub.bootstrap import open_database
     from hub.clients import ClientExists, create_client
 
-    grants = _checked_grants(grant or ["dossier.status.changed"])
-    hub = bootstrap(_settings())
+    grants = _checked_grants(grant or [DOSSIER_STATUS_CHANGED])
+    hub = open_database(_settings())
     try:
         key = create_client(hub.engine, code, name or code, grants, actor=_actor())
     except ClientExists:

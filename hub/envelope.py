@@ -10,6 +10,7 @@ from typing import Any
 from ulid import ULID
 
 from hub.ports import OutgoingMessage
+from hub.routing import routing_key
 
 HEADER_PREFIX = "x-lgsp-"
 
@@ -42,12 +43,6 @@ def encode_headers(row: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def decode_headers(headers: Mapping[str, Any]) -> dict[str, str]:
-    """The hub's own headers, without the prefix: {"message-id": ..., "key": ...}."""
-    n = len(HEADER_PREFIX)
-    return {k[n:]: str(v) for k, v in headers.items() if k.startswith(HEADER_PREFIX)}
-
-
 def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
     """A ledger row (messages table) as a broker message; the body is the full envelope.
 
@@ -68,7 +63,7 @@ def to_outgoing(row: Mapping[str, Any]) -> OutgoingMessage:
     text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return OutgoingMessage(
         message_id=row["id"],
-        routing_key=f"{row['connector']}.{row['type']}",  # connectors.routing_key
+        routing_key=routing_key(row["connector"], row["type"]),
         body=f'{text[:-1]},"payload":{payload}}}'.encode(),
         headers=encode_headers(row),
     )

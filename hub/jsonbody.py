@@ -7,7 +7,8 @@
   recurses once per level and raises ``RecursionError``; this one never does);
 - ``not_text``: a string that is not storable text: a lone surrogate escape (``"\\ud800"``, which
   cannot be encoded, hashed or stored) or U+0000 (which PostgreSQL text cannot hold);
-- ``number``: a number out of range (more than 4,300 digits, or a float that overflows to infinity).
+- ``number``: a number out of range (more than 4,300 digits, or a float that overflows to infinity);
+- ``too_large``: more than ``max_bytes``, when the caller gives a bound (a partner's answer read whole).
 
 The message names the rule and the position (line, column), never the content. The parser is
 pydantic-core's (jiter: iterative, refuses lone surrogates and invalid UTF-8 by itself).
@@ -23,7 +24,7 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 MAX_DEPTH = 32  # arrays/objects within each other; the hub's own bodies need 4
-Reason = Literal["syntax", "too_deep", "not_text", "number"]
+Reason = Literal["syntax", "too_deep", "not_text", "number", "too_large"]
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
@@ -41,9 +42,11 @@ class JsonRefused(ValueError):
         self.message = message
 
 
-def parse(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+def parse(raw: bytes | str, *, max_depth: int = MAX_DEPTH, max_bytes: int | None = None) -> Any:
     """The JSON value of ``raw``, or ``JsonRefused``."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if max_bytes is not None and len(data) > max_bytes:
+        raise JsonRefused("too_large", f"the body is larger than {max_bytes} bytes")
     try:
         value = pydantic_core.from_json(data, allow_inf_nan=False)
     except ValueError as exc:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-import connectors
-from hub.bootstrap import Hub
 from hub.lease import LeaseKeeper
 from hub.ports import Connector, TransportError
 from hub.relay import Relay
+from hub.resilience import backoff
+from hub.services import Hub
 from hub.worker import Worker
 
 log = structlog.get_logger("hub.pipeline")
@@ -27,15 +28,15 @@ class Pipeline:
         relay: bool = True,
         workers: int | None = None,
         connector_names: list[str] | None = None,
-        connector_factory: Any = None,
+        connector_factory: Callable[[str], Connector] | None = None,
     ):
         self.hub = hub
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.run_relay = relay
         self.workers = hub.settings.worker_concurrency if workers is None else workers  # per connector
-        self.names = connector_names or list(connectors.REGISTRY)
-        self.factory = connector_factory or (lambda name: connectors.build(name, engine=hub.engine))
+        self.names = connector_names or list(hub.routing.names)  # the delivery connectors wired in
+        self.factory = connector_factory or hub.routing.build
         self.connectors: list[Connector] = []
         self._topology_lock = threading.Lock()
         self._topology_ready = False
@@ -76,7 +77,7 @@ class Pipeline:
 
     def _reconcile(self, stop: threading.Event) -> None:
         """Settle payments whose gateway callback never came (runs beside the relay)."""
-        from hub.payments import reconcile_forever
+        from hub.payments.reconcile import reconcile_forever
 
         s = self.hub.settings
         reconcile_forever(self.hub.payments, s.payment_reconcile_interval, s.payment_reconcile_after, stop)
@@ -85,7 +86,7 @@ class Pipeline:
         """Declare the broker topology once for all roles of this process (idempotent)."""
         with self._topology_lock:
             if not self._topology_ready:
-                self.hub.transport.setup(connectors.bindings(self.names))
+                self.hub.transport.setup(self.hub.routing.bindings(self.names))
                 self._topology_ready = True
 
     def _supervise(self, name: str, target: Any) -> None:
@@ -107,7 +108,7 @@ class Pipeline:
             if time.monotonic() - started > 60:
                 failures = 0  # it ran a good while: start again quickly
             failures += 1
-            self.stop_event.wait(min(10.0, 0.1 * 2**failures))
+            self.stop_event.wait(backoff(failures, 0.1, 10.0))
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()

@@ -12,7 +12,6 @@ queued message.
 from __future__ import annotations
 
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ import structlog
 from hub import metrics
 from hub.ledger import DATABASE_ERRORS, Ledger
 from hub.ports import OutgoingMessage, Transport, TransportError
+from hub.resilience import backoff
 
 log = structlog.get_logger("hub.publisher")
 
@@ -104,7 +104,7 @@ class Publisher:
                     else:
                         log.exception("publisher.error", handed_to_relay=len(rows))
                     self._hand_over([oid for oid, _ in rows])
-                    self._stop.wait(min(5.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0))
+                    self._stop.wait(backoff(failures, 0.05, 5.0))
                     continue
                 confirmed.extend(oid for (oid, _), ok in zip(rows, results, strict=True) if ok)
                 self._hand_over([oid for (oid, _), ok in zip(rows, results, strict=True) if not ok])

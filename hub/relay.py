@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from typing import Any
@@ -13,6 +12,7 @@ import structlog
 from hub import metrics
 from hub.ledger import DATABASE_ERRORS, OUTBOX_CHANNEL, Ledger
 from hub.ports import Transport, TransportError
+from hub.resilience import backoff
 
 log = structlog.get_logger("hub.relay")
 # failures a relay pass survives: it pauses with backoff and tries again
@@ -92,7 +92,7 @@ class Relay:
                 failures = 0
             except PASS_ERRORS as exc:
                 failures += 1
-                pause = min(5.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0)
+                pause = backoff(failures, 0.05, 5.0)
                 log.warning("relay.error", error=type(exc).__name__, detail=str(exc)[:200], retry_in=round(pause, 2))
                 stop.wait(pause)
                 continue

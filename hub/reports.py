@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.sql import ColumnElement
 
 from hub.db.schema import messages, payments
+from hub.messages import DOSSIER_STATUS_CHANGED
 
 PORTAL = "national_portal"
 FINISHED = {8, 9, 10}  # stopped, finished, returned: processing has ended (external-systems.md §1.4)
@@ -122,7 +123,7 @@ def portal_sync(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
         )
         .where(
             m.c.connector == PORTAL,
-            m.c.type == "dossier.status.changed",
+            m.c.type == DOSSIER_STATUS_CHANGED,
             m.c.accepted_at >= w.since,
             m.c.accepted_at < w.until,
         )

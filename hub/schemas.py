@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hub.canonical import MESSAGE_TYPES
+from hub import messages
 
 
 def render() -> dict[str, str]:
     out = {}
-    for mtype, (model, version) in MESSAGE_TYPES.items():
-        schema = model.model_json_schema()
+    for t in messages.published():
+        mtype, version = t.name, t.version
+        schema = t.model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"https://lgsp-hub.example/schemas/{mtype}.v{version}.json"
         schema["x-message-type"] = mtype

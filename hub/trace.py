@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from hub.canonical import id_mask, name_mask
 from hub.db.schema import attempts, messages, payment_events, payments
 from hub.envelope import iso
+from hub.privacy import mask_id, mask_name
 
 
 def masked_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -19,8 +19,8 @@ def masked_payload(payload: dict[str, Any]) -> dict[str, Any]:
     if isinstance(applicant, dict):
         out["applicant"] = {
             **applicant,
-            "name": name_mask(applicant.get("name")),
-            "id_number": id_mask(applicant.get("id_number")),
+            "name": mask_name(applicant.get("name")),
+            "id_number": mask_id(applicant.get("id_number")),
             **{k: "***" for k in ("phone", "email", "address") if applicant.get(k)},
         }
     return out

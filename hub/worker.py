@@ -6,6 +6,11 @@ record every outcome (delivered / retry scheduled / dead) -> only then ack to th
 A copy of a message that another attempt holds under a live lease is acked and left alone:
 the ledger, not the broker, makes sure it finishes (its lease ends if its worker dies, and
 the relay queues it again).
+
+The broker's message is a claim check: the worker reads only its message id (and whether the
+broker redelivered it). What is delivered — type, key, payload, attempt, whether the partner may
+have it already — is what the claim returns from the ledger, never the broker body, which is
+there for operators and other consumers of the exchange.
 """
 
 from __future__ import annotations
@@ -24,41 +29,39 @@ from hub import metrics
 from hub.lease import LeaseKeeper
 from hub.ledger import DATABASE_ERRORS, Ledger
 from hub.ports import NOT_ATTEMPTED, Connector, Delivery, DeliveryItem, Disposition, Outcome, OutcomeKind, Transport
+from hub.resilience import CallBreaker
 
 log = structlog.get_logger("hub.worker")
 _serial = itertools.count(1)
 
 
 class CircuitBreaker:
-    """Opens after ``failures`` consecutive all-retryable batches; after ``reset`` seconds lets
-    one batch through (half-open); a batch with any definite answer closes it."""
+    """The worker's view of the one circuit breaker (``hub.resilience.CallBreaker``): a batch whose
+    outcomes are all retryable is one failure, a batch with any definite answer a success. It opens
+    after ``failures`` such batches in a row; after ``reset`` seconds one batch goes through
+    (half-open); while it is open the consumer waits (``wait_ready``)."""
 
-    def __init__(self, failures: int, reset: float, clock: Callable[[], float] = time.monotonic):
-        self.failures = failures
-        self.reset = reset
-        self.clock = clock
-        self.consecutive = 0
-        self.open_until = 0.0
+    def __init__(
+        self, failures: int, reset: float, clock: Callable[[], float] = time.monotonic, name: str = "worker"
+    ) -> None:
+        self.calls = CallBreaker(name, failures, reset, clock)
 
     @property
     def state(self) -> str:
-        if self.consecutive < self.failures:
-            return "closed"
-        return "open" if self.clock() < self.open_until else "half_open"
+        return self.calls.state
 
     def observe(self, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
             return
         if all(o.kind is OutcomeKind.RETRY for o in outcomes):
-            self.consecutive += 1
-            if self.consecutive >= self.failures:
-                self.open_until = self.clock() + self.reset
+            self.calls.failed()
         else:
-            self.consecutive = 0
+            self.calls.succeeded()
 
     def wait_ready(self, stop: threading.Event) -> None:
         while not stop.is_set() and self.state == "open":
-            stop.wait(min(0.5, max(self.open_until - self.clock(), 0.01)))
+            until = self.calls.open_until
+            stop.wait(min(0.5, max((until or 0.0) - self.calls.clock(), 0.01)))
 
 
 class Worker:
@@ -83,7 +86,7 @@ class Worker:
         self.connector = connector
         self.policy = connector.policy
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{next(_serial)}"
-        self.breaker = CircuitBreaker(self.policy.breaker_failures, self.policy.breaker_reset)
+        self.breaker = CircuitBreaker(self.policy.breaker_failures, self.policy.breaker_reset, name=connector.name)
         # a keeper shared by the workers of a process (Pipeline), or this worker's own
         self.own_keeper = keeper is None
         self.keeper = keeper or LeaseKeeper(ledger, lease_margin)

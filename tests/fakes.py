@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.payment_napas import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
+from hub.payments.port import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 
 FAST = DeliveryPolicy(timeout=1, max_attempts=100, backoff_base=0.05, backoff_max=0.2, breaker_failures=1000)

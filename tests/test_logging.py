@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from hub.logging import configure, mask_text
+from hub.logging import configure
+from hub.privacy import mask_text
 
 
 @pytest.fixture

@@ -11,7 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from connectors.payment_napas import (
+from hub import subscriptions
+from hub.clients import create_client
+from hub.db.schema import clients, messages, outbox, payments
+from hub.ledger import Ledger
+from hub.payments.port import (
     FeeItem,
     GatewayStatus,
     GatewayTimeout,
@@ -20,11 +24,8 @@ from connectors.payment_napas import (
     PermanentGatewayError,
     RetryableGatewayError,
 )
-from hub import subscriptions
-from hub.clients import create_client
-from hub.db.schema import clients, messages, outbox, payments
-from hub.ledger import Ledger
-from hub.payments import GatewayUnavailable, PaymentConflict, Payments
+from hub.payments.reconcile import reconcile
+from hub.payments.service import GatewayUnavailable, PaymentConflict, Payments, Routes
 from tests.factories import dossier_code
 from tests.fakes import FakeGateway
 
@@ -34,9 +35,12 @@ def gateway() -> FakeGateway:
     return FakeGateway()
 
 
+ROUTES = Routes(events="webhooks", fee_paid="national_portal")
+
+
 @pytest.fixture
 def service(engine: Engine, gateway: FakeGateway) -> Payments:
-    return Payments(engine, Ledger(engine), lambda profile: gateway)
+    return Payments(engine, Ledger(engine), {"napas": gateway, "paygov": gateway}, ROUTES)
 
 
 @pytest.fixture
@@ -103,13 +107,13 @@ def test_gateway_timeout_leaves_it_in_doubt_until_a_query_settles_it(
     gateway.create_error = GatewayTimeout("read timeout")
     p = service.open(client_id, order(), "REF-2", "napas", "h").payment
     assert p["state"] == "in_doubt" and p["payment_url"] is None
-    assert service.reconcile(older_than=0) == 0  # the gateway says nothing yet: no guess
+    assert reconcile(service, older_than=0) == 0  # the gateway says nothing yet: no guess
     assert service.get(p["id"])["state"] == "not_opened"  # type: ignore[index]
 
     gateway.create_error = GatewayTimeout("read timeout")
     q = service.open(client_id, order(), "REF-3", "napas", "h").payment
     gateway.status[q["id"]] = GatewayStatus(q["id"], "paid", 150_000, "VND", "TXN-9", "00")
-    assert service.reconcile(older_than=0) == 1
+    assert reconcile(service, older_than=0) == 1
     settled = service.get(q["id"])
     assert settled is not None and settled["state"] == "paid" and settled["gateway_txn_id"] == "TXN-9"
     assert [e["kind"] for e in settled["events"]] == ["open", "open", "query", "announce"]
@@ -194,7 +198,7 @@ def test_only_the_opening_clients_subscriptions_hear_of_a_payment(
 def test_a_failing_gateway_opens_the_circuit_and_is_not_called_until_it_may_recover(
     engine: Engine, gateway: FakeGateway, client_id: int
 ) -> None:
-    service = Payments(engine, Ledger(engine), lambda profile: gateway, breaker_failures=2, breaker_reset=60)
+    service = Payments(engine, Ledger(engine), {"napas": gateway}, ROUTES, breaker_failures=2, breaker_reset=60)
     now = [0.0]
     service.breaker("napas").clock = lambda: now[0]
     gateway.create_error = RetryableGatewayError("connection refused")

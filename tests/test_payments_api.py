@@ -20,12 +20,13 @@ from sqlalchemy import func, select
 
 from connectors.payment_napas import NapasSettings, PayGovSettings, build_gateway
 from connectors.payment_napas.mock import create_app as create_gateway_app
+from connectors.webhooks import WebhookSettings
 from hub.api.app import create_app
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, PartnerSettings, bootstrap
 from hub.clients import create_client
 from hub.db.schema import messages, payment_events, payments
+from hub.payments.reconcile import reconcile
 from hub.settings import Settings
-from hub.ssrf import AddressPolicy
 from hub.transports.inprocess import InProcessTransport
 from tests import factories
 from tests.support.clock import OffsetClock
@@ -82,7 +83,11 @@ _refs = itertools.count(1)
 
 @pytest.fixture
 def rig(db_url: str) -> Iterator[Rig]:
-    hub = bootstrap(Settings(database_url=db_url, api_publishes=False), transport=InProcessTransport())
+    hub = bootstrap(
+        Settings(database_url=db_url, api_publishes=False),
+        transport=InProcessTransport(),
+        partners=PartnerSettings(webhooks=WebhookSettings(allow_loopback=True)),  # nothing is delivered here
+    )
     clock = Clock()
     with TestClient(create_app(hub, pipeline=False)) as api:
 
@@ -98,7 +103,10 @@ def rig(db_url: str) -> Iterator[Rig]:
                 "napas": NapasSettings(base_url=f"{GATEWAY}/napas", query_backoff_seconds=0),
                 "paygov": PayGovSettings(base_url=f"{GATEWAY}/paygov", query_backoff_seconds=0),
             }
-            hub.gateway_factory = lambda p: build_gateway(p, settings[p], http=gateway, clock=clock)
+            # the gateways talk to the mock through its TestClient, which exists only now
+            hub.payments.gateways.update(
+                {p: build_gateway(p, settings[p], http=gateway, clock=clock) for p in settings}
+            )
             key = create_client(hub.engine, "ONEGATE", "one-stop", ["payment.open", "subscribe"])
             yield Rig(hub, api, gateway, key, clock)
     hub.close()
@@ -137,7 +145,6 @@ def test_declined_payment_is_failed_and_not_reported_paid(rig: Rig) -> None:
 
 
 def test_a_flood_of_parallel_duplicate_callbacks_changes_the_state_once(rig: Rig) -> None:
-    rig.hub._address_policy = AddressPolicy(allow_loopback=True)  # nothing is delivered here (no pipeline)
     rig.api.post(
         "/v1/subscriptions",
         json={"url": "http://127.0.0.1:9/hooks", "event_types": ["payment.status.changed"]},
@@ -160,7 +167,7 @@ def test_missing_callback_is_settled_by_reconciliation_and_a_late_one_changes_no
     p = rig.open().json()
     rig.act(p["id"], "pay")
     assert rig.callbacks(p["id"]) == [] and rig.state(p["id"]) == "pending"
-    assert rig.hub.payments.reconcile(older_than=0) == 1  # the job that runs beside the relay
+    assert reconcile(rig.hub.payments, older_than=0) == 1  # the job that runs beside the relay
     assert rig.state(p["id"]) == "paid"
     late = rig.api.post("/v1/callbacks/payment/napas", json=signed_callback(rig, p["id"]))  # it comes after all
     assert napas_error(late) == (200, "SUCCESS") and late.json()["message"] == "already confirmed"
@@ -174,7 +181,7 @@ def test_gateway_timeout_at_open_is_in_doubt_and_settled_by_a_query_never_a_gues
     assert r.status_code == 202 and r.json()["state"] == "in_doubt"
     p = r.json()
     rig.faults(timeout_rate=0.0)
-    assert rig.hub.payments.reconcile(older_than=0) == 0  # the gateway never saw it: not opened, not paid
+    assert reconcile(rig.hub.payments, older_than=0) == 0  # the gateway never saw it: not opened, not paid
     assert rig.state(p["id"]) == "not_opened"
 
 

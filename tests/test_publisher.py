@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-import connectors
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.clients import create_client
@@ -37,6 +36,7 @@ class BrokenTransport(InProcessTransport):
 
 def make_hub(db_url: str, transport: InProcessTransport, clock: Clock | None = None) -> Hub:
     hub = bootstrap(Settings(database_url=db_url, outbox_defer=30), transport=transport)
+    transport.setup(hub.routing.bindings())
     if clock is not None:
         hub.ledger.now = clock
     return hub
@@ -44,9 +44,7 @@ def make_hub(db_url: str, transport: InProcessTransport, clock: Clock | None = N
 
 @pytest.fixture
 def transport() -> InProcessTransport:
-    t = InProcessTransport()
-    t.setup(connectors.bindings())
-    return t
+    return InProcessTransport()  # its queues are declared by make_hub
 
 
 @pytest.fixture
@@ -80,7 +78,7 @@ def test_the_relay_leaves_rows_alone_while_the_api_may_publish_them(db_url: str,
     try:
         ids = [a.message_id for a in accept_deferred(hub, 3)]
         working = InProcessTransport()
-        working.setup(connectors.bindings())
+        working.setup(hub.routing.bindings())
         relay = Relay(hub.ledger, working)
         assert relay.run_once() == 0  # deferred: the api may still be publishing them
         clock.advance(31)  # the api died before publishing: the relay takes over
@@ -97,7 +95,7 @@ def test_what_the_api_cannot_publish_goes_to_the_relay_at_once(db_url: str, cloc
         ids = post(hub, 3)
         assert outbox_rows(hub) == 3  # accepted means stored: the broker being down loses nothing
         working = InProcessTransport()
-        working.setup(connectors.bindings())
+        working.setup(hub.routing.bindings())
         relay = Relay(hub.ledger, working)
         until(lambda: relay.run_once() == 3, what="the relay to publish what the api handed over")  # no clock advance
         assert sorted(working.queued("national_portal")) == sorted(ids)
@@ -144,7 +142,6 @@ class FlakyTransport(InProcessTransport):
 
 def test_an_unexpected_error_does_not_stop_the_publisher(db_url: str) -> None:
     flaky = FlakyTransport()
-    flaky.setup(connectors.bindings())
     hub = make_hub(db_url, flaky)
     try:
         key = create_client(hub.engine, "ONEGATE", "one-stop", ["dossier.status.changed"])

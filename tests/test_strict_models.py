@@ -13,12 +13,14 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from hub import jsonbody
-from hub.api import admin, ingress, payment_models
-from hub.api.citizen_models import EXAMPLE as CITIZEN_EXAMPLE
-from hub.api.citizen_models import AuditSearch, LookupIn, VerifyIn
-from hub.api.subscriptions import EXAMPLE as SUBSCRIPTION_EXAMPLE
-from hub.api.subscriptions import NewSubscription
+from hub.api import admin
 from hub.canonical import DossierFeePaid, DossierStatusChange, PaymentStatusChanged
+from hub.citizens.models import EXAMPLE as CITIZEN_EXAMPLE
+from hub.citizens.models import AuditSearch, LookupIn, VerifyIn
+from hub.dossiers import api as ingress
+from hub.payments import models as payment_models
+from hub.subscriptions.api import EXAMPLE as SUBSCRIPTION_EXAMPLE
+from hub.subscriptions.api import NewSubscription
 
 FULL_CHANGE = {
     **ingress.EXAMPLE,

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from connectors.webhooks import WebhookSettings
 from hub.api.app import create_app
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, PartnerSettings, bootstrap
 from hub.clients import create_client
 from hub.settings import Settings
-from hub.ssrf import AddressPolicy, IPAddress
+from hub.ssrf import IPAddress
 from tests.support.problems import problem
 
 NAMES = {"public.test": "8.8.8.8", "inward.test": "10.0.0.7", "metadata.test": "169.254.169.254"}
@@ -26,11 +28,14 @@ def resolve(host: str, _port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(NAMES[host])]
 
 
+def make_hub(db_url: str, **webhooks: Any) -> Hub:
+    settings = Settings(database_url=db_url, api_publishes=False, subscriptions_per_client=3)
+    return bootstrap(settings, partners=PartnerSettings(webhooks=WebhookSettings(**webhooks)), resolve=resolve)
+
+
 @pytest.fixture
 def hub(db_url: str) -> Iterator[Hub]:
-    h = bootstrap(Settings(database_url=db_url, api_publishes=False, subscriptions_per_client=3))
-    h.resolver = resolve
-    h._address_policy = AddressPolicy()  # the production default: nothing inward
+    h = make_hub(db_url, allow_networks=[], allow_loopback=False)  # the production default: nothing inward
     yield h
     h.close()
 
@@ -83,10 +88,15 @@ def test_a_public_receiver_is_accepted_and_the_cap_holds(api: TestClient) -> Non
     assert subscribe(api, "https://public.test/hook/5").status_code == 201  # a place came free
 
 
-def test_the_allow_list_admits_the_provinces_network(api: TestClient, hub: Hub) -> None:
-    hub._address_policy = AddressPolicy.of(["10.0.0.0/24"])
-    assert subscribe(api, "http://inward.test/hook").status_code == 201
-    problem(subscribe(api, "http://metadata.test/"), 422, "validation_failed")
+def test_the_allow_list_admits_the_provinces_network(db_url: str) -> None:
+    hub = make_hub(db_url, allow_networks=["10.0.0.0/24"])
+    try:
+        with TestClient(create_app(hub, pipeline=False)) as api:
+            api.headers["X-API-Key"] = create_client(hub.engine, "ONEGATE", "one-stop", ["subscribe"])
+            assert subscribe(api, "http://inward.test/hook").status_code == 201
+            problem(subscribe(api, "http://metadata.test/"), 422, "validation_failed")
+    finally:
+        hub.close()
 
 
 def test_the_allow_list_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

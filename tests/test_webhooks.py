@@ -22,6 +22,7 @@ from hub.clients import create_client
 from hub.db.schema import clients
 from hub.ports import DeliveryItem, OutcomeKind
 from hub.ssrf import AddressPolicy, IPAddress, Resolver
+from hub.subscriptions import Directory
 
 EVENT = {"type": "payment.status.changed", "payment_id": "01PAY", "state": "paid", "amount": 150000}
 
@@ -119,7 +120,7 @@ def test_outcomes_by_receiver_answer(engine: Engine, owner: int, answers: Answer
     subs = {k: subscriptions.create(engine, owner, f"{base}/{k}", ["payment.status.changed"]) for k in paths}
     removed = subscriptions.create(engine, owner, f"{base}/removed", ["payment.status.changed"])
     assert subscriptions.disable(engine, removed["id"], owner)
-    conn = WebhookConnector(engine, LOOPBACK_OK, resolve=resolving({"receiver.test": "127.0.0.1"}))
+    conn = WebhookConnector(Directory(engine), LOOPBACK_OK, resolve=resolving({"receiver.test": "127.0.0.1"}))
     outs = conn.deliver([item(subs[k]["id"]) for k in paths] + [item(removed["id"])])
     assert [o.kind for o in outs] == [
         OutcomeKind.DELIVERED,
@@ -147,11 +148,13 @@ def test_a_name_that_resolves_inward_later_is_not_followed(engine: Engine, owner
         engine, owner, f"http://hooks.test:{answers.port}/ok", ["payment.status.changed"], policy=allowed,
         resolve=resolving(names),
     )  # fmt: skip
-    strict = WebhookConnector(engine, WebhookSettings(timeout=0.5), resolve=resolving(names))  # loopback not allowed
+    strict = WebhookConnector(
+        Directory(engine), WebhookSettings(timeout=0.5), resolve=resolving(names)
+    )  # loopback not allowed
     (out,) = strict.deliver([item(sub["id"])])
     assert out.kind is OutcomeKind.DEAD and "loopback" in out.detail and answers.got == []
     names["hooks.test"] = "169.254.169.254"  # inward again, another range: still nothing sent
-    lenient = WebhookConnector(engine, LOOPBACK_OK, resolve=resolving(names))
+    lenient = WebhookConnector(Directory(engine), LOOPBACK_OK, resolve=resolving(names))
     (out,) = lenient.deliver([item(sub["id"])])
     assert out.kind is OutcomeKind.DEAD and "link_local" in out.detail and answers.got == []
     names["hooks.test"] = "127.0.0.1"  # back to the allowed address: delivered
@@ -178,7 +181,7 @@ def test_no_post_once_the_attempts_lease_is_lost(engine: Engine, owner: int, ans
     sub = subscriptions.create(engine, owner, url, ["payment.status.changed"])
     budget = LeaseBudget(deadline=1e12)
     budget.revoke()  # a renewal found the batch taken over
-    conn = WebhookConnector(engine, LOOPBACK_OK, resolve=resolving({"receiver.test": "127.0.0.1"}))
+    conn = WebhookConnector(Directory(engine), LOOPBACK_OK, resolve=resolving({"receiver.test": "127.0.0.1"}))
     [outcome] = conn.deliver([replace(item(sub["id"]), budget=budget)])
     assert outcome.kind is OutcomeKind.RETRY and not outcome.in_doubt
     assert answers.got == []  # nothing was posted

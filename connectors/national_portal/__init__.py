@@ -36,7 +36,10 @@ from __future__ import annotations
 from .client import MESSAGE_TYPES, NAME, NationalPortalClient, NationalPortalConnector
 from .config import NationalPortalSettings
 
+KIND = "delivery"  # a hub.ports.Connector: the ledger's queue ``national_portal``
+
 __all__ = [
+    "KIND",
     "MESSAGE_TYPES",
     "NAME",
     "NationalPortalClient",
@@ -46,6 +49,6 @@ __all__ = [
 ]
 
 
-def build_connector(settings: NationalPortalSettings | None = None, **_deps: object) -> NationalPortalConnector:
-    """The connector for the hub's registry; opens no connection until the first delivery."""
+def build_connector(settings: NationalPortalSettings | None = None) -> NationalPortalConnector:
+    """The connector for the composition root; opens no connection until the first delivery."""
     return NationalPortalConnector(settings or NationalPortalSettings())

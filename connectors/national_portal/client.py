@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
 from hub.ports import NOT_ATTEMPTED, Connector, DeliveryItem, LeaseBudget, Outcome, OutcomeKind
 
 from . import translate as tr
@@ -24,11 +25,11 @@ from .config import NationalPortalSettings
 from .errors import Classified, Codes, PortalError, Verdict, classify, scrub
 
 NAME = "national_portal"
-MESSAGE_TYPES: tuple[str, ...] = ("dossier.status.changed", "dossier.fee.paid")
+MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
 # message type -> (canonical payload -> HoSo or None, canonical payload -> progress entry)
 _TRANSLATORS: dict[str, tuple[Callable[[Mapping[str, Any]], dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
-    "dossier.status.changed": (tr.to_hoso, tr.to_progress),
-    "dossier.fee.paid": (tr.fee_paid_hoso, tr.fee_paid_progress),
+    DOSSIER_STATUS_CHANGED: (tr.to_hoso, tr.to_progress),
+    DOSSIER_FEE_PAID: (tr.fee_paid_hoso, tr.fee_paid_progress),
 }
 
 
@@ -83,10 +84,10 @@ class NationalPortalClient:
         credentials = {"username": self.settings.username, "password": self.settings.password.get_secret_value()}
         classified, data = self._post(self.settings.auth_endpoint, credentials, budget)
         session = data.get("session")
-        if classified.verdict is Verdict.DELIVERED and isinstance(session, str) and session:
+        if classified.verdict is Verdict.OK and isinstance(session, str) and session:
             self._session = session
             return session
-        message = classified.message if classified.verdict is not Verdict.DELIVERED else "no session in the answer"
+        message = classified.message if classified.verdict is not Verdict.OK else "no session in the answer"
         raise PortalError("login", Classified(Verdict.RETRYABLE, classified.code, message, classified.http_status))
 
     def _current_session(self, budget: LeaseBudget | None) -> str:
@@ -103,14 +104,14 @@ class NationalPortalClient:
         for renewed in (False, True):
             session = self._current_session(budget)
             classified, data = self._post(endpoint, build(session), budget)
-            if classified.verdict is Verdict.SESSION_EXPIRED and not renewed:
+            if classified.verdict is Verdict.AUTH and not renewed:
                 with self._lock:
                     if self._session == session:
                         self._session = None
                 continue
-            if classified.verdict is Verdict.DELIVERED:
+            if classified.verdict is Verdict.OK:
                 return data
-            if classified.verdict is Verdict.SESSION_EXPIRED:  # expired again right after a fresh login
+            if classified.verdict is Verdict.AUTH:  # expired again right after a fresh login
                 classified = Classified(Verdict.RETRYABLE, classified.code, classified.message, classified.http_status)
             raise PortalError(operation, classified)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -340,7 +341,7 @@ class NationalPortalConnector:
                     return
                 except PortalError as exc:
                     error = exc
-            wrong_mode = (error.verdict is Verdict.ALREADY_EXISTS and not w.is_updating) or (
+            wrong_mode = (error.verdict is Verdict.ALREADY and not w.is_updating) or (
                 error.verdict is Verdict.NOT_FOUND and w.is_updating
             )
             if switched or not wrong_mode:
@@ -360,7 +361,7 @@ class NationalPortalConnector:
             if split and not exc.retryable and len(chunk) > 1:
                 for w in chunk:
                     self._progress_chunk([w], budget, split=False)
-            elif exc.verdict is Verdict.ALREADY_EXISTS:
+            elif exc.verdict is Verdict.ALREADY:
                 for w in chunk:
                     w.outcome = Outcome(OutcomeKind.DELIVERED, "progress entry already at the portal", w.ref)
             else:  # appended entries: a call the portal may have acted on leaves them in doubt

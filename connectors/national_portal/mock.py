@@ -22,7 +22,6 @@ GET/POST ``/_mock/faults``, POST ``/_mock/reset``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import re
@@ -30,25 +29,24 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from hub import jsonbody
+from hub import jsonbody, mockkit
 from hub.canonical import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN, PROCEDURE_CODE_PATTERN
+from hub.mockkit import FaultSettings
 
 from . import translate as tr
 from .config import NationalPortalSettings
 
 
-class Faults(BaseModel):
+class Faults(FaultSettings):
     """Fault injection. Rates are probabilities per partner call (``/_mock/*`` is never faulted)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     failure_rate: float = Field(default=0.0, ge=0, le=1)  # HTTP 500 with a JSON error body
     error_5xx_rate: float = Field(default=0.0, ge=0, le=1)  # HTTP 502 from the gateway in front, plain text
@@ -57,7 +55,6 @@ class Faults(BaseModel):
     hang_seconds: float = Field(default=15.0, ge=0)  # longer than the client's timeout
     session_ttl_seconds: float = Field(default=3600.0, gt=0)  # for sessions issued from now on
     outage_seconds: float = Field(default=0.0, ge=0)  # every call answers 503 for this long, from now
-    seed: int | None = None  # reproducible fault dice
 
 
 # ------------------------------------------------------------------ validation (what the portal checks)
@@ -160,7 +157,7 @@ class _Portal:
 
     def reset(self, faults: Faults | None = None) -> None:
         with self.lock:
-            self.set_faults(faults or Faults(), reseed=True, start_outage=True)
+            self.set_faults(faults or Faults(), changed=Faults.model_fields)
             self.sessions: dict[str, float] = {}  # token -> expiry (monotonic clock)
             self.dossiers: dict[str, dict[str, Any]] = {}  # MaHoSo -> latest HoSo
             self.progress: dict[str, list[dict[str, Any]]] = {}  # MaHoSo -> entries, arrival order
@@ -170,11 +167,11 @@ class _Portal:
             self.injected: Counter[str] = Counter()
             self.duplicates = 0
 
-    def set_faults(self, faults: Faults, reseed: bool, start_outage: bool) -> None:
+    def set_faults(self, faults: Faults, changed: Collection[str]) -> None:
         self.faults = faults
-        if reseed:
+        if "seed" in changed:
             self.rng = random.Random(faults.seed)
-        if start_outage:
+        if "outage_seconds" in changed:
             self.outage_until = time.monotonic() + faults.outage_seconds
 
     def stats(self) -> dict[str, Any]:
@@ -349,57 +346,19 @@ def create_app(faults: Faults | None = None, settings: NationalPortalSettings | 
     def stats() -> dict[str, Any]:
         return portal.stats()
 
-    @app.get("/_mock/faults")
-    def get_faults() -> dict[str, Any]:
-        with portal.lock:
-            remaining = max(0.0, portal.outage_until - time.monotonic())
-            return portal.faults.model_dump() | {"outage_remaining_seconds": round(remaining, 3)}
+    def view() -> dict[str, Any]:
+        remaining = max(0.0, portal.outage_until - time.monotonic())
+        return portal.faults.model_dump() | {"outage_remaining_seconds": round(remaining, 3)}
 
-    @app.post("/_mock/faults")
-    async def set_faults(request: Request) -> dict[str, Any]:
-        try:
-            patch = jsonbody.parse(await request.body())
-        except ValueError:
-            patch = None
-        if not isinstance(patch, dict):
-            raise HTTPException(422, "a JSON object of Faults fields and/or expire_sessions: true")
-        expire = bool(patch.pop("expire_sessions", False))
-        with portal.lock:
-            try:
-                faults = Faults.model_validate(portal.faults.model_dump() | patch)
-            except ValidationError as exc:
-                raise HTTPException(
-                    422, exc.errors(include_url=False, include_context=False, include_input=False)
-                ) from exc
-            portal.set_faults(faults, reseed="seed" in patch, start_outage="outage_seconds" in patch)
-            if expire:
-                portal.sessions.clear()
-        return get_faults()
-
-    @app.post("/_mock/reset")
-    def reset() -> dict[str, str]:
-        portal.reset()
-        return {"status": "reset"}
-
+    mockkit.install_admin(app, portal, actions={"expire_sessions": lambda: portal.sessions.clear()}, view=view)
     return app
 
 
-def run(host: str, port: int, faults: Faults | None = None) -> None:
-    """Serve the mock with uvicorn until interrupted (used by the project CLI)."""
-    import uvicorn
-
-    uvicorn.run(create_app(faults), host=host, port=port, log_level="info")
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Mock national public service portal (DVCQG)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8101)
-    for name, spec in Faults.model_fields.items():
-        kind = int if name in ("latency_ms", "seed") else float
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=spec.default)
+    parser = mockkit.mock_parser("Mock national public service portal (DVCQG)", 8101)
+    mockkit.add_fault_flags(parser, Faults)
     args = vars(parser.parse_args(argv))
-    run(args.pop("host"), args.pop("port"), Faults(**args))
+    mockkit.serve(create_app(mockkit.faults_from(args, Faults)), args["host"], args["port"])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Capability card
 ---------------
-- **Port** (``model.py``): ``PaymentGateway`` with ``create_order``, ``query``, ``parse_callback``,
+- **Port** (``hub.payments.port``, the hub's): ``PaymentGateway`` with ``create_order``, ``query``, ``parse_callback``,
   ``callback_reply``, ``close``; ``build_gateway(profile)`` for ``PROFILES = ("napas", "paygov")``.
   Each profile is one small class (``napas.py``, ``paygov.py``: build, sign, verify, map codes, reply);
   ``client.py`` adds HTTP, the NAPAS token cache and the query retries.
@@ -19,7 +19,7 @@ Capability card
 - **Idempotency key**: ``PaymentOrder.reference`` = the hub's payment id (ULID) = NAPAS ``orderId`` = PayGov
   ``MaThamChieu`` (merchant reference). ``create_order`` is not retried (not documented as idempotent): a call
   that may have reached the gateway raises ``GatewayTimeout`` (in doubt; settle by ``query``). ``query`` retries
-  ``RetryableGatewayError`` up to ``query_attempts`` times. Classification: ``errors.py``.
+  ``RetryableGatewayError`` up to ``query_attempts`` times. Classification: ``errors.py`` (into the port's errors).
 - **Callbacks**: signature checked in constant time (``hmac.compare_digest``), freshness against
   ``callback_max_age_seconds`` (default 900) and ``callback_max_skew_seconds``, merchant; else
   ``CallbackRejected(reason)``, reason in bad_signature / stale / malformed / wrong_merchant. Duplicates are
@@ -40,49 +40,15 @@ from datetime import datetime
 
 import httpx
 
+from hub.payments.port import PaymentGateway
+
 from .client import NapasGateway, PayGovGateway
 from .config import NapasSettings, PayGovSettings
-from .errors import (
-    CallbackRejected,
-    GatewayError,
-    GatewayTimeout,
-    PermanentGatewayError,
-    RetryableGatewayError,
-)
-from .model import (
-    CALLBACK_ANSWERS,
-    CallbackAnswer,
-    FeeItem,
-    GatewayStatus,
-    OrderCreated,
-    PaymentGateway,
-    PaymentOrder,
-    PaymentResult,
-)
 
+KIND = "payment_gateway"  # implements hub.payments.port.PaymentGateway (synchronous; no queue)
 PROFILES: tuple[str, ...] = ("napas", "paygov")
 
-__all__ = [
-    "CALLBACK_ANSWERS",
-    "PROFILES",
-    "CallbackAnswer",
-    "CallbackRejected",
-    "FeeItem",
-    "GatewayError",
-    "GatewayStatus",
-    "GatewayTimeout",
-    "NapasGateway",
-    "NapasSettings",
-    "OrderCreated",
-    "PayGovGateway",
-    "PayGovSettings",
-    "PaymentGateway",
-    "PaymentOrder",
-    "PaymentResult",
-    "PermanentGatewayError",
-    "RetryableGatewayError",
-    "build_gateway",
-]
+__all__ = ["KIND", "PROFILES", "NapasGateway", "NapasSettings", "PayGovGateway", "PayGovSettings", "build_gateway"]
 
 
 def build_gateway(

@@ -3,7 +3,8 @@
 ``create_order`` is never retried here: neither gateway documents it as idempotent, so a call that may
 have reached the gateway raises ``GatewayTimeout`` and only a status query settles it. The one repeat is
 NAPAS's after HTTP 401 with a renewed token (refused, so not processed). ``query`` is a read: it is tried
-up to ``query_attempts`` times on ``RetryableGatewayError`` (tenacity, exponential backoff with jitter).
+up to ``query_attempts`` times on ``RetryableGatewayError`` (tenacity, with the hub's one backoff,
+``hub.resilience``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,22 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 import structlog
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from hub import jsonbody
+from hub.payments.port import (
+    CallbackAnswer,
+    GatewayError,
+    GatewayStatus,
+    OrderCreated,
+    PaymentOrder,
+    PaymentResult,
+    RetryableGatewayError,
+)
+from hub.resilience import backoff
 
 from .config import NapasSettings, PayGovSettings
-from .errors import GatewayError, RetryableGatewayError, from_transport
-from .model import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
+from .errors import from_transport
 from .napas import NapasProfile
 from .paygov import PayGovProfile
 from .translate import utcnow
@@ -78,9 +88,7 @@ class _HttpGateway(Generic[S]):
         return Retrying(
             retry=retry_if_exception_type(RetryableGatewayError),
             stop=stop_after_attempt(s.query_attempts),
-            wait=wait_exponential_jitter(
-                multiplier=s.query_backoff_seconds, max=s.query_backoff_max_seconds, jitter=s.query_backoff_seconds
-            ),
+            wait=lambda state: backoff(state.attempt_number - 1, s.query_backoff_seconds, s.query_backoff_max_seconds),
             before_sleep=before_sleep,
             reraise=True,
         )

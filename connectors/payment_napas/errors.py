@@ -1,4 +1,5 @@
-"""Gateway failures, and the one place where each profile's answers are classified.
+"""The one place where each profile's answers are classified into the port's errors
+(``hub.payments.port``: ``GatewayError`` and its family).
 
 ==========================  =================================================================
 ``RetryableGatewayError``   surely not processed: connection refused / connect timeout, HTTP 429,
@@ -19,55 +20,13 @@ digit runs masked; never a token, a secret or the payer's name (which only PayGo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import Any
 
 import httpx
 
-from .model import RejectReason
-
-
-class GatewayError(Exception):
-    """A gateway call that did not succeed."""
-
-    def __init__(self, message: str, *, code: str | None = None, http_status: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.http_status = http_status
-
-
-class GatewayTimeout(GatewayError):
-    """The call may have reached the gateway: in doubt. Only a status query settles it."""
-
-
-class RetryableGatewayError(GatewayError):
-    """Surely not processed by the gateway; the same call may be made again later."""
-
-
-class PermanentGatewayError(GatewayError):
-    """The gateway refused the request; repeating it would be refused again."""
-
-
-class CallbackRejected(Exception):
-    """A callback that must not be applied. ``reason``: bad_signature, stale, malformed, wrong_merchant."""
-
-    def __init__(self, reason: RejectReason, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason: RejectReason = reason
-        self.detail = detail
-
-
-_ID_LIKE = re.compile(r"(?<!\d)\d{9,13}(?!\d)")
-MAX_MESSAGE = 200
-
-
-def scrub(text: Any) -> str:
-    """Shorten a gateway message and mask ID-like numbers in it."""
-    if text is None:
-        return ""
-    out = _ID_LIKE.sub(lambda m: "*" * (len(m.group()) - 3) + m.group()[-3:], " ".join(str(text).split()))
-    return out if len(out) <= MAX_MESSAGE else out[: MAX_MESSAGE - 1] + "…"
+from hub.payments.port import GatewayError, GatewayTimeout, PermanentGatewayError, RetryableGatewayError
+from hub.privacy import scrub
 
 
 def from_transport(operation: str, exc: httpx.HTTPError) -> GatewayError:

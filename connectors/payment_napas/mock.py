@@ -20,12 +20,13 @@ Faults (``Faults``) hit create/query calls before anything is stored: a hang lon
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from datetime import datetime
 
 import httpx
 from fastapi import FastAPI
+
+from hub import mockkit
 
 from .config import MOCK_URL, NapasSettings, PayGovSettings
 from .mock_napas import install_napas
@@ -60,23 +61,13 @@ def create_app(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Mock payment gateway (NAPAS under /napas, PayGov under /paygov)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8102)
+    parser = mockkit.mock_parser("Mock payment gateway (NAPAS under /napas, PayGov under /paygov)", 8102)
     parser.add_argument("--public-url", default=None, help="Base URL of payment pages (default http://HOST:PORT)")
-    for name, spec in Faults.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        if spec.annotation is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=spec.default)
-        else:
-            kind = int if name in ("duplicate_callbacks", "amount_delta", "seed") else float
-            parser.add_argument(flag, type=kind, default=spec.default, help=spec.description)
+    mockkit.add_fault_flags(parser, Faults)
     args = vars(parser.parse_args(argv))
     host, port, public = args.pop("host"), args.pop("port"), args.pop("public_url")
-    import uvicorn
-
-    app = create_app(Faults(**args), public_url=public or f"http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    app = create_app(mockkit.faults_from(args, Faults), public_url=public or f"http://{host}:{port}")
+    mockkit.serve(app, host, port)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from .mock_state import Faults, MockGateway, MockOrder, read_json
+from hub import mockkit
+
+from .mock_state import MockGateway, MockOrder
 
 Action = Literal["pay", "decline", "abandon"]
 _STYLE = (
@@ -120,29 +121,4 @@ def install_pages(app: FastAPI, gw: MockGateway) -> None:
     def stats() -> dict[str, Any]:
         return gw.stats()
 
-    @app.get("/_mock/faults")
-    def get_faults() -> dict[str, Any]:
-        with gw.lock:
-            return gw.faults.model_dump()
-
-    @app.post("/_mock/faults")
-    async def set_faults(request: Request) -> dict[str, Any]:
-        patch = await read_json(request)
-        if patch is None:
-            raise HTTPException(422, "a JSON object of Faults fields and/or expire_tokens: true")
-        expire = bool(patch.pop("expire_tokens", False))
-        with gw.lock:
-            try:
-                faults = Faults.model_validate(gw.faults.model_dump() | patch)
-            except ValidationError as exc:
-                detail = exc.errors(include_url=False, include_context=False, include_input=False)
-                raise HTTPException(422, detail) from exc
-            gw.set_faults(faults, reseed="seed" in patch)
-            if expire:
-                gw.tokens.clear()
-            return gw.faults.model_dump()
-
-    @app.post("/_mock/reset")
-    def reset() -> dict[str, str]:
-        gw.reset()
-        return {"status": "reset"}
+    mockkit.install_admin(app, gw, actions={"expire_tokens": lambda: gw.tokens.clear()})

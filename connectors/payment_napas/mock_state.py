@@ -11,7 +11,7 @@ import random
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -20,9 +20,10 @@ from typing import Any, Literal
 import httpx
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from hub import jsonbody
+from hub.mockkit import FaultSettings
 
 from .config import NapasSettings, PayGovSettings
 from .napas import NapasProfile
@@ -35,10 +36,8 @@ PAYGOV_PENDING = "09"  # [I] MaLoi of a QUERY answer for an order not paid yet
 PAYGOV_STATES = {"pending": "0", "paid": "1", "failed": "2"}  # [I] TrangThaiGD, as PayGovSettings expects
 
 
-class Faults(BaseModel):
+class Faults(FaultSettings):
     """Fault injection, at start (CLI flags) or at run time (``POST /_mock/faults``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     duplicate_callbacks: int = Field(default=1, ge=1, le=50, description="Copies of each callback sent.")
     parallel_duplicates: bool = Field(default=False, description="Send the copies at the same time.")
@@ -50,7 +49,6 @@ class Faults(BaseModel):
     hang_seconds: float = Field(default=15.0, ge=0, description="How long a hang lasts (> the client timeout).")
     error_5xx_rate: float = Field(default=0.0, ge=0, le=1, description="Create/query calls answered 503 unprocessed.")
     token_ttl_seconds: float = Field(default=3600.0, gt=0, description="expires_in of NAPAS tokens issued from now.")
-    seed: int | None = Field(default=None, description="Reproducible fault dice.")
 
 
 State = Literal["pending", "paid", "failed"]
@@ -119,7 +117,7 @@ class MockGateway:
 
     def reset(self, faults: Faults | None = None) -> None:
         with self.lock:
-            self.set_faults(faults or Faults())
+            self.set_faults(faults or Faults(), changed=Faults.model_fields)
             self.orders: dict[str, MockOrder] = {}
             self.tokens: dict[str, datetime] = {}
             self.callbacks: list[SentCallback] = []
@@ -127,10 +125,10 @@ class MockGateway:
             self.rejected: Counter[str] = Counter()
             self.injected: Counter[str] = Counter()
 
-    def set_faults(self, faults: Faults, reseed: bool = True) -> None:
+    def set_faults(self, faults: Faults, changed: Collection[str]) -> None:
         with self.lock:
             self.faults = faults
-            if reseed:
+            if "seed" in changed:
                 self.rng = random.Random(faults.seed)
 
     def roll(self) -> Literal["timeout", "5xx"] | None:

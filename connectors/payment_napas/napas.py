@@ -24,9 +24,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from hub.payments.port import (
+    CallbackRejected,
+    GatewayError,
+    GatewayStatus,
+    OrderCreated,
+    PaymentOrder,
+    PaymentResult,
+    PermanentGatewayError,
+    QueryState,
+)
+
 from .config import NapasSettings
-from .errors import CallbackRejected, GatewayError, PermanentGatewayError, classify_napas
-from .model import GatewayStatus, OrderCreated, PaymentOrder, PaymentResult, QueryState
+from .errors import classify_napas
 from .signing import NAPAS_CHECKSUMS, same_digest
 from .translate import check_fresh, json_object, parse_amount, parse_napas_time
 

@@ -19,9 +19,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hub.payments.port import (
+    CallbackRejected,
+    GatewayError,
+    GatewayStatus,
+    OrderCreated,
+    PaymentOrder,
+    PaymentResult,
+    PermanentGatewayError,
+    QueryState,
+)
+from hub.privacy import scrub
+
 from .config import PayGovSettings
-from .errors import CallbackRejected, GatewayError, PermanentGatewayError, classify_paygov, scrub
-from .model import GatewayStatus, OrderCreated, PaymentOrder, PaymentResult, QueryState
+from .errors import classify_paygov
 from .signing import (
     PAYGOV_CONFIRM_FIELDS,
     PAYGOV_INIT_FIELDS,

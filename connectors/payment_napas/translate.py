@@ -8,8 +8,7 @@ from typing import Any
 
 from hub import jsonbody
 from hub.canonical import VN_TZ
-
-from .errors import CallbackRejected
+from hub.payments.port import CallbackRejected
 
 PAYGOV_TIME = "%Y%m%d%H%M%S"  # [C] yyyyMMddHHmmss, Asia/Ho_Chi_Minh (THH's "hh" is a 12-hour bug)
 

@@ -37,10 +37,12 @@ Capability card
 - **Idempotency**: both operations are reads; ``MaYeuCau`` (``request_id``), fresh per call, is the
   per-call audit reference at the database and is returned in ``VerifyResult.request_id``. The hub
   audit-logs every call per officer (who, why, outcome) without personal data in clear.
-- **Errors** (``errors.py``): ``RetryableError`` vs ``PermanentError`` (``InvalidRequest``,
-  ``NotAuthorised``, ``UnsafeResponse``), and ``CitizenNotFound`` (an answer, not a failure). Each
-  carries ``retryable`` and ``breaker_failure`` for the hub's retry policy and circuit breaker
-  (``breaker_failures`` / ``breaker_reset`` in settings). No personal data in any message.
+- **Port**: ``hub.citizens.port.PopulationDb`` (the hub's: request and record models, error family);
+  ``PopulationDbClient`` implements it.
+- **Errors** (``errors.py`` classifies into the port's family): ``RetryableError`` vs ``PermanentError``
+  (``InvalidRequest``, ``NotAuthorised``, ``UnsafeResponse``), and ``CitizenNotFound`` (an answer, not a
+  failure). Each carries ``retryable`` and ``breaker_failure`` for the hub's retry policy and circuit
+  breaker (``breaker_failures`` / ``breaker_reset`` in settings). No personal data in any message.
 - **Inferred [I] and configurable** (``HUB_POPDB_*``, see ``config.py``): the endpoint paths, MaDonVi's
   position, the verify integration code, the per-field match block ``ChiTietKhop`` of the verify answer,
   the MaLoi error codes in the fault detail ``ThongTinLoi`` (01 invalid, 02 not authorised, 03 not found,
@@ -59,58 +61,21 @@ from __future__ import annotations
 
 from .client import NAME, PopulationDbClient, build_client
 from .config import PopulationDbSettings
-from .errors import (
-    CitizenNotFound,
-    InvalidRequest,
-    NotAuthorised,
-    PermanentError,
-    PopulationDbError,
-    RetryableError,
-    UnsafeResponse,
-    classify,
-)
+from .errors import classify
 from .limits import FieldLimits
-from .models import (
-    CITIZEN_FIELDS,
-    MATCH_FIELDS,
-    Address,
-    CitizenRecord,
-    HouseholdHead,
-    Ignored,
-    LookupRequest,
-    NameParts,
-    RelatedPerson,
-    VerifyRequest,
-    VerifyResult,
-)
 from .translate import OP_LOOKUP, OP_VERIFY, OPERATIONS
 
+KIND = "population_db"  # implements hub.citizens.port.PopulationDb (synchronous; no queue)
+
 __all__ = [
-    "CITIZEN_FIELDS",
-    "MATCH_FIELDS",
+    "KIND",
     "NAME",
     "OPERATIONS",
     "OP_LOOKUP",
     "OP_VERIFY",
-    "Address",
-    "CitizenNotFound",
-    "CitizenRecord",
     "FieldLimits",
-    "HouseholdHead",
-    "Ignored",
-    "InvalidRequest",
-    "LookupRequest",
-    "NameParts",
-    "NotAuthorised",
-    "PermanentError",
     "PopulationDbClient",
-    "PopulationDbError",
     "PopulationDbSettings",
-    "RelatedPerson",
-    "RetryableError",
-    "UnsafeResponse",
-    "VerifyRequest",
-    "VerifyResult",
     "build_client",
     "classify",
 ]

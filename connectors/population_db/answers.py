@@ -33,6 +33,8 @@ from typing import Any
 from lxml import etree
 from zeep import exceptions as zeep_exc
 
+from hub.citizens.port.models import Ignored
+
 from .errors import (
     Codes,
     HostileMarkup,
@@ -43,7 +45,6 @@ from .errors import (
     from_lgsp_error,
     normalise_code,
 )
-from .models import Ignored
 from .schema import Shape, answer_shapes
 from .translate import OP_LOOKUP, OP_VERIFY, REQUEST_NS, RESPONSE_NS
 

@@ -28,17 +28,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from hub.citizens.port import NotAuthorised, PopulationDbError, RetryableError, UnsafeResponse
+
 from .answers import parse_json_object
 from .config import TOKEN_SCHEMES, PopulationDbSettings
-from .errors import (
-    HttpStatusError,
-    NotAuthorised,
-    PopulationDbError,
-    ResponseRefused,
-    RetryableError,
-    UnsafeResponse,
-    classify,
-)
+from .errors import HttpStatusError, ResponseRefused, classify
 from .transport import post_bounded
 
 TOKEN_MAX_BYTES = 64 * 1024

@@ -31,22 +31,26 @@ from zeep.exceptions import ExternalReferenceForbidden
 from zeep.transports import Transport
 from zeep.wsdl import Document
 
+from hub.citizens.port import (
+    CitizenNotFound,
+    CitizenQuery,
+    CitizenRecord,
+    InvalidRequest,
+    LookupRequest,
+    Operation,
+    PopulationDbError,
+    UnsafeResponse,
+    VerifyRequest,
+    VerifyResult,
+)
+
 from . import translate as tr
 from . import variants as wire
 from .answers import Answer, read_json_message, read_soap
 from .auth import Credentials
 from .config import PopulationDbSettings
-from .errors import (
-    CitizenNotFound,
-    Codes,
-    HttpStatusError,
-    InvalidRequest,
-    PopulationDbError,
-    UnsafeResponse,
-    classify,
-)
+from .errors import Codes, HttpStatusError, classify
 from .limits import violation
-from .models import CitizenQuery, CitizenRecord, LookupRequest, VerifyRequest, VerifyResult
 from .schema import WSDL_DIR
 from .transport import post_bounded
 
@@ -103,7 +107,8 @@ def wsdl_document() -> Document:
 
 
 class PopulationDbClient:
-    """``verify`` and ``lookup`` against the population database. Thread-safe; no I/O until the first call.
+    """The ``hub.citizens.port.PopulationDb``: ``verify`` and ``lookup`` against the population database.
+    Thread-safe; no I/O until the first call.
 
     ``http`` may be any ``httpx.Client`` (a ``TestClient`` of the mock app, a client with the hub's
     TLS settings); when not given one is created on first use and closed by :meth:`close`.
@@ -163,7 +168,11 @@ class PopulationDbClient:
         )
         return message
 
-    def refusal(self, operation: str, query: CitizenQuery) -> InvalidRequest | None:
+    def refusal(self, operation: Operation, query: CitizenQuery) -> InvalidRequest | None:
+        """The port's check before a call: why this query would not be sent, or ``None``."""
+        return self._refusal(tr.OP_VERIFY if operation == "verify" else tr.OP_LOOKUP, query)
+
+    def _refusal(self, operation: str, query: CitizenQuery) -> InvalidRequest | None:
         """Why this query would not be sent (a field over its limit, named with the rule), or ``None``."""
         fields = wire.flat(tr.to_soap_request(query, self.options(operation)))
         variant = self.settings.variant
@@ -209,7 +218,7 @@ class PopulationDbClient:
         raise AssertionError("unreachable")
 
     def _call(self, operation: str, query: CitizenQuery) -> Answer:
-        refused = self.refusal(operation, query)
+        refused = self._refusal(operation, query)
         if refused is not None:
             raise refused
         try:

@@ -1,4 +1,5 @@
-"""Every failed population database call goes through :func:`classify`, and only there.
+"""Every failed population database call goes through :func:`classify`, and only there: into the
+port's error family (``hub.citizens.port.errors``).
 
 ==========================  ==========================================================================
 ``RetryableError``          timeout, connection error, HTTP 5xx / 408 / 429 (a 500 without a SOAP
@@ -36,80 +37,22 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 from lxml import etree
 from zeep import exceptions as zeep_exc
 
-
-class PopulationDbError(Exception):
-    """Base of every outcome of a call other than an answer."""
-
-    retryable: ClassVar[bool] = False
-    breaker_failure: ClassVar[bool] = False
-    kind: ClassVar[str] = "error"
-
-    def __init__(
-        self,
-        operation: str,
-        reason: str,
-        *,
-        http_status: int | None = None,
-        fault_code: str | None = None,
-        error_code: str | None = None,
-        fields: tuple[str, ...] = (),
-        rule: str | None = None,
-    ) -> None:
-        self.operation = operation
-        self.reason = reason  # short, fixed vocabulary: "timeout", "soap-fault", "dtd", ...
-        self.http_status = http_status
-        self.fault_code = fault_code  # SOAP faultcode, local part ("Client", "Server")
-        self.error_code = error_code  # the database's MaLoi
-        self.fields = fields  # request fields the fault names
-        self.rule = rule  # the rule a field broke, fixed text ("at most 100 characters")
-        super().__init__(self.describe())
-
-    def describe(self) -> str:
-        parts = [f"{self.operation}: {self.kind} ({self.reason})"]
-        if self.http_status is not None:
-            parts.append(f"HTTP {self.http_status}")
-        if self.fault_code:
-            parts.append(f"faultcode {self.fault_code}")
-        if self.error_code:
-            parts.append(f"MaLoi {self.error_code}")
-        if self.fields:
-            parts.append("fields " + ", ".join(self.fields))
-        if self.rule:
-            parts.append(f"rule: {self.rule}")
-        return "; ".join(parts)
-
-
-class RetryableError(PopulationDbError):
-    retryable = True
-    breaker_failure = True
-    kind = "retryable"
-
-
-class PermanentError(PopulationDbError):
-    kind = "permanent"
-
-
-class InvalidRequest(PermanentError):
-    kind = "invalid request"
-
-
-class NotAuthorised(PermanentError):
-    kind = "not authorised"
-
-
-class UnsafeResponse(PermanentError):
-    breaker_failure = True  # the partner (or something in between) misbehaves
-    kind = "unsafe response"
-
-
-class CitizenNotFound(PopulationDbError):
-    kind = "not found"
+from hub.citizens.port.errors import (
+    CitizenNotFound,
+    InvalidRequest,
+    NotAuthorised,
+    PermanentError,
+    PopulationDbError,
+    RetryableError,
+    UnsafeResponse,
+)
+from hub.partners import normalise_code
 
 
 # ---------------------------------------------------------------- refusals raised by the transport
@@ -160,16 +103,6 @@ class HostileMarkup(ResponseRefused):
 
 
 # ---------------------------------------------------------------- codes
-def normalise_code(raw: Any) -> str | None:
-    """MaLoi as a comparable string: "01", 1, " 1 " -> "1"; other text kept stripped."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    value = str(raw).strip()
-    if re.fullmatch(r"[+-]?\d+", value):
-        return str(int(value))
-    return value or None
-
-
 @dataclass(frozen=True)
 class Codes:
     """MaLoi values with a meaning [I] (normalised)."""

@@ -68,18 +68,22 @@ import secrets
 import tempfile
 import threading
 from collections import Counter, deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import parse_qsl, urlparse
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from lxml import etree
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from hub import jsonbody
+from hub import mockkit
+from hub.citizens.port.models import CitizenRecord
+from hub.mockkit import FaultSettings
+from hub.privacy import mask_id, mask_name
 
 from . import mock_front as front
 from . import mock_rules as rules
@@ -96,7 +100,6 @@ from .mock_soap import (
     with_dtd,
     xxe,
 )
-from .models import CitizenRecord, mask_id
 from .synthetic import DEMO_CITIZENS, generated_citizens
 
 FaultKind = Literal["busy", "server", "not_authorised", "invalid"]
@@ -109,10 +112,8 @@ _INJECTED = {
 }
 
 
-class Faults(BaseModel):
+class Faults(FaultSettings):
     """Fault injection and answer shape. Rates are probabilities per call (``/_mock/*`` is never faulted)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     latency_ms: int = Field(default=0, ge=0)  # added to every call
     timeout_rate: float = Field(default=0.0, ge=0, le=1)  # hang for hang_seconds, then 504
@@ -127,7 +128,6 @@ class Faults(BaseModel):
     xxe_target: str | None = None  # file the XXE entity points at; default: a canary file the mock writes
     answer_shape: AnswerShape = "anb"  # "thh": THH's shape, with elements no schema of ours lists
     error_code_style: Literal["0", "00", "int"] = "0"  # how the JSON fronts write success
-    seed: int | None = None  # reproducible fault dice
 
 
 class Mode(BaseModel):
@@ -168,7 +168,7 @@ class _Database:
 
     def reset(self, faults: Faults | None = None) -> None:
         with self.lock:
-            self.set_faults(faults or Faults(), reseed=True)
+            self.set_faults(faults or Faults(), changed=Faults.model_fields)
             self.set_mode(self.initial_mode)
             self.tokens = front.Tokens()
             self.calls: Counter[str] = Counter()
@@ -179,9 +179,9 @@ class _Database:
             self.duplicate_request_ids = 0
             self.recent: deque[dict[str, Any]] = deque(maxlen=50)
 
-    def set_faults(self, faults: Faults, reseed: bool) -> None:
+    def set_faults(self, faults: Faults, changed: Collection[str]) -> None:
         self.faults = faults
-        if reseed:
+        if "seed" in changed:
             self.rng = random.Random(faults.seed)
 
     def set_mode(self, mode: Mode) -> None:
@@ -409,9 +409,9 @@ def create_app(
         """The fixed demo citizens (synthetic), IDs masked like everything else here."""
         return [
             {
-                "SoDinhDanh": mask_id(p.id_number),
-                "SoCMND": mask_id(p.old_id_number),
-                "HoVaTen": rules.mask_name(p.full_name),
+                "SoDinhDanh": mask_id(p.id_number) or "",
+                "SoCMND": mask_id(p.old_id_number) or "",
+                "HoVaTen": mask_name(p.full_name) or "",
                 "birth": p.birth_date.isoformat() if p.birth_date else p.birth_year,
             }
             for p in DEMO_CITIZENS
@@ -422,17 +422,7 @@ def create_app(
         with db.lock:
             return {"variant": db.mode.variant, **rules.card(db.mode.strict)}
 
-    @app.get("/_mock/faults")
-    def get_faults() -> dict[str, Any]:
-        with db.lock:
-            return db.faults.model_dump()
-
-    @app.post("/_mock/faults")
-    async def set_faults(request: Request) -> dict[str, Any]:
-        patch = await _patch(request)
-        with db.lock:
-            db.set_faults(_validated(Faults, db.faults.model_dump() | patch), reseed="seed" in patch)
-        return get_faults()
+    mockkit.install_admin(app, db)
 
     @app.get("/_mock/mode")
     def get_mode() -> dict[str, Any]:
@@ -441,9 +431,9 @@ def create_app(
 
     @app.post("/_mock/mode")
     async def set_mode(request: Request) -> dict[str, Any]:
-        patch = await _patch(request)
+        patch = await mockkit.read_patch(request)
         with db.lock:
-            db.set_mode(_validated(Mode, db.mode.model_dump() | patch))
+            db.set_mode(mockkit.validated(Mode, db.mode.model_dump() | patch))
         return get_mode()
 
     @app.post("/_mock/tokens/revoke")
@@ -452,11 +442,6 @@ def create_app(
             db.tokens.revoke()
         return {"status": "revoked"}
 
-    @app.post("/_mock/reset")
-    def reset() -> dict[str, str]:
-        db.reset()
-        return {"status": "reset"}
-
     @app.post("/{path:path}")
     async def partner(path: str, request: Request) -> Response:
         return await dispatch(db, path, request)
@@ -464,59 +449,14 @@ def create_app(
     return app
 
 
-async def _patch(request: Request) -> dict[str, Any]:
-    try:
-        patch = jsonbody.parse(await request.body())
-    except ValueError:
-        patch = None
-    if not isinstance(patch, dict):
-        raise HTTPException(422, "a JSON object of fields")
-    return patch
-
-
-def _validated(model: type[Faults] | type[Mode], values: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from exc
-
-
-def run(host: str, port: int, faults: Faults | None = None, seed: int = 1, population: int = 200,
-        mode: Mode | None = None) -> None:  # fmt: skip
-    """Serve the mock with uvicorn until interrupted."""
-    import uvicorn
-
-    app = create_app(faults, seed=seed, population=population, mode=mode)
-    uvicorn.run(app, host=host, port=port, log_level="info")
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Mock national population database (SOAP 1.1 and LGSP fronts)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8103)
+    p = mockkit.mock_parser("Mock national population database (SOAP 1.1 and LGSP fronts)", 8103)
     p.add_argument("--population-seed", type=int, default=1, help="seed of the generated citizens")
     p.add_argument("--population", type=int, default=200, help="number of generated citizens")
     p.add_argument("--variant", default=None, choices=list(get_args(Variant)), help="default: HUB_POPDB_VARIANT")
     p.add_argument("--lenient", action="store_true", help="only the envelope and schema rules (not strict)")
-    for name, spec in Faults.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        if name in _CHOICES:
-            p.add_argument(flag, default=spec.default, choices=_CHOICES[name])
-        elif name == "xxe_target":
-            p.add_argument(flag, default=None)
-        else:
-            p.add_argument(
-                flag, type=int if name in ("latency_ms", "oversized_bytes", "seed") else float, default=spec.default
-            )
+    mockkit.add_fault_flags(p, Faults)
     return p
-
-
-_CHOICES = {
-    "fault_kind": [str(v) for v in get_args(FaultKind)],
-    "hostile_kind": [str(v) for v in get_args(HostileKind)],
-    "answer_shape": [str(v) for v in get_args(AnswerShape)],
-    "error_code_style": ["0", "00", "int"],
-}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -525,7 +465,8 @@ def main(argv: list[str] | None = None) -> None:
     seed, population = args.pop("population_seed"), args.pop("population")
     variant, lenient = args.pop("variant"), args.pop("lenient")
     mode = Mode(variant=variant or PopulationDbSettings().variant, strict=not lenient)
-    run(host, port, Faults(**args), seed=seed, population=population, mode=mode)
+    app = create_app(mockkit.faults_from(args, Faults), seed=seed, population=population, mode=mode)
+    mockkit.serve(app, host, port)
 
 
 __all__ = ["Faults", "Mode", "collection_answer", "create_app", "generated_citizens", "main", "parser", "verify_answer"]

@@ -18,10 +18,11 @@ from typing import Any
 
 from lxml import etree
 
+from hub.privacy import mask_id, mask_name
+
 from . import translate as tr
 from .limits import FieldLimits, birth_format, violation
 from .mock_soap import SOAP11_NS, SOAP12_NS
-from .models import mask_id
 from .schema import REQUEST_XSD, WSDL_DIR
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -193,10 +194,6 @@ def _text(element: etree._Element, name: str) -> str | None:
     return found.text if found is not None and found.text else None
 
 
-def mask_name(name: str | None) -> str:
-    return " ".join(word[0] + "***" for word in name.split()) if name else ""
-
-
 class Query:
     """The fields of one request that passed the schema."""
 
@@ -219,8 +216,8 @@ class Query:
         f = self.fields
         return {
             "operation": self.operation, "MaYeuCau": f["MaYeuCau"], "MaDVC": f["MaDVC"], "MaTichHop": f["MaTichHop"],
-            "MaDonVi": f["MaDonVi"], "MaCanBo": f["MaCanBo"], "SoDinhDanh": mask_id(f["SoDinhDanh"]),
-            "SoCMND": mask_id(f["SoCMND"]), "HoVaTen": mask_name(f["HoVaTen"]),
+            "MaDonVi": f["MaDonVi"], "MaCanBo": f["MaCanBo"], "SoDinhDanh": mask_id(f["SoDinhDanh"]) or "",
+            "SoCMND": mask_id(f["SoCMND"]) or "", "HoVaTen": mask_name(f["HoVaTen"]) or "",
         }  # fmt: skip
 
 

@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from hub.citizens.port.models import Address, CitizenRecord
+
 from . import translate as tr
-from .models import Address, CitizenRecord
 from .synthetic import SYNTHETIC_NOTE
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"

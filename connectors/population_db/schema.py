@@ -32,10 +32,6 @@ class Shape:
     repeated: frozenset[str] = frozenset()  # children that may occur more than once
     attributes: frozenset[str] = field(default_factory=frozenset)
 
-    @property
-    def is_leaf(self) -> bool:
-        return self.children is None
-
 
 LEAF = Shape()
 

@@ -11,8 +11,9 @@ import random
 from datetime import date
 from typing import Any
 
+from hub.citizens.port.models import Address, CitizenRecord, HouseholdHead, RelatedPerson
+
 from . import translate as tr
-from .models import Address, CitizenRecord, HouseholdHead, RelatedPerson
 
 FAKE_ID_PREFIX = "000"
 SYNTHETIC_NOTE = "Dữ liệu giả lập (synthetic test data)"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from .models import (
+from hub.citizens.port.models import (
     MATCH_FIELDS,
     Address,
     CitizenQuery,
@@ -36,7 +36,7 @@ from .models import (
     VerifyResult,
     clean_text,
 )
-from .text import names_match as names_match
+from hub.citizens.port.text import names_match as names_match
 
 OP_VERIFY = "XacThucThongTinCongDan"  # verify citizen information
 OP_LOOKUP = "TraCuuThongTinCongDan"  # look up citizen information

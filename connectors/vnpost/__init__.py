@@ -47,10 +47,21 @@ from .client import VnpostClient
 from .config import VARIANTS, VnpostSettings
 from .connector import MESSAGE_TYPES, NAME, VnpostConnector
 
-__all__ = ["MESSAGE_TYPES", "NAME", "VARIANTS", "VnpostClient", "VnpostConnector", "VnpostSettings", "build_connector"]
+KIND = "delivery"  # a hub.ports.Connector (its queue once the postal service is wired in)
+
+__all__ = [
+    "KIND",
+    "MESSAGE_TYPES",
+    "NAME",
+    "VARIANTS",
+    "VnpostClient",
+    "VnpostConnector",
+    "VnpostSettings",
+    "build_connector",
+]
 
 
 def build_connector(settings: VnpostSettings | None = None, **deps: Any) -> VnpostConnector:
-    """The connector for the hub's registry; opens no connection until the first delivery.
+    """The connector for the composition root; opens no connection until the first delivery.
     ``deps`` may hand ``gateways`` (customer code -> ``PostalGateway``) for per-agency partners."""
     return VnpostConnector(settings or VnpostSettings(), gateways=deps.get("gateways"))

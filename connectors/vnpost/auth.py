@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 import httpx
 
+from hub import jsonbody
 from hub.postal.port import PostalRetryableError
 
-from . import safe_json
-from .errors import Verdict, classify
+from .errors import MAX_ANSWER, MAX_DEPTH, Verdict, classify
 
 Clock = Callable[[], float]
 
@@ -76,7 +76,7 @@ class _Cached:
         except httpx.HTTPError as exc:
             raise PostalRetryableError("token", type(exc).__name__) from None
         try:
-            body = safe_json.loads(response.content)
+            body = jsonbody.parse(response.content, max_depth=MAX_DEPTH, max_bytes=MAX_ANSWER)
         except ValueError:
             body = None
         classified = classify(self.variant, response.status_code, body, expect="token")

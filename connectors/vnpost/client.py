@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from hub import jsonbody
 from hub.postal.port import (
     INITIAL_CURSOR,
     MAX_PAGE_SIZE,
@@ -31,11 +32,10 @@ from hub.postal.port import (
     TrackingPage,
 )
 
-from . import safe_json
 from . import translate as tr
 from .auth import Auth, ClientCredentials, MyVnpostLogin, StaticToken
 from .config import VnpostSettings
-from .errors import Classified, Codes, Expect, Verdict, classify
+from .errors import MAX_ANSWER, MAX_DEPTH, Classified, Codes, Expect, Verdict, classify
 
 
 def make_auth(s: VnpostSettings, http: Callable[[], httpx.Client], clock: Callable[[], float]) -> Auth:
@@ -120,7 +120,7 @@ class VnpostClient:
             except httpx.HTTPError as exc:
                 return classify(self.variant, None, None, exc, self.codes, expect), None
             try:
-                data = safe_json.loads(response.content)
+                data = jsonbody.parse(response.content, max_depth=MAX_DEPTH, max_bytes=MAX_ANSWER)
             except ValueError:
                 data = None
             classified = classify(self.variant, response.status_code, data, None, self.codes, expect)

@@ -19,41 +19,32 @@ Messages are shortened, and phone-like digit runs and e-mail addresses masked, b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Literal
 
+from hub import partners, privacy
+from hub.partners import Classified, Verdict
+
 Expect = Literal["result", "feed", "token"]
-MAX_MESSAGE = 200
-_DIGITS = re.compile(r"(?<![\d.])\+?\d[\d ]{7,14}\d(?![\d.])")  # phones; not dotted codes
-_EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+")
-
-
-class Verdict(Enum):
-    OK = "ok"
-    ALREADY = "already"
-    AUTH = "auth"
-    RETRYABLE = "retryable"
-    PERMANENT = "permanent"
+# How much of a JSON body from VNPost (or sent to its mock) is read: hub.jsonbody.parse bounds.
+MAX_DEPTH = 20
+MAX_ANSWER = 1_000_000
 
 
 def normalise_code(raw: Any) -> str | None:
-    """100, "100", " 100 " -> "100"; "0101" -> "101"; None/bool/containers -> None."""
-    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int):
+    """100, "100", " 100 " -> "100"; "0101" -> "101"; None/bool/containers -> None; at most 20 characters."""
+    if not isinstance(raw, str | int):
         return None
-    text = str(raw).strip()
-    return str(int(text)) if text.isdigit() else (text[:20] or None)
+    code = partners.normalise_code(raw)
+    return code[:20] if code else None
 
 
 def scrub(message: Any) -> str:
     """Shorten a partner message; mask phone-like numbers and e-mail addresses (no personal data)."""
     if not isinstance(message, str | int | float) or isinstance(message, bool):
         return ""
-    text = " ".join(str(message).split())
-    text = _EMAIL.sub("***@***", _DIGITS.sub(lambda m: "*" * (len(m.group()) - 3) + m.group()[-3:], text))
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+    return privacy.scrub(message, numbers=privacy.PHONE_LIKE, emails=True)
 
 
 @dataclass(frozen=True)
@@ -68,14 +59,6 @@ class Codes:
             return frozenset(c for c in map(normalise_code, values) if c is not None)
 
         return cls(norm(success), norm(already), norm(retryable))
-
-
-@dataclass(frozen=True)
-class Classified:
-    verdict: Verdict
-    code: str | None = None
-    message: str = ""
-    http_status: int | None = None
 
 
 def _message(body: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from hub import mockkit
 from hub.postal.units import UnitMap
 
 from .config import VnpostSettings
@@ -137,20 +138,12 @@ def _bind(handler: Any, variant: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Mock VNPost (direct MITC, province LGSP, MyVNPost)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8104)
+    parser = mockkit.mock_parser("Mock VNPost (direct MITC, province LGSP, MyVNPost)", 8104)
     parser.add_argument("--step-seconds", type=float, default=MockOptions.step_seconds, help="Time between statuses.")
     parser.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=True, help="Clock runs by itself.")
     parser.add_argument("--accept-district-zero", action="store_true", help="Accept district id 0.")
     parser.add_argument("--scenario", default=MockOptions.default_scenario, help="Default journey of new orders.")
-    for name, spec in Faults.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        if spec.annotation is bool:
-            parser.add_argument(flag, action="store_true", help=spec.description)
-        else:
-            kind = int if name in ("latency_ms", "token_latency_ms", "seed") else float
-            parser.add_argument(flag, type=kind, default=spec.default, help=spec.description)
+    mockkit.add_fault_flags(parser, Faults)
     args = vars(parser.parse_args(argv))
     host, port = args.pop("host"), args.pop("port")
     options = MockOptions(
@@ -159,9 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         accept_district_zero=args.pop("accept_district_zero"),
         default_scenario=args.pop("scenario"),
     )
-    import uvicorn
-
-    uvicorn.run(create_app(options, Faults(**args)), host=host, port=port, log_level="info")
+    mockkit.serve(create_app(options, mockkit.faults_from(args, Faults)), host, port)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""The mock VNPost's admin routes (``/_mock/*``, never faulted): state, faults, reset, the clock,
-waybill pools and scenarios. Bodies are parsed with the same safe-JSON rules as partner calls."""
+"""The mock VNPost's admin routes (``/_mock/*``, never faulted): state, the clock, waybill pools and
+scenarios; faults and reset are the mock kit's (``hub.mockkit``). Bodies are read by ``hub.jsonbody``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from pydantic import ValidationError
 
-from . import safe_json
-from .mock_state import SCENARIOS, Faults, MockState
+from hub import jsonbody, mockkit
+
+from .errors import MAX_DEPTH
+from .mock_state import SCENARIOS, MockState
 
 
 async def _body(request: Request) -> dict[str, Any]:
     try:
-        body = safe_json.loads(await request.body() or b"{}", max_bytes=16 * 1024)
+        body = jsonbody.parse(await request.body() or b"{}", max_depth=MAX_DEPTH, max_bytes=16 * 1024)
     except ValueError as exc:
         raise HTTPException(400, f"body: {exc}") from None
     if not isinstance(body, dict):
@@ -29,31 +30,11 @@ def install_admin(app: FastAPI, state: MockState) -> None:
         with state.lock:
             return state.view()
 
-    @app.get("/_mock/faults")
-    def get_faults() -> dict[str, Any]:
-        with state.lock:
-            remaining = max(0.0, state.outage_until - time.monotonic())
-            return state.faults.model_dump() | {"outage_remaining_seconds": round(remaining, 3)}
+    def faults() -> dict[str, Any]:
+        remaining = max(0.0, state.outage_until - time.monotonic())
+        return state.faults.model_dump() | {"outage_remaining_seconds": round(remaining, 3)}
 
-    @app.post("/_mock/faults")
-    async def set_faults(request: Request) -> dict[str, Any]:
-        patch = await _body(request)
-        expire = patch.pop("expire_tokens", False) is True
-        with state.lock:
-            try:
-                faults = Faults.model_validate(state.faults.model_dump() | patch)
-            except ValidationError as exc:
-                fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
-                raise HTTPException(422, f"invalid fault settings: {', '.join(fields)}") from None
-            state.set_faults(faults, reseed="seed" in patch, start_outage="outage_seconds" in patch)
-            if expire:
-                state.tokens.clear()
-        return get_faults()
-
-    @app.post("/_mock/reset")
-    def reset() -> dict[str, str]:
-        state.reset()
-        return {"status": "reset"}
+    mockkit.install_admin(app, state, actions={"expire_tokens": lambda: state.tokens.clear()}, view=faults)
 
     @app.get("/_mock/clock")
     def clock() -> dict[str, Any]:

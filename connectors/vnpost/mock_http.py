@@ -16,12 +16,13 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from hub import jsonbody
 from hub.canonical import VN_TZ
 from hub.postal.port import ITEM_CODE_PATTERN
 from hub.postal.rules import ParcelStatus
 
-from . import safe_json
 from .config import DEFAULT_TABLES, VnpostSettings
+from .errors import MAX_DEPTH
 from .mock_state import Event, MockState
 
 MAX_BODY = 64 * 1024
@@ -155,7 +156,7 @@ class MockHttp:
         if refused is not None:
             return refused
         try:
-            body = safe_json.loads(await request.body(), max_bytes=MAX_BODY)
+            body = jsonbody.parse(await request.body(), max_depth=MAX_DEPTH, max_bytes=MAX_BODY)
         except ValueError as exc:
             return self.answer(variant, "102", f"body: {exc}", 400)
         if not isinstance(body, dict):
@@ -197,7 +198,7 @@ class MockHttp:
         if fault is not None:
             return fault
         try:
-            body = safe_json.loads(await request.body(), max_bytes=MAX_BODY)
+            body = jsonbody.parse(await request.body(), max_depth=MAX_DEPTH, max_bytes=MAX_BODY)
         except ValueError as exc:
             return JSONResponse({"IsSuccess": False, "Token": None, "Message": f"body: {exc}"}, 400)
         user, password = (body.get(k) if isinstance(body, dict) else None for k in ("TenDangNhap", "MatKhau"))

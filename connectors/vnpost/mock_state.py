@@ -16,12 +16,14 @@ import random
 import threading
 import time
 from bisect import bisect_right
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from hub.mockkit import FaultSettings
 from hub.postal.rules import NEXT, ParcelStatus, can_follow, cancel_decision
 
 S = ParcelStatus
@@ -53,10 +55,8 @@ POST_OFFICES = ("100000", "110000", "440000", "700000")  # [I] POSID values (bư
 assert all(can_follow(a, b) for steps in SCENARIOS.values() for a, b in zip((None, *steps), steps, strict=False))
 
 
-class Faults(BaseModel):
+class Faults(FaultSettings):
     """Fault injection. Rates are probabilities per call or per event; ``/_mock/*`` is never faulted."""
-
-    model_config = ConfigDict(extra="forbid")
 
     error_5xx_rate: float = Field(
         default=0.0, ge=0, le=1, description="Partner calls answered 502 (before any change)."
@@ -76,7 +76,6 @@ class Faults(BaseModel):
         default=0.0, ge=0, le=1, description="Feed pages computed, then the answer lost (502)."
     )
     one_as_object: bool = Field(default=False, description="A one-entry page renders rh:doc as an object, not a list.")
-    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,7 @@ class MockState:
     def reset(self, faults: Faults | None = None) -> None:
         with self.lock:
             self.clock = Clock(self.options.realtime)
-            self.set_faults(faults or Faults(), reseed=True, start_outage=True)
+            self.set_faults(faults or Faults(), changed=Faults.model_fields)
             self.orders: dict[tuple[str, str], Order] = {}
             self.feed: list[Event] = []
             self.by_customer: dict[str, tuple[list[str], list[Event]]] = {}  # ids (ascending) and events
@@ -180,11 +179,11 @@ class MockState:
             self.calls: dict[str, int] = {}
             self.injected: dict[str, int] = {}
 
-    def set_faults(self, faults: Faults, reseed: bool, start_outage: bool) -> None:
+    def set_faults(self, faults: Faults, changed: Collection[str]) -> None:
         self.faults = faults
-        if reseed:
+        if "seed" in changed:
             self.rng = random.Random(faults.seed)
-        if start_outage:
+        if "outage_seconds" in changed:
             self.outage_until = time.monotonic() + faults.outage_seconds
 
     def count(self, what: str, into: str = "calls") -> None:

@@ -19,21 +19,29 @@ Capability card
   resolves the URL's host once, checks every address (no loopback, link-local, private,
   multicast, reserved or otherwise non-global address, unless allowed) and connects to that
   address, Host header and TLS name kept; a refused address makes the delivery dead, nothing sent.
+- **Subscriptions**: asked of the ``hub.subscriptions.port.Subscribers`` it is handed (URL, secret,
+  still active), never read from the hub's tables.
 - **Settings**: ``HUB_WEBHOOK_*`` (``config.py``), among them ``ALLOW_NETWORKS`` (CIDRs a
-  province's LAN receivers are in) and ``ALLOW_LOOPBACK`` (``lgsp dev``).
+  province's LAN receivers are in) and ``ALLOW_LOOPBACK`` (``lgsp dev``); the composition root also
+  gives the subscriptions service these address rules.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from hub.ssrf import Resolver, system_resolver
+from hub.subscriptions.port import Subscribers
 
-from .client import NAME, WebhookConnector
+from .client import MESSAGE_TYPES, NAME, WebhookConnector
 from .config import WebhookSettings
 
-__all__ = ["NAME", "WebhookConnector", "WebhookSettings", "build_connector"]
+KIND = "delivery"  # a hub.ports.Connector: the ledger's queue ``webhooks``
+
+__all__ = ["KIND", "MESSAGE_TYPES", "NAME", "WebhookConnector", "WebhookSettings", "build_connector"]
 
 
-def build_connector(settings: WebhookSettings | None = None, **deps: Any) -> WebhookConnector:
-    """The connector for the hub's registry: ``engine`` (the ledger's database) finds each
-    subscription's URL and secret."""
-    return WebhookConnector(deps["engine"], settings or WebhookSettings())
+def build_connector(
+    subscribers: Subscribers, settings: WebhookSettings | None = None, resolve: Resolver = system_resolver
+) -> WebhookConnector:
+    """The connector for the composition root: ``subscribers`` (the subscriptions domain's port)
+    finds each subscription's URL and secret."""
+    return WebhookConnector(subscribers, settings or WebhookSettings(), resolve=resolve)

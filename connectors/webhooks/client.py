@@ -8,18 +8,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
 from standardwebhooks import Webhook
 
-from hub.db.schema import subscriptions
+from hub.messages import EVENTS
+from hub.partners import Classified, Verdict
 from hub.ports import NOT_ATTEMPTED, DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 from hub.ssrf import Resolver, system_resolver
+from hub.subscriptions.port import Subscriber, Subscribers
 
 from .config import WebhookSettings
 from .transport import AddressRefused, GuardedTransport
 
 NAME = "webhooks"
-MESSAGE_TYPES = ("payment.status.changed",)
+MESSAGE_TYPES: tuple[str, ...] = EVENTS  # every event a local system may subscribe to
 
 
 def signed_request(secret: str, message_id: str, event: dict[str, Any], now: datetime) -> tuple[bytes, dict[str, str]]:
@@ -34,12 +35,16 @@ def signed_request(secret: str, message_id: str, event: dict[str, Any], now: dat
     }
 
 
-def classify(status: int) -> OutcomeKind:
+def classify(status: int) -> Classified:
     """2xx delivered; 410 Gone and any redirect (never followed: the URL is to be fixed) dead;
-    anything else retried."""
+    anything else retried. Only the status counts: the receiver's body is never read."""
     if 200 <= status < 300:
-        return OutcomeKind.DELIVERED
-    return OutcomeKind.DEAD if status == 410 or 300 <= status < 400 else OutcomeKind.RETRY
+        return Classified(Verdict.OK, http_status=status)
+    permanent = status == 410 or 300 <= status < 400
+    return Classified(Verdict.PERMANENT if permanent else Verdict.RETRYABLE, http_status=status)
+
+
+_KIND = {Verdict.OK: OutcomeKind.DELIVERED, Verdict.PERMANENT: OutcomeKind.DEAD, Verdict.RETRYABLE: OutcomeKind.RETRY}
 
 
 class WebhookConnector:
@@ -48,12 +53,12 @@ class WebhookConnector:
 
     def __init__(
         self,
-        engine: Engine,
+        subscribers: Subscribers,
         settings: WebhookSettings,
         http: httpx.Client | None = None,
         resolve: Resolver = system_resolver,
     ):
-        self.engine = engine
+        self.subscribers = subscribers  # the subscriptions domain's port: never the hub's tables
         self.settings = settings
         self.policy: DeliveryPolicy = settings.policy()
         self.resolve = resolve
@@ -71,19 +76,10 @@ class WebhookConnector:
         return self._http
 
     def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
-        ids = {it.payload["subscription_id"] for it in items}
-        with self.engine.connect() as c:
-            subs = {
-                r.id: r
-                for r in c.execute(
-                    select(subscriptions.c.id, subscriptions.c.url, subscriptions.c.secret).where(
-                        subscriptions.c.id.in_(ids), subscriptions.c.disabled_at.is_(None)
-                    )
-                )
-            }
+        subs = self.subscribers.active({it.payload["subscription_id"] for it in items})
         return [self._one(it, subs.get(it.payload["subscription_id"])) for it in items]
 
-    def _one(self, item: DeliveryItem, sub: Any) -> Outcome:
+    def _one(self, item: DeliveryItem, sub: Subscriber | None) -> Outcome:
         if sub is None:
             return Outcome(OutcomeKind.DEAD, "the subscription was disabled or removed")
         if not item.may_call(self.settings.timeout):  # the attempt's lease could end during the POST
@@ -99,7 +95,7 @@ class WebhookConnector:
         except httpx.HTTPError as exc:
             return Outcome(OutcomeKind.RETRY, f"connection error: {type(exc).__name__}")
         detail = f"HTTP {status}" + (" (redirect: not followed)" if 300 <= status < 400 else "")
-        return Outcome(classify(status), detail, partner_ref=item.message_id)
+        return Outcome(_KIND[classify(status).verdict], detail, partner_ref=item.message_id)
 
     def close(self) -> None:
         if self._http is not None and self._own_http:

@@ -8,16 +8,17 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub import clients
 from hub.api.bodies import HubRoute
-from hub.api.deps import get_client, get_hub, require
+from hub.api.deps import get_client, get_engine, get_settings, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError
-from hub.bootstrap import Hub
 from hub.citizens.grants import GrantError, check_grants
 from hub.clients import ADMIN, Client
+from hub.settings import Settings
 
 router = APIRouter(prefix="/v1/admin/clients", tags=["admin"], route_class=HubRoute)
 CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -116,8 +117,8 @@ def _not_self(caller: Client, code: str, what: str) -> None:
 
 
 @router.get("", summary="Every client system", response_model=list[ClientView], responses=_ERRORS)
-async def list_clients(hub: Hub = Depends(get_hub), _: Client = Depends(_admin)) -> list[dict[str, Any]]:
-    return await run_in_threadpool(clients.list_clients, hub.engine)
+async def list_clients(engine: Engine = Depends(get_engine), _: Client = Depends(_admin)) -> list[dict[str, Any]]:
+    return await run_in_threadpool(clients.list_clients, engine)
 
 
 @router.post(
@@ -132,12 +133,12 @@ async def create_client(
         NewClient,
         Body(openapi_examples={"onegate": {"value": {"code": "ONEGATE-H56", "grants": ["dossier.status.changed"]}}}),
     ],
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
     def create() -> dict[str, Any]:
-        key = clients.create_client(hub.engine, body.code, body.name or body.code, body.grants, actor=_actor(caller))
-        return {**clients.get(hub.engine, body.code), "api_key": key}
+        key = clients.create_client(engine, body.code, body.name or body.code, body.grants, actor=_actor(caller))
+        return {**clients.get(engine, body.code), "api_key": key}
 
     try:
         return await run_in_threadpool(create)
@@ -147,9 +148,9 @@ async def create_client(
 
 @router.get("/{code}", summary="One client system", response_model=ClientView, responses=_FOUND)
 async def get_client_view(
-    request: Request, code: str = Path(pattern=CODE), hub: Hub = Depends(get_hub), _: Client = Depends(_admin)
+    request: Request, code: str = Path(pattern=CODE), engine: Engine = Depends(get_engine), _: Client = Depends(_admin)
 ) -> dict[str, Any]:
-    return await _call(request, lambda: clients.get(hub.engine, code))
+    return await _call(request, lambda: clients.get(engine, code))
 
 
 @router.post(
@@ -162,13 +163,14 @@ async def rotate(
     request: Request,
     body: Annotated[Rotation, Body(openapi_examples={"one_hour": {"value": {"grace_seconds": 3600}}})],
     code: str = Path(pattern=CODE),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
+    settings: Settings = Depends(get_settings),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
-    grace = hub.settings.key_rotation_grace if body.grace_seconds is None else body.grace_seconds
+    grace = settings.key_rotation_grace if body.grace_seconds is None else body.grace_seconds
     if grace == 0:
         _not_self(caller, code, "rotate the key without a grace period of")
-    key, view = await _call(request, lambda: clients.rotate(hub.engine, code, _actor(caller), grace))
+    key, view = await _call(request, lambda: clients.rotate(engine, code, _actor(caller), grace))
     return {**view, "api_key": key}
 
 
@@ -179,17 +181,23 @@ async def rotate(
     responses=_ONE,
 )
 async def disable(
-    request: Request, code: str = Path(pattern=CODE), hub: Hub = Depends(get_hub), caller: Client = Depends(_admin)
+    request: Request,
+    code: str = Path(pattern=CODE),
+    engine: Engine = Depends(get_engine),
+    caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
     _not_self(caller, code, "disable")
-    return await _call(request, lambda: clients.set_disabled(hub.engine, code, True, _actor(caller)))
+    return await _call(request, lambda: clients.set_disabled(engine, code, True, _actor(caller)))
 
 
 @router.post("/{code}/enable", summary="Enable a disabled client again", response_model=ClientView, responses=_FOUND)
 async def enable(
-    request: Request, code: str = Path(pattern=CODE), hub: Hub = Depends(get_hub), caller: Client = Depends(_admin)
+    request: Request,
+    code: str = Path(pattern=CODE),
+    engine: Engine = Depends(get_engine),
+    caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
-    return await _call(request, lambda: clients.set_disabled(hub.engine, code, False, _actor(caller)))
+    return await _call(request, lambda: clients.set_disabled(engine, code, False, _actor(caller)))
 
 
 @router.post("/{code}/grants", summary="Give grants", response_model=ClientView, responses=_FOUND)
@@ -197,10 +205,10 @@ async def grant(
     request: Request,
     body: Annotated[Grants, Body(openapi_examples={"subscribe": {"value": {"grants": ["subscribe"]}}})],
     code: str = Path(pattern=CODE),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
-    return await _call(request, lambda: clients.change_grants(hub.engine, code, list(body.grants), [], _actor(caller)))
+    return await _call(request, lambda: clients.change_grants(engine, code, list(body.grants), [], _actor(caller)))
 
 
 @router.post("/{code}/grants/revoke", summary="Revoke grants", response_model=ClientView, responses=_ONE)
@@ -208,12 +216,12 @@ async def revoke_grant(
     request: Request,
     body: Annotated[Grants, Body(openapi_examples={"subscribe": {"value": {"grants": ["subscribe"]}}})],
     code: str = Path(pattern=CODE),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
     if ADMIN in body.grants:
         _not_self(caller, code, "revoke the admin grant of")
-    return await _call(request, lambda: clients.change_grants(hub.engine, code, [], list(body.grants), _actor(caller)))
+    return await _call(request, lambda: clients.change_grants(engine, code, [], list(body.grants), _actor(caller)))
 
 
 @router.get(
@@ -226,10 +234,10 @@ async def client_history(
     request: Request,
     code: str = Path(pattern=CODE),
     limit: int = Query(default=100, ge=1, le=1000),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
     _: Client = Depends(_admin),
 ) -> list[dict[str, Any]]:
-    return await _call(request, lambda: clients.history(hub.engine, code, limit))
+    return await _call(request, lambda: clients.history(engine, code, limit))
 
 
 def _actor(caller: Client) -> str:

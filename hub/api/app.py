@@ -17,21 +17,23 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import connectors
 from hub import console
-from hub.api import admin, ingress, openapi, payments, reports, subscriptions, trace
-from hub.api import citizens as citizens_api
+from hub.api import admin, openapi, reports, trace
 from hub.api.bodies import HubRoute
-from hub.api.citizens import router as citizens_router
 from hub.api.deps import database_unavailable
 from hub.api.errors import describe
 from hub.api.limits import RequestLimits
 from hub.api.problems import ProblemError, field_error, problem
-from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
+from hub.citizens import api as citizens_api
+from hub.citizens.api import router as citizens_router
 from hub.clients import Authenticator
+from hub.dossiers import api as ingress
+from hub.payments import api as payments
 from hub.pipeline import Pipeline
 from hub.publisher import Publisher
+from hub.services import Hub
+from hub.subscriptions import api as subscriptions
 
 log = structlog.get_logger("hub.api")
 
@@ -63,8 +65,10 @@ class Health(BaseModel):
 
 
 def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
-    """``pipeline``: also run the relay and a worker in this process (default: when the
-    transport is in-process, since nothing else could then deliver)."""
+    """The api over what the composition root built (``hub.bootstrap.bootstrap``); routes take their
+    services from ``app.state.hub`` through ``hub.api.deps``. ``pipeline``: also run the relay and a
+    worker in this process (default: when the transport is in-process, since nothing else could
+    then deliver)."""
     run_pipeline = hub.settings.embedded if pipeline is None else pipeline
 
     @asynccontextmanager
@@ -75,7 +79,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
             log.info("api.pipeline_started", transport="in-process" if hub.settings.embedded else "rabbitmq")
         app.state.pipeline = pipe
         if hub.settings.api_publishes:
-            prepare = pipe.ensure_topology if pipe else (lambda: hub.transport.setup(connectors.bindings()))
+            prepare = pipe.ensure_topology if pipe else (lambda: hub.transport.setup(hub.routing.bindings()))
             app.state.publisher = Publisher(hub.ledger, hub.transport, prepare).start()
         yield
         if app.state.publisher:
@@ -101,7 +105,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
         body_timeout=hub.settings.body_timeout,
         exempt_prefixes=(payments.CALLBACKS,),
     )
-    console.install(app, hub, connectors.REGISTRY)  # /console, and /docs + /redoc served offline
+    console.install(app, hub)  # /console, and /docs + /redoc served offline
     _handlers(app, hub)
     openapi.install(app, _extend_schema)
     return app

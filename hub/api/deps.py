@@ -1,15 +1,23 @@
-"""Shared request dependencies: the hub container and client authentication."""
+"""Shared request dependencies: the one service a route needs, typed, from what the composition root
+built (``app.state.hub``), and client authentication."""
 
 from __future__ import annotations
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.problems import ProblemError
-from hub.bootstrap import Hub
+from hub.citizens.service import CitizenService
 from hub.clients import Authenticator, Client
+from hub.dossiers.service import Dossiers
+from hub.ledger import Ledger
+from hub.payments.service import Payments
+from hub.services import Hub
+from hub.settings import Settings
+from hub.subscriptions.service import Subscriptions
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Client API key")
 bearer = HTTPBearer(auto_error=False, description="Client API key as a bearer token")
@@ -17,9 +25,37 @@ bearer = HTTPBearer(auto_error=False, description="Client API key as a bearer to
 
 # Dependencies are async: a plain ``def`` dependency costs a hop to the thread pool on every
 # request. Only a key not seen within the cache's ttl goes to the database (in the pool).
-async def get_hub(request: Request) -> Hub:
+def _hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
+
+
+async def get_settings(request: Request) -> Settings:
+    return _hub(request).settings
+
+
+async def get_engine(request: Request) -> Engine:
+    return _hub(request).engine
+
+
+async def get_ledger(request: Request) -> Ledger:
+    return _hub(request).ledger
+
+
+async def get_dossiers(request: Request) -> Dossiers:
+    return _hub(request).dossiers
+
+
+async def get_payments(request: Request) -> Payments:
+    return _hub(request).payments
+
+
+async def get_citizens(request: Request) -> CitizenService:
+    return _hub(request).citizens
+
+
+async def get_subscriptions(request: Request) -> Subscriptions:
+    return _hub(request).subscriptions
 
 
 async def get_client(

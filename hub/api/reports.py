@@ -7,16 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub import reports
 from hub.api.bodies import HubRoute
-from hub.api.citizen_models import Since
-from hub.api.deps import get_client, get_hub, require
+from hub.api.deps import get_client, get_engine, get_settings, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError, field_error
-from hub.bootstrap import Hub
+from hub.citizens.models import Since
 from hub.clients import ADMIN, Client
+from hub.settings import Settings
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=HubRoute)
 NAME = r"^[a-z_]{1,40}$"
@@ -60,7 +61,8 @@ async def get_report(
     since: Since = Query(description="From, inclusive (ISO 8601 with zone)"),
     until: Since = Query(description="Before (ISO 8601 with zone)"),
     format: str = Query(default="json", pattern="^(json|csv)$"),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
+    settings: Settings = Depends(get_settings),
     client: Client = Depends(get_client),
 ) -> Any:
     require(ADMIN, client)
@@ -70,7 +72,7 @@ async def get_report(
         window = reports.Window.of(since, until)
     except ValueError as exc:
         raise ProblemError("validation_failed", str(exc), errors=[field_error("until", "window", str(exc))]) from None
-    table = await run_in_threadpool(reports.run, hub.engine, name, window, hub.settings.report_timezone)
+    table = await run_in_threadpool(reports.run, engine, name, window, settings.report_timezone)
     if format == "csv":
         return PlainTextResponse(reports.to_csv(table), media_type="text/csv; charset=utf-8")
     return {

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub import trace
 from hub.api.bodies import HubRoute
-from hub.api.deps import get_client, get_hub, require
+from hub.api.deps import get_client, get_engine, get_ledger, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError
 from hub.api.trace_models import MESSAGE_ID, STATES, MessageDetail, MessageList, Replayed, Timeline
-from hub.bootstrap import Hub
 from hub.clients import ADMIN, Client
-from hub.ledger import NotFound, NotReplayable
+from hub.ledger import Ledger, NotFound, NotReplayable
 
 router = APIRouter(tags=["trace"], route_class=HubRoute)
 DOSSIER_KEY = r"^[^\x00-\x1f\x7f]{1,100}$"
@@ -33,10 +33,10 @@ def _not_found(what: str) -> ProblemError:
 )
 async def get_message(
     message_id: str = Path(pattern=MESSAGE_ID, examples=["01KAQ3Z5X7E8R9T0Y1U2I3O4P5"]),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
     client: Client = Depends(get_client),
 ) -> dict[str, Any]:
-    msg = await run_in_threadpool(trace.get_message, hub.engine, message_id)
+    msg = await run_in_threadpool(trace.get_message, engine, message_id)
     if msg is None or (msg["source"] != client.code and not client.may(ADMIN)):
         raise _not_found("message " + message_id)
     return msg
@@ -50,11 +50,11 @@ async def get_message(
 )
 async def dossier_timeline(
     dossier_code: str = Path(pattern=DOSSIER_KEY, examples=["000.00.00.H56-251122-0001"]),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
     client: Client = Depends(get_client),
 ) -> dict[str, Any]:
     whose = None if client.may(ADMIN) else (client.code, client.id)
-    found = await run_in_threadpool(trace.timeline, hub.engine, dossier_code, whose)
+    found = await run_in_threadpool(trace.timeline, engine, dossier_code, whose)
     if not found["messages"] and not found["payments"]:
         raise _not_found("message or payment for this dossier")
     return {"dossier_code": dossier_code, **found}
@@ -68,11 +68,11 @@ async def dossier_timeline(
 async def list_messages(
     state: str | None = Query(default=None, pattern=f"^({STATES})$"),
     limit: int = Query(default=100, ge=1, le=1000),
-    hub: Hub = Depends(get_hub),
+    engine: Engine = Depends(get_engine),
     client: Client = Depends(get_client),
 ) -> dict[str, Any]:
     source = None if client.may(ADMIN) else client.code
-    return {"messages": await run_in_threadpool(trace.list_messages, hub.engine, state, limit, source)}
+    return {"messages": await run_in_threadpool(trace.list_messages, engine, state, limit, source)}
 
 
 @router.post(
@@ -85,11 +85,13 @@ async def list_messages(
     ),
 )
 async def replay(
-    message_id: str = Path(pattern=MESSAGE_ID), hub: Hub = Depends(get_hub), client: Client = Depends(get_client)
+    message_id: str = Path(pattern=MESSAGE_ID),
+    ledger: Ledger = Depends(get_ledger),
+    client: Client = Depends(get_client),
 ) -> dict[str, Any]:
     require(ADMIN, client)
     try:
-        state = await run_in_threadpool(hub.ledger.replay, message_id)
+        state = await run_in_threadpool(ledger.replay, message_id)
     except NotFound:
         raise _not_found("message " + message_id) from None
     except NotReplayable as exc:

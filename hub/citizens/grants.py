@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connectors.population_db import CITIZEN_FIELDS
+from hub.citizens.port import CITIZEN_FIELDS
 from hub.clients import Client
 
 VERIFY = "citizen.verify"

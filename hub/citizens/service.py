@@ -35,23 +35,23 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from connectors.population_db import (
-    OP_LOOKUP,
-    OP_VERIFY,
+from hub.citizens import audit
+from hub.citizens.port import (
     CitizenNotFound,
+    CitizenQuery,
     CitizenRecord,
+    Ignored,
     LookupRequest,
-    PopulationDbClient,
+    Operation,
+    PopulationDb,
     PopulationDbError,
     RetryableError,
     UnsafeResponse,
     VerifyRequest,
     VerifyResult,
 )
-from connectors.population_db.models import CitizenQuery, Ignored
-from hub.breaker import CallBreaker
-from hub.citizens import audit
 from hub.envelope import utcnow
+from hub.resilience import CallBreaker
 
 T = TypeVar("T")
 CONNECTOR = "population_db"
@@ -127,17 +127,19 @@ class CitizenService:
     def __init__(
         self,
         engine: Engine,
-        client: PopulationDbClient,
+        client: PopulationDb,
         hasher: audit.IdHasher,
         *,
+        breaker: CallBreaker,
+        service_code: str,
         concurrency: int = 16,
         retry_after: int = 5,
     ) -> None:
         self.engine = engine
         self.client = client
         self.hash_id = hasher
-        s = client.settings
-        self.breaker = CallBreaker(CONNECTOR, s.breaker_failures, s.breaker_reset)
+        self.breaker = breaker
+        self.service_code = service_code  # MaDVC recorded when a query names none
         self.concurrency = concurrency
         self.retry_after = retry_after
         self._limiter: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = None
@@ -176,7 +178,7 @@ class CitizenService:
     # ------------------------------------------------------------ the path of one call
     async def _run(
         self,
-        operation: str,
+        operation: Operation,
         caller: Caller,
         query: CitizenQuery,
         call: Callable[[], T],
@@ -190,11 +192,11 @@ class CitizenService:
             caller.client_code,
             officer_code=query.officer_code,
             purpose=caller.purpose,
-            service_code=query.purpose or self.client.settings.service_code,
+            service_code=query.purpose or self.service_code,
             id_hash=self.hash_id(query.id_number),
             id_hash_key=self.hash_id.version,
         )
-        refused = self.client.refusal(OP_VERIFY if operation == "verify" else OP_LOOKUP, query)
+        refused = self.client.refusal(operation, query)
         if refused is not None:  # nothing is sent; the breaker is not involved
             invalid = InvalidForDatabase(
                 "invalid_for_population_db", f"{refused.fields[0]}: {refused.rule}"[:64], fields=refused.fields

@@ -1,22 +1,21 @@
 """The operator console at ``/console``: server-rendered pages (Jinja2) for the people who run
 the hub, in Vietnamese (English switchable), every asset served by the hub. See README.md,
-"Operator console". ``install(app, hub, connectors)`` is the one hook the api calls: it mounts
-the console and serves ``/docs`` and ``/redoc`` offline."""
+"Operator console". ``install(app, hub)`` is the one hook the api calls, with what the composition
+root built: it mounts the console and serves ``/docs`` and ``/redoc`` offline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 if TYPE_CHECKING:
-    from hub.bootstrap import Hub
+    from hub.services import Hub
 
 
-def install(app: FastAPI, hub: Hub, connectors: Iterable[str]) -> None:
+def install(app: FastAPI, hub: Hub) -> None:
     from hub.console.apidocs import install_docs
     from hub.console.web import create_console
 
-    app.mount("/console", create_console(hub, list(connectors)))
+    app.mount("/console", create_console(hub, list(hub.routing.names)))
     install_docs(app)

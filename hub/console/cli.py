@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from hub.bootstrap import Hub
     from hub.console.operators import Operators
+    from hub.services import Database
 
 operators_app = typer.Typer(help="Operators: the people who use the console at /console.", no_args_is_help=True)
 
 
-def _hub() -> Hub:
-    from hub.bootstrap import bootstrap
+def _hub() -> Database:
+    from hub.bootstrap import open_database
     from hub.logging import configure
     from hub.settings import Settings
 
     s = Settings()
     configure(s.log_level, s.log_json)
-    return bootstrap(s)
+    return open_database(s)
 
 
 def _password(from_stdin: bool) -> str:
@@ -85,7 +85,7 @@ def reset_password(
     typer.echo(f"password of {username} reset")
 
 
-def dev_operator(hub: Hub, base_url: str) -> str:
+def dev_operator(hub: Database, base_url: str) -> str:
     """``lgsp dev``: make sure the 'dev' admin operator exists with the dev password; the line
     ``lgsp dev`` prints about the console."""
     from hub.console.operators import Operators

@@ -21,6 +21,7 @@ from ulid import ULID
 
 from hub.console.failures import ErrorClass, classify
 from hub.db.schema import CONSOLE_ERROR, CONSOLE_GUARD, attempts, messages, operator_actions, payment_events, payments
+from hub.messages import DOSSIER_STATUS_CHANGED
 from hub.trace import masked_payload
 
 m = messages.c
@@ -356,7 +357,7 @@ def dossier(engine: Engine, code: str) -> dict[str, Any] | None:
     entries.sort(key=lambda e: (e["at"], e["kind"]))
     for prev, e in zip([None, *entries], entries, strict=False):
         e["since_previous"] = (e["at"] - prev["at"]).total_seconds() if prev else None
-    statuses = [e for e in entries if e["kind"] == "message" and e["message"]["type"] == "dossier.status.changed"]
+    statuses = [e for e in entries if e["kind"] == "message" and e["message"]["type"] == DOSSIER_STATUS_CHANGED]
     latest = statuses[-1]["message"]["payload"] if statuses else {}
     return {
         "code": code,

@@ -26,7 +26,7 @@ from hub.console.sessions import COOKIE, LANG_COOKIE, Session, SessionCodec
 from hub.console.settings import ConsoleSettings
 
 if TYPE_CHECKING:
-    from hub.bootstrap import Hub
+    from hub.services import Database
 
 log = logging.getLogger("hub.console")  # the standard library's: safe to call at app creation
 HERE = Path(__file__).parent
@@ -47,7 +47,7 @@ SECURITY_HEADERS = {
 class Console:
     """What every console request needs (one per mounted console)."""
 
-    hub: Hub
+    hub: Database  # the engine and the ledger, from the composition root
     settings: ConsoleSettings
     operators: Operators
     codec: SessionCodec
@@ -80,7 +80,7 @@ class Ctx:
 
 
 def create_console(
-    hub: Hub,
+    hub: Database,
     connectors: Sequence[str],
     settings: ConsoleSettings | None = None,
     operators: Operators | None = None,

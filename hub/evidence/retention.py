@@ -38,10 +38,11 @@ from hub.evidence.keyring import Keyring
 from hub.evidence.model import Fact, timestamp
 from hub.evidence.signing import Signer
 from hub.evidence.store import record_many
+from hub.privacy import PAYLOAD_PERSONAL_FIELDS
 from hub.settings import Settings
 
 log = structlog.get_logger("hub.evidence")
-PERSONAL_FIELDS = frozenset({"applicant", "handler", "summary", "note", "payer", "citizen"})
+PERSONAL_FIELDS = PAYLOAD_PERSONAL_FIELDS
 MARKER = "_redacted"
 FINAL = ("delivered", "dead")
 CURSOR = "retention.payloads"

@@ -5,12 +5,12 @@ so SQLite and PostgreSQL decide alike."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from hub import resilience
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 
 TERMINAL = ("delivered", "dead")
@@ -77,9 +77,9 @@ class NotReplayable(ValueError):
 
 
 def backoff(policy: DeliveryPolicy, attempt: int) -> float:
-    """Exponential backoff with 'equal jitter': half fixed, half random."""
-    step = min(policy.backoff_max, policy.backoff_base * (2 ** max(attempt - 1, 0)))
-    return step / 2 + random.uniform(0, step / 2)
+    """The wait after failed attempt ``attempt`` (1 for the first): the hub's one backoff
+    (``hub.resilience.backoff``: exponential, capped at ``backoff_max``, equal jitter)."""
+    return resilience.backoff(attempt - 1, policy.backoff_base, policy.backoff_max)
 
 
 # ------------------------------------------------------------------ claim decisions

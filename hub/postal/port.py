@@ -19,6 +19,7 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from hub.canonical import DOSSIER_CODE_PATTERN, VN_TZ
+from hub.partners import PartnerError, PermanentError, RetryableError
 
 from .rules import ParcelStatus
 
@@ -154,11 +155,9 @@ class TrackingPage(_Model):
 
 
 # ------------------------------------------------------------------ errors
-class PostalError(Exception):
+class PostalError(PartnerError):
     """A postal call that did not succeed. ``message`` is the partner's, shortened and scrubbed:
     never a name, phone or address."""
-
-    retryable: bool = False
 
     def __init__(self, operation: str, message: str, code: str | None = None, http_status: int | None = None) -> None:
         self.operation, self.message, self.code, self.http_status = operation, message, code, http_status
@@ -175,13 +174,11 @@ class PostalError(Exception):
         return ": ".join(parts)
 
 
-class PostalRetryableError(PostalError):
+class PostalRetryableError(PostalError, RetryableError):
     """Try again later: no answer, timeout, 5xx, 429, a token that could not be had, a busy code."""
 
-    retryable = True
 
-
-class PostalPermanentError(PostalError):
+class PostalPermanentError(PostalError, PermanentError):
     """The partner refused the content (invalid field, unknown unit or waybill, cancel after pickup):
     sending it again changes nothing."""
 

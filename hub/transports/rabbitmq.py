@@ -36,7 +36,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
-import random
 import threading
 import time
 from collections import OrderedDict, deque
@@ -48,6 +47,7 @@ import pika.exceptions
 from pika import spec
 
 from hub.ports import BatchHandler, Delivery, Disposition, OutgoingMessage, TransportError
+from hub.resilience import Backoff
 from hub.transports.inprocess import checked_dispositions
 
 log = logging.getLogger(__name__)
@@ -58,21 +58,6 @@ _RECOVERABLE = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannel
 _IDLE_POLL = 0.1  # seconds between checks of ``stop`` while no delivery arrives
 _CONNECT_TIMEOUT = 5.0
 _PUBLISH_CHUNK = 256  # messages written per ioloop turn
-
-
-class Backoff:
-    """Exponential backoff with jitter: ``base * 2**n`` capped at ``cap``, drawn from its upper half."""
-
-    def __init__(self, base: float, cap: float) -> None:
-        self.base, self.cap, self.failures = base, cap, 0
-
-    def next_delay(self) -> float:
-        delay = min(self.cap, self.base * 2**self.failures)
-        self.failures += 1
-        return random.uniform(delay / 2, delay)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class _Batch:

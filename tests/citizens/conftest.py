@@ -18,10 +18,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from connectors.population_db import PopulationDbClient, PopulationDbSettings
+from connectors.population_db import PopulationDbSettings
 from connectors.population_db.mock import Faults, create_app
 from hub.api.app import create_app as create_hub_app
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, PartnerSettings, bootstrap
 from hub.clients import ADMIN, create_client
 from hub.db.schema import citizen_queries
 from hub.logging import configure
@@ -90,7 +90,7 @@ def popdb_settings(mock: Mock) -> PopulationDbSettings:
 @pytest.fixture
 def hub(db_url: str, popdb_settings: PopulationDbSettings) -> Iterator[Hub]:
     settings = Settings(database_url=db_url, api_publishes=False, audit_hash_key=SecretStr(AUDIT_KEY))
-    h = bootstrap(settings, population_db=PopulationDbClient(popdb_settings))
+    h = bootstrap(settings, partners=PartnerSettings(population_db=popdb_settings))
     yield h
     h.close()
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from hub.bootstrap import Hub
-from hub.citizens import IdHasher
+from hub.citizens.audit import IdHasher
 from hub.cli import app as lgsp
 from hub.db.schema import citizen_queries
 from hub.logging import configure

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bench.citizens import workload
 from connectors.population_db.synthetic import DEMO_CITIZENS, generated_citizens
-from hub.api.citizen_models import VerifyIn
+from hub.citizens.models import VerifyIn
 
 
 def test_the_workload_is_valid_and_mixed() -> None:

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from connectors.population_db import CITIZEN_FIELDS
 from hub.bootstrap import Hub
 from hub.citizens import grants
+from hub.citizens.port import CITIZEN_FIELDS
 from hub.cli import app as lgsp
 from hub.clients import Client, create_client
 from hub.db.schema import clients

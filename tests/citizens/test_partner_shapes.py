@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from connectors.population_db import PopulationDbClient, PopulationDbSettings
+from connectors.population_db import PopulationDbSettings
 from connectors.population_db.limits import FieldLimits
 from hub.api.app import create_app as create_hub_app
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub, PartnerSettings, bootstrap
 from hub.clients import create_client
 from hub.settings import Settings
 
@@ -50,7 +50,7 @@ def narrow_hub(db_url: str, mock: Mock) -> Iterator[Hub]:
     """A hub whose population database accepts names of at most 10 characters."""
     popdb = PopulationDbSettings(base_url=mock.url, timeout=3.0, limits=FieldLimits(HoVaTen=10))
     h = bootstrap(Settings(database_url=db_url, api_publishes=False, audit_hash_key=SecretStr(AUDIT_KEY)),
-                  population_db=PopulationDbClient(popdb))  # fmt: skip
+                  partners=PartnerSettings(population_db=popdb))  # fmt: skip
     yield h
     h.close()
 

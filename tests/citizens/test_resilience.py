@@ -11,8 +11,8 @@ from sqlalchemy.exc import OperationalError
 
 from connectors.population_db import PopulationDbSettings
 from hub.bootstrap import Hub
-from hub.breaker import CallBreaker
 from hub.citizens import audit
+from hub.resilience import CallBreaker
 from tests.support.problems import problem
 
 from .conftest import BREAKER_FAILURES, BREAKER_RESET, Mock, audit_rows, h, query

@@ -10,7 +10,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from hub.citizens import IdHasher, audit
+from hub.citizens import audit
+from hub.citizens.audit import IdHasher
 from hub.evidence.keyring import Keyring, KeyringError
 from hub.settings import DEV_AUDIT_HASH_KEY, Settings
 

@@ -9,8 +9,8 @@ import pytest
 
 from connectors.national_portal.errors import Codes, PortalError, Verdict, classify, normalise_code, scrub
 
-D, R, P = Verdict.DELIVERED, Verdict.RETRYABLE, Verdict.PERMANENT
-S, E, N = Verdict.SESSION_EXPIRED, Verdict.ALREADY_EXISTS, Verdict.NOT_FOUND
+D, R, P = Verdict.OK, Verdict.RETRYABLE, Verdict.PERMANENT
+S, E, N = Verdict.AUTH, Verdict.ALREADY, Verdict.NOT_FOUND
 REQUEST = httpx.Request("POST", "http://portal.test/integration")
 
 TABLE: list[tuple[str, int | None, dict[str, Any] | None, Exception | None, Verdict]] = [

@@ -14,18 +14,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.payment_napas import (
-    CallbackAnswer,
-    CallbackRejected,
-    FeeItem,
-    NapasSettings,
-    PayGovSettings,
-    PaymentGateway,
-    PaymentOrder,
-    PaymentResult,
-    build_gateway,
-)
+from connectors.payment_napas import NapasSettings, PayGovSettings, build_gateway
 from connectors.payment_napas.mock import MockGateway, create_app
+from hub.payments.port import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder, PaymentResult
 from tests.support.clock import OffsetClock
 from tests.support.live import serve
 

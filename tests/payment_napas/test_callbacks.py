@@ -13,15 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from connectors.payment_napas import (
-    CALLBACK_ANSWERS,
-    PROFILES,
-    CallbackRejected,
-    NapasSettings,
-    PayGovSettings,
-    PaymentGateway,
-    build_gateway,
-)
+from connectors.payment_napas import PROFILES, NapasSettings, PayGovSettings, build_gateway
+from hub.payments.port import CALLBACK_ANSWERS, CallbackRejected, PaymentGateway
 
 from .conftest import NAPAS_SECRET, PAYGOV_SECRET, at
 

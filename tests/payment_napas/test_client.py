@@ -12,15 +12,8 @@ import pytest
 import respx
 from structlog.testing import capture_logs
 
-from connectors.payment_napas import (
-    GatewayTimeout,
-    NapasGateway,
-    NapasSettings,
-    PayGovGateway,
-    PayGovSettings,
-    PermanentGatewayError,
-    RetryableGatewayError,
-)
+from connectors.payment_napas import NapasGateway, NapasSettings, PayGovGateway, PayGovSettings
+from hub.payments.port import GatewayTimeout, PermanentGatewayError, RetryableGatewayError
 
 from .conftest import NAPAS_SECRET, PAYER, PAYGOV_SECRET, PAYGOV_TOKEN, at, order
 

@@ -6,14 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.payment_napas import (
-    GatewayTimeout,
-    NapasSettings,
-    PayGovSettings,
-    PermanentGatewayError,
-    RetryableGatewayError,
-    build_gateway,
-)
+from connectors.payment_napas import NapasSettings, PayGovSettings, build_gateway
+from hub.payments.port import GatewayTimeout, PermanentGatewayError, RetryableGatewayError
 
 from .conftest import BASE, Rig, order, reference
 

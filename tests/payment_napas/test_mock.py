@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.payment_napas import NapasGateway, PayGovGateway, RetryableGatewayError
+from connectors.payment_napas import NapasGateway, PayGovGateway
 from connectors.payment_napas.mock import create_app
 from connectors.payment_napas.signing import PAYGOV_INIT_FIELDS, PAYGOV_QUERY_FIELDS
+from hub.payments.port import RetryableGatewayError
 
 from .conftest import BASE, NAPAS_SECRET, PAYGOV_TOKEN, Rig, at, order, reference
 

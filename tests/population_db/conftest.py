@@ -10,8 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.population_db import LookupRequest, PopulationDbClient, PopulationDbSettings, VerifyRequest
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
 from connectors.population_db.mock import Faults, create_app
+from hub.citizens.port import LookupRequest, VerifyRequest
 from tests.support.live import serve
 
 # The first fixed demo citizen of the mock (synthetic: ID numbers starting 000 are fake).

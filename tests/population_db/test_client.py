@@ -12,15 +12,10 @@ import respx
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from connectors.population_db import (
-    CitizenNotFound,
-    NotAuthorised,
-    PopulationDbClient,
-    PopulationDbSettings,
-    build_client,
-)
+from connectors.population_db import PopulationDbClient, PopulationDbSettings, build_client
 from connectors.population_db.client import WSDL_DIR, LocalWsdlLoader, wsdl_document
 from connectors.population_db.mock import create_app
+from hub.citizens.port import CitizenNotFound, NotAuthorised
 
 from .conftest import (
     AN_BIRTH,

@@ -7,7 +7,9 @@ import pytest
 from lxml import etree
 from zeep import exceptions as zx
 
-from connectors.population_db import (
+from connectors.population_db import classify
+from connectors.population_db.errors import Codes, HostileMarkup, ResponseTooLarge, normalise_code
+from hub.citizens.port import (
     CitizenNotFound,
     InvalidRequest,
     NotAuthorised,
@@ -15,9 +17,7 @@ from connectors.population_db import (
     PopulationDbError,
     RetryableError,
     UnsafeResponse,
-    classify,
 )
-from connectors.population_db.errors import Codes, HostileMarkup, ResponseTooLarge, normalise_code
 
 from .conftest import AN_ID, AN_NAME
 

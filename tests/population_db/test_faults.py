@@ -15,19 +15,18 @@ from lxml import etree
 from zeep import exceptions as zx
 from zeep.loader import parse_xml
 
-from connectors.population_db import (
-    InvalidRequest,
-    NotAuthorised,
-    PermanentError,
-    PopulationDbClient,
-    PopulationDbError,
-    PopulationDbSettings,
-    RetryableError,
-    UnsafeResponse,
-)
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
 from connectors.population_db import translate as tr
 from connectors.population_db.client import zeep_settings
 from connectors.population_db.mock import billion_laughs, with_dtd, xxe
+from hub.citizens.port import (
+    InvalidRequest,
+    NotAuthorised,
+    PermanentError,
+    PopulationDbError,
+    RetryableError,
+    UnsafeResponse,
+)
 from tests.support.stack import free_port
 
 from .conftest import AN_ID, assert_no_personal_data, lookup_req, verify_req

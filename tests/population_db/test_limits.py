@@ -11,9 +11,10 @@ import respx
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from connectors.population_db import InvalidRequest, PopulationDbClient, PopulationDbSettings
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
 from connectors.population_db.limits import FieldLimits, violation
 from connectors.population_db.mock import create_app
+from hub.citizens.port import InvalidRequest
 
 from .conftest import AN_ID, AN_NAME, assert_no_personal_data, verify_req
 from .test_mock import envelope, fault_of, post, replaced

@@ -211,7 +211,7 @@ def test_old_id_card_alone_is_accepted(mock_http: TestClient) -> None:
 def test_admin_views_mask_id_numbers(mock_http: TestClient) -> None:
     post(mock_http, envelope())
     [entry] = mock_http.get("/_mock/requests").json()
-    assert entry["SoDinhDanh"] == "*********001" and entry["HoVaTen"] == "N*** V*** A***"
+    assert entry["SoDinhDanh"] == "*********001" and entry["HoVaTen"] == "N***** V** A*"
     assert entry["outcome"] == "exists" and entry["MaYeuCau"] == "R-1"
     citizens = mock_http.get("/_mock/citizens").text
     assert all(c.id_number not in citizens for c in DEMO_CITIZENS if c.id_number)

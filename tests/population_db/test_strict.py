@@ -9,10 +9,11 @@ import unicodedata
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.population_db import InvalidRequest, PopulationDbClient, PopulationDbSettings
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
 from connectors.population_db import mock as mock_module
 from connectors.population_db.mock import Mode, create_app
 from connectors.population_db.mock_rules import CANNOT_KNOW, RULES
+from hub.citizens.port import InvalidRequest
 
 from .conftest import verify_req
 from .test_mock import VALID_FIELDS, envelope, fault_of, post, replaced, without

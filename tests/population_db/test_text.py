@@ -8,10 +8,11 @@ import unicodedata
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.population_db import PopulationDbClient, PopulationDbSettings, VerifyRequest
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
 from connectors.population_db import translate as tr
 from connectors.population_db.mock import create_app
-from connectors.population_db.text import TONES, name_key, names_match
+from hub.citizens.port import VerifyRequest
+from hub.citizens.port.text import TONES, name_key, names_match
 
 from .conftest import AN_BIRTH, AN_ID, AN_NAME, lookup_req, verify_req
 

@@ -10,13 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.population_db import PopulationDbClient, PopulationDbSettings, UnsafeResponse
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
 from connectors.population_db import translate as tr
 from connectors.population_db.answers import parse_hardened, read_soap
 from connectors.population_db.errors import HostileMarkup, MalformedAnswer
 from connectors.population_db.mock import Faults, create_app
 from connectors.population_db.mock_soap import billion_laughs, with_dtd, xxe
 from connectors.population_db.schema import WSDL_DIR, answer_shapes
+from hub.citizens.port import UnsafeResponse
 
 from .conftest import AN_ID, lookup_req, verify_req
 

@@ -13,17 +13,10 @@ import pytest
 from lxml import etree
 from pydantic import ValidationError
 
-from connectors.population_db import (
-    CITIZEN_FIELDS,
-    OP_LOOKUP,
-    OP_VERIFY,
-    CitizenRecord,
-    LookupRequest,
-    PopulationDbClient,
-    PopulationDbSettings,
-)
+from connectors.population_db import OP_LOOKUP, OP_VERIFY, PopulationDbClient, PopulationDbSettings
 from connectors.population_db import translate as tr
-from connectors.population_db.models import CitizenQuery
+from hub.citizens.port import CITIZEN_FIELDS, CitizenRecord, LookupRequest
+from hub.citizens.port.models import CitizenQuery
 
 from .conftest import AN_ID, AN_NAME, OFFICER, lookup_req, verify_req
 

@@ -16,17 +16,16 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.population_db import (
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
+from connectors.population_db.mock import Faults, create_app
+from hub.citizens.port import (
     CitizenNotFound,
     InvalidRequest,
     NotAuthorised,
     PermanentError,
-    PopulationDbClient,
-    PopulationDbSettings,
     RetryableError,
     UnsafeResponse,
 )
-from connectors.population_db.mock import Faults, create_app
 
 from .conftest import AN_BIRTH, AN_ID, AN_NAME, NGOC_NAME, NGOC_OLD_ID, NGOC_YEAR, lookup_req, verify_req
 

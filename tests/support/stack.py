@@ -161,7 +161,8 @@ class Stack:
                 proc.kill()
         self.procs.clear()
         try:
-            delete_topology(self.env["HUB_BROKER_URL"], self.env["HUB_BROKER_PREFIX"], list(connectors.REGISTRY))
+            queues = [n for n in connectors.REGISTRY if connectors.load(n).KIND == "delivery"]
+            delete_topology(self.env["HUB_BROKER_URL"], self.env["HUB_BROKER_PREFIX"], queues)
         except Exception as exc:  # cleanup only: the broker may be unreachable in a failing test
             print(f"could not delete test topology: {exc!r}")
 

@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.payment_napas import CallbackAnswer, PaymentResult, build_gateway
-from connectors.population_db import PopulationDbClient, PopulationDbSettings
+from connectors.payment_napas import PROFILES, build_gateway
+from connectors.population_db import PopulationDbSettings
 from connectors.population_db.mock import Faults, create_app
-from hub.bootstrap import Hub, bootstrap
+from connectors.webhooks import WebhookSettings
+from hub.bootstrap import Hub, PartnerSettings, bootstrap
 from hub.citizens.grants import LOOKUP_FIELDS, LOOKUP_PREFIX, VERIFY
 from hub.clients import ADMIN, create_client
+from hub.payments.port import CallbackAnswer, PaymentResult
 from hub.settings import Settings
-from hub.ssrf import AddressPolicy, IPAddress
+from hub.ssrf import IPAddress
 from tests.fakes import FakeGateway
 from tests.support.live import serve
 
@@ -63,10 +65,12 @@ class WholeHub:
 def whole_hub(database_url: str, **settings: object) -> Iterator[WholeHub]:
     with serve(lambda _url: create_app(Faults()), "mock population database") as popdb:
         s = Settings(database_url=database_url, api_publishes=False, **settings)  # type: ignore[arg-type]
-        hub = bootstrap(s, population_db=PopulationDbClient(PopulationDbSettings(base_url=popdb, timeout=3.0)))
-        hub.gateway_factory = CallbackGateway
-        hub.resolver = loopback_names
-        hub._address_policy = AddressPolicy(allow_loopback=True)
+        partners = PartnerSettings(
+            population_db=PopulationDbSettings(base_url=popdb, timeout=3.0),
+            webhooks=WebhookSettings(allow_loopback=True),
+        )
+        gateways = {p: CallbackGateway(p) for p in PROFILES}
+        hub = bootstrap(s, partners=partners, gateways=gateways, resolve=loopback_names)
         try:
             key = create_client(hub.engine, "EVERYTHING", "holds every grant", EVERY_GRANT)
             yield WholeHub(hub, key)

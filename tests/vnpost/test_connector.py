@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 
 import connectors.vnpost as vnpost
 from connectors.vnpost import VnpostClient, VnpostConnector, VnpostSettings, build_connector
+from hub.messages import POSTAL_CANCEL_REQUESTED as CANCEL_REQUESTED
+from hub.messages import POSTAL_ORDER_REQUESTED as ORDER_REQUESTED
 from hub.ports import DeliveryItem, Outcome, OutcomeKind
-from hub.postal.messages import CANCEL_REQUESTED, ORDER_REQUESTED, order_key
+from hub.postal.messages import order_key
 from hub.postal.port import (
     CancelRequest,
     CancelResult,

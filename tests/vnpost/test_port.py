@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hub.postal.messages import CANCEL_REQUESTED, ORDER_REQUESTED, PostalStatusChanged, parse_command
+from hub.messages import POSTAL_CANCEL_REQUESTED as CANCEL_REQUESTED
+from hub.messages import POSTAL_ORDER_REQUESTED as ORDER_REQUESTED
+from hub.messages import parse
+from hub.postal.messages import PostalStatusChanged
 from hub.postal.port import CancelRequest, PostalOrderRequest, PostalParty, TrackingPage
 from tests.vnpost.conftest import CITIZEN_ADDRESS, CITIZEN_NAME, CITIZEN_PHONE, order
 
@@ -70,11 +73,11 @@ def test_no_personal_data_in_representations() -> None:
 
 def test_messages_parse_their_payloads() -> None:
     o = order()
-    assert parse_command(ORDER_REQUESTED, o.model_dump(mode="json")) == o
-    cancel = parse_command(CANCEL_REQUESTED, {"customer_code": "BCCI_H56", "order_number": o.order_number})
+    assert parse(ORDER_REQUESTED, o.model_dump(mode="json")) == o
+    cancel = parse(CANCEL_REQUESTED, {"customer_code": "BCCI_H56", "order_number": o.order_number})
     assert isinstance(cancel, CancelRequest)
     with pytest.raises(KeyError):
-        parse_command("postal.status.changed", {})
+        parse("postal.no.such.type", {})
     event = PostalStatusChanged.model_validate(
         {
             "order_id": "01K",

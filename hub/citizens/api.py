@@ -8,24 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from connectors.population_db import LookupRequest, VerifyRequest
 from hub.api.bodies import HubRoute, read_model
-from hub.api.citizen_models import (
-    EXAMPLE,
-    AuditPage,
-    AuditSearch,
-    LookupIn,
-    LookupOut,
-    Since,
-    VerifyIn,
-    VerifyOut,
-)
-from hub.api.deps import forbidden, get_client, get_hub, require
+from hub.api.deps import forbidden, get_citizens, get_client, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError, field_error
-from hub.bootstrap import Hub
 from hub.citizens import audit, grants
-from hub.citizens.service import Caller, CitizenQueryFailed
+from hub.citizens.models import EXAMPLE, AuditPage, AuditSearch, LookupIn, LookupOut, Since, VerifyIn, VerifyOut
+from hub.citizens.port import LookupRequest, VerifyRequest
+from hub.citizens.service import Caller, CitizenQueryFailed, CitizenService
 from hub.clients import ADMIN, Client
 
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"], route_class=HubRoute)
@@ -89,8 +79,9 @@ def _forbidden(client: Client, grant: str) -> ProblemError:
     response_model=VerifyOut,
     responses=_ERRORS,
 )
-async def verify(request: Request, hub: Hub = Depends(get_hub), client: Client = Depends(get_client)) -> dict[str, Any]:
-    service = hub.citizens
+async def verify(
+    request: Request, service: CitizenService = Depends(get_citizens), client: Client = Depends(get_client)
+) -> dict[str, Any]:
     if not grants.may_verify(client):
         await service.forbidden(client.code, "verify")
         raise _forbidden(client, grants.VERIFY)
@@ -112,8 +103,9 @@ async def verify(request: Request, hub: Hub = Depends(get_hub), client: Client =
     response_model=LookupOut,
     responses=_ERRORS,
 )
-async def lookup(request: Request, hub: Hub = Depends(get_hub), client: Client = Depends(get_client)) -> dict[str, Any]:
-    service = hub.citizens
+async def lookup(
+    request: Request, service: CitizenService = Depends(get_citizens), client: Client = Depends(get_client)
+) -> dict[str, Any]:
     fields = grants.lookup_fields(client)
     if not fields:
         await service.forbidden(client.code, "lookup")
@@ -133,20 +125,20 @@ async def lookup(request: Request, hub: Hub = Depends(get_hub), client: Client =
 
 
 # ---------------------------------------------------------------- the audit (operators)
-async def _search(hub: Hub, f: AuditSearch) -> dict[str, Any]:
+async def _search(service: CitizenService, f: AuditSearch) -> dict[str, Any]:
     filters = audit.Filters(
         client_code=f.client,
         officer_code=f.officer,
         operation=f.operation,
         outcome=f.outcome,
         request_id=f.request_id,
-        id_hashes=hub.citizens.hash_id.every(f.id_number) if f.id_number else None,
+        id_hashes=service.hash_id.every(f.id_number) if f.id_number else None,
         since=f.since,
         until=f.until,
         before_id=f.before_id,
         limit=f.limit,
     )
-    return {"queries": await run_in_threadpool(audit.search, hub.engine, filters)}
+    return {"queries": await run_in_threadpool(audit.search, service.engine, filters)}
 
 
 @router.get(
@@ -166,7 +158,7 @@ async def list_queries(
     until: Since | None = Query(default=None, alias="to", description="Before (ISO 8601 with a time zone)"),
     before_id: int | None = Query(default=None, ge=1, le=2**63 - 1),
     limit: int = Query(default=100, ge=1, le=1000),
-    hub: Hub = Depends(get_hub),
+    service: CitizenService = Depends(get_citizens),
     client: Client = Depends(get_client),
 ) -> Any:
     """Grant `admin`. To find the queries about one citizen, POST the ID number to
@@ -188,7 +180,7 @@ async def list_queries(
             "limit": limit,
         }
     )
-    return await _search(hub, f)
+    return await _search(service, f)
 
 
 @router.post(
@@ -199,13 +191,13 @@ async def list_queries(
     responses=errors(403, _403="The client is not granted `admin`"),
 )
 async def search_queries(
-    request: Request, hub: Hub = Depends(get_hub), client: Client = Depends(get_client)
+    request: Request, service: CitizenService = Depends(get_citizens), client: Client = Depends(get_client)
 ) -> dict[str, Any]:
     """Grant `admin`. Same filters as `GET /v1/citizens/queries`, plus `id_number`, which the hub hashes with
     its audit key and matches against the stored hashes."""
     require(ADMIN, client)
     f = await _read(request, AuditSearch)
-    return await _search(hub, f)
+    return await _search(service, f)
 
 
 def extend_schema(schema: dict[str, Any]) -> None:

@@ -20,16 +20,9 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from connectors.population_db.models import (
-    CODE_PATTERN,
-    ID_NUMBER_PATTERN,
-    MIN_YEAR,
-    CitizenQuery,
-    clean_text,
-    name_key,
-)
 from hub.canonical import timestamp_input
-from hub.logging import ID_NUMBER
+from hub.citizens.port.models import CODE_PATTERN, ID_NUMBER_PATTERN, MIN_YEAR, CitizenQuery, clean_text, name_key
+from hub.privacy import ID_NUMBER
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _YEAR = re.compile(r"^\d{4}$")

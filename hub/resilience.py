@@ -1,8 +1,16 @@
-"""A circuit breaker for synchronous partner calls (one caller waiting per call): the population
-database (citizen verification) and the payment gateways (opening a payment, status queries).
+"""Resilience, once for the whole hub: one backoff formula and one circuit breaker.
 
-``hub.worker.CircuitBreaker`` judges batches of delivery outcomes and pauses a consumer; here
-each API request is one call and must be answered at once, so the rules are per call:
+**Backoff** (:func:`backoff`, and :class:`Backoff` for a loop that counts its own failures):
+exponential, capped, with *equal jitter*: the n-th wait is ``step = min(cap, base * 2**n)``, half of
+it fixed and half drawn at random, so waits never collapse to zero and callers that failed together
+do not come back together. Used by the ledger's retry schedule (``hub.ledger.model.backoff``), the
+transports' reconnects, the relay's and the publisher's pauses, the pipeline's restarts of a role,
+and the payment gateways' status-query retries.
+
+**Circuit breaker** (:class:`CallBreaker`) for synchronous partner calls (one caller waiting per
+call): the population database (citizen verification) and the payment gateways (opening a payment,
+status queries). Each API request is one call and must be answered at once, so the rules are per
+call:
 
 - **closed**: every call goes through; ``failures`` consecutive breaker failures open it;
 - **open** for ``reset`` seconds: calls are refused without touching the partner, with the
@@ -10,17 +18,42 @@ each API request is one call and must be answered at once, so the rules are per 
 - **half-open** after that: exactly one call (the probe) goes through, the others are refused
   meanwhile; a probe that gets an answer closes the breaker, a failed one opens it again.
 
-Thread-safe: calls run in the thread pool.
+Thread-safe: calls run in the thread pool. The worker's breaker (``hub.worker.CircuitBreaker``) is
+a thin use of this class: a batch of delivery outcomes that are all retryable is one failure.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
 
 from hub import metrics
+
+
+def backoff(n: int, base: float, cap: float) -> float:
+    """The wait before retry ``n`` (0 for the first retry): ``step = min(cap, base * 2**n)``,
+    then half of the step fixed and half at random (equal jitter)."""
+    step = min(cap, base * 2 ** max(n, 0))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+class Backoff:
+    """:func:`backoff` for a loop: each :meth:`next_delay` counts one more failure; :meth:`reset`
+    after a success."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base, self.cap, self.failures = base, cap, 0
+
+    def next_delay(self) -> float:
+        delay = backoff(self.failures, self.base, self.cap)
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 class CallBreaker:

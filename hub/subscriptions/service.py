@@ -1,22 +1,24 @@
-"""Webhook subscriptions of local systems (delivered by connectors/webhooks).
+"""Webhook subscriptions of local systems (delivered by the webhook connector).
 
 A subscription's URL passes the SSRF guard (``hub/ssrf.py``) when it is created, and again at
 every delivery on the address the connection uses. A client holds at most ``limit`` active
-subscriptions."""
+subscriptions. Other domains ask :func:`subscribed` who hears of an event; the webhook connector
+asks the :class:`Directory` (the ``Subscribers`` port) where to send it."""
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from hub.db.schema import clients, subscriptions
 from hub.envelope import iso, new_id, utcnow
 from hub.ssrf import AddressPolicy, Resolver, check_url, system_resolver
-
-EVENT_TYPES = ("payment.status.changed",)
+from hub.subscriptions.port import Subscriber
 
 
 class TooManySubscriptions(Exception):
@@ -85,3 +87,55 @@ def disable(engine: Engine, sub_id: str, client_id: int | None) -> bool:
 
 def view(r: Any) -> dict[str, Any]:
     return {"id": r["id"], "url": r["url"], "event_types": r["event_types"], "created_at": iso(r["created_at"])}
+
+
+def subscribed(c: Connection, client_id: int, event_type: str) -> list[str]:
+    """In the caller's transaction: the ids of a client's active subscriptions to ``event_type``
+    (a client hears of its own events only)."""
+    rows = c.execute(
+        select(subscriptions.c.id, subscriptions.c.event_types).where(
+            subscriptions.c.client_id == client_id, subscriptions.c.disabled_at.is_(None)
+        )
+    )
+    return [r.id for r in rows if event_type in r.event_types]
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The ``Subscribers`` port over the subscriptions table (handed to the webhook connector)."""
+
+    engine: Engine
+
+    def active(self, ids: Collection[str]) -> dict[str, Subscriber]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(subscriptions.c.id, subscriptions.c.url, subscriptions.c.secret).where(
+                    subscriptions.c.id.in_(ids), subscriptions.c.disabled_at.is_(None)
+                )
+            )
+            return {r.id: Subscriber(r.id, r.url, r.secret) for r in rows}
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    """The service the API uses: subscriptions checked by the SSRF guard and held to the per-client limit."""
+
+    engine: Engine
+    policy: AddressPolicy  # the webhook receivers' address rules (the webhook connector's settings)
+    resolve: Resolver = field(default=system_resolver)
+    limit: int | None = None
+    directory: Directory = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "directory", Directory(self.engine))
+
+    def create(self, client_id: int, url: str, event_types: list[str]) -> dict[str, Any]:
+        return create(
+            self.engine, client_id, url, event_types, policy=self.policy, resolve=self.resolve, limit=self.limit
+        )
+
+    def list_for(self, client_id: int | None) -> list[dict[str, Any]]:
+        return list_for(self.engine, client_id)
+
+    def disable(self, sub_id: str, client_id: int | None) -> bool:
+        return disable(self.engine, sub_id, client_id)

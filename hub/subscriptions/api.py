@@ -8,14 +8,13 @@ from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from starlette.concurrency import run_in_threadpool
 
-from hub import subscriptions
 from hub.api.bodies import HubRoute
-from hub.api.deps import get_client, get_hub, require
+from hub.api.deps import get_client, get_subscriptions, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError, field_error
-from hub.bootstrap import Hub
 from hub.clients import ADMIN, Client
 from hub.ssrf import MAX_URL_LENGTH, AddressRefused
+from hub.subscriptions.service import Subscriptions, TooManySubscriptions
 
 router = APIRouter(tags=["subscriptions"], route_class=HubRoute)
 GRANT = "subscribe"
@@ -61,26 +60,16 @@ class CreatedSubscription(Subscription):
 )
 async def create_subscription(
     body: Annotated[NewSubscription, Body(openapi_examples={"receiver": {"value": EXAMPLE}})],
-    hub: Hub = Depends(get_hub),
+    subscriptions: Subscriptions = Depends(get_subscriptions),
     client: Client = Depends(get_client),
 ) -> dict[str, Any]:
     require(GRANT, client)
     try:
-        return await run_in_threadpool(
-            lambda: subscriptions.create(
-                hub.engine,
-                client.id,
-                str(body.url),
-                list(body.event_types),
-                policy=hub.address_policy,
-                resolve=hub.resolver,
-                limit=hub.settings.subscriptions_per_client,
-            )
-        )
+        return await run_in_threadpool(subscriptions.create, client.id, str(body.url), list(body.event_types))
     except AddressRefused as exc:
         error = field_error("url", f"address_{exc.reason}", exc.message)
         raise ProblemError("validation_failed", "the hub does not call this URL", errors=[error]) from None
-    except subscriptions.TooManySubscriptions as exc:
+    except TooManySubscriptions as exc:
         raise ProblemError("subscription_limit", str(exc)) from None
 
 
@@ -89,8 +78,10 @@ async def create_subscription(
     summary="This client's subscriptions (all of them for an admin)",
     response_model=list[Subscription],
 )
-async def list_subscriptions(hub: Hub = Depends(get_hub), client: Client = Depends(get_client)) -> list[dict[str, Any]]:
-    return await run_in_threadpool(subscriptions.list_for, hub.engine, None if client.may(ADMIN) else client.id)
+async def list_subscriptions(
+    subscriptions: Subscriptions = Depends(get_subscriptions), client: Client = Depends(get_client)
+) -> list[dict[str, Any]]:
+    return await run_in_threadpool(subscriptions.list_for, None if client.may(ADMIN) else client.id)
 
 
 @router.delete(
@@ -102,10 +93,10 @@ async def list_subscriptions(hub: Hub = Depends(get_hub), client: Client = Depen
 )
 async def delete_subscription(
     subscription_id: str = Path(pattern=SUBSCRIPTION_ID),
-    hub: Hub = Depends(get_hub),
+    subscriptions: Subscriptions = Depends(get_subscriptions),
     client: Client = Depends(get_client),
 ) -> Response:
     owner = None if client.may(ADMIN) else client.id
-    if not await run_in_threadpool(subscriptions.disable, hub.engine, subscription_id, owner):
+    if not await run_in_threadpool(subscriptions.disable, subscription_id, owner):
         raise ProblemError("not_found", "no such active subscription")
     return Response(status_code=204)

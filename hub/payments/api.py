@@ -11,13 +11,15 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from connectors.payment_napas import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder
 from hub import metrics
 from hub.api.bodies import HubRoute
-from hub.api.deps import database_unavailable, get_client, get_hub, require
+from hub.api.deps import database_unavailable, get_client, get_payments, get_settings, require
 from hub.api.limits import BodyTimeout
 from hub.api.openapi import errors
-from hub.api.payment_models import (
+from hub.api.problems import ProblemError
+from hub.clients import ADMIN, Client
+from hub.envelope import iso
+from hub.payments.models import (
     EXAMPLE,
     NapasNotification,
     NapasReply,
@@ -27,11 +29,10 @@ from hub.api.payment_models import (
     PaymentDetail,
     PaymentView,
 )
-from hub.api.problems import ProblemError
-from hub.bootstrap import Hub
-from hub.clients import ADMIN, Client
-from hub.envelope import iso
-from hub.payments import PAYMENT_ID, GatewayUnavailable, PaymentConflict
+from hub.payments.port import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder
+from hub.payments.rules import PAYMENT_ID
+from hub.payments.service import GatewayUnavailable, PaymentConflict, Payments
+from hub.settings import Settings
 
 router = APIRouter(tags=["payments"], route_class=HubRoute)
 log = structlog.get_logger("hub.api.payments")
@@ -83,11 +84,11 @@ def view(p: dict[str, Any], full: bool = False) -> dict[str, Any]:
 )
 async def open_payment(
     cmd: Annotated[OpenPayment, Body(openapi_examples={"napas": {"summary": "A fee paid at NAPAS", "value": EXAMPLE}})],
-    hub: Hub = Depends(get_hub),
+    payments: Payments = Depends(get_payments),
     client: Client = Depends(get_client),
 ) -> JSONResponse:
     require(GRANT, client)
-    profile = cmd.profile or hub.settings.payment_profile
+    profile = cmd.profile or payments.default_profile
     order = PaymentOrder(
         reference="",  # the hub's payment id, set when recorded
         dossier_code=cmd.dossier_code,
@@ -101,7 +102,7 @@ async def open_payment(
     )
     digest = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
     try:
-        opened = await run_in_threadpool(hub.payments.open, client.id, order, cmd.client_reference, profile, digest)
+        opened = await run_in_threadpool(payments.open, client.id, order, cmd.client_reference, profile, digest)
     except PaymentConflict:
         raise ProblemError(
             "client_reference_reused", "this client_reference was used for a different request"
@@ -127,10 +128,10 @@ async def open_payment(
 )
 async def get_payment(
     payment_id: str = Path(pattern=PAYMENT_ID.pattern, examples=["01KAQ3Z5X7E8R9T0Y1V2W3X4Y5"]),
-    hub: Hub = Depends(get_hub),
+    payments: Payments = Depends(get_payments),
     client: Client = Depends(get_client),
 ) -> dict[str, Any]:
-    p = await run_in_threadpool(hub.payments.get, payment_id)
+    p = await run_in_threadpool(payments.get, payment_id)
     if p is None or (p["client_id"] != client.id and not client.may(ADMIN)):
         raise ProblemError("not_found", "no such payment")
     return view(p, full=True)
@@ -195,8 +196,10 @@ PAYGOV_EXAMPLE = {
     response_model=NapasReply,
     **_callback_doc(NapasNotification, NapasReply, NAPAS_STATUSES, NAPAS_EXAMPLE),
 )
-async def napas_callback(request: Request, hub: Hub = Depends(get_hub)) -> JSONResponse:
-    return await _callback(request, hub, "napas")
+async def napas_callback(
+    request: Request, payments: Payments = Depends(get_payments), settings: Settings = Depends(get_settings)
+) -> JSONResponse:
+    return await _callback(request, payments, settings.callback_max_bytes, "napas")
 
 
 @router.post(
@@ -205,13 +208,14 @@ async def napas_callback(request: Request, hub: Hub = Depends(get_hub)) -> JSONR
     response_model=PayGovReply,
     **_callback_doc(PayGovConfirm, PayGovReply, PAYGOV_STATUSES, PAYGOV_EXAMPLE),
 )
-async def paygov_callback(request: Request, hub: Hub = Depends(get_hub)) -> JSONResponse:
-    return await _callback(request, hub, "paygov")
+async def paygov_callback(
+    request: Request, payments: Payments = Depends(get_payments), settings: Settings = Depends(get_settings)
+) -> JSONResponse:
+    return await _callback(request, payments, settings.callback_max_bytes, "paygov")
 
 
-async def _callback(request: Request, hub: Hub, profile: str) -> JSONResponse:
-    gateway = hub.gateway(profile)
-    limit = hub.settings.callback_max_bytes
+async def _callback(request: Request, payments: Payments, limit: int, profile: str) -> JSONResponse:
+    gateway = payments.gateway(profile)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -227,7 +231,7 @@ async def _callback(request: Request, hub: Hub, profile: str) -> JSONResponse:
     except CallbackRejected as exc:
         return _refuse(gateway, profile, exc.reason)
     try:
-        answer = await run_in_threadpool(hub.payments.settle, result, "callback")
+        answer = await run_in_threadpool(payments.settle, result, "callback")
     except Exception as exc:
         if not database_unavailable(exc):
             raise

@@ -10,23 +10,23 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from connectors import connector_for
 from hub import jsonbody, metrics
 from hub.api.bodies import HubRoute, malformed, read_raw
-from hub.api.deps import get_client, get_hub, require
+from hub.api.deps import get_client, get_dossiers, require
 from hub.api.errors import field_errors
 from hub.api.openapi import errors
 from hub.api.problems import FieldError, ProblemError, field_error
-from hub.bootstrap import Hub
 from hub.canonical import DossierStatusChange
 from hub.clients import Client
+from hub.dossiers.service import Dossiers
 from hub.envelope import new_id
 from hub.ledger import Accepted, IdempotencyKey, NewMessage
+from hub.messages import DOSSIER_STATUS_CHANGED, version
 from hub.publisher import Publisher
 
 router = APIRouter(tags=["ingress"], route_class=HubRoute)
-TYPE = "dossier.status.changed"
-SCHEMA_VERSION = 1
+TYPE = DOSSIER_STATUS_CHANGED
+SCHEMA_VERSION = version(TYPE)
 _BATCH = TypeAdapter(list[DossierStatusChange])
 EXAMPLE = {
     "dossier_code": "000.00.00.H56-251122-0001",
@@ -157,7 +157,7 @@ def _validate_items(raw: bytes, limit: int) -> tuple[bool, list[tuple[int, Dossi
 )
 async def post_status_changes(
     request: Request,
-    hub: Hub = Depends(get_hub),
+    dossiers: Dossiers = Depends(get_dossiers),
     client: Client = Depends(get_client),
     idempotency_key: str | None = Header(
         default=None, max_length=200, description="Retries with the same key return the first answer"
@@ -166,7 +166,7 @@ async def post_status_changes(
 ) -> JSONResponse:
     require(TYPE, client)
     raw = await read_raw(request)
-    limit = hub.settings.max_batch_items
+    limit = dossiers.max_batch_items
     whole = _valid_whole(raw, limit)
     if whole is not None:  # the common case: everything valid, the JSON parsed once
         single, models = whole
@@ -175,7 +175,7 @@ async def post_status_changes(
         single, valid, rejected = _validate_items(raw, limit)
 
     corr = correlation_id or new_id()
-    connector = connector_for(TYPE)
+    connector = dossiers.connector
     new = [
         NewMessage(
             type=TYPE,
@@ -213,8 +213,8 @@ async def post_status_changes(
     if idempotency_key:
         idem = IdempotencyKey(client.id, idempotency_key, hashlib.sha256(raw).hexdigest())
     publisher: Publisher | None = request.app.state.publisher
-    defer = hub.settings.outbox_defer if publisher else 0.0
-    answer = await run_in_threadpool(hub.ledger.accept, client.code, new, respond, idem, defer)
+    defer = dossiers.outbox_defer if publisher else 0.0
+    answer = await run_in_threadpool(dossiers.ledger.accept, client.code, new, respond, idem, defer)
     if publisher is not None:
         publisher.submit(answer.to_publish)
     if answer.replayed:

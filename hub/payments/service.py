@@ -1,29 +1,31 @@
 """Fee payments: opened through a gateway profile, settled exactly once by a callback or a
-query, announced as ``payment.status.changed`` through the ledger and outbox.
-
-States: ``opening`` (the gateway has not answered yet, or could not be reached) ->
-``pending`` (the citizen can pay at ``payment_url``) | ``in_doubt`` (the create call may
-have reached the gateway: only a query settles it, never a guess) | ``refused`` (the gateway
-refused the order). ``pending`` | ``in_doubt`` -> ``paid`` | ``failed``, once, in the same
-transaction as the events that announce it. ``in_doubt`` -> ``not_opened`` when the gateway
-says it never saw the order.
+query (``reconcile.py``), announced through the ledger and outbox in the settling transaction:
+``payment.status.changed`` to the opening client's subscribers (it asks the subscriptions domain
+who they are) and, when paid, ``dossier.fee.paid`` to the national portal (with the dossier's
+latest status change, read from the ledger). The states and the storable-result rule are in
+``rules.py``; the gateways behind ``port.PaymentGateway`` are handed in by the composition root.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-import connectors
-from connectors.payment_napas import (
+from hub import metrics
+from hub.canonical import DossierFeePaid
+from hub.db.schema import payment_events, payments
+from hub.envelope import new_id, utcnow
+from hub.ledger import Ledger, NewMessage
+from hub.ledger.reads import latest_payload
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
+from hub.payments.port import (
     GatewayError,
     GatewayTimeout,
     PaymentGateway,
@@ -31,47 +33,11 @@ from connectors.payment_napas import (
     PaymentResult,
     PermanentGatewayError,
 )
-from hub import metrics
-from hub.breaker import CallBreaker
-from hub.canonical import MAX_AMOUNT_VND, MAX_TIMESTAMP_YEAR, MIN_TIMESTAMP_YEAR, DossierFeePaid, PaymentStatusChanged
-from hub.db.schema import messages, payment_events, payments, subscriptions
-from hub.envelope import new_id, utcnow
-from hub.ledger import Ledger, NewMessage
+from hub.payments.rules import PAYMENT_ID, UNSETTLED, event_payload, unstorable
+from hub.resilience import CallBreaker
+from hub.subscriptions import subscribed
 
 log = structlog.get_logger("hub.payments")
-
-EVENT = "payment.status.changed"
-FEE_PAID = "dossier.fee.paid"
-STATUS_CHANGED = "dossier.status.changed"
-FINAL = ("paid", "failed", "refused", "not_opened")
-UNSETTLED = ("pending", "in_doubt")
-PAYMENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID: payments.id
-MAX_TXN_ID = 100  # payments.gateway_txn_id, DossierFeePaid.gateway_txn_id
-MAX_CODE = 32
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def unstorable(result: PaymentResult) -> str | None:
-    """What of a verified gateway result the hub cannot store (the field and the rule, never the
-    value), or None. Every field a result writes (the payment's transaction id, its history, the
-    events announcing it) is bounded here, before anything is written: a result refused now is
-    refused on every retry, in the gateway's format, instead of failing on a column."""
-    if not 0 < result.amount <= MAX_AMOUNT_VND:
-        return f"amount: must be between 1 and {MAX_AMOUNT_VND} VND"
-    if not re.fullmatch(r"[A-Z]{3}", result.currency):
-        return "currency: three capital letters (ISO 4217) expected"
-    if len(result.gateway_txn_id) > MAX_TXN_ID or _CONTROL.search(result.gateway_txn_id):
-        return f"transaction id: at most {MAX_TXN_ID} characters, no control characters"
-    if len(result.code) > MAX_CODE or _CONTROL.search(result.code):
-        return f"result code: at most {MAX_CODE} characters, no control characters"
-    if not MIN_TIMESTAMP_YEAR <= result.occurred_at.year <= MAX_TIMESTAMP_YEAR:
-        return f"time: between the years {MIN_TIMESTAMP_YEAR} and {MAX_TIMESTAMP_YEAR}"
-    return None
-
-
-def _text(value: str, limit: int) -> str:
-    """A partner's text for the history: control characters dropped, bounded."""
-    return _CONTROL.sub("", value)[:limit]
 
 
 class PaymentConflict(Exception):
@@ -93,19 +59,39 @@ class Opened:
     payment: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Routes:
+    """The connectors that deliver what a settled payment announces (the composition root reads
+    them from the connectors' own message types)."""
+
+    events: str  # ``payment.status.changed`` to webhook subscribers
+    fee_paid: str  # ``dossier.fee.paid`` to the national portal
+
+
 class Payments:
     def __init__(
         self,
         engine: Engine,
         ledger: Ledger,
-        gateway: Callable[[str], PaymentGateway],
+        gateways: Mapping[str, PaymentGateway],
+        routes: Routes,
         clock: Callable[[], datetime] = utcnow,
         breaker_failures: int = 5,
         breaker_reset: float = 30.0,
+        default_profile: str = "napas",
     ):
-        self.engine, self.ledger, self.gateway, self.now = engine, ledger, gateway, clock
+        self.engine, self.ledger, self.gateways, self.routes, self.now = engine, ledger, dict(gateways), routes, clock
+        self.default_profile = default_profile  # HUB_PAYMENT_PROFILE: for a request that names none
         self.breaker_failures, self.breaker_reset = breaker_failures, breaker_reset
         self._breakers: dict[str, CallBreaker] = {}
+
+    def gateway(self, profile: str) -> PaymentGateway:
+        """The gateway of a profile (``KeyError`` for a profile the hub was not given)."""
+        return self.gateways[profile]
+
+    def close(self) -> None:
+        for gateway in self.gateways.values():
+            gateway.close()
 
     def breaker(self, profile: str) -> CallBreaker:
         """One circuit breaker per gateway: after ``breaker_failures`` calls in a row that got
@@ -179,7 +165,7 @@ class Payments:
                     updated_at=now,
                 )
             )
-            _event(c, pid, now, "open", "requested", None)
+            record_event(c, pid, now, "open", "requested", None)
         return pid, True, False
 
     def _after_open(
@@ -191,7 +177,7 @@ class Payments:
             if url is not None:
                 values |= {"payment_url": url, "gateway_ref": ref}
             c.execute(update(payments).where(payments.c.id == pid).values(**values))
-            _event(c, pid, now, "open", outcome, detail)
+            record_event(c, pid, now, "open", outcome, detail)
         log.info("payment.open", payment_id=pid, state=state)
 
     # ------------------------------------------------------------------ settle
@@ -210,13 +196,13 @@ class Payments:
                 answer = "unknown_order"
             elif refused is not None:
                 answer = "malformed"
-                _event(c, row.id, now, source, "unstorable", f"refused, cannot be stored: {refused}")
+                record_event(c, row.id, now, source, "unstorable", f"refused, cannot be stored: {refused}")
             elif result.amount != row.amount or result.currency != row.currency:
                 answer = "amount_mismatch"
-                _event(c, row.id, now, source, answer, f"gateway says {result.amount} {result.currency}")
+                record_event(c, row.id, now, source, answer, f"gateway says {result.amount} {result.currency}")
             elif row.state not in UNSETTLED:
                 answer = "already_settled"
-                _event(c, row.id, now, source, answer, f"result {result.outcome}; payment is {row.state}")
+                record_event(c, row.id, now, source, answer, f"result {result.outcome}; payment is {row.state}")
             else:  # the one change, with its history and its events: one transaction
                 answer = "ok"
                 c.execute(
@@ -248,24 +234,20 @@ class Payments:
         """In the settling transaction: ``payment.status.changed`` for every subscription to it,
         and, when paid, ``dossier.fee.paid`` for the national portal. Returns what it queued."""
         event = event_payload(payment)
-        subs = c.execute(  # only the opening client's subscriptions: a client hears of its own payments
-            select(subscriptions.c.id, subscriptions.c.event_types).where(
-                subscriptions.c.client_id == payment["client_id"], subscriptions.c.disabled_at.is_(None)
-            )
-        )
+        # only the opening client's subscriptions: a client hears of its own payments
+        subs = subscribed(c, payment["client_id"], PAYMENT_STATUS_CHANGED)
         items = [
             NewMessage(
-                type=EVENT,
-                key=f"{sub.id}:{payment['dossier_code']}",  # one receiver gets one dossier's events in order
+                type=PAYMENT_STATUS_CHANGED,
+                key=f"{sub}:{payment['dossier_code']}",  # one receiver gets one dossier's events in order
                 occurred_at=result.occurred_at,
-                natural_key=f"{payment['id']}:{payment['state']}:{sub.id}",
-                connector="webhooks",
-                schema_version=1,
-                payload={"subscription_id": sub.id, "event": event},
+                natural_key=f"{payment['id']}:{payment['state']}:{sub}",
+                connector=self.routes.events,
+                schema_version=version(PAYMENT_STATUS_CHANGED),
+                payload={"subscription_id": sub, "event": event},
                 correlation_id=payment["id"],
             )
             for sub in subs
-            if EVENT in sub.event_types
         ]
         if payment["state"] == "paid":
             items.append(self._fee_paid(c, payment, result))
@@ -277,12 +259,8 @@ class Payments:
     def _fee_paid(self, c: Connection, payment: dict[str, Any], result: PaymentResult) -> NewMessage:
         """The portal follow-up: a progress entry for the payment, and the dossier marked paid
         online when the hub knows it (its latest status change, delivered or not)."""
-        latest = c.execute(
-            select(messages.c.payload)
-            .where(messages.c.key == payment["dossier_code"], messages.c.type == STATUS_CHANGED)
-            .order_by(messages.c.occurred_at.desc(), messages.c.id.desc())
-            .limit(1)
-        ).scalar()
+        # the stored JSON payload: DossierFeePaid validates it as the dossier's DossierStatusChange
+        latest: Any = latest_payload(c, payment["dossier_code"], DOSSIER_STATUS_CHANGED)
         details = payment["details"]
         fact = DossierFeePaid(
             dossier_code=payment["dossier_code"],
@@ -296,67 +274,15 @@ class Payments:
             dossier=latest,
         )
         return NewMessage(
-            type=FEE_PAID,
+            type=DOSSIER_FEE_PAID,
             key=fact.dossier_code,  # the dossier's ordering key: in order with its status changes
             occurred_at=fact.paid_at,
             natural_key=fact.natural_key(),
-            connector=connectors.connector_for(FEE_PAID),
-            schema_version=1,
+            connector=self.routes.fee_paid,
+            schema_version=version(DOSSIER_FEE_PAID),
             payload=fact.model_dump(mode="json"),
             correlation_id=payment["id"],
         )
-
-    # ------------------------------------------------------------------ reconcile
-    def reconcile(self, older_than: float, limit: int = 100) -> int:
-        """Ask the gateway about payments left pending or in doubt for ``older_than`` seconds
-        (a callback missed or never sent) and settle them the way a callback would."""
-        cutoff = self.now() - timedelta(seconds=older_than)
-        with self.engine.connect() as c:
-            due = c.execute(
-                select(payments.c.id, payments.c.profile, payments.c.state)
-                .where(payments.c.state.in_(UNSETTLED), payments.c.updated_at < cutoff)
-                .order_by(payments.c.updated_at)
-                .limit(limit)
-            ).all()
-        settled = 0
-        for p in due:
-            breaker = self.breaker(p.profile)
-            if breaker.admit() is not None:
-                continue  # the gateway is failing: ask again on a later run
-            try:
-                status = self.gateway(p.profile).query(p.id)
-            except GatewayError as exc:
-                breaker.failed()
-                log.warning("payment.query_failed", payment_id=p.id, error=type(exc).__name__)
-                continue
-            breaker.succeeded()
-            if status.state in ("paid", "failed") and status.amount is not None:
-                result = PaymentResult(
-                    profile=p.profile,
-                    merchant=self.gateway(p.profile).merchant,
-                    reference=p.id,
-                    outcome=status.state,
-                    amount=status.amount,
-                    currency=status.currency or "VND",
-                    gateway_txn_id=status.gateway_txn_id or "",
-                    occurred_at=self.now(),
-                    code=status.code,
-                )
-                settled += self.settle(result, "query") == "ok"
-                continue
-            self._touch(p.id, p.state, status.state, status.code)
-        return settled
-
-    def _touch(self, pid: str, state: str, gateway_state: str, code: str) -> None:
-        now = self.now()
-        new_state = "not_opened" if state == "in_doubt" and gateway_state == "unknown" else state
-        with self.engine.begin() as c:
-            c.execute(
-                update(payments)
-                .where(payments.c.id == pid, payments.c.state == state)
-                .values(state=new_state, updated_at=now)
-            )
-            _event(c, pid, now, "query", gateway_state, f"code {_text(code, MAX_CODE)}")
 
     # ------------------------------------------------------------------ read
     def get(self, pid: str) -> dict[str, Any] | None:
@@ -370,25 +296,11 @@ class Payments:
         return {**row._mapping, "events": [dict(e._mapping) for e in events]}
 
 
-def event_payload(p: dict[str, Any]) -> dict[str, Any]:
-    """The ``payment.status.changed`` event (hub.canonical.PaymentStatusChanged) of a payment."""
-    return PaymentStatusChanged(
-        payment_id=p["id"],
-        client_reference=p["client_reference"],
-        dossier_code=p["dossier_code"],
-        state=p["state"],
-        amount=p["amount"],
-        currency=p["currency"],
-        profile=p["profile"],
-        settled_at=p["settled_at"],
-    ).model_dump(mode="json")
-
-
 def _event_row(pid: str, at: datetime, kind: str, outcome: str, detail: str | None) -> dict[str, Any]:
     return {"payment_id": pid, "at": at, "kind": kind, "outcome": outcome, "detail": detail}
 
 
-def _event(c: Connection, pid: str, at: datetime, kind: str, outcome: str, detail: str | None) -> None:
+def record_event(c: Connection, pid: str, at: datetime, kind: str, outcome: str, detail: str | None) -> None:
     c.execute(insert(payment_events).values(**_event_row(pid, at, kind, outcome, detail)))
 
 
@@ -404,15 +316,3 @@ def _details(order: PaymentOrder) -> dict[str, Any]:
 
 def _with_reference(order: PaymentOrder, reference: str) -> PaymentOrder:
     return replace(order, reference=reference)
-
-
-def reconcile_forever(payments: Payments, every: float, older_than: float, stop: Any) -> None:
-    """The reconciliation job (run by the relay process): settle what callbacks missed."""
-    while not stop.wait(every):
-        try:
-            n = payments.reconcile(older_than)
-        except SQLAlchemyError as exc:
-            log.warning("payment.reconcile_failed", error=type(exc).__name__)
-            continue
-        if n:
-            log.info("payment.reconciled", settled=n)

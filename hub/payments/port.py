@@ -1,8 +1,20 @@
-"""The payment port: what the hub hands a gateway and what it gets back, whatever the gateway.
+"""The payment port: what the hub hands a gateway and what it gets back, whatever the gateway,
+and the gateway's error family. ``connectors/payment_napas`` implements it (NAPAS and PayGov).
 
 Amounts are integers in VND (the currency has no minor unit). ``reference`` is always the hub's
 payment id (a 26-character ULID); every profile uses it as the gateway's order reference, so a
 status query or a callback names the payment the hub knows.
+
+Errors (classified by each profile, ``connectors/payment_napas/errors.py``):
+
+==========================  =================================================================
+``RetryableGatewayError``   surely not processed: the same call may be made again later
+``GatewayTimeout``          in doubt, the call may have reached the gateway: only a status
+                            query settles it (never retried blindly)
+``PermanentGatewayError``   the gateway refused the request; repeating it would be refused again
+``CallbackRejected``        a result callback that must not be applied (bad signature, stale,
+                            malformed, another merchant)
+==========================  =================================================================
 """
 
 from __future__ import annotations
@@ -10,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from hub.partners import PartnerError, PermanentError, RetryableError
 
 Outcome = Literal["paid", "failed"]
 QueryState = Literal["paid", "failed", "pending", "unknown"]
@@ -129,3 +143,35 @@ class PaymentGateway(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- errors
+class GatewayError(PartnerError):
+    """A gateway call that did not succeed. Its message carries the HTTP status, the gateway's code
+    and its explanation shortened, ID-like digit runs masked; never a token, a secret or the payer's name."""
+
+    def __init__(self, message: str, *, code: str | None = None, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+
+class GatewayTimeout(GatewayError):
+    """The call may have reached the gateway: in doubt. Only a status query settles it."""
+
+
+class RetryableGatewayError(GatewayError, RetryableError):
+    """Surely not processed by the gateway; the same call may be made again later."""
+
+
+class PermanentGatewayError(GatewayError, PermanentError):
+    """The gateway refused the request; repeating it would be refused again."""
+
+
+class CallbackRejected(Exception):
+    """A callback that must not be applied. ``reason``: bad_signature, stale, malformed, wrong_merchant."""
+
+    def __init__(self, reason: RejectReason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason: RejectReason = reason
+        self.detail = detail

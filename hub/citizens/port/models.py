@@ -1,4 +1,4 @@
-"""Canonical models of the population database connector: what the hub passes in and gets back.
+"""The population database port's models: what the hub passes in and gets back.
 
 Every model holds personal data, so none of them shows it: ``repr()`` masks it, and validation errors
 never echo the input (``hide_input_in_errors``). Field names of :class:`CitizenRecord` are the units
@@ -15,21 +15,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .text import clean_text as clean_text
-from .text import name_key as name_key
+from hub.citizens.port.text import clean_text as clean_text
+from hub.citizens.port.text import name_key as name_key
+from hub.privacy import mask_id
 
 ID_NUMBER_PATTERN = r"^(\d{12}|\d{9})$"  # SoDinhDanh (12 digits) or the old SoCMND (9 digits) [C]
 CODE_PATTERN = r"^[A-Za-z0-9._:\-]+$"  # codes we send (MaYeuCau, MaDVC): no spaces, no markup
 MIN_YEAR, MAX_YEAR = 1850, 2200  # [I] sanity bounds of a birth year
 MATCH_FIELDS: tuple[str, ...] = ("id_number", "full_name", "birth_date")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def mask_id(value: str | None) -> str:
-    """'000090000001' -> '*********001' (the last three digits, as in hub logs)."""
-    if not value:
-        return ""
-    return "*" * max(len(value) - 3, 0) + value[-3:]
 
 
 def new_request_id() -> str:
