@@ -24,9 +24,9 @@ def test_a_directory_answers_per_agency_and_names_what_is_missing(tmp_path: Path
     agencies = StaticAgencies.from_file(path)
     assert require(agencies, "000.00.00.H56", "portal").portal.madonvi == "000.00.00.H56"  # type: ignore[union-attr]
     assert [a.code for a in agencies.all()] == ["000.00.00.H56", "000.701.18.G12"]
-    with pytest.raises(AgencyNotConfigured, match="agency 000.00.00.H56 has no paygov configuration"):
+    with pytest.raises(AgencyNotConfigured, match=r"agency 000\.00\.00\.H56 has no paygov configuration"):
         require(agencies, "000.00.00.H56", "paygov")
-    with pytest.raises(AgencyNotConfigured, match="agency 000.00.00.H99 is not configured"):
+    with pytest.raises(AgencyNotConfigured, match=r"agency 000\.00\.00\.H99 is not configured"):
         require(agencies, "000.00.00.H99", "portal")
 
 
@@ -35,6 +35,9 @@ def test_bad_agency_data_is_refused_by_field() -> None:
         Agency.model_validate({**H56, "code": "H56"})
     with pytest.raises(ValidationError, match="province_id"):
         Agency.model_validate(
-            {**H56, "postal": {"customer_code": "C1", "name": "n", "phone": "0", "address": "a",
-                               "province_id": True, "district_id": 0}}  # fmt: skip
+            {
+                **H56,
+                "postal": {"customer_code": "C1", "name": "n", "phone": "0", "address": "a"}
+                | {"province_id": True, "district_id": 0},
+            }
         )
