@@ -29,3 +29,11 @@ PAYMENT_SETTLEMENTS = Counter(
 CALLBACKS_REFUSED = Counter(
     "lgsp_callbacks_refused_total", "Partner callbacks refused before any change", ["profile", "reason"]
 )
+POSTAL_POLLS = Counter(
+    "lgsp_postal_polls_total", "Tracking feed reads by customer code and outcome", ["customer", "outcome"]
+)
+POSTAL_EVENTS = Counter(
+    "lgsp_postal_events_total",
+    "Tracking events by source (poll/push) and verdict (applied, stale...)",
+    ["source", "verdict"],
+)

@@ -13,6 +13,7 @@ from hub.dossiers.service import Dossiers
 from hub.ledger import Ledger
 from hub.payments.service import Payments
 from hub.ports import Transport
+from hub.postal.service import Postal
 from hub.routing import Routing
 from hub.settings import Settings
 from hub.subscriptions.service import Subscriptions
@@ -41,9 +42,11 @@ class Hub(Database):
     payments: Payments
     citizens: CitizenService
     subscriptions: Subscriptions
+    postal: Postal
 
     def close(self) -> None:
         self.transport.close()
         self.payments.close()
+        self.postal.close()
         self.citizens.close()
         super().close()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
-from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_POSTAL_STEP, DOSSIER_STATUS_CHANGED
 from hub.ports import NOT_ATTEMPTED, Connector, DeliveryItem, LeaseBudget, Outcome, OutcomeKind
 
 from . import translate as tr
@@ -25,11 +25,12 @@ from .config import NationalPortalSettings
 from .errors import Classified, Codes, PortalError, Verdict, classify, scrub
 
 NAME = "national_portal"
-MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
+MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID, DOSSIER_POSTAL_STEP)
 # message type -> (canonical payload -> HoSo or None, canonical payload -> progress entry)
 _TRANSLATORS: dict[str, tuple[Callable[[Mapping[str, Any]], dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
     DOSSIER_STATUS_CHANGED: (tr.to_hoso, tr.to_progress),
     DOSSIER_FEE_PAID: (tr.fee_paid_hoso, tr.fee_paid_progress),
+    DOSSIER_POSTAL_STEP: (tr.postal_step_hoso, tr.postal_step_progress),
 }
 
 
