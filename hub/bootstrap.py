@@ -168,6 +168,7 @@ def postal_service(
         lambda: UnitMap.load(s.postal_units_file, placeholders=s.postal_unit_placeholders),
         page_size=s.postal_page_size,
         push_parser=lambda body: vnpost.parse_push(partners.vnpost, body),
+        push_customers=s.postal_push_customers,
     )
 
 

@@ -136,6 +136,10 @@ class Settings(BaseSettings):
         description="Shared secret of the LGSP's tracking pushes (POST /v1/callbacks/vnpost, HMAC-SHA256 of the "
         "body in X-Lgsp-Signature); unset: pushes are refused (polling is the default).",
     )
+    postal_push_customers: tuple[str, ...] = Field(
+        default=(),
+        description='VNPost customer codes whose tracking an LGSP pushes (JSON, e.g. ["BCCI_H22"]): not polled.',
+    )
     postal_units_file: str | None = Field(
         default=None, description="The operator's VNPost units file (CSV, see docs/postal.md): extends the shipped."
     )

@@ -107,12 +107,14 @@ class Postal:
         page_size: int = 50,
         max_pages: int = 200,
         push_parser: Callable[[Any], Sequence[TrackingEvent]] | None = None,
+        push_customers: Iterable[str] = (),
     ) -> None:
         self.engine, self.ledger, self.agencies, self.routes = engine, ledger, agencies, routes
         self.gateways = dict(gateways)  # customer code -> the partner its feed is read from
         self.units = cache(units)  # loaded on first use: the lists are large, most processes never map
         self.now, self.page_size, self.max_pages = clock, page_size, max_pages
         self.push_parser = push_parser
+        self.push_customers = frozenset(push_customers)  # their LGSP pushes: never polled
 
     def close(self) -> None:
         for gateway in {id(g): g for g in self.gateways.values()}.values():
@@ -427,8 +429,8 @@ class Postal:
 
     # ------------------------------------------------------------------ the feed
     def customers(self) -> list[str]:
-        """The customer codes whose feeds are read: every gateway's."""
-        return sorted(self.gateways)
+        """The customer codes whose feeds are polled: every gateway's, but those pushed to the hub."""
+        return sorted(set(self.gateways) - self.push_customers)
 
     def cursor(self, customer: str) -> str:
         with self.engine.connect() as c:
