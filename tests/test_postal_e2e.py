@@ -30,7 +30,7 @@ from tests.support.receiver import Receiver
 from tests.support.stack import Stack, free_port, wait_http
 from tests.support.wait import until
 
-pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 SECRET = "e2e-push-secret"
 POLLED, PUSHED = "BCCI_H56", "BCCI_H22"
@@ -223,7 +223,11 @@ def _scenario(stack: Stack, receiver: Receiver, mock_url: str, lgsp: Lgsp) -> No
     def portal_steps() -> dict[str, list[dict[str, Any]]]:
         state = stack.portal_state()
         return {
-            code: [e for e in state["dossiers"][code]["QuaTrinhXuLy"] if e.get("TrangThai") == "9"]
+            code: [
+                e
+                for e in state["dossiers"][code]["QuaTrinhXuLy"]
+                if e.get("TrangThai") == "9" and "VNPost" in e.get("NguoiXuLy", "")  # the dossier's own 9 aside
+            ]
             for code, _ in orders.values()
         }
 

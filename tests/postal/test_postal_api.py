@@ -17,6 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from connectors.national_portal import NationalPortalSettings
+from connectors.national_portal.mock import create_app as portal_mock
 from connectors.vnpost import VnpostSettings
 from connectors.vnpost.mock import Faults, MockOptions
 from connectors.vnpost.mock import create_app as vnpost_mock
@@ -77,6 +79,7 @@ class Env:
     http: TestClient
     mock: httpx.Client
     receiver: Receiver
+    portal: str
 
     def advance(self, steps: float) -> None:
         self.mock.post("/_mock/clock/advance", json={"seconds": STEP * steps}).raise_for_status()
@@ -109,7 +112,11 @@ class Env:
 def env(db_url: str) -> Iterator[Env]:
     options = MockOptions(realtime=False, step_seconds=STEP)
     vnpost = VnpostSettings()  # the connector's defaults: the LGSP variant, static token
-    with serve(lambda _u: vnpost_mock(options, Faults(seed=7), vnpost), "mock VNPost") as url, Receiver() as rec:
+    with (
+        serve(lambda _u: vnpost_mock(options, Faults(seed=7), vnpost), "mock VNPost") as url,
+        serve(lambda _u: portal_mock(), "mock portal") as portal,
+        Receiver() as rec,
+    ):
         settings = Settings(
             database_url=db_url,
             api_publishes=False,
@@ -119,11 +126,12 @@ def env(db_url: str) -> Iterator[Env]:
             worker_concurrency=1,
         )
         partners = PartnerSettings(
+            national_portal=NationalPortalSettings(base_url=portal, backoff_base=0.05, backoff_max=0.2),
             vnpost=VnpostSettings(base_url=url, backoff_base=0.05, backoff_max=0.2),
             webhooks=WebhookSettings(allow_loopback=True, backoff_base=0.05, backoff_max=0.2),
         )
         hub = bootstrap(settings, partners=partners, resolve=loopback_names, agencies=StaticAgencies(AGENCIES))
-        pipe = Pipeline(hub, connector_names=["vnpost", "webhooks"])
+        pipe = Pipeline(hub, connector_names=["vnpost", "webhooks", "national_portal"])
         pipe.start()
         try:
             key = create_client(hub.engine, "ONEGATE", "one-stop", ["postal.order", "subscribe"])
@@ -132,7 +140,7 @@ def env(db_url: str) -> Iterator[Env]:
             assert sub.status_code == 201, sub.text
             rec.secret = sub.json()["secret"]
             with httpx.Client(base_url=url, timeout=5) as mock:
-                yield Env(hub, http, mock, rec)
+                yield Env(hub, http, mock, rec, portal)
         finally:
             pipe.stop()
             hub.close()
@@ -296,6 +304,17 @@ def test_the_status_change_of_a_dossier_goes_with_its_postal_steps(env: Env) -> 
     )
     assert r.status_code == 202, r.text
     env.order(code)
-    env.poll()
-    (step,) = _portal_steps(env.hub, code)
-    assert step["dossier"]["dossier_code"] == code and step["kind"] == "delivery"
+    for _ in range(6):
+        env.advance(1)
+        env.poll()
+    steps = _portal_steps(env.hub, code)
+    assert steps[0]["dossier"]["dossier_code"] == code and steps[0]["kind"] == "delivery"
+
+    def at_portal() -> list[dict[str, Any]]:
+        (dossier,) = [d for d in httpx.get(f"{env.portal}/_mock/dossiers").json() if d["MaHoSo"] == code]
+        return [e for e in dossier["QuaTrinhXuLy"] if e["TrangThai"] == "9" and "VNPost" in e["NguoiXuLy"]]
+
+    until(lambda: len(at_portal()) == len(steps), what=f"{len(steps)} postal steps at the portal")
+    (dossier,) = [d for d in httpx.get(f"{env.portal}/_mock/dossiers").json() if d["MaHoSo"] == code]
+    assert dossier["HoSo"]["HinhThuc"] == "1" and dossier["HoSo"]["NgayTra"]
+    assert at_portal()[0]["NoiDungXuLy"].startswith("Chuyển thông tin nhận kết quả sang hệ thống VNPost")
