@@ -136,7 +136,10 @@ async def get_order(
     },
 )
 async def cancel_order(
-    body: CancelIn | None = None,
+    body: Annotated[
+        CancelIn | None,
+        Body(openapi_examples={"reason": {"summary": "Why", "value": {"reason": "công dân nhận trực tiếp"}}}),
+    ] = None,
     order_id: str = Path(pattern=ORDER_ID, examples=["01KAQ3Z5X7E8R9T0Y1V2W3X4Y5"]),
     postal: Postal = Depends(get_postal),
     client: Client = Depends(get_client),
