@@ -183,18 +183,21 @@ def main() -> None:
             statuses = 5  # picked up ... delivered after the accepted one (the "delivered" scenario)
             gap = STEP / n  # mock seconds between two parcels' creations: one status every gap mock s
             wall_per_mock = 1.0 / (args.rate * gap)  # the clock moved so that rate statuses are due per s
+            json_key = {"X-API-Key": key, "Content-Type": "application/json"}
             for body in orders(n):
-                r = httpx.post(stack.api + "/v1/postal/orders", content=body, headers={"X-API-Key": key}, timeout=10)
+                r = httpx.post(stack.api + "/v1/postal/orders", content=body, headers=json_key, timeout=10)
                 r.raise_for_status()
                 mock.post("/_mock/clock/advance", json={"seconds": gap}).raise_for_status()
             wait_count(engine, ordered, args.parcels + n, 120, "latency orders delivered")
             moves: list[tuple[float, float]] = []  # (mock time, wall time) of each move
-            tick = 0.05
-            t_end = time.time() + (statuses * STEP + STEP) * wall_per_mock
-            while time.time() < t_end:
-                state = mock.post("/_mock/clock/advance", json={"seconds": tick / wall_per_mock}).json()
-                moves.append((datetime.fromisoformat(state["now"]).timestamp(), time.time()))
-                time.sleep(tick)
+            start = datetime.fromisoformat(mock.get("/_mock/clock").json()["now"]).timestamp()
+            target, mock_now, last = start + (statuses + 1) * STEP, start, time.time()
+            while mock_now < target:  # the clock runs at 1 / wall_per_mock, in small moves
+                time.sleep(0.05)
+                now = time.time()
+                state = mock.post("/_mock/clock/advance", json={"seconds": (now - last) / wall_per_mock}).json()
+                last, mock_now = now, datetime.fromisoformat(state["now"]).timestamp()
+                moves.append((mock_now, time.time()))
             wait_count(engine, applied, 6 * args.parcels + (statuses + 1) * n, 120, "latency events applied")
             time.sleep(2.0)
             lat = []

@@ -32,7 +32,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, require
 from hub.canonical import VN_TZ, DossierStatusChange
@@ -284,14 +284,33 @@ class Postal:
     # ------------------------------------------------------------------ tracking
     def ingest(self, events: Iterable[TrackingEvent], source: str) -> Counter[str]:
         """Apply tracking events (a feed page, a push), each once; returns the verdicts counted.
-        Events are taken in event-time order, so a page whose entries came swapped applies whole."""
+        Events are taken in event-time order, so a page whose entries came swapped applies whole.
+        One transaction for them all; if another poller or a push recorded one of them first (or
+        the two took their order locks in another order), each again in its own transaction."""
+        ordered = sorted(events, key=lambda e: (e.occurred_at, e.feed_id))
         verdicts: Counter[str] = Counter()
-        for event in sorted(events, key=lambda e: (e.occurred_at, e.feed_id)):
-            try:
-                verdicts[self._apply_one(event, source)] += 1
-            except IntegrityError:  # another poller or a push recorded this event first
-                verdicts["duplicate"] += 1
+        try:
+            with self.engine.begin() as c:
+                changed = [(e, self._apply_in(c, e, source)) for e in ordered]
+        except (IntegrityError, OperationalError):
+            for event in ordered:
+                try:
+                    with self.engine.begin() as c:
+                        verdicts[self._logged(event, self._apply_in(c, event, source), source)] += 1
+                except IntegrityError:  # recorded by the other one meanwhile
+                    verdicts["duplicate"] += 1
+            return verdicts
+        for event, verdict in changed:
+            verdicts[self._logged(event, verdict, source)] += 1
         return verdicts
+
+    @staticmethod
+    def _logged(e: TrackingEvent, verdict: tuple[str, str | None], source: str) -> str:
+        name, order_id = verdict
+        if name == "applied*":  # a new status
+            log.info("postal.status", order_id=order_id, status=e.status.value if e.status else None, source=source)
+            return "applied"
+        return name
 
     def _match(self, c: Connection, e: TrackingEvent) -> Row[Any] | None:
         q = select(postal_orders).where(postal_orders.c.customer_code == e.customer_code)
@@ -308,58 +327,56 @@ class Postal:
         chosen = (open_ or rows)[0]
         return c.execute(select(postal_orders).where(postal_orders.c.id == chosen.id).with_for_update()).first()
 
-    def _apply_one(self, e: TrackingEvent, source: str) -> str:
+    def _apply_in(self, c: Connection, e: TrackingEvent, source: str) -> tuple[str, str | None]:
+        """In the caller's transaction: (verdict, order id); verdict ``applied*`` for a new status."""
         now = self.now()
-        with self.engine.begin() as c:
-            order = self._match(c, e)
-            if order is None:
-                return "unknown_order"  # not ordered through the hub (another system's, same customer code)
-            seen = c.execute(
-                select(postal_events.c.id).where(
-                    postal_events.c.customer_code == e.customer_code, postal_events.c.feed_id == e.feed_id
-                )
-            ).first()
-            if seen is not None:
-                return "duplicate"
-            current = (
-                ParcelState(ParcelStatus(order.status), order.status_at, order.status_feed_id or "")
-                if order.status
-                else None
+        order = self._match(c, e)
+        if order is None:
+            return "unknown_order", None  # not ordered through the hub (another system's, same customer code)
+        seen = c.execute(
+            select(postal_events.c.id).where(
+                postal_events.c.customer_code == e.customer_code, postal_events.c.feed_id == e.feed_id
             )
-            result = apply(current, e)
-            c.execute(
-                insert(postal_events).values(
-                    customer_code=e.customer_code,
-                    feed_id=e.feed_id,
-                    order_id=order.id,
-                    order_number=e.order_number,
-                    item_code=e.item_code,
-                    raw_status=e.raw_status,
-                    status=e.status.value if e.status else None,
-                    occurred_at=e.occurred_at,
-                    post_office=e.post_office,
-                    note=e.note,
-                    verdict=result.verdict,
-                    source=source,
-                    received_at=now,
-                )
+        ).first()
+        if seen is not None:
+            return "duplicate", order.id
+        current = (
+            ParcelState(ParcelStatus(order.status), order.status_at, order.status_feed_id or "")
+            if order.status
+            else None
+        )
+        result = apply(current, e)
+        c.execute(
+            insert(postal_events).values(
+                customer_code=e.customer_code,
+                feed_id=e.feed_id,
+                order_id=order.id,
+                order_number=e.order_number,
+                item_code=e.item_code,
+                raw_status=e.raw_status,
+                status=e.status.value if e.status else None,
+                occurred_at=e.occurred_at,
+                post_office=e.post_office,
+                note=e.note,
+                verdict=result.verdict,
+                source=source,
+                received_at=now,
             )
-            if result.verdict != "applied" or result.state is None:
-                return result.verdict
-            values: dict[str, Any] = {
-                "status": result.state.status.value,
-                "status_at": result.state.occurred_at,
-                "status_feed_id": e.feed_id,
-                "updated_at": now,
-            }
-            if order.item_code is None and e.item_code:
-                values["item_code"] = e.item_code
-            if result.status_changed:
-                values["announced_at"] = self._announce(c, order, e, current, values.get("item_code"))
-            c.execute(update(postal_orders).where(postal_orders.c.id == order.id).values(**values))
+        )
+        if result.verdict != "applied" or result.state is None:
+            return result.verdict, order.id
+        values: dict[str, Any] = {
+            "status": result.state.status.value,
+            "status_at": result.state.occurred_at,
+            "status_feed_id": e.feed_id,
+            "updated_at": now,
+        }
+        if order.item_code is None and e.item_code:
+            values["item_code"] = e.item_code
         if result.status_changed:
-            log.info("postal.status", order_id=order.id, status=result.state.status.value, source=source)
-        return "applied"
+            values["announced_at"] = self._announce(c, order, e, current, values.get("item_code"))
+        c.execute(update(postal_orders).where(postal_orders.c.id == order.id).values(**values))
+        return ("applied*" if result.status_changed else "applied"), order.id
 
     def _announce(
         self, c: Connection, order: Row[Any], e: TrackingEvent, previous: ParcelState | None, item: str | None
