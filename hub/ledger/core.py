@@ -13,7 +13,9 @@ transaction-scoped advisory lock per key (``PgLedger``).
 
 ``Ledger`` is the one object its callers use; it is composed of its roles, one module each:
 ``intake`` (new messages), ``outbox`` (the relay's and the publisher's rows), ``delivery``
-(claim, renew, record), ``schedule`` (retries due, lost leases, restart, replay). This is the
+(claim, renew, record), ``schedule`` (retries due, lost leases, restart, replay). A domain
+that writes its own rows with the messages that announce them shares one transaction with
+the ledger through ``unit_of_work()`` (``unit.py``). This is the
 portable implementation (SQLAlchemy Core), used on SQLite; ``PgLedger`` (``postgres.py``)
 replaces the hot paths of the same roles on PostgreSQL. Both take their decisions from
 ``hub.ledger.model``.
@@ -21,18 +23,20 @@ replaces the hot paths of the same roles on PostgreSQL. Both take their decision
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from hub.ledger.base import Basis
 from hub.ledger.delivery import Delivery
-from hub.ledger.intake import Added, Intake, Respond
-from hub.ledger.model import Claim, Held, IdempotencyKey, NewMessage, StoredAnswer
+from hub.ledger.intake import Added, Intake
+from hub.ledger.model import Claim, Held, NewMessage
 from hub.ledger.outbox import Outbox
 from hub.ledger.schedule import Schedule
+from hub.ledger.unit import UnitOfWork
 from hub.ports import DeliveryPolicy, Outcome, OutgoingMessage
 
 
@@ -71,20 +75,15 @@ class Ledger:
         """Release what the ledger holds of its own (the engine is the caller's)."""
 
     # ------------------------------------------------------------ intake (the api, the domains)
-    def accept(
-        self,
-        source: str,
-        items: Sequence[NewMessage],
-        respond: Respond,
-        idem: IdempotencyKey | None = None,
-        defer: float = 0.0,
-    ) -> StoredAnswer:
-        """See ``Intake.accept``."""
-        return self.intake.accept(source, items, respond, idem, defer)
+    def accept(self, source: str, items: Sequence[NewMessage], defer: float = 0.0) -> Added:
+        """New messages in a transaction of their own; see ``Intake.accept``."""
+        return self.intake.accept(source, items, defer)
 
-    def add(self, c: Connection, source: str, items: Sequence[NewMessage], defer: float = 0.0) -> Added:
-        """See ``Intake.add``."""
-        return self.intake.add(c, source, items, defer)
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """One transaction for a domain's rows and the ledger's messages: see ``hub.ledger.unit``."""
+        with self.engine.begin() as c:
+            yield UnitOfWork(c, self.intake)
 
     # ------------------------------------------------------------ outbox (the publisher, the relay)
     def hand_to_relay(self, outbox_ids: Sequence[int]) -> None:

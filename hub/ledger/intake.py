@@ -3,7 +3,7 @@ they announce. A change already recorded (same type and natural key) is not stor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from hub.ledger.model import Accepted, IdempotencyKey, NewMessage, StoredAnswer
 from hub.ledger.outbox import Outbox
 from hub.ports import OutgoingMessage
 
-Respond = Callable[[list[Accepted]], tuple[int, dict[str, Any]]]
+# the messages' ids (in the order of the items) and the outbox rows written, with their messages
 Added = tuple[list[Accepted], list[tuple[int, OutgoingMessage]]]
 
 
@@ -25,28 +25,16 @@ class Intake:
     def __init__(self, basis: Basis, outbox: Outbox) -> None:
         self.b, self.outbox = basis, outbox
 
-    def accept(
-        self,
-        source: str,
-        items: Sequence[NewMessage],
-        respond: Respond,
-        idem: IdempotencyKey | None = None,
-        defer: float = 0.0,
-    ) -> StoredAnswer:
-        """Record messages, their outbox rows and (optionally) the idempotent answer, in one
-        transaction. ``defer``: the caller publishes what it gets back in ``to_publish`` itself;
-        the relay leaves those outbox rows alone for that many seconds."""
+    def accept(self, source: str, items: Sequence[NewMessage], defer: float = 0.0) -> Added:
+        """Record messages and their outbox rows in a transaction of their own (what is shared
+        with a domain's rows goes through ``Ledger.unit_of_work``). ``defer``: the caller
+        publishes what it gets back (``to_publish``) itself; the relay leaves those outbox rows
+        alone for that many seconds."""
         for attempt in range(3):
             try:
                 with self.b.engine.begin() as c:
-                    if idem is not None and (prior := self.prior_answer(c, idem)) is not None:
-                        return prior
-                    results, to_publish = self.add(c, source, items, defer)
-                    status, body = respond(results)
-                    if idem is not None:
-                        self.save_answer(c, idem, status, body)
-                    return StoredAnswer(status, body, False, idem.request_hash if idem else "", to_publish)
-            except IntegrityError:  # a concurrent request stored the same change or key first
+                    return self.add(c, source, items, defer)
+            except IntegrityError:  # a concurrent request stored the same change first
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, text
 from hub.envelope import new_id, to_outgoing
 from hub.ledger.core import Ledger
 from hub.ledger.delivery import Delivery, claims_of
-from hub.ledger.intake import Added, Intake, Respond, message_row
+from hub.ledger.intake import Added, Intake, message_row
 from hub.ledger.model import (
     ABANDONED,
     APPLIED,
@@ -44,9 +44,7 @@ from hub.ledger.model import (
     Accepted,
     Claim,
     Held,
-    IdempotencyKey,
     NewMessage,
-    StoredAnswer,
     attempt_row,
     judge,
 )
@@ -132,22 +130,12 @@ def _conn(engine: Engine, autocommit: bool = False) -> Iterator[psycopg.Connecti
 
 
 class PgIntake(Intake):
-    def accept(
-        self,
-        source: str,
-        items: Sequence[NewMessage],
-        respond: Respond,
-        idem: IdempotencyKey | None = None,
-        defer: float = 0.0,
-    ) -> StoredAnswer:
-        if idem is not None:  # rare: the portable path, in one transaction with the answer
-            return super().accept(source, items, respond, idem, defer)
+    def accept(self, source: str, items: Sequence[NewMessage], defer: float = 0.0) -> Added:
         with _conn(self.b.engine, autocommit=True) as conn:  # one statement: its own transaction
             results, to_publish = self._add(conn, source, items, defer)
             if to_publish and defer <= 0:  # nobody publishes these at once: wake the relay
                 conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-        status, body = respond(results)
-        return StoredAnswer(status, body, False, "", to_publish)
+        return results, to_publish
 
     def _add(self, conn: psycopg.Connection[Any], source: str, items: Sequence[NewMessage], defer: float) -> Added:
         now = self.b.now()
