@@ -141,7 +141,7 @@ class Delivery:
                 .where(messages.c.id.in_([p.id for p in release]))
                 .values(state="queued", updated_at=self.b.now())
             )
-            self.outbox.enqueue(c, [(p.id, p.type) for p in release])
+            self.outbox.enqueue(c, [p.id for p in release])
 
 
 def messages_of_keys(c: Connection, connector: str, keys: Iterable[str]) -> list[Any]:
@@ -151,7 +151,7 @@ def messages_of_keys(c: Connection, connector: str, keys: Iterable[str]) -> list
     if not keys:
         return []
     q = (
-        select(messages.c.id, messages.c.key, messages.c.occurred_at, messages.c.state, messages.c.type)
+        select(messages.c.id, messages.c.key, messages.c.occurred_at, messages.c.state)
         .where(messages.c.connector == connector, messages.c.key.in_(keys))
         .order_by(messages.c.key, messages.c.occurred_at, messages.c.id)
     )

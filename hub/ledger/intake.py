@@ -89,7 +89,7 @@ class Intake:
         c.execute(insert(messages), new_rows)
         returned = c.execute(
             insert(outbox).returning(outbox.c.id, outbox.c.message_id, sort_by_parameter_order=True),
-            self.outbox.rows([(r["id"], r["type"]) for r in new_rows], now, defer),
+            self.outbox.rows([r["id"] for r in new_rows], now, defer),
         ).all()
         if defer <= 0:
             self.outbox.wake_relay(c)

@@ -29,15 +29,15 @@ class Outbox:
         self.b = basis
 
     # ------------------------------------------------ writing rows (the other roles)
-    def rows(self, rows: Sequence[tuple[str, str]], now: datetime, defer: float = 0.0) -> list[dict[str, Any]]:
-        """Outbox rows for (message_id, type) pairs, available ``defer`` seconds from ``now``."""
+    def rows(self, message_ids: Sequence[str], now: datetime, defer: float = 0.0) -> list[dict[str, Any]]:
+        """Outbox rows for these messages, available ``defer`` seconds from ``now``."""
         available = now + timedelta(seconds=defer)
-        return [{"message_id": m, "routing_key": t, "created_at": now, "available_at": available} for m, t in rows]
+        return [{"message_id": m, "created_at": now, "available_at": available} for m in message_ids]
 
-    def enqueue(self, c: Connection, rows: Sequence[tuple[str, str]]) -> None:
-        """Outbox rows for (message_id, type) pairs, for the relay to publish now."""
-        if rows:
-            c.execute(insert(outbox), self.rows(rows, self.b.now()))
+    def enqueue(self, c: Connection, message_ids: Sequence[str]) -> None:
+        """Outbox rows for these messages, for the relay to publish now."""
+        if message_ids:
+            c.execute(insert(outbox), self.rows(message_ids, self.b.now()))
             self.wake_relay(c)
 
     def wake_relay(self, c: Connection) -> None:

@@ -71,8 +71,8 @@ WITH new AS (
     ON CONFLICT (type, natural_key) DO NOTHING
     RETURNING id, type
 )
-INSERT INTO outbox (message_id, routing_key, created_at, available_at)
-SELECT id, type, %(now)s, %(available_at)s FROM ins
+INSERT INTO outbox (message_id, created_at, available_at)
+SELECT id, %(now)s, %(available_at)s FROM ins
 RETURNING id, message_id
 """
 

@@ -27,13 +27,13 @@ class Schedule:
         with self.b.engine.begin() as c:
             retry_due = (messages.c.state == "retrying") & (messages.c.next_attempt_at <= now)
             lease_gone = (messages.c.state == "delivering") & (messages.c.lease_until < self._lease_cutoff())
-            q = select(messages.c.id, messages.c.type, messages.c.state).where(retry_due | lease_gone).limit(limit)
+            q = select(messages.c.id, messages.c.state).where(retry_due | lease_gone).limit(limit)
             if self.b.pg:
                 q = q.with_for_update(skip_locked=True)
             rows = c.execute(q).all()
             if not rows:
                 return 0
-            self._requeue(c, [(r.id, r.type, r.state) for r in rows], ABANDONED)
+            self._requeue(c, [(r.id, r.state) for r in rows], ABANDONED)
             return len(rows)
 
     def _lease_cutoff(self) -> Any:
@@ -42,26 +42,25 @@ class Schedule:
             return func.now() - literal(self.b.grace, Interval())
         return self.b.now() - self.b.grace
 
-    def _requeue(self, c: Connection, rows: Sequence[tuple[str, str, str]], why: str) -> None:
-        abandon(c, [r[0] for r in rows if r[2] == "delivering"], why, self.b.now())
+    def _requeue(self, c: Connection, rows: Sequence[tuple[str, str]], why: str) -> None:
+        """Queue these (message id, state) again; an attempt in flight is closed as abandoned."""
+        abandon(c, [mid for mid, state in rows if state == "delivering"], why, self.b.now())
         c.execute(
             update(messages)
             .where(messages.c.id.in_([r[0] for r in rows]))
             .values(state="queued", lease_until=None, next_attempt_at=None, claimed_by=None, updated_at=self.b.now())
         )
-        self.outbox.enqueue(c, [(r[0], r[1]) for r in rows])
+        self.outbox.enqueue(c, [r[0] for r in rows])
 
     def requeue_unfinished(self) -> int:
         """For a transport that keeps nothing across restarts (in-process): queue again every
         message that was queued or being delivered when the process stopped."""
         with self.b.engine.begin() as c:
             rows = c.execute(
-                select(messages.c.id, messages.c.type, messages.c.state).where(
-                    messages.c.state.in_(("queued", "delivering"))
-                )
+                select(messages.c.id, messages.c.state).where(messages.c.state.in_(("queued", "delivering")))
             ).all()
             c.execute(delete(outbox))
-            self._requeue(c, [(r.id, r.type, r.state) for r in rows], "process restarted")
+            self._requeue(c, [(r.id, r.state) for r in rows], "process restarted")
             return len(rows)
 
     def replay(self, message_id: str) -> str:
@@ -81,7 +80,7 @@ class Schedule:
                 .where(messages.c.id == message_id)
                 .values(state="queued", budget_attempts=row.attempts, budget_since=now, updated_at=now)
             )
-            self.outbox.enqueue(c, [(row.id, row.type)])
+            self.outbox.enqueue(c, [row.id])
         return "queued"
 
     def lock_message_key(self, c: Connection, message_id: str) -> None:
