@@ -118,7 +118,7 @@ def _conn(engine: Engine, autocommit: bool = False) -> Iterator[psycopg.Connecti
     """A pooled connection as psycopg sees it (its statements are prepared once and kept)."""
     pooled = engine.raw_connection()
     try:
-        conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
+        conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]  # SQLAlchemy: Any | None; psycopg here
         conn.autocommit = autocommit
         try:
             yield conn
@@ -175,7 +175,7 @@ class PgIntake(Intake):
 
     def add(self, c: Connection, source: str, items: Sequence[NewMessage], defer: float = 0.0) -> Added:
         """In the caller's transaction, through its own psycopg connection: one statement."""
-        conn: psycopg.Connection[Any] = c.connection.driver_connection  # type: ignore[assignment]
+        conn: psycopg.Connection[Any] = c.connection.driver_connection  # type: ignore[assignment]  # as in _conn
         results, to_publish = self._add(conn, source, items, defer)
         if to_publish and defer <= 0:
             self.outbox.wake_relay(c)  # NOTIFY is delivered when the caller commits
