@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from hub.clients import create_client
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
-from hub.ledger import Accepted, Ledger
+from hub.ledger import Ledger
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
 from tests.factories import dossier_code, model, new_message
 from tests.fakes import FakeConnector
@@ -38,13 +38,7 @@ class Seeded:
 
 
 def _accept(ledger: Ledger, source: str, *models: object) -> list[str]:
-    got: list[Accepted] = []
-
-    def respond(results: list[Accepted]) -> tuple[int, dict[str, str]]:
-        got.extend(results)
-        return 202, {}
-
-    ledger.accept(source, [new_message(m, correlation_id=new_id()) for m in models], respond)  # type: ignore[arg-type]
+    got, _ = ledger.accept(source, [new_message(m, correlation_id=new_id()) for m in models])  # type: ignore[arg-type]
     return [a.message_id for a in got]
 
 
