@@ -4,15 +4,18 @@ the synchronous ports against theirs. Each class says how to build the connector
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from itertools import count
 from typing import Any, ClassVar
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic_settings import BaseSettings
 
 import connectors.national_portal as portal_pkg
+import connectors.payment_napas as payments_pkg
+import connectors.population_db as popdb_pkg
 import connectors.vnpost as vnpost_pkg
 import connectors.webhooks as webhooks_pkg
 from connectors.national_portal import NationalPortalSettings
@@ -20,21 +23,30 @@ from connectors.national_portal import errors as portal_errors
 from connectors.national_portal import translate as portal_tr
 from connectors.national_portal.client import NationalPortalConnector
 from connectors.national_portal.mock import create_app as portal_mock
+from connectors.payment_napas import NapasSettings, PayGovSettings, build_gateway
+from connectors.payment_napas import errors as payment_errors
+from connectors.population_db import PopulationDbClient, PopulationDbSettings
+from connectors.population_db.mock import Faults as PopulationDbFaults
+from connectors.population_db.mock import create_app as popdb_mock
 from connectors.vnpost import VnpostClient, VnpostConnector, VnpostSettings
 from connectors.vnpost import errors as vnpost_errors
 from connectors.vnpost.mock import MockOptions
 from connectors.vnpost.mock import create_app as vnpost_mock
 from connectors.webhooks import WebhookConnector, WebhookSettings
 from hub.canonical import DossierStatusChange
+from hub.citizens.port import PopulationDbError
 from hub.http import HttpFailure
 from hub.messages import PAYMENT_STATUS_CHANGED, POSTAL_ORDER_REQUESTED
 from hub.partners import Verdict
+from hub.payments.port import GatewayError
 from hub.ports import Connector, DeliveryItem, Outcome
 from hub.subscriptions.port import Subscriber
-from tests.connector_contract import KIND_OF, Answer, DeliveryConnectorContract, card_of
+from tests.connector_contract import KIND_OF, Answer, DeliveryConnectorContract, SyncPortContract, card_of
 from tests.fakes import FakeConnector
 from tests.national_portal.conftest import change
 from tests.national_portal.conftest import item as portal_item
+from tests.payment_napas.conftest import order as payment_order
+from tests.population_db.conftest import verify_req
 from tests.vnpost.conftest import BASE as VNPOST_BASE
 from tests.vnpost.conftest import order
 
@@ -329,3 +341,110 @@ class TestVnpostConnector(DeliveryConnectorContract):
 
     def card_settings(self) -> type[VnpostSettings]:
         return VnpostSettings
+
+
+# ---------------------------------------------------------------- the synchronous ports
+class _GatewayDouble:
+    """A scripted gateway: tokens are granted; every other call gives ``answer``."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth/token"):
+            return httpx.Response(200, json={"access_token": "T", "token_type": "bearer", "expires_in": 600})
+        if self.answer.raises is not None:
+            raise self.answer.raises("no answer")
+        return httpx.Response(self.answer.status, json=self.answer.body)
+
+
+class TestNapasGateway(SyncPortContract):
+    """``PaymentGateway.create_order`` of the NAPAS profile (PayGov's answers: tests/payment_napas)."""
+
+    FAMILY = GatewayError
+    KIND = "payment_gateway"
+    HEADINGS: ClassVar = ("Port", "napas", "paygov", "Idempotency key", "Callbacks", "Mock")
+    CREATED: ClassVar = {"result": "SUCCESS", "paymentUrl": "https://pay.test/p/1", "session": {"id": "S1"}}
+    ANSWERS: ClassVar = (
+        Answer("created", V.OK, status=201, body=CREATED, on_card="``create_order``"),
+        Answer("busy", V.RETRYABLE, status=503, body={}, on_card="503 (before processing)"),
+        Answer("throttled", V.RETRYABLE, status=429, body={}, on_card="HTTP 429"),
+        Answer("refused", V.RETRYABLE, raises=httpx.ConnectError, on_card="connection refused / connect timeout"),
+        Answer("timeout", V.RETRYABLE, raises=httpx.ReadTimeout, on_card="read/write timeout"),
+        Answer("gateway timeout", V.RETRYABLE, status=504, body={}, on_card="HTTP 504"),
+        Answer(
+            "invalid",
+            V.PERMANENT,
+            status=400,
+            body={"result": "ERROR", "error": {"cause": "INVALID_REQUEST", "explanation": "order exists"}},
+            on_card="NAPAS ``result`` ERROR",
+        ),
+        Answer("failure", V.PERMANENT, body={"result": "FAILURE"}, on_card="or FAILURE"),
+    )
+
+    def call(self, answer: Answer) -> object:
+        http = httpx.Client(transport=httpx.MockTransport(_GatewayDouble(answer).handle))
+        gateway = build_gateway("napas", NapasSettings(base_url="https://napas.test"), http=http)
+        try:
+            return gateway.create_order(payment_order())
+        finally:
+            gateway.close()
+
+    def card(self) -> str:
+        return card_of(payments_pkg.__doc__) + (payment_errors.__doc__ or "")
+
+    def package_kind(self) -> str:
+        return str(payments_pkg.KIND)
+
+    def card_settings(self) -> Sequence[type[BaseSettings]]:
+        return (NapasSettings, PayGovSettings)
+
+
+class TestPopulationDb(SyncPortContract):
+    """``PopulationDb.verify`` against the mock population database, its faults injected."""
+
+    FAMILY = PopulationDbError
+    KIND = "population_db"
+    HEADINGS: ClassVar = ("Protocol", "Auth", "Operations", "Idempotency", "Port", "Errors", "Mock")
+    ANSWERS: ClassVar = (
+        Answer("verified", V.OK, body={}, on_card="``verify`` -> ``XacThucThongTinCongDan``"),
+        Answer("busy", V.RETRYABLE, body={"fault_rate": 1, "fault_kind": "busy"}, on_card="99 busy"),
+        Answer("5xx", V.RETRYABLE, body={"error_5xx_rate": 1}, on_card="5xx"),
+        Answer("timeout", V.RETRYABLE, raises=httpx.ReadTimeout, on_card="hangs"),
+        Answer("invalid", V.PERMANENT, body={"fault_rate": 1, "fault_kind": "invalid"}, on_card="01 invalid"),
+        Answer(
+            "not authorised",
+            V.PERMANENT,
+            body={"fault_rate": 1, "fault_kind": "not_authorised"},
+            on_card="02 not authorised",
+        ),
+        Answer(
+            "hostile",
+            V.PERMANENT,
+            body={"hostile_rate": 1, "hostile_kind": "dtd"},
+            on_card="DTDs, entities and external references refused",
+        ),
+    )
+
+    def call(self, answer: Answer) -> object:
+        settings = PopulationDbSettings(base_url="http://testserver")
+        if answer.raises is not None:
+            raises = answer.raises("no answer")
+
+            def hang(_request: httpx.Request) -> httpx.Response:
+                raise raises
+
+            with PopulationDbClient(settings, http=httpx.Client(transport=httpx.MockTransport(hang))) as client:
+                return client.verify(verify_req())
+        mock = TestClient(popdb_mock(PopulationDbFaults(**answer.body)), base_url="http://testserver")
+        with mock, PopulationDbClient(settings, http=mock) as client:
+            return client.verify(verify_req())
+
+    def card(self) -> str:
+        return card_of(popdb_pkg.__doc__)
+
+    def package_kind(self) -> str:
+        return str(popdb_pkg.KIND)
+
+    def card_settings(self) -> Sequence[type[BaseSettings]]:
+        return (PopulationDbSettings,)
