@@ -173,10 +173,14 @@ def _scenario(stack: Stack, receiver: Receiver, mock_url: str, lgsp: Lgsp) -> No
         assert r.status_code == 202, r.text
         assert http.post("/v1/postal/orders", json=body | {"description": "again"}).json()["id"] == r.json()["id"]
         orders[r.json()["id"]] = (code, kind)
-        until(
-            lambda c=customer, n=code: any(
+
+        def at_vnpost(c: str = customer, n: str = code) -> bool:
+            return any(
                 o["OrderNumber"] == n and o["CustomerCode"] == c for o in mock.get("/_mock/state").json()["orders"]
-            ),
+            )
+
+        until(
+            at_vnpost,
             timeout=20,
             what=f"order {code} at VNPost",
         )
@@ -252,6 +256,6 @@ def _scenario(stack: Stack, receiver: Receiver, mock_url: str, lgsp: Lgsp) -> No
     assert lgsp.pushed > 0
     calls = mock.get("/_mock/state").json()["calls"]
     assert calls.get("lgsp tracking", 0) > 0
-    ids = list(orders)
-    assert {h["source"] for h in http.get(f"/v1/postal/orders/{ids[3]}").json()["history"]} == {"push"}
-    assert {h["source"] for h in http.get(f"/v1/postal/orders/{ids[0]}").json()["history"]} == {"poll"}
+    order_ids = list(orders)
+    assert {h["source"] for h in http.get(f"/v1/postal/orders/{order_ids[3]}").json()["history"]} == {"push"}
+    assert {h["source"] for h in http.get(f"/v1/postal/orders/{order_ids[0]}").json()["history"]} == {"poll"}

@@ -38,8 +38,7 @@ from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, require
 from hub.canonical import VN_TZ, DossierStatusChange
 from hub.db.schema import messages, postal_cursors, postal_events, postal_orders
 from hub.envelope import iso, new_id, utcnow
-from hub.ledger import Ledger, NewMessage
-from hub.ledger.reads import latest_payload
+from hub.ledger import Ledger, NewMessage, UnitOfWork
 from hub.messages import (
     DOSSIER_POSTAL_STEP,
     DOSSIER_STATUS_CHANGED,
@@ -212,7 +211,8 @@ class Postal:
     ) -> str:
         now = self.now()
         oid = new_id()
-        with self.engine.begin() as c:
+        with self.ledger.unit_of_work() as uow:
+            c = uow.connection
             other = c.execute(
                 select(postal_orders.c.id, postal_orders.c.kind, postal_orders.c.status).where(
                     postal_orders.c.dossier_code == order.order_number, postal_orders.c.kind != order.kind
@@ -230,7 +230,7 @@ class Postal:
                 payload=order.model_dump(mode="json"),
                 correlation_id=oid,
             )
-            (accepted,), _ = self.ledger.add(c, client_code, [message])
+            (accepted,) = uow.add(client_code, [message])
             c.execute(
                 insert(postal_orders).values(
                     id=oid,
@@ -252,7 +252,8 @@ class Postal:
     def cancel(self, order_id: str, client_code: str, reason: str | None = None) -> dict[str, Any] | None:
         """Ask VNPost to cancel (``CancelNotAllowed`` once picked up); None: no such order."""
         now = self.now()
-        with self.engine.begin() as c:
+        with self.ledger.unit_of_work() as uow:
+            c = uow.connection
             row = c.execute(select(postal_orders).where(postal_orders.c.id == order_id).with_for_update()).first()
             if row is None:
                 return None
@@ -272,7 +273,7 @@ class Postal:
                     payload=request.model_dump(mode="json"),
                     correlation_id=order_id,
                 )
-                (accepted,), _ = self.ledger.add(c, client_code, [message])
+                (accepted,) = uow.add(client_code, [message])
                 c.execute(
                     update(postal_orders)
                     .where(postal_orders.c.id == order_id)
@@ -290,13 +291,13 @@ class Postal:
         ordered = sorted(events, key=lambda e: (e.occurred_at, e.feed_id))
         verdicts: Counter[str] = Counter()
         try:
-            with self.engine.begin() as c:
-                changed = [(e, self._apply_in(c, e, source)) for e in ordered]
+            with self.ledger.unit_of_work() as uow:
+                changed = [(e, self._apply_in(uow, e, source)) for e in ordered]
         except (IntegrityError, OperationalError):
             for event in ordered:
                 try:
-                    with self.engine.begin() as c:
-                        verdicts[self._logged(event, self._apply_in(c, event, source), source)] += 1
+                    with self.ledger.unit_of_work() as uow:
+                        verdicts[self._logged(event, self._apply_in(uow, event, source), source)] += 1
                 except IntegrityError:  # recorded by the other one meanwhile
                     verdicts["duplicate"] += 1
             return verdicts
@@ -327,9 +328,9 @@ class Postal:
         chosen = (open_ or rows)[0]
         return c.execute(select(postal_orders).where(postal_orders.c.id == chosen.id).with_for_update()).first()
 
-    def _apply_in(self, c: Connection, e: TrackingEvent, source: str) -> tuple[str, str | None]:
+    def _apply_in(self, uow: UnitOfWork, e: TrackingEvent, source: str) -> tuple[str, str | None]:
         """In the caller's transaction: (verdict, order id); verdict ``applied*`` for a new status."""
-        now = self.now()
+        c, now = uow.connection, self.now()
         order = self._match(c, e)
         if order is None:
             return "unknown_order", None  # not ordered through the hub (another system's, same customer code)
@@ -374,12 +375,12 @@ class Postal:
         if order.item_code is None and e.item_code:
             values["item_code"] = e.item_code
         if result.status_changed:
-            values["announced_at"] = self._announce(c, order, e, current, values.get("item_code"))
+            values["announced_at"] = self._announce(uow, order, e, current, values.get("item_code"))
         c.execute(update(postal_orders).where(postal_orders.c.id == order.id).values(**values))
         return ("applied*" if result.status_changed else "applied"), order.id
 
     def _announce(
-        self, c: Connection, order: Row[Any], e: TrackingEvent, previous: ParcelState | None, item: str | None
+        self, uow: UnitOfWork, order: Row[Any], e: TrackingEvent, previous: ParcelState | None, item: str | None
     ) -> datetime:
         """The new status to the ordering client's subscribers and to the portal; returns the
         announcements' occurred_at (never earlier than the parcel's previous one)."""
@@ -409,9 +410,9 @@ class Postal:
                 payload={"subscription_id": sub, "event": event},
                 correlation_id=order.id,
             )
-            for sub in subscribed(c, order.client_id, POSTAL_STATUS_CHANGED)
+            for sub in subscribed(uow.connection, order.client_id, POSTAL_STATUS_CHANGED)
         ]
-        latest: Any = latest_payload(c, order.dossier_code, DOSSIER_STATUS_CHANGED)
+        latest: Any = uow.latest_payload(order.dossier_code, DOSSIER_STATUS_CHANGED)
         try:
             dossier = DossierStatusChange.model_validate(latest) if latest else None
         except ValidationError:  # e.g. its personal data was redacted since: the progress entry alone
@@ -441,7 +442,7 @@ class Postal:
                 correlation_id=order.id,
             )
         )
-        self.ledger.add(c, "hub", items)
+        uow.add("hub", items)
         return at
 
     # ------------------------------------------------------------------ the feed

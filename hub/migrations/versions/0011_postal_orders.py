@@ -5,22 +5,24 @@
 * postal_cursors: the feed's lastId per VNPost customer code.
 
 Revision ID: 0011
-Revises: 0009 (re-chained by the coordinator at merge time)
+Revises: 0010 (0009 on the branch; re-chained after main's 0010)
 """
+
+from typing import Any
 
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
 BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _time(name: str, nullable: bool = True) -> sa.Column:
+def _time(name: str, nullable: bool = True) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
