@@ -31,7 +31,7 @@ from hub.clients import ADMIN, Client
 from hub.settings import Settings
 
 from .models import EXAMPLE, ORDER_ID, PostalOrderDetail, PostalOrderIn, PostalOrderView, PushAnswer
-from .service import AgencyUnusable, CancelNotAllowed, OrderOpen, Postal, UnmappableUnit
+from .service import AgencyUnusable, CancelNotAllowed, OrderedByAnother, OrderOpen, Postal, UnmappableUnit
 
 router = APIRouter(tags=["postal"], route_class=HubRoute)
 log = structlog.get_logger("hub.api.postal")
@@ -72,7 +72,8 @@ def _own(o: dict[str, Any] | None, client: Client) -> dict[str, Any]:
             409,
             422,
             _403="The client is not granted `postal.order`",
-            _409="The dossier's order of the other kind is not finished (VNPost takes one order per dossier)",
+            _409="The dossier's order of the other kind is not finished (VNPost takes one order per dossier), "
+            "or another client ordered this dossier and kind",
             _422="Invalid field, an agency without VNPost configuration, or an administrative unit that "
             "cannot be mapped to VNPost's ids (`errors` names the field and the unit)",
         ),
@@ -100,6 +101,8 @@ async def order(
         ) from None
     except OrderOpen as exc:
         raise ProblemError("postal_order_open", str(exc), order_id=exc.order_id) from None
+    except OrderedByAnother:
+        raise ProblemError("conflict", "this dossier was ordered for this kind by another client system") from None
     body = _summary(placed.order, duplicate=not placed.created)
     return JSONResponse(body, status_code=202 if placed.created else 200)
 

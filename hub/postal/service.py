@@ -68,6 +68,10 @@ class OrderOpen(Exception):
         self.order_id, self.kind = order_id, kind
 
 
+class OrderedByAnother(Exception):
+    """The dossier was ordered (for this kind) by another client system: not this one's to see."""
+
+
 class CancelNotAllowed(Exception):
     def __init__(self, status: str) -> None:
         super().__init__(f"the parcel is {status}: an order can be cancelled only before it is picked up")
@@ -185,6 +189,8 @@ class Postal:
         """Record the order and its message, or return the dossier's order of this kind."""
         existing = self._find(req.dossier_code, req.kind)
         if existing is not None:
+            if existing["client_id"] != client_id:
+                raise OrderedByAnother(req.dossier_code)
             return Placed(False, existing)
         order, units = self.build(req)
         try:
@@ -193,6 +199,8 @@ class Postal:
             found = self._find(req.dossier_code, req.kind)
             if found is None:
                 raise
+            if found["client_id"] != client_id:
+                raise OrderedByAnother(req.dossier_code) from None
             return Placed(False, found)
         log.info("postal.ordered", order_id=oid, kind=req.kind, customer=order.customer_code)
         return Placed(True, self.get(oid) or {})
@@ -559,6 +567,7 @@ __all__ = [
     "AgencyUnusable",
     "CancelNotAllowed",
     "OrderOpen",
+    "OrderedByAnother",
     "Placed",
     "Postal",
     "PostalRoutes",

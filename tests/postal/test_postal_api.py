@@ -291,6 +291,10 @@ def test_bad_orders_get_clear_problems(env: Env) -> None:
     env.order(code)
     clash = env.http.post("/v1/postal/orders", json=order_body(code, "pickup"))
     assert problem(clash, 409)["type"].endswith("postal_order_open")
+    # another client's order of the dossier is not this one's to see
+    other = create_client(env.hub.engine, "OTHER", "another one-stop system", ["postal.order"])
+    theirs = env.http.post("/v1/postal/orders", json=order_body(code), headers={"X-API-Key": other})
+    assert problem(theirs, 409)["type"].endswith("conflict") and "id" not in theirs.json()
 
 
 def test_the_status_change_of_a_dossier_goes_with_its_postal_steps(env: Env) -> None:
