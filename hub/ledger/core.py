@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.db.bulk import bulk_update
 from hub.db.schema import attempts, idempotency_keys, messages, outbox
 from hub.envelope import new_id, to_outgoing, utcnow
+from hub.evidence import facts as evidence
 from hub.ledger.model import (
     ABANDONED,
     APPLIED,
@@ -208,6 +209,7 @@ class Ledger:
         if not new_rows:
             return results, []
         c.execute(insert(messages), new_rows)
+        evidence.of(c).on_accept(c, source, new_rows)
         returned = c.execute(
             insert(outbox).returning(outbox.c.id, outbox.c.message_id, sort_by_parameter_order=True),
             self._outbox_rows([(r["id"], r["type"]) for r in new_rows], now, defer),
@@ -384,6 +386,7 @@ class Ledger:
             now_is = {r.id: (r.state, r.attempts) for r in c.execute(found)}
             how = {v.message_id: standing(v, *now_is.get(v.message_id, ("dead", -1))) for v in verdicts}
             applied = [v for v in verdicts if how[v.message_id] in (APPLIED, RECORDED_FACT)]
+            evidence.of(c).on_record(c, claims, outcomes, {v.message_id: v.state for v in applied}, now)
             self._finish_attempts(
                 c, [attempt_row(cl, oc, how[cl.item.message_id], now) for cl, oc in zip(claims, outcomes, strict=True)]
             )
@@ -430,8 +433,8 @@ class Ledger:
             self._enqueue(c, [(p.id, p.type) for p in release])
 
     # ------------------------------------------------------------ operator
-    def replay(self, message_id: str) -> str:
-        """Queue a dead message again with a fresh retry budget."""
+    def replay(self, message_id: str, actor: str = "operator:unknown") -> str:
+        """Queue a dead message again with a fresh retry budget (``actor`` goes to the evidence log)."""
         now = self.now()
         with self.engine.begin() as c:
             self._lock_message_key(c, message_id)
@@ -448,6 +451,7 @@ class Ledger:
                 .values(state="queued", budget_attempts=row.attempts, budget_since=now, updated_at=now)
             )
             self._enqueue(c, [(row.id, row.type)])
+            evidence.of(c).stage(c, [evidence.of(c).operator(actor, "message.replay", f"message:{row.id}", "queued")])
         return "queued"
 
     def _lock_message_key(self, c: Connection, message_id: str) -> None:
