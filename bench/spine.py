@@ -150,11 +150,10 @@ def evidence_off_throughput(args: Any) -> int:
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, False))
         stack.start(workers=args.workers)
-        stack.wait_ready(
-            consumers=args.workers * int(stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency)
-        )
         engine = make_engine(db_url)
         try:
+            per_process = int(stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency)
+            stack.wait_ready(consumers=args.workers * per_process, timeout=120)
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
             return delivered_per_s(stack, engine, key, workload(args.n), args, 0)[1]
         finally:
@@ -200,7 +199,7 @@ def main() -> None:
         stack.start(workers=args.workers)  # stops what it started if it fails
         per_process = stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency
         consumers = args.workers * int(per_process)
-        stack.wait_ready(consumers=consumers)  # no start-up in the figures
+        stack.wait_ready(consumers=consumers, timeout=120)  # no start-up in the figures
         engine = make_engine(db_url)
         try:
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
