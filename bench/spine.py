@@ -145,8 +145,8 @@ def latency_split(engine: Any, since_id: str) -> dict[str, float]:
     }
 
 
-def evidence_off_throughput(args: Any) -> int:
-    """(d): delivered/s of phase (b) in a stack of its own with the evidence log off."""
+def evidence_off_throughput(args: Any) -> tuple[int, dict[str, float]]:
+    """(d): delivered/s of phase (b) in a stack of its own with the evidence log off, and its CPU per message."""
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, False))
         stack.start(workers=args.workers)
@@ -155,7 +155,10 @@ def evidence_off_throughput(args: Any) -> int:
             per_process = int(stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency)
             stack.wait_ready(consumers=args.workers * per_process, timeout=120)
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
-            return delivered_per_s(stack, engine, key, workload(args.n), args, 0)[1]
+            pids = {name: proc.pid for name, proc in stack.procs.items()}
+            before = cpu.snapshot(pids)
+            rate = delivered_per_s(stack, engine, key, workload(args.n), args, 0)[1]
+            return rate, cpu.per_message_ms(before, cpu.snapshot(pids), args.n)
         finally:
             stack.stop()
             engine.dispose()
@@ -192,7 +195,7 @@ def main() -> None:
     figures: dict[str, Any] = {"n": args.n, "workers": args.workers, "batch": args.batch, "cpus": os.cpu_count()}
     figures["evidence"] = args.evidence
     if args.evidence == "both":
-        figures["delivered_per_s_evidence_off"] = evidence_off_throughput(args)
+        figures["delivered_per_s_evidence_off"], cpu_off = evidence_off_throughput(args)
         cpu.settle()
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, args.evidence != "off"))
@@ -216,6 +219,8 @@ def main() -> None:
                 figures["evidence_on_to_off"] = round(
                     figures["delivered_per_s"] / figures["delivered_per_s_evidence_off"], 3
                 )
+                for role in ("total", "relay", "postgres", "api", "machine busy %"):  # CPU ms per message
+                    figures[f"cpu_{role}_evidence_off_to_on"] = f"{cpu_off.get(role, 0.0)} -> {cpu_ms.get(role, 0.0)}"
 
             # (b'): the same with a remote partner
             if args.portal_latency_ms:

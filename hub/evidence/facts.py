@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine
 from hub.evidence.keyring import Keyring
 from hub.evidence.model import Fact
 from hub.evidence.store import DEFAULT_CHAINS, pg_params, record_many
+from hub.ports import OutcomeKind
 
 if TYPE_CHECKING:
     from hub.ledger.model import Claim
@@ -138,14 +139,16 @@ class EvidenceLog:
             item = cl.item
             mid = item.message_id
             subject, actor = f"message:{mid}", f"worker:{cl.worker or 'unknown'}"[:100]
-            digests = {"payload": self.keyring.json(dict(item.payload))}
+            # what was sent (else the payload it came from: message.accepted holds the same digest)
             if oc.request is not None:
-                digests["request"] = self.digest(oc.request)
+                digests = {"request": self.digest(oc.request)}
+            else:
+                digests = {"payload": self.keyring.json(dict(item.payload))}
             if oc.answer is not None:
                 digests["answer"] = self.digest(oc.answer)
             elif oc.response:
                 digests["answer"] = self.digest(oc.response)
-            if oc.detail:
+            if oc.detail and oc.kind is not OutcomeKind.DELIVERED:  # why it failed (a partner's text maybe)
                 digests["detail"] = self.digest(oc.detail)
             details: dict[str, Any] = {"attempt": item.attempt, "outcome": oc.kind.value, "in_doubt": oc.in_doubt}
             out.append(("", Fact("delivery.attempt", subject, actor, digests, details, at=at)))
