@@ -45,14 +45,16 @@ if TYPE_CHECKING:
 FINAL_KINDS = {"delivered": "message.delivered", "dead": "message.dead"}
 
 # The PostgreSQL form: facts ride in the statement that makes the change, each with a gate: ''
-# (always) or a message id (only if that id is among the rows of ``{source}``: the messages the
-# statement inserted or whose outcome it applied). ``{p}`` is the parameter style's prefix.
+# (always), ``+<message id>`` (only if that id is among the rows of ``{source}``: the messages the
+# statement inserted or whose outcome it applied) or ``-<message id>`` (only if it is not).
+# ``{p}`` is the parameter style's prefix.
 _GATED = (
     "INSERT INTO evidence_staged (chain, at, kind, actor, subject, digests, details) "
     "SELECT c, a, k, ac, su, dg::json, de::json FROM unnest({p}ev_gate)b::varchar[], {p}ev_chain)b::smallint[], "
     "{p}ev_at)b::timestamptz[], {p}ev_kind)b::text[], {p}ev_actor)b::text[], {p}ev_subject)b::text[], "
     "{p}ev_digests)b::text[], {p}ev_details)b::text[]) AS u(g, c, a, k, ac, su, dg, de) "
-    "WHERE u.g = '' OR u.g IN (SELECT id FROM {source})"
+    "WHERE u.g = '' OR (left(u.g, 1) = '+' AND substr(u.g, 2) IN (SELECT id FROM {source})) "
+    "OR (left(u.g, 1) = '-' AND substr(u.g, 2) NOT IN (SELECT id FROM {source}))"
 )
 
 
@@ -103,7 +105,7 @@ class EvidenceLog:
         """The ledger's record seam (portable path): the attempts, and the outcomes it applied."""
         if self.enabled:
             gated = self.outcomes(claims, outcomes, applied, at)
-            record_many(c, [f for gate, f in gated if not gate or gate in applied], chains=self.chains)
+            record_many(c, [f for gate, f in gated if passes(gate, applied)], chains=self.chains)
 
     def digest(self, value: Any) -> str:
         """A keyed digest of a JSON value, or of bytes / text as sent or received."""
@@ -131,9 +133,12 @@ class EvidenceLog:
     def outcomes(
         self, claims: Sequence[Claim], outcomes: Sequence[Outcome], states: Mapping[str, str], at: datetime
     ) -> list[tuple[str, Fact]]:
-        """(gate, fact): ``delivery.attempt`` for every finished attempt (gate ''), and ``message.delivered``
-        / ``message.dead`` gated by the message id (only if the ledger applied that outcome). ``states``:
-        the verdicts' states (message id -> delivered | retrying | dead)."""
+        """(gate, fact), one fact per finished attempt: an attempt whose verdict ends its message is
+        ``message.delivered`` / ``message.dead`` if the ledger applies it (gate ``+id``) and a plain
+        ``delivery.attempt`` if not (superseded: gate ``-id``); any other is ``delivery.attempt``.
+        Either way it holds the attempt's digests (request, answer) and details. ``states``: the
+        verdicts' states (message id -> delivered | retrying | dead). One fact, not two, per attempt
+        that delivers: the spine's cost (``docs/performance.md``)."""
         out: list[tuple[str, Fact]] = []
         for cl, oc in zip(claims, outcomes, strict=True):
             item = cl.item
@@ -151,15 +156,16 @@ class EvidenceLog:
             if oc.detail and oc.kind is not OutcomeKind.DELIVERED:  # why it failed (a partner's text maybe)
                 digests["detail"] = self.digest(oc.detail)
             details: dict[str, Any] = {"attempt": item.attempt, "outcome": oc.kind.value, "in_doubt": oc.in_doubt}
-            out.append(("", Fact("delivery.attempt", subject, actor, digests, details, at=at)))
+            attempt = Fact("delivery.attempt", subject, actor, digests, details, at=at)
             kind = FINAL_KINDS.get(states.get(mid, ""))
-            if kind is not None:
-                final: dict[str, str] = {}
-                if kind == "message.delivered" and oc.partner_ref:
-                    final["partner_ref"] = self.digest(oc.partner_ref)
-                if kind == "message.dead" and oc.detail:
-                    final["reason"] = self.digest(oc.detail)
-                out.append((mid, Fact(kind, subject, actor, final, {"attempt": item.attempt}, at=at)))
+            if kind is None:
+                out.append(("", attempt))
+                continue
+            final = dict(digests)
+            if kind == "message.delivered" and oc.partner_ref:
+                final["partner_ref"] = self.digest(oc.partner_ref)
+            out.append((f"+{mid}", Fact(kind, subject, actor, final, details, at=at)))
+            out.append((f"-{mid}", attempt))
         return out
 
     # ---------------------------------------------------------------- everyone else
@@ -178,6 +184,11 @@ class EvidenceLog:
         digests = {k: self.digest(v) for k, v in (texts or {}).items() if v}
         body = {"action": action, "outcome": outcome} | details
         return Fact("operator.action", subject[:200], actor[:100], digests, body, at=at)
+
+
+def passes(gate: str, applied: Mapping[str, Any]) -> bool:
+    """The gate of :data:`_GATED`, in Python (the portable path)."""
+    return not gate or (gate[1:] in applied) == (gate[0] == "+")
 
 
 _LOGS: weakref.WeakKeyDictionary[Engine, EvidenceLog] = weakref.WeakKeyDictionary()

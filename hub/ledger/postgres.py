@@ -187,7 +187,7 @@ class PgLedger(Ledger):
             log = evidence.of(self.engine)
             if log.enabled:
                 params |= evidence.gated_arrays(
-                    [(r["id"], f) for r, f in zip(rows, log.accepted(source, rows), strict=True)], log.chains
+                    [("+" + r["id"], f) for r, f in zip(rows, log.accepted(source, rows), strict=True)], log.chains
                 )
             cur.execute(_ACCEPT_EV if log.enabled else _ACCEPT, params)
             outboxed = {message_id: outbox_id for outbox_id, message_id in cur.fetchall()}
