@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
+from hub.canonical import DossierStatusChange
 from hub.db.schema import evidence_staged
 from hub.evidence import facts
 from hub.evidence.keyring import Keyring
@@ -33,15 +34,9 @@ def ledger(engine: Engine, clock: Clock) -> Iterator[Ledger]:
     ledger.close()
 
 
-def accept(ledger: Ledger, *items: object) -> list[Accepted]:
-    got: list[Accepted] = []
-
-    def respond(results: list[Accepted]) -> tuple[int, dict[str, object]]:
-        got.extend(results)
-        return 202, {}
-
-    ledger.accept("ONEGATE", [new_message(m) for m in items], respond)  # type: ignore[arg-type]
-    return got
+def accept(ledger: Ledger, *items: DossierStatusChange) -> list[Accepted]:
+    accepted, _ = ledger.accept("ONEGATE", [new_message(m) for m in items])
+    return accepted
 
 
 def staged(engine: Engine) -> list[tuple[str, str, str]]:
