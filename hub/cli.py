@@ -354,11 +354,12 @@ def messages_show(message_id: str) -> None:
 def messages_replay(message_id: str) -> None:
     """Queue a dead message again, with a fresh retry budget."""
     from hub.bootstrap import open_database
+    from hub.cli_clients import _actor
     from hub.ledger import NotFound, NotReplayable
 
     hub = open_database(_settings())
     try:
-        hub.ledger.replay(message_id)
+        hub.ledger.replay(message_id, _actor())
     except (NotFound, NotReplayable) as exc:
         typer.echo(f"cannot replay: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -158,6 +158,10 @@ class Settings(BaseSettings):
         description="Ed25519 private key that seals the evidence log and signs its archives: 32 bytes as hex or "
         "base64, or a PKCS#8 PEM (`lgsp evidence keygen`). The default is for development only.",
     )
+    evidence_enabled: bool = Field(
+        default=True,
+        description="Record the evidence log (hub/evidence/). Off only to measure what it costs (bench/spine.py).",
+    )
     evidence_chains: int = Field(default=4, ge=1, le=64, description="Parallel evidence chains (shard of subject).")
     evidence_batch: int = Field(default=5000, ge=1, description="Staged facts the chainer links per transaction.")
     evidence_interval: float = Field(default=1.0, gt=0, description="Seconds between the chainer's runs.")

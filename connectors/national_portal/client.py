@@ -388,7 +388,8 @@ class NationalPortalConnector:
         message = scrub(answer.get("message")) or None
         for w in chunk:
             detail = f"DongBoHoSoMC ({'update' if w.is_updating else 'insert'}) + CapNhatTienDoHoSoMC"
-            w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message)
+            sent = {"DongBoHoSoMC": w.hoso, "isUpdating": w.is_updating, "CapNhatTienDoHoSoMC": w.progress}
+            w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message, request=sent, answer=answer)
 
 
 if TYPE_CHECKING:  # the connector satisfies the hub's port
