@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hub.cli_clients import clients_app
+from hub.cli_ops import partners_app
 from hub.console.cli import dev_operator, operators_app
 from hub.evidence.cli import app as evidence_app
 from hub.reports_cli import reports as reports_command
@@ -28,6 +29,7 @@ mock_app = typer.Typer(help="Mock partners (protocol-faithful, with fault inject
 schemas_app = typer.Typer(help="JSON Schema of the canonical messages (schemas/).", no_args_is_help=True)
 for sub, name in (
     (clients_app, "clients"),  # hub/cli_clients.py
+    (partners_app, "partners"),  # hub/cli_ops.py
     (messages_app, "messages"),
     (db_app, "db"),
     (mock_app, "mock"),

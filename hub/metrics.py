@@ -29,3 +29,12 @@ PAYMENT_SETTLEMENTS = Counter(
 CALLBACKS_REFUSED = Counter(
     "lgsp_callbacks_refused_total", "Partner callbacks refused before any change", ["profile", "reason"]
 )
+CIRCUIT_STATES = ("closed", "half_open", "open")
+CIRCUIT_STATE = Gauge(
+    "lgsp_circuit_state", "The connector's circuit breaker: 0 closed, 1 half open, 2 open", ["connector"]
+)
+HELD_SKIPPED = Counter(
+    "lgsp_held_deliveries_total",
+    "Deliveries a worker left waiting in the ledger because an operator holds the partner",
+    ["connector"],
+)

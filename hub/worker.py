@@ -28,6 +28,7 @@ import structlog
 from hub import metrics
 from hub.lease import LeaseKeeper
 from hub.ledger import DATABASE_ERRORS, Ledger
+from hub.ledger.holds import PartnerHolds, record_circuit
 from hub.ports import NOT_ATTEMPTED, Connector, Delivery, DeliveryItem, Disposition, Outcome, OutcomeKind, Transport
 from hub.resilience import CallBreaker
 
@@ -91,6 +92,8 @@ class Worker:
         self.own_keeper = keeper is None
         self.keeper = keeper or LeaseKeeper(ledger, lease_margin)
         self.keeper.check(connector.name, self.policy.timeout)
+        self.holds = PartnerHolds(ledger)
+        self._circuit: str | None = None  # the last state written to partner_circuits (None: none yet)
         self._stop = threading.Event()
 
     def handle(self, batch: Sequence[Delivery]) -> list[Disposition]:
@@ -104,6 +107,12 @@ class Worker:
                 out[i] = Disposition.REJECT
         claimed_at = self.keeper.clock()  # before the claim is sent: the lease starts no earlier
         try:
+            if usable and self.holds.is_held(self.connector.name):
+                # held by an operator: claim nothing, count nothing; the ledger keeps the messages
+                # queued and the resume queues them again (hub/ledger/holds.py)
+                log.info("worker.partner_held", connector=self.connector.name, waiting=len(usable))
+                metrics.HELD_SKIPPED.labels(self.connector.name).inc(len(usable))
+                return out
             claims, unknown = self.ledger.claim([d.message_id for _, d in usable], self.connector.name, self.name)
         except DATABASE_ERRORS as exc:
             log.warning("worker.claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
@@ -122,7 +131,7 @@ class Worker:
             outcomes = self._deliver(items)
         metrics.DELIVERY_SECONDS.labels(self.connector.name).observe(time.perf_counter() - started)
         self.breaker.observe(outcomes)
-        metrics.CIRCUIT_OPEN.labels(self.connector.name).set(1 if self.breaker.state == "open" else 0)
+        self._circuit_changed()
         try:
             states = self.ledger.record(claims, outcomes, self.policy, self.connector.name)
         except DATABASE_ERRORS as exc:
@@ -145,6 +154,18 @@ class Worker:
                     detail=o.detail[:300],
                 )
         return out
+
+    def _circuit_changed(self) -> None:
+        state = self.breaker.state
+        metrics.CIRCUIT_OPEN.labels(self.connector.name).set(1 if state == "open" else 0)
+        metrics.CIRCUIT_STATE.labels(self.connector.name).set(metrics.CIRCUIT_STATES.index(state))
+        if state == self._circuit:
+            return
+        try:
+            record_circuit(self.ledger, self.connector.name, state, self.name)
+            self._circuit = state
+        except DATABASE_ERRORS as exc:  # shown late on the Partners page; tried again at the next batch
+            log.warning("worker.circuit_not_recorded", error=type(exc).__name__)
 
     def _deliver(self, items: list[DeliveryItem]) -> list[Outcome]:
         """The connector's outcomes; nothing at all is called if the lease is already too short."""

@@ -399,3 +399,25 @@ job_cursors = Table(
     Column("cursor", String(100), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# ---- Partners an operator holds (hub/ledger/holds.py, migration 0013): while a connector has a row
+# here its workers claim nothing (the messages wait in the ledger, no attempt is counted); resume
+# deletes the row and queues its waiting messages again in order.
+partner_holds = Table(
+    "partner_holds",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("held_at", UTCDateTime(), nullable=False),
+    Column("held_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+# The last circuit-breaker change any worker saw per connector (written on a change only), for
+# the console's Partners page: the breakers live in the workers' processes.
+partner_circuits = Table(
+    "partner_circuits",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),  # closed | open | half_open
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Column("worker", String(100), nullable=False),
+)

@@ -24,6 +24,7 @@ ENUMS = {
     "series": queries.SERIES,
     "action": audit.ACTIONS,
     "role": ("viewer", "operator", "admin"),
+    "circuit": ("closed", "half_open", "open", "unknown"),
     "lang": LANGUAGES,
     "status": tuple(str(n) for n in DOSSIER_STATUS_LABELS),
     "payment": ("opening", "pending", "in_doubt", "refused", "paid", "failed", "not_opened"),

@@ -1,0 +1,81 @@
+"""`lgsp partners list|hold|resume`: an operator's actions from the command line, the same as the
+console's and the admin API's (``hub.console.operations``). Each is audited as ``cli:<user>``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from hub.console.operations import Actor
+    from hub.services import Hub
+
+partners_app = typer.Typer(help="Partners: health, hold and resume deliveries.", no_args_is_help=True)
+T = TypeVar("T")
+ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why (3 to 500 characters; written to the audit)")]
+
+
+@contextmanager
+def _hub() -> Iterator[Hub]:
+    from hub.bootstrap import bootstrap
+    from hub.cli import _settings
+    from hub.transports.inprocess import InProcessTransport
+
+    hub = bootstrap(_settings(), transport=InProcessTransport())  # no broker needed: only the ledger is used
+    try:
+        yield hub
+    finally:
+        hub.close()
+
+
+def _actor() -> Actor:
+    from hub.cli_clients import _actor as user
+    from hub.console.operations import Actor
+
+    return Actor(user())
+
+
+def _refusable(fn: Callable[[], T]) -> T:
+    from hub.console.operations import ActionRefused
+
+    try:
+        return fn()
+    except ActionRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@partners_app.command("list")
+def partners_list() -> None:
+    """Each partner's hold, circuit state, backlog and last success (one JSON line each)."""
+    from hub.console import operations
+
+    with _hub() as hub:
+        for p in operations.partners(hub.ledger, list(hub.routing.names)):
+            typer.echo(json.dumps(operations.as_dict(p), ensure_ascii=False))
+
+
+@partners_app.command("hold")
+def partners_hold(connector: str, reason: ReasonOption) -> None:
+    """Hold a partner: its deliveries pause (nothing is lost, no attempt is counted)."""
+    from hub.console import operations
+
+    with _hub() as hub:
+        names, actor = list(hub.routing.names), _actor()
+        held = _refusable(lambda: operations.hold(hub.ledger, names, connector, actor, reason))
+    typer.echo(f"{connector} held since {held.held_at.isoformat()} by {held.held_by}")
+
+
+@partners_app.command("resume")
+def partners_resume(connector: str, reason: ReasonOption) -> None:
+    """Resume a held partner: its waiting messages are queued again, oldest change first."""
+    from hub.console import operations
+
+    with _hub() as hub:
+        names, actor = list(hub.routing.names), _actor()
+        n = _refusable(lambda: operations.resume(hub.ledger, names, connector, actor, reason))
+    typer.echo(f"{connector} resumed: {n} waiting messages queued again")

@@ -1,0 +1,57 @@
+"""The console's action pages: Partners (health, hold and resume). Each action goes through
+``operations.py``, which the admin API and the CLI use too, and is audited there."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from starlette.concurrency import run_in_threadpool
+
+from hub.console import operations
+from hub.console.operations import ActionRefused, Actor
+from hub.console.web import Ctx, allowed, context, form, redirect, refused, render
+from hub.envelope import utcnow
+
+router = APIRouter(include_in_schema=False)
+
+
+def actor(ctx: Ctx) -> Actor:
+    return Actor(ctx.actor(), ctx.remote_addr)
+
+
+@router.get("/partners")
+async def partners_page(ctx: Ctx = Depends(context)) -> Response:
+    if (no := allowed(ctx, "viewer")) is not None:
+        return no
+    return await _partners(ctx)
+
+
+async def _partners(ctx: Ctx, status: int = 200, error: str = "") -> Response:
+    found = await run_in_threadpool(operations.partners, ctx.console.hub.ledger, ctx.console.connectors)
+    done = ctx.request.query_params.get("done", "")
+    connector = ctx.request.query_params.get("connector", "")
+    n = ctx.request.query_params.get("n", "0")
+    notice = ""
+    if done in ("hold", "resume") and connector in ctx.console.connectors:
+        notice = ctx.t(f"partners.done.{done}", connector=connector, n=n if n.isdigit() else "0")
+    return render(ctx, "partners.html", status, partners=found, now=utcnow(), notice=notice, error=error)
+
+
+@router.post("/partners/{connector}/{do}")
+async def hold_or_resume(connector: str, do: str, ctx: Ctx = Depends(context)) -> Response:
+    data = await form(ctx)
+    if data is None:
+        return refused(ctx)
+    if (no := allowed(ctx, "operator")) is not None:
+        return no
+    if do not in ("hold", "resume"):
+        return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("error.notfound.title"))
+    ledger, names = ctx.console.hub.ledger, ctx.console.connectors
+    try:
+        if do == "hold":
+            await run_in_threadpool(operations.hold, ledger, names, connector, actor(ctx), data.get("reason"))
+            n = 0
+        else:
+            n = await run_in_threadpool(operations.resume, ledger, names, connector, actor(ctx), data.get("reason"))
+    except ActionRefused as exc:
+        return await _partners(ctx, 422, str(exc))
+    return redirect(ctx, f"/partners?done={do}&connector={connector}&n={n}")
