@@ -365,6 +365,18 @@ def messages_replay(message_id: str) -> None:
     typer.echo(f"{message_id} queued")
 
 
+@messages_app.command("edit-replay")
+def messages_edit_replay(
+    message_id: str,
+    payload_file: Annotated[Path, typer.Option(help="The corrected payload (JSON), checked against its type's schema")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (3 to 500 characters; written to the audit)")],
+) -> None:
+    """Replay a dead message with a corrected payload: a new message, linked to the original (kept)."""
+    from hub.cli_ops import edit_replay
+
+    edit_replay(message_id, payload_file, reason)
+
+
 @citizens_app.command("audit")
 def citizens_audit(
     client: Annotated[str | None, typer.Option(help="Client system code")] = None,

@@ -1,11 +1,13 @@
-"""`lgsp partners list|hold|resume`: an operator's actions from the command line, the same as the
-console's and the admin API's (``hub.console.operations``). Each is audited as ``cli:<user>``."""
+"""`lgsp partners list|hold|resume`, `lgsp messages edit-replay`: an operator's actions from the
+command line, the same as the console's and the admin API's (``hub.console.operations``). Each is
+audited as ``cli:<user>``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -79,3 +81,23 @@ def partners_resume(connector: str, reason: ReasonOption) -> None:
         names, actor = list(hub.routing.names), _actor()
         n = _refusable(lambda: operations.resume(hub.ledger, names, connector, actor, reason))
     typer.echo(f"{connector} resumed: {n} waiting messages queued again")
+
+
+def edit_replay(message_id: str, payload_file: Path, reason: str) -> None:
+    """``lgsp messages edit-replay``: replay a dead message with the payload in a JSON file."""
+    from hub.console import operations
+    from hub.ledger import NotFound
+    from hub.ledger.edits import InvalidPayload
+
+    text = payload_file.read_text(encoding="utf-8")
+    with _hub() as hub:
+        try:
+            new = _refusable(lambda: operations.edit_replay(hub.ledger, message_id, text, _actor(), reason))
+        except InvalidPayload as exc:
+            for p in exc.problems:
+                typer.echo(f"invalid: {p.field}: {p.message}", err=True)
+            raise typer.Exit(2) from None
+        except NotFound:
+            typer.echo(f"no message {message_id}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"{message_id} replayed, corrected, queued as {new}")

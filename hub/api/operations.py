@@ -1,5 +1,5 @@
 """Operator actions for admin clients (grant ``admin``), the same as the console's and the CLI's
-(``hub.console.operations``): partners' health, hold and resume. Every call is audited with
+(``hub.console.operations``): partners' health, hold and resume; edit and replay. Every call is audited with
 ``client:<code>`` as who."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from hub.api.problems import ProblemError
 from hub.clients import ADMIN, Client
 from hub.console import operations
 from hub.console.operations import ActionRefused, Actor
-from hub.ledger import Ledger
+from hub.ledger import Ledger, NotFound
+from hub.ledger.edits import InvalidPayload
 from hub.services import Hub
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=HubRoute)
@@ -48,6 +49,18 @@ class PartnerView(BaseModel):
 class Resumed(BaseModel):
     connector: str
     queued: int = Field(description="Waiting messages queued again, oldest change first")
+
+
+class EditReplay(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    payload: dict[str, Any] = Field(description="The corrected payload: validated against the type's canonical schema.")
+    reason: str = Field(min_length=3, max_length=500, description="Why (written to the audit).")
+
+
+class EditReplayed(BaseModel):
+    id: str = Field(description="The new message's id")
+    replay_of: str = Field(description="The dead message it was made from (kept as it was)")
+    state: str = Field(description="The new message's state (queued)")
 
 
 def _admin(client: Client = Depends(get_client)) -> Client:
@@ -126,3 +139,41 @@ async def resume(
     except ActionRefused as exc:
         raise refused(exc) from None
     return {"connector": connector, "queued": n}
+
+
+@router.post(
+    "/messages/{message_id}/edit-replay",
+    status_code=202,
+    summary="Replay a dead message with a corrected payload (a new message linked to the original)",
+    response_model=EditReplayed,
+    responses=errors(
+        403,
+        404,
+        409,
+        422,
+        _403=_403,
+        _404="No such message",
+        _409="The message is not dead",
+        _422="The payload does not fit its type's canonical schema (errors name each field)",
+    ),
+)
+async def edit_replay(
+    request: Request,
+    body: EditReplay,
+    message_id: str = Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$"),
+    ledger: Ledger = Depends(get_ledger),
+    client: Client = Depends(_admin),
+) -> dict[str, Any]:
+    actor = _actor(request, client)
+    try:
+        new = await run_in_threadpool(operations.edit_replay, ledger, message_id, body.payload, actor, body.reason)
+    except InvalidPayload as exc:
+        errs = [{"field": f"payload.{p.field}", "rule": "schema", "message": p.message} for p in exc.problems]
+        raise ProblemError(
+            "validation_failed", "the payload does not fit its type's canonical schema", errors=errs
+        ) from None
+    except ActionRefused as exc:
+        raise refused(exc) from None
+    except NotFound:
+        raise ProblemError("not_found", f"no message {message_id}") from None
+    return {"id": new, "replay_of": message_id, "state": "queued"}

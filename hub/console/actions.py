@@ -1,4 +1,4 @@
-"""The console's action pages: Partners (health, hold and resume). Each action goes through
+"""The console's action pages: Partners (health, hold and resume), edit and replay. Each action goes through
 ``operations.py``, which the admin API and the CLI use too, and is audited there."""
 
 from __future__ import annotations
@@ -6,10 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
-from hub.console import operations
+from hub.console import operations, queries
 from hub.console.operations import ActionRefused, Actor
+from hub.console.pages import MESSAGE_ID
 from hub.console.web import Ctx, allowed, context, form, redirect, refused, render
 from hub.envelope import utcnow
+from hub.ledger import NotFound
+from hub.ledger.edits import InvalidPayload
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,3 +58,32 @@ async def hold_or_resume(connector: str, do: str, ctx: Ctx = Depends(context)) -
     except ActionRefused as exc:
         return await _partners(ctx, 422, str(exc))
     return redirect(ctx, f"/partners?done={do}&connector={connector}&n={n}")
+
+
+@router.post("/messages/{message_id}/edit-replay")
+async def edit_replay(message_id: str, ctx: Ctx = Depends(context)) -> Response:
+    data = await form(ctx)
+    if data is None:
+        return refused(ctx)
+    if (no := allowed(ctx, "operator")) is not None:
+        return no
+    msg = await run_in_threadpool(queries.message, ctx.engine, message_id) if MESSAGE_ID.match(message_id) else None
+    if msg is None:
+        return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("message.notfound"))
+    text, reason = data.get("payload", ""), data.get("reason", "")
+
+    def again(**errors: object) -> Response:
+        return render(ctx, "message.html", 422, msg=msg, notice="", edit_text=text, edit_reason=reason, **errors)
+
+    ledger = ctx.console.hub.ledger
+    try:
+        new = await run_in_threadpool(operations.edit_replay, ledger, message_id, text, actor(ctx), reason)
+    except InvalidPayload as exc:
+        return again(edit_errors=exc.problems)
+    except ActionRefused as exc:
+        if exc.field == "reason":
+            return again(edit_reason_error=ctx.t("replay.reason.rule", n=operations.MAX_REASON))
+        return render(ctx, "message.html", 409, msg=msg, notice="not_replayable")
+    except NotFound:
+        return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("message.notfound"))
+    return redirect(ctx, f"/messages/{new}?notice=edited")

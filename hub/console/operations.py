@@ -1,9 +1,10 @@
 """What an operator does to the hub, the same from the console, the admin API and the CLI:
-hold and resume a partner (and see its health). Every call is written to the audit with who,
-what, why and what came of it."""
+hold and resume a partner (and see its health), edit and replay a dead message. Every call is
+written to the audit with who, what, why and what came of it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +15,10 @@ from sqlalchemy import func, select
 from hub.console import audit
 from hub.console.queries import BACKLOG, DELIVERED, FAILING
 from hub.db.schema import messages
-from hub.ledger import Ledger
+from hub.ledger import Ledger, NotFound, NotReplayable
+from hub.ledger.edits import FieldProblem, InvalidPayload, replay_edited, restore_masked
 from hub.ledger.holds import Hold, NotHeld, PartnerHolds, circuits
+from hub.trace import masked_payload
 
 MIN_REASON, MAX_REASON = 3, 500
 m = messages.c
@@ -148,3 +151,53 @@ def as_dict(h: PartnerHealth) -> dict[str, Any]:
         "dead": h.dead,
         "last_success": h.last_success.isoformat() if h.last_success else None,
     }
+
+
+# ------------------------------------------------------------------ edit and replay
+def payload_of(text: str) -> Any:
+    """The JSON an operator submitted, or ``InvalidPayload`` saying where it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidPayload(
+            [FieldProblem("(payload)", f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]
+        ) from None
+
+
+def edit_replay(ledger: Ledger, message_id: str, submitted: Any, actor: Actor, reason: str | None) -> str:
+    """Validate the corrected payload against its type's canonical model, then queue a new message
+    made from the dead one (kept as it was) and linked to it. Values left as the console showed
+    them (masked personal data) keep their original value. Returns the new message's id.
+    Raises ``ActionRefused`` (reason, state), ``InvalidPayload`` (per field), ``NotFound``."""
+    action = "message.edit_replay"
+    try:
+        why = reason_of(reason)
+        if isinstance(submitted, str):  # the console's text area
+            submitted = payload_of(submitted)
+        with ledger.engine.connect() as c:
+            original = c.execute(select(m.payload).where(m.id == message_id)).scalar()
+        if original is None:
+            raise NotFound(message_id)
+        payload = restore_masked(submitted, masked_payload(original), original)
+        changed = sorted(
+            k
+            for k in set(original) | set(payload if isinstance(payload, dict) else {})
+            if not isinstance(payload, dict) or payload.get(k) != original.get(k)
+        )
+        new = replay_edited(ledger, message_id, payload, actor.name, why)
+    except ActionRefused as exc:
+        _audit(ledger, actor, action, "refused", message_id, reason, str(exc))
+        raise
+    except InvalidPayload as exc:
+        fields = ", ".join(p.field for p in exc.problems)[:1000]
+        _audit(ledger, actor, action, "refused", message_id, reason, f"invalid payload: {fields}")
+        raise
+    except NotReplayable as exc:
+        _audit(ledger, actor, action, "refused", message_id, reason, str(exc))
+        raise ActionRefused("state", str(exc)) from None
+    except NotFound:
+        _audit(ledger, actor, action, "refused", message_id, reason, "no such message")
+        raise
+    detail = f"replayed as {new}; fields changed: {', '.join(changed) or 'none'}"
+    _audit(ledger, actor, action, "ok", message_id, why, detail)
+    return new

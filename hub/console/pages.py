@@ -119,7 +119,9 @@ async def message(message_id: str, ctx: Ctx = Depends(context)) -> Response:
     if msg is None:
         return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("message.notfound"))
     notice = ctx.request.query_params.get("notice", "")
-    return render(ctx, "message.html", msg=msg, notice=notice if notice in ("replayed", "not_replayable") else "")
+    return render(
+        ctx, "message.html", msg=msg, notice=notice if notice in ("replayed", "not_replayable", "edited") else ""
+    )
 
 
 @router.post("/messages/{message_id}/replay")

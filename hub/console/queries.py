@@ -20,7 +20,16 @@ from sqlalchemy.sql import Select
 from ulid import ULID
 
 from hub.console.failures import ErrorClass, classify
-from hub.db.schema import CONSOLE_ERROR, CONSOLE_GUARD, attempts, messages, operator_actions, payment_events, payments
+from hub.db.schema import (
+    CONSOLE_ERROR,
+    CONSOLE_GUARD,
+    attempts,
+    message_replays,
+    messages,
+    operator_actions,
+    payment_events,
+    payments,
+)
 from hub.messages import DOSSIER_STATUS_CHANGED
 from hub.trace import masked_payload
 
@@ -289,10 +298,19 @@ def message(engine: Engine, message_id: str) -> dict[str, Any] | None:
         actions = c.execute(
             select(operator_actions).where(operator_actions.c.target == message_id).order_by(operator_actions.c.id)
         ).all()
+        r = message_replays.c
+        links = c.execute(
+            select(message_replays, messages.c.state)
+            .join(messages, messages.c.id == r.replay_id)
+            .where((r.original_id == message_id) | (r.replay_id == message_id))
+            .order_by(r.at)
+        ).all()
     out = dict(row._mapping)
     out["payload"] = json.dumps(masked_payload(row.payload), ensure_ascii=False, indent=2)
     out["attempt_rows"] = [dict(a._mapping) for a in tries]
     out["actions"] = [dict(a._mapping) for a in actions]
+    out["replays"] = [dict(x._mapping) for x in links if x.original_id == message_id]  # edited copies of this one
+    out["replay_of"] = next((dict(x._mapping) for x in links if x.replay_id == message_id), None)
     out["error"] = classify(row.last_error) if row.state in ("dead", "retrying") and row.last_error else None
     return out
 

@@ -421,3 +421,38 @@ partner_circuits = Table(
     Column("changed_at", UTCDateTime(), nullable=False),
     Column("worker", String(100), nullable=False),
 )
+# An edited replay: a new message (``replay_id``) made by an operator from a dead one
+# (``original_id``, kept as it was) with a corrected payload (hub/ledger/edits.py).
+message_replays = Table(
+    "message_replays",
+    metadata,
+    Column("replay_id", String(26), primary_key=True),  # messages.id of the new message
+    Column("original_id", String(26), nullable=False),  # messages.id of the dead one
+    Column("at", UTCDateTime(), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_message_replays_original", "original_id"),
+)
+# A bulk replay (hub/console/bulk.py): what was asked, by whom, why, its progress, and one
+# outcome row per message.
+bulk_replays = Table(
+    "bulk_replays",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("selection", JSON, nullable=False),  # the filter or group it was run on
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False, default=0),
+    Column("state", String(16), nullable=False),  # running | finished | failed
+    Column("finished_at", UTCDateTime()),
+)
+bulk_replay_items = Table(
+    "bulk_replay_items",
+    metadata,
+    Column("bulk_id", String(26), primary_key=True),
+    Column("message_id", String(26), primary_key=True),
+    Column("outcome", String(16), nullable=False),  # queued | refused | invalid | error
+    Column("detail", Text),
+)

@@ -1,7 +1,9 @@
 """partner holds, circuit states, edited replays' links, bulk replays, the console's error class
 
 * partner_holds: a connector an operator holds (its workers claim nothing until it is resumed);
-* partner_circuits: the last circuit-breaker change a worker saw per connector.
+* partner_circuits: the last circuit-breaker change a worker saw per connector;
+* message_replays: an edited replay (a new message) and the dead message it was made from;
+* bulk_replays, bulk_replay_items: a bulk replay's selection, progress and per-message outcomes.
 
 Revision ID: 0013
 Revises: 0009 (re-chained by the coordinator at merge time)
@@ -32,8 +34,39 @@ def upgrade() -> None:
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("worker", sa.String(length=100), nullable=False),
     )
+    op.create_table(
+        "message_replays",
+        sa.Column("replay_id", sa.String(length=26), primary_key=True),
+        sa.Column("original_id", sa.String(length=26), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("operator", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+    )
+    op.create_index("ix_message_replays_original", "message_replays", ["original_id"])
+    op.create_table(
+        "bulk_replays",
+        sa.Column("id", sa.String(length=26), primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("operator", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("selection", sa.JSON(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_table(
+        "bulk_replay_items",
+        sa.Column("bulk_id", sa.String(length=26), primary_key=True),
+        sa.Column("message_id", sa.String(length=26), primary_key=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("bulk_replay_items")
+    op.drop_table("bulk_replays")
+    op.drop_table("message_replays")
     op.drop_table("partner_circuits")
     op.drop_table("partner_holds")
