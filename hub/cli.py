@@ -377,6 +377,28 @@ def messages_edit_replay(
     edit_replay(message_id, payload_file, reason)
 
 
+@messages_app.command("bulk-replay")
+def messages_bulk_replay(
+    connector: Annotated[str | None, typer.Option(help="Partner (connector)")] = None,
+    class_id: Annotated[
+        str | None, typer.Option(help="Error group id (the console's group URL); needs --connector")
+    ] = None,
+    type: Annotated[str | None, typer.Option(help="Message type")] = None,
+    source: Annotated[str | None, typer.Option(help="Client system code")] = None,
+    agency: Annotated[str | None, typer.Option(help="Agency code")] = None,
+    since: Annotated[str | None, typer.Option(help="Last failure at or after (ISO 8601 with zone)")] = None,
+    until: Annotated[str | None, typer.Option(help="Last failure before (ISO 8601 with zone)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only tell what would be replayed")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Why (required for the run; audited)")] = None,
+) -> None:
+    """Replay the dead messages of a filter or a group; --dry-run first tells how many, which
+    partners, and which would fail validation today (left out of the run)."""
+    from hub.cli_ops import bulk_replay
+
+    sel = {"connector": connector, "class_id": class_id, "type": type, "source": source, "agency": agency}
+    bulk_replay(sel | {"since": since, "until": until}, reason, dry_run)
+
+
 @citizens_app.command("audit")
 def citizens_audit(
     client: Annotated[str | None, typer.Option(help="Client system code")] = None,

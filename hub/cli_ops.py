@@ -101,3 +101,37 @@ def edit_replay(message_id: str, payload_file: Path, reason: str) -> None:
             typer.echo(f"no message {message_id}", err=True)
             raise typer.Exit(1) from None
     typer.echo(f"{message_id} replayed, corrected, queued as {new}")
+
+
+def bulk_replay(selection: dict[str, str | None], reason: str | None, dry: bool) -> None:
+    """``lgsp messages bulk-replay``: the dry run (``--dry-run``), or the run, here, with progress."""
+    from datetime import datetime
+
+    from hub.console import bulk
+
+    try:
+        since, until = (datetime.fromisoformat(v) if v else None for v in (selection["since"], selection["until"]))
+    except ValueError as exc:
+        typer.echo(f"invalid --since/--until: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if (since and since.tzinfo is None) or (until and until.tzinfo is None):
+        typer.echo("--since/--until need a time zone (e.g. 2026-12-01T08:00+07:00)", err=True)
+        raise typer.Exit(2)
+    sel = bulk.Selection(
+        selection["connector"],
+        selection["type"],
+        selection["source"],
+        selection["agency"],
+        since,
+        until,
+        selection["class_id"],
+    )
+    with _hub() as hub:
+        if dry:
+            d = _refusable(lambda: bulk.dry_run(hub.engine, sel))
+            typer.echo(json.dumps({**d.__dict__, "replayable": d.replayable}, ensure_ascii=False))
+            return
+        bid, ids = _refusable(lambda: bulk.start(hub.ledger, sel, _actor(), reason))
+        typer.echo(f"bulk replay {bid}: {len(ids)} messages", err=True)
+        counts = bulk.run(hub.ledger, bid, ids, _actor())
+    typer.echo(json.dumps({"id": bid, **counts}))

@@ -1,5 +1,6 @@
 """Operator actions for admin clients (grant ``admin``), the same as the console's and the CLI's
-(``hub.console.operations``): partners' health, hold and resume; edit and replay. Every call is audited with
+(``hub.console.operations``, ``hub.console.bulk``): partners' health, hold and resume; edit and replay;
+bulk replay with a dry run. Every call is audited with
 ``client:<code>`` as who."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.bodies import HubRoute
@@ -15,7 +16,7 @@ from hub.api.deps import get_client, get_ledger, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError
 from hub.clients import ADMIN, Client
-from hub.console import operations
+from hub.console import bulk, operations
 from hub.console.operations import ActionRefused, Actor
 from hub.ledger import Ledger, NotFound
 from hub.ledger.edits import InvalidPayload
@@ -79,7 +80,7 @@ def _actor(request: Request, client: Client) -> Actor:
 
 def refused(exc: ActionRefused) -> ProblemError:
     code = "not_found" if exc.field == "connector" and "unknown" in exc.rule else "conflict"
-    if exc.field == "reason":
+    if exc.field in ("reason", "class_id", "selection"):
         code = "validation_failed"
     errs = [{"field": exc.field, "rule": "invalid", "message": exc.rule}]
     return ProblemError(code, str(exc), errors=errs)
@@ -177,3 +178,125 @@ async def edit_replay(
     except NotFound:
         raise ProblemError("not_found", f"no message {message_id}") from None
     return {"id": new, "replay_of": message_id, "state": "queued"}
+
+
+class BulkSelection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    connector: str | None = Field(default=None, pattern=CONNECTOR)
+    class_id: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{16}$", description="An error group (its connector is then required)"
+    )
+    type: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=64, description="Client system code")
+    agency: str | None = Field(default=None, max_length=64)
+    since: AwareDatetime | None = Field(default=None, description="Last failure at or after (ISO 8601 with zone)")
+    until: AwareDatetime | None = None
+
+    def selection(self) -> bulk.Selection:
+        return bulk.Selection(
+            self.connector, self.type, self.source, self.agency, self.since, self.until, self.class_id
+        )
+
+
+class BulkRun(BulkSelection):
+    reason: str = Field(min_length=3, max_length=500, description="Why (written to the audit).")
+
+
+class InvalidMessage(BaseModel):
+    id: str
+    field: str
+    message: str
+
+
+class DryRunView(BaseModel):
+    total: int = Field(description="Dead messages selected")
+    replayable: int = Field(description="Would be replayed")
+    by_connector: dict[str, int]
+    by_type: dict[str, int]
+    invalid_count: int = Field(description="Would fail validation against their type's schema today: left out")
+    invalid: list[InvalidMessage] = Field(description="The first 100 of them, with the first failing field")
+    redacted: int = Field(description="Payload redacted under the retention policy: cannot be replayed")
+    too_many: bool = Field(description=f"More than {bulk.MAX_MESSAGES} selected: narrow the filter")
+
+
+class BulkItem(BaseModel):
+    message_id: str
+    outcome: str = Field(description="queued, invalid, refused or error")
+    detail: str | None
+
+
+class BulkView(BaseModel):
+    id: str
+    state: str = Field(description="running, finished or failed")
+    operator: str
+    reason: str
+    selection: dict[str, Any]
+    total: int
+    done: int
+    percent: int
+    counts: dict[str, int]
+    items: list[BulkItem] = Field(description="Up to 200 outcomes, those not queued first")
+    created_at: str
+    finished_at: str | None
+
+
+def _bulk_view(job: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **job,
+        "created_at": job["created_at"].isoformat(),
+        "finished_at": job["finished_at"].isoformat() if job["finished_at"] else None,
+    }
+
+
+@router.post(
+    "/replays/bulk/dry-run",
+    summary="What a bulk replay of a filter or a group would do (nothing is queued)",
+    response_model=DryRunView,
+    responses=errors(403, 422, _403=_403),
+)
+async def bulk_dry_run(
+    body: BulkSelection, ledger: Ledger = Depends(get_ledger), _: Client = Depends(_admin)
+) -> dict[str, Any]:
+    try:
+        dry = await run_in_threadpool(bulk.dry_run, ledger.engine, body.selection())
+    except ActionRefused as exc:
+        raise refused(exc) from None
+    return {**dry.__dict__, "replayable": dry.replayable}
+
+
+@router.post(
+    "/replays/bulk",
+    status_code=202,
+    summary="Replay the dead messages of a filter or a group (runs in the background; see its progress)",
+    response_model=BulkView,
+    responses=errors(403, 422, _403=_403),
+)
+async def bulk_replay(
+    request: Request, body: BulkRun, ledger: Ledger = Depends(get_ledger), client: Client = Depends(_admin)
+) -> dict[str, Any]:
+    actor = _actor(request, client)
+    try:
+        bid, ids = await run_in_threadpool(bulk.start, ledger, body.selection(), actor, body.reason)
+    except ActionRefused as exc:
+        raise refused(exc) from None
+    bulk.run_in_background(ledger, bid, ids, actor)
+    job = await run_in_threadpool(bulk.status, ledger.engine, bid)
+    assert job is not None
+    return _bulk_view(job)
+
+
+@router.get(
+    "/replays/bulk/{bulk_id}",
+    summary="A bulk replay's progress and per-message outcomes",
+    response_model=BulkView,
+    responses=errors(403, 404, _403=_403, _404="No such bulk replay"),
+)
+async def bulk_status(
+    bulk_id: str = Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$"),
+    ledger: Ledger = Depends(get_ledger),
+    _: Client = Depends(_admin),
+) -> dict[str, Any]:
+    job = await run_in_threadpool(bulk.status, ledger.engine, bulk_id)
+    if job is None:
+        raise ProblemError("not_found", f"no bulk replay {bulk_id}")
+    return _bulk_view(job)

@@ -1,14 +1,15 @@
-"""The console's action pages: Partners (health, hold and resume), edit and replay. Each action goes through
+"""The console's action pages: Partners (health, hold and resume), edit and replay, bulk replay
+(dry run, run, progress). Each action goes through
 ``operations.py``, which the admin API and the CLI use too, and is audited there."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from hub.console import operations, queries
+from hub.console import bulk, operations, queries
 from hub.console.operations import ActionRefused, Actor
-from hub.console.pages import MESSAGE_ID
+from hub.console.pages import MESSAGE_ID, _when
 from hub.console.web import Ctx, allowed, context, form, redirect, refused, render
 from hub.envelope import utcnow
 from hub.ledger import NotFound
@@ -87,3 +88,76 @@ async def edit_replay(message_id: str, ctx: Ctx = Depends(context)) -> Response:
     except NotFound:
         return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("message.notfound"))
     return redirect(ctx, f"/messages/{new}?notice=edited")
+
+
+SELECTION = ("connector", "class_id", "type", "source", "agency", "since", "until")
+
+
+def _selection(raw: dict[str, str]) -> bulk.Selection:
+    return bulk.Selection(
+        connector=raw.get("connector") or None,
+        type=raw.get("type") or None,
+        source=raw.get("source") or None,
+        agency=raw.get("agency") or None,
+        since=_when(raw.get("since")),
+        until=_when(raw.get("until")),
+        class_id=raw.get("class_id") or None,
+    )
+
+
+@router.get("/bulk")
+async def bulk_dry_run(
+    connector: str = Query(default="", max_length=64),
+    class_id: str = Query(default="", max_length=32),
+    type: str = Query(default="", max_length=100),
+    source: str = Query(default="", max_length=64),
+    agency: str = Query(default="", max_length=64),
+    since: str = Query(default="", max_length=40),
+    until: str = Query(default="", max_length=40),
+    ctx: Ctx = Depends(context),
+) -> Response:
+    if (no := allowed(ctx, "operator")) is not None:
+        return no
+    raw = {"connector": connector, "class_id": class_id, "type": type, "source": source, "agency": agency}
+    raw |= {"since": since, "until": until}
+    return await _dry_page(ctx, raw)
+
+
+async def _dry_page(ctx: Ctx, raw: dict[str, str], status: int = 200, error: str = "") -> Response:
+    sel = _selection(raw)
+    dry = None
+    try:
+        dry = await run_in_threadpool(bulk.dry_run, ctx.engine, sel)
+    except ActionRefused as exc:
+        error, status = error or str(exc), 422
+    shown = {k: v for k, v in raw.items() if v}
+    return render(ctx, "bulk.html", status, dry=dry, raw=raw, selection=shown, error=error, max=bulk.MAX_MESSAGES)
+
+
+@router.post("/bulk")
+async def bulk_run(ctx: Ctx = Depends(context)) -> Response:
+    data = await form(ctx)
+    if data is None:
+        return refused(ctx)
+    if (no := allowed(ctx, "operator")) is not None:
+        return no
+    raw = {k: data.get(k, "")[:100] for k in SELECTION}
+    try:
+        bid, ids = await run_in_threadpool(
+            bulk.start, ctx.console.hub.ledger, _selection(raw), actor(ctx), data.get("reason")
+        )
+    except ActionRefused as exc:
+        text = ctx.t("replay.reason.rule", n=operations.MAX_REASON) if exc.field == "reason" else str(exc)
+        return await _dry_page(ctx, raw, 422, text)
+    bulk.run_in_background(ctx.console.hub.ledger, bid, ids, actor(ctx))
+    return redirect(ctx, f"/bulk/{bid}")
+
+
+@router.get("/bulk/{bulk_id}")
+async def bulk_progress(bulk_id: str, ctx: Ctx = Depends(context)) -> Response:
+    if (no := allowed(ctx, "operator")) is not None:
+        return no
+    job = await run_in_threadpool(bulk.status, ctx.engine, bulk_id) if MESSAGE_ID.match(bulk_id) else None
+    if job is None:
+        return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("bulk.notfound"))
+    return render(ctx, "bulk_run.html", job=job)
