@@ -1,8 +1,10 @@
 """The console's action pages: Partners (health, hold and resume), edit and replay, bulk replay
-(dry run, run, progress). Each action goes through
+(dry run, run, progress), Clients (create, rotate, disable, enable). Each action goes through
 ``operations.py``, which the admin API and the CLI use too, and is audited there."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
@@ -161,3 +163,63 @@ async def bulk_progress(bulk_id: str, ctx: Ctx = Depends(context)) -> Response:
     if job is None:
         return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("bulk.notfound"))
     return render(ctx, "bulk_run.html", job=job)
+
+
+@router.get("/clients")
+async def clients_page(ctx: Ctx = Depends(context)) -> Response:
+    if (no := allowed(ctx, "operator")) is not None:
+        return no
+    done, code = ctx.request.query_params.get("done", ""), ctx.request.query_params.get("code", "")[:64]
+    notice = ctx.t(f"clients.done.{done}", code=code) if done in ("disable", "enable") else ""
+    return await _clients(ctx, notice=notice)
+
+
+async def _clients(ctx: Ctx, status: int = 200, **values: object) -> Response:
+    found = await run_in_threadpool(operations.list_clients, ctx.engine, utcnow())
+    return render(ctx, "clients.html", status, clients=found, **values)
+
+
+@router.post("/clients")
+async def create_client(ctx: Ctx = Depends(context)) -> Response:
+    data = await form(ctx)
+    if data is None:
+        return refused(ctx)
+    if (no := allowed(ctx, "admin")) is not None:
+        return no
+    code, grants = data.get("code", "").strip(), data.get("grants", "").replace(",", " ").split()
+    try:
+        key = await run_in_threadpool(
+            operations.create_client,
+            ctx.engine,
+            code,
+            data.get("name", "").strip()[:200],
+            grants,
+            actor(ctx),
+            data.get("reason"),
+        )
+    except ActionRefused as exc:
+        return await _clients(ctx, 422, error=str(exc))
+    return await _clients(ctx, new_key=key, new_key_for=code)  # shown this once, never in a URL
+
+
+@router.post("/clients/{code}/{do}")
+async def client_action(code: str, do: str, ctx: Ctx = Depends(context)) -> Response:
+    data = await form(ctx)
+    if data is None:
+        return refused(ctx)
+    if (no := allowed(ctx, "admin")) is not None:
+        return no
+    if do not in ("rotate", "disable", "enable"):
+        return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("error.notfound.title"))
+    reason = data.get("reason")
+    try:
+        if do == "rotate":
+            hours = data.get("grace_hours", "24")
+            grace = int(hours) * 3600 if hours.isdigit() else -1
+            key = await run_in_threadpool(operations.rotate_client, ctx.engine, code, grace, actor(ctx), reason)
+            return await _clients(ctx, new_key=key, new_key_for=code)
+        disabled = do == "disable"
+        await run_in_threadpool(operations.set_client_disabled, ctx.engine, code, disabled, actor(ctx), reason)
+    except ActionRefused as exc:
+        return await _clients(ctx, 422, error=str(exc))
+    return redirect(ctx, f"/clients?done={do}&code={quote(code)}")

@@ -1,17 +1,21 @@
 """What an operator does to the hub, the same from the console, the admin API and the CLI:
-hold and resume a partner (and see its health), edit and replay a dead message. Every call is
+hold and resume a partner (and see its health), edit and replay a dead message, manage client
+systems (create, rotate, disable, enable: ``hub.clients``, the lifecycle ``lgsp clients`` and
+/v1/admin/clients use, which records each change in ``client_changes`` too). Every call is
 written to the audit with who, what, why and what came of it."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
+from hub import clients
 from hub.console import audit
 from hub.console.queries import BACKLOG, DELIVERED, FAILING
 from hub.db.schema import messages
@@ -21,6 +25,7 @@ from hub.ledger.holds import Hold, NotHeld, PartnerHolds, circuits
 from hub.trace import masked_payload
 
 MIN_REASON, MAX_REASON = 3, 500
+CLIENT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # as /v1/admin/clients
 m = messages.c
 
 
@@ -201,3 +206,94 @@ def edit_replay(ledger: Ledger, message_id: str, submitted: Any, actor: Actor, r
     detail = f"replayed as {new}; fields changed: {', '.join(changed) or 'none'}"
     _audit(ledger, actor, action, "ok", message_id, why, detail)
     return new
+
+
+# ------------------------------------------------------------------ client systems
+def list_clients(engine: Engine, now: datetime) -> list[dict[str, Any]]:
+    """Every client system with its grants, and the agencies it sent messages for in the last 7 days."""
+    from datetime import timedelta
+
+    from hub.console.queries import id_floor
+
+    found = clients.list_clients(engine)
+    agency = m.payload["agency_code"].as_string()
+    q = (
+        select(m.source, agency.label("agency"), func.count().label("n"))
+        .where(m.id >= id_floor(now - timedelta(days=7)))
+        .group_by(m.source, agency)
+    )
+    seen: dict[str, dict[str, int]] = {}
+    with engine.connect() as c:
+        for r in c.execute(q):
+            if r.agency:
+                seen.setdefault(r.source, {})[r.agency] = r.n
+    return [{**x, "agencies": dict(sorted(seen.get(x["code"], {}).items()))} for x in found]
+
+
+def create_client(engine: Engine, code: str, name: str, grants: list[str], actor: Actor, reason: str | None) -> str:
+    """Register a client system; returns its API key (shown once)."""
+    from hub.citizens.grants import GrantError, check_grants
+
+    try:
+        why = reason_of(reason)
+        if not CLIENT_CODE.match(code):
+            raise ActionRefused("code", "letters, digits, '.', '_', '-' (up to 64), starting with a letter or digit")
+        if not grants:
+            raise ActionRefused("grants", "give at least one grant")
+        try:
+            check_grants(grants)
+        except GrantError as exc:
+            raise ActionRefused("grants", str(exc)) from None
+        key = clients.create_client(engine, code, name or code, grants, actor=_who(actor))
+    except ActionRefused as exc:
+        _client_audit(engine, actor, "client.create", "refused", code, reason, str(exc))
+        raise
+    except clients.ClientExists:
+        _client_audit(engine, actor, "client.create", "refused", code, why, "exists")
+        raise ActionRefused("code", f"a client {code} exists; rotate its key instead") from None
+    _client_audit(engine, actor, "client.create", "ok", code, why, f"grants: {', '.join(sorted(grants))}")
+    return key
+
+
+def rotate_client(engine: Engine, code: str, grace_seconds: int, actor: Actor, reason: str | None) -> str:
+    """A new key (returned, shown once); the current one works ``grace_seconds`` more."""
+    try:
+        why = reason_of(reason)
+        if not 0 <= grace_seconds <= 30 * 86_400:
+            raise ActionRefused("grace_seconds", "0 to 30 days")
+        key, view = clients.rotate(engine, code, _who(actor), grace_seconds)
+    except ActionRefused as exc:
+        _client_audit(engine, actor, "client.rotate", "refused", code, reason, str(exc))
+        raise
+    except clients.ClientNotFound:
+        _client_audit(engine, actor, "client.rotate", "refused", code, reason, "no such client")
+        raise ActionRefused("code", f"no client {code}") from None
+    until = view["old_key_valid_until"] or "now"
+    _client_audit(engine, actor, "client.rotate", "ok", code, why, f"new key; the old one works until {until}")
+    return key
+
+
+def set_client_disabled(engine: Engine, code: str, disabled: bool, actor: Actor, reason: str | None) -> None:
+    action = "client.disable" if disabled else "client.enable"
+    try:
+        why = reason_of(reason)
+        clients.set_disabled(engine, code, disabled, _who(actor))
+    except ActionRefused as exc:
+        _client_audit(engine, actor, action, "refused", code, reason, str(exc))
+        raise
+    except clients.ClientNotFound:
+        _client_audit(engine, actor, action, "refused", code, reason, "no such client")
+        raise ActionRefused("code", f"no client {code}") from None
+    _client_audit(engine, actor, action, "ok", code, why, "every key stops working" if disabled else "enabled again")
+
+
+def _who(actor: Actor) -> str:
+    """How ``client_changes`` names who made a change."""
+    return actor.name if ":" in actor.name else f"operator:{actor.name}"
+
+
+def _client_audit(
+    engine: Engine, actor: Actor, action: str, outcome: str, code: str, reason: str | None, detail: str
+) -> None:
+    why = (reason or "")[:MAX_REASON] or None
+    audit.record(engine, audit.Action(actor.name, action, outcome, code[:200], why, detail, actor.remote_addr))

@@ -25,6 +25,7 @@ ENUMS = {
     "action": audit.ACTIONS,
     "role": ("viewer", "operator", "admin"),
     "circuit": ("closed", "half_open", "open", "unknown"),
+    "clients.grace": ("0", "1", "24", "168"),
     "bulk.state": ("running", "finished", "failed"),
     "bulk.outcome": ("queued", "invalid", "refused", "error"),
     "bulk.sel": ("connector", "type", "source", "agency", "since", "until", "class_id"),
