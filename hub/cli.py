@@ -133,6 +133,10 @@ def _run_pipeline(role: str, **roles: Any) -> None:
         hub.close()
         raise typer.Exit(2)
     _serve_metrics(s)
+    if s.metrics_port:
+        from hub import opsdata
+
+        opsdata.watch(hub.engine, roles.get("connector_names") or hub.routing.names, hub.transport)
     pipe = Pipeline(hub, **roles)
     pipe.start()
     _freeze_startup_objects()

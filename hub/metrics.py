@@ -12,7 +12,15 @@ PUBLISH_HANDED_TO_RELAY = Counter(
     "Accepted messages the api could not publish itself (broker down, nack, its queue full): the relay publishes them",
 )
 OUTCOMES = Counter(
-    "lgsp_delivery_outcomes_total", "Delivery outcomes by connector and new state", ["connector", "state"]
+    "lgsp_delivery_outcomes_total",
+    "Delivery outcomes by connector, new state and message type",
+    ["connector", "state", "type"],
+)
+ACCEPT_TO_DELIVERED = Histogram(
+    "lgsp_accept_to_delivered_seconds",
+    "From acceptance (the message id's time) to the partner's confirmation, per connector and type",
+    ["connector", "type"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400),
 )
 DELIVERY_SECONDS = Histogram(
     "lgsp_partner_call_seconds",

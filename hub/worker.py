@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import structlog
+from ulid import ULID
 
 from hub import metrics
 from hub.lease import LeaseKeeper
@@ -140,17 +141,27 @@ class Worker:
             log.warning("worker.record_failed", error=type(exc).__name__, detail=str(exc)[:200])
             self._stop.wait(0.5)
             return [Disposition.REQUEUE] * len(batch)
-        for state in states.values():
-            metrics.OUTCOMES.labels(self.connector.name, state).inc()
+        now = time.time()
+        for c in claims:
+            state = states.get(c.item.message_id)
+            if state is None:
+                continue
+            metrics.OUTCOMES.labels(self.connector.name, state, c.item.type).inc()
+            if state == "delivered":
+                took = max(0.0, now - ULID.from_str(c.item.message_id).timestamp)  # the id is minted at acceptance
+                metrics.ACCEPT_TO_DELIVERED.labels(self.connector.name, c.item.type).observe(took)
         if len(states) < len(claims):
             log.warning("worker.superseded", connector=self.connector.name, outcomes=len(claims) - len(states))
         for c, o in zip(claims, outcomes, strict=True):
             if o.kind is not OutcomeKind.DELIVERED:
-                log.info(
-                    "worker.not_delivered",
+                state = states.get(c.item.message_id)
+                (log.warning if state == "dead" else log.info)(
+                    "worker.dead" if state == "dead" else "worker.not_delivered",
+                    connector=self.connector.name,
                     message_id=c.item.message_id,
+                    correlation_id=c.item.correlation_id,
                     attempt=c.item.attempt,
-                    state=states.get(c.item.message_id),
+                    state=state,
                     detail=o.detail[:300],
                 )
         return out
@@ -182,6 +193,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
+        structlog.contextvars.bind_contextvars(connector=self.connector.name)  # every line of this thread
         log.info("worker.started", connector=self.connector.name, worker=self.name)
         renewing, done = None, threading.Event()
         if self.own_keeper:  # else the Pipeline runs the shared keeper

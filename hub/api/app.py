@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub import console
+from hub import console, opsdata
 from hub.api import admin, openapi, operations, reports, trace
 from hub.api.bodies import HubRoute
 from hub.api.deps import database_unavailable
@@ -92,6 +92,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     )
     app.router.route_class = HubRoute
     app.state.hub = hub
+    opsdata.watch(hub.engine, hub.routing.names, hub.transport)  # the backlog gauges of /metrics
     app.state.publisher = None  # set while the app runs (lifespan)
     app.state.authenticator = Authenticator(hub.engine, ttl=hub.settings.auth_cache_seconds)
     for router in (ingress.router, trace.router, payments.router, subscriptions.router, citizens_router):
