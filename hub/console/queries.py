@@ -2,7 +2,8 @@
 
 Fast on PostgreSQL with millions of messages: every query is served by an index (migration
 0008 adds the console's three partial ones on ``messages``; their predicates are written here as
-literal SQL, the same text as the index's, so SQLite and PostgreSQL's generic plans can use them).
+literal SQL, the same text as the index's, so SQLite and PostgreSQL's generic plans can use them;
+migration 0013 puts the failures' index on ``error_head``, a generated column, for index-only scans).
 Messages accepted in a time range are found through the primary key: ids are ULIDs minted at
 acceptance (``hub.envelope.new_id``), so their first ten characters are ``accepted_at``.
 """
@@ -15,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, String, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, func, select, text
 from sqlalchemy.sql import Select
 from ulid import ULID
 
 from hub.console.failures import ErrorClass, classify
 from hub.db.schema import (
-    CONSOLE_ERROR,
     CONSOLE_GUARD,
     attempts,
     message_replays,
@@ -37,9 +37,7 @@ m = messages.c
 FAILING = text(f"messages.state IN ('dead', 'retrying') AND messages.{CONSOLE_GUARD}")
 BACKLOG = text(f"messages.state IN ('queued', 'delivering', 'held') AND messages.{CONSOLE_GUARD}")
 DELIVERED = text(f"messages.delivered_at IS NOT NULL AND messages.{CONSOLE_GUARD}")
-ERROR: ColumnElement[str] = literal_column(
-    CONSOLE_ERROR.replace("last_error", "messages.last_error"), String()
-)  # the start of last_error: what classify() reads
+ERROR: ColumnElement[str | None] = m.error_head  # the start of last_error (a generated column): what classify() reads
 PAGE = 50
 
 
