@@ -24,6 +24,8 @@ from hub.console.failures import ErrorClass, classify
 from hub.db.schema import (
     CONSOLE_GUARD,
     attempts,
+    bulk_replay_items,
+    bulk_replays,
     message_replays,
     messages,
     operator_actions,
@@ -303,10 +305,18 @@ def message(engine: Engine, message_id: str) -> dict[str, Any] | None:
             .where((r.original_id == message_id) | (r.replay_id == message_id))
             .order_by(r.at)
         ).all()
+        b, bi = bulk_replays.c, bulk_replay_items.c
+        bulk_runs = c.execute(
+            select(b.id, b.created_at, b.operator, b.reason, bi.outcome, bi.detail)
+            .join(bulk_replay_items, bi.bulk_id == b.id)
+            .where(bi.message_id == message_id)
+            .order_by(b.created_at)
+        ).all()
     out = dict(row._mapping)
     out["payload"] = json.dumps(masked_payload(row.payload), ensure_ascii=False, indent=2)
     out["attempt_rows"] = [dict(a._mapping) for a in tries]
     out["actions"] = [dict(a._mapping) for a in actions]
+    out["bulk"] = [dict(b._mapping) for b in bulk_runs]  # bulk replays that took this message in
     out["replays"] = [dict(x._mapping) for x in links if x.original_id == message_id]  # edited copies of this one
     out["replay_of"] = next((dict(x._mapping) for x in links if x.replay_id == message_id), None)
     out["error"] = classify(row.last_error) if row.state in ("dead", "retrying") and row.last_error else None

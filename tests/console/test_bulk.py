@@ -69,6 +69,8 @@ def test_dry_run_then_run_a_group_in_the_console(hub: Hub, seeded: Seeded, as_op
         ("bulk.replay", "ok", bid, "MaTTHC mapping fixed"),
     ]
     assert "finished: queued 5, invalid 1" in actions(hub)[-1]["detail"]
+    history = as_operator.get(f"/console/messages/{dead[1]}").text  # the message's replay history shows it
+    assert 'id="bulk-history"' in history and f"/console/bulk/{bid}" in history
 
 
 def test_bulk_replay_through_the_admin_api(hub: Hub, seeded: Seeded) -> None:

@@ -32,6 +32,9 @@ def test_hold_and_resume_from_the_partners_page(hub: Hub, seeded: Seeded, as_ope
     assert r.status_code == 200 and 'data-held="yes"' in r.text
     assert PartnerHolds(hub.ledger).is_held("national_portal")
     assert "portal outage, ticket 4411" in r.text  # who held it and why
+    overview = as_operator.get("/console/overview").text
+    card = overview.split('data-connector="national_portal"')[1].split("</section>")[0]
+    assert "Đang tạm dừng" in card  # the overview shows the hold too
     r = as_operator.post("/console/partners/national_portal/resume", data={"csrf": csrf, "reason": "portal is back"})
     assert r.status_code == 200 and not PartnerHolds(hub.ledger).is_held("national_portal")
     rows = [(a["action"], a["outcome"], a["target"], a["operator"], a["reason"]) for a in actions(hub)[-3:]]
