@@ -48,6 +48,20 @@ def validate(message_type: str, payload: Any) -> dict[str, Any]:
     return dumped
 
 
+def check_json(message_type: str, payload_json: str) -> FieldProblem | None:
+    """The first problem of a stored payload (JSON text) against its type's model, or None: the
+    bulk dry run's check, parsed and validated by pydantic-core in one pass (about twice as fast
+    as validating the decoded object)."""
+    if message_type not in types.TYPES:
+        return FieldProblem("(type)", f"the hub no longer carries type {message_type!r}")
+    try:
+        types.TYPES[message_type].model.model_validate_json(payload_json)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        return FieldProblem(".".join(str(p) for p in e["loc"]) or "(payload)", str(e["msg"]))
+    return None
+
+
 def replay_edited(ledger: Ledger, original_id: str, payload: dict[str, Any], operator: str, reason: str) -> str:
     """Queue a corrected copy of a dead message; returns the new message's id."""
     now = ledger.now()

@@ -250,6 +250,7 @@ def test_edit_and_replay_with_a_validation_error_then_a_fix(
     page.click("#edit-form button[type=submit]")
     page.wait_for_selector("#edit-errors")
     assert page.locator("#edit-errors li[data-field=status]").count() == 1  # the error names the field
+    page.locator("#edit").scroll_into_view_if_needed()
     shot(page, "edit-replay-error", tmp_path)
     with hub.engine.connect() as c:
         assert c.execute(select(message_replays)).all() == []  # nothing queued
