@@ -23,6 +23,7 @@ from hub.ledger.model import NewMessage, NotFound, NotReplayable
 class FieldProblem:
     field: str  # dotted path in the payload, "(payload)" for the whole
     message: str
+    kind: str = ""  # pydantic's error type (missing, int_parsing...): the console words it per language
 
 
 class InvalidPayload(ValueError):
@@ -41,7 +42,8 @@ def validate(message_type: str, payload: Any) -> dict[str, Any]:
         model = types.parse(message_type, payload)
     except ValidationError as exc:
         problems = [
-            FieldProblem(".".join(str(p) for p in e["loc"]) or "(payload)", str(e["msg"])) for e in exc.errors()
+            FieldProblem(".".join(str(p) for p in e["loc"]) or "(payload)", str(e["msg"]), str(e["type"]))
+            for e in exc.errors()
         ]
         raise InvalidPayload(problems) from None
     dumped: dict[str, Any] = model.model_dump(mode="json")

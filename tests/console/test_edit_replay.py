@@ -47,6 +47,7 @@ def test_edit_and_replay_in_the_console(hub: Hub, seeded: Seeded, as_operator: T
     r = as_operator.post(url, data={"csrf": csrf, "payload": json.dumps(bad), "reason": "add MaTTHC"})
     assert r.status_code == 422 and 'id="edit-errors"' in r.text
     assert 'data-field="status"' in r.text and 'data-field="procedure_code"' in r.text  # per field
+    assert "Phải là số nguyên" in r.text  # in the operator's language
     assert count(hub) == before  # nothing queued
     r = as_operator.post(url, data={"csrf": csrf, "payload": "{not json", "reason": "add MaTTHC"})
     assert r.status_code == 422 and 'data-field="(payload)"' in r.text
