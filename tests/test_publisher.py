@@ -107,8 +107,7 @@ def accept_deferred(hub: Hub, n: int) -> list[Accepted]:
     from tests.test_ledger import new
 
     items = [new(model()) for _ in range(n)]
-    got: list[Accepted] = []
-    hub.ledger.accept("test", items, lambda r: (got.extend(r), (202, {}))[1], defer=30)
+    got, _ = hub.ledger.accept("test", items, defer=30)
     return got
 
 

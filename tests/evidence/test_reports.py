@@ -27,8 +27,8 @@ TZ = "Asia/Ho_Chi_Minh"
 
 def accept(engine: Engine, *changes: dict[str, Any]) -> list[str]:
     items = [new_message(model(**c)) for c in changes]
-    answer = make_ledger(engine).accept("ONEGATE", items, lambda rs: (202, {"ids": [r.message_id for r in rs]}))
-    return list(answer.body["ids"])
+    accepted, _ = make_ledger(engine).accept("ONEGATE", items)
+    return [r.message_id for r in accepted]
 
 
 def state(engine: Engine, ids: list[str], value: str) -> None:
@@ -54,7 +54,9 @@ def seed(engine: Engine) -> None:
             insert(clients).values(
                 code="PAYER", name="p", key_hash="x" * 64, grants=[], created_at=datetime.now(tz=UTC)
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert client_id is not None
+        client_id = client_id[0]
         now = datetime.now(tz=UTC)
         for i, (profile, st, amount) in enumerate(
             (("napas", "paid", 150000), ("napas", "paid", 50000), ("paygov", "failed", 70000))
