@@ -113,8 +113,8 @@ def test_resume_moves_the_budget_clock_by_the_time_held_and_queues_oldest_first(
     code = dossier_code()
     late = new_message(model(code=code, status=5, minutes_ago=1))
     early = new_message(model(code=code, status=2, minutes_ago=30))
+    ledger.accept("ONEGATE", [late, early])
     with engine.begin() as c:
-        ledger.add(c, "ONEGATE", [late, early])
         c.execute(outbox.delete())
         since = {r.id: r.budget_since for r in c.execute(select(messages.c.id, messages.c.budget_since))}
     holds = PartnerHolds(ledger)

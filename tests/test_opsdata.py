@@ -77,7 +77,7 @@ def test_outcomes_by_type_latency_and_dead_messages_logged_at_warning(
             else Outcome(OutcomeKind.DELIVERED, "ok")
         )
 
-    fake = FakeConnector(decide=partner)  # type: ignore[arg-type]
+    fake = FakeConnector(decide=partner)
     pipe = run(hub, fake, workers=1)
     try:
         ids = post_all(hub, [status_change(code=c) for c in codes])

@@ -67,8 +67,9 @@ def check_json(message_type: str, payload_json: str) -> FieldProblem | None:
 def replay_edited(ledger: Ledger, original_id: str, payload: dict[str, Any], operator: str, reason: str) -> str:
     """Queue a corrected copy of a dead message; returns the new message's id."""
     now = ledger.now()
-    with ledger.engine.begin() as c:
-        ledger._lock_message_key(c, original_id)
+    with ledger.unit_of_work() as uow:
+        c = uow.connection
+        ledger.schedule.lock_message_key(c, original_id)
         row = c.execute(select(messages).where(messages.c.id == original_id)).first()
         if row is None:
             raise NotFound(original_id)
@@ -87,8 +88,7 @@ def replay_edited(ledger: Ledger, original_id: str, payload: dict[str, Any], ope
             correlation_id=row.correlation_id,
             causation_id=row.id,
         )
-        accepted, _ = ledger.add(c, row.source, [item])
-        new = accepted[0].message_id
+        new = uow.add(row.source, [item])[0].message_id
         c.execute(
             insert(message_replays).values(
                 replay_id=new, original_id=original_id, at=now, operator=operator, reason=reason

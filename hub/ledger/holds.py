@@ -97,8 +97,8 @@ class PartnerHolds:
                 if r.budget_since < now
             ]
             bulk_update(c, messages, shifted, keys=("id",))
-            queued = [(r.id, r.type) for r in waiting if r.state == "queued"]
-            self.ledger._enqueue(c, queued)
+            queued = [r.id for r in waiting if r.state == "queued"]
+            self.ledger.outbox.enqueue(c, queued)
         return Resumed(connector, held_at, len(queued), (now - held_at).total_seconds())
 
     def _row(self, c: Connection, connector: str, lock: bool = False) -> Any:

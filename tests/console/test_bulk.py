@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,8 +33,13 @@ def break_payload(hub: Hub, mid: str) -> None:
         c.execute(update(messages).where(messages.c.id == mid).values(payload={**payload, "status": "x"}))
 
 
-def finished(hub: Hub, bid: str) -> dict:
-    return until(lambda: (j := bulk.status(hub.engine, bid)) and j["state"] != "running" and j, what="the bulk run")
+def finished(hub: Hub, bid: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        job = bulk.status(hub.engine, bid)
+        return job if job is not None and job["state"] != "running" else None
+
+    found: dict[str, Any] = until(done, what="the bulk run")
+    return found
 
 
 def test_dry_run_then_run_a_group_in_the_console(hub: Hub, seeded: Seeded, as_operator: TestClient) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,7 +30,7 @@ def count(hub: Hub) -> int:
         return int(c.execute(select(func.count()).select_from(messages)).scalar_one())
 
 
-def row(hub: Hub, mid: str) -> dict:
+def row(hub: Hub, mid: str) -> dict[str, Any]:
     with hub.engine.connect() as c:
         return dict(c.execute(select(messages).where(messages.c.id == mid)).one()._mapping)
 
@@ -39,7 +40,9 @@ def test_edit_and_replay_in_the_console(hub: Hub, seeded: Seeded, as_operator: T
     page = as_operator.get(f"/console/messages/{mid}")
     assert 'id="edit-form"' in page.text
     csrf = csrf_of(page.text)
-    shown = json.loads(queries.message(hub.engine, mid)["payload"])  # what the text area holds (masked)
+    msg = queries.message(hub.engine, mid)
+    assert msg is not None
+    shown = json.loads(msg["payload"])  # what the text area holds (masked)
     assert shown["applicant"]["name"] != row(hub, mid)["payload"]["applicant"]["name"]
     before = count(hub)
     url = f"/console/messages/{mid}/edit-replay"
