@@ -1,8 +1,10 @@
 """HTTP client of the national portal (DVCQG) and the connector the hub's workers call.
 
-``NationalPortalClient`` speaks the protocol (login, session in the body, ``dstcode`` header) and
-raises :class:`PortalError` with a classification; ``NationalPortalConnector`` turns canonical
-items into portal calls and every answer into an ``Outcome``.
+``NationalPortalClient`` speaks the protocol of the configured variant (``config.py``): the adapter's
+(login, session in the body, ``dstcode`` header) or an LGSP's (bare arrays, one URL per operation, the
+unit code in the query string, the LGSP's credentials in headers), and raises :class:`PortalError` with a
+classification; ``NationalPortalConnector`` turns canonical items into portal calls and every answer into
+an ``Outcome``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -63,16 +66,43 @@ class NationalPortalClient:
             self._http = None
 
     def _post(
-        self, endpoint: str, body: Mapping[str, Any], budget: LeaseBudget | None = None
+        self,
+        endpoint: str,
+        body: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        budget: LeaseBudget | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> tuple[Classified, dict[str, Any]]:
         if budget is not None and not budget.allows(self.settings.timeout):
             return Classified(Verdict.RETRYABLE, message=NOT_ATTEMPTED), {}
+        url = self.settings.url(endpoint) + (f"?{urlencode(query)}" if query else "")
+        payload: Any = dict(body) if isinstance(body, Mapping) else [dict(x) for x in body]
         try:
-            status, parsed = self.http.post_json(self.settings.url(endpoint), body, {"dstcode": self.settings.dstcode})
+            status, parsed = self.http.post_json(url, payload, self.settings.auth_headers())
         except HttpFailure as exc:
             return classify(None, None, exc, self.codes), {}
+        if isinstance(parsed, str):  # [C THH] a reply read as text: "... thành công" is success
+            parsed = {"error_code": "0" if "thành công" in parsed.lower() else None, "message": parsed}
         data = parsed if isinstance(parsed, dict) else None
         return classify(status, data, None, self.codes), data or {}
+
+    def _plain(
+        self,
+        operation: str,
+        path: str,
+        body: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        query: Mapping[str, str],
+        budget: LeaseBudget | None,
+    ) -> dict[str, Any]:
+        """One call of an LGSP variant: no session to renew; refused credentials are the operator's to fix."""
+        classified, data = self._post(path, body, budget, query if self.settings.unit_in_query else None)
+        if classified.verdict is Verdict.OK:
+            return data
+        if classified.verdict is Verdict.AUTH:
+            classified = Classified(Verdict.RETRYABLE, classified.code, classified.message, classified.http_status)
+        raise PortalError(operation, classified)
+
+    def _unit(self, **extra: str) -> dict[str, str]:
+        return {self.settings.unit_param: self.settings.madonvi, **extra}
 
     def login(self, budget: LeaseBudget | None = None) -> str:
         """POST the auth endpoint; cache and return the session. A refused login is retryable:
@@ -121,6 +151,10 @@ class NationalPortalClient:
     ) -> dict[str, Any]:
         """``DongBoHoSoMC``: insert (``is_updating=False``) or update HoSo records, all or nothing."""
         madonvi = self.settings.madonvi
+        if not self.settings.enveloped:
+            path = self.settings.path("update" if is_updating else "sync")
+            flag = "True" if is_updating else "False"
+            return self._plain(tr.SYNC_SERVICE, path, hoso_list, self._unit(isUpdating=flag), budget)
         return self._call(
             tr.SYNC_SERVICE,
             self.settings.integration_endpoint,
@@ -133,6 +167,8 @@ class NationalPortalClient:
     ) -> dict[str, Any]:
         """``CapNhatTienDoHoSoMC``: append progress entries."""
         madonvi = self.settings.madonvi
+        if not self.settings.enveloped:
+            return self._plain(tr.PROGRESS_SERVICE, self.settings.path("progress"), entries, self._unit(), budget)
         return self._call(
             tr.PROGRESS_SERVICE,
             self.settings.integration_endpoint,
@@ -145,12 +181,17 @@ class NationalPortalClient:
         gives one), or None when the portal does not know the dossier."""
         madonvi = self.settings.madonvi
         try:
-            data = self._call(
-                tr.LOOKUP_SERVICE,
-                self.settings.share_endpoint,
-                lambda s: tr.lookup_envelope(s, madonvi, mahoso),
-                budget,
-            )
+            if self.settings.enveloped:
+                data = self._call(
+                    tr.LOOKUP_SERVICE,
+                    self.settings.share_endpoint,
+                    lambda s: tr.lookup_envelope(s, madonvi, mahoso),
+                    budget,
+                )
+            else:  # [I] the LGSPs' lookup: {"mahoso": ...} to its own URL
+                data = self._plain(
+                    tr.LOOKUP_SERVICE, self.settings.path("lookup"), {"mahoso": mahoso}, self._unit(), budget
+                )
         except PortalError as exc:
             if exc.verdict is Verdict.NOT_FOUND:
                 return None
@@ -255,7 +296,7 @@ class NationalPortalConnector:
             return _Work(item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"message type {item.type!r} not handled"))
         to_hoso, to_progress = translators
         try:
-            hoso, progress = to_hoso(item.payload), to_progress(item.payload)
+            hoso, progress = to_hoso(item.payload), to_progress(item.payload, self.settings.limits)
         except (KeyError, TypeError, ValueError) as exc:  # the payload was validated upstream: a contract bug
             return _Work(
                 item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"untranslatable payload ({type(exc).__name__})")
@@ -311,7 +352,7 @@ class NationalPortalConnector:
         for w in works:
             w.synced = not w.hoso  # a payment of a dossier the hub does not know: progress entry only
         works = [w for w in works if w.hoso]
-        size = self.settings.batch_size
+        size = min(self.settings.batch_size, self.settings.limits.hoso_per_call)
         groups = {flag: [w for w in works if w.is_updating is flag] for flag in (False, True)}  # before any switch
         chunks = [(flag, g[i : i + size]) for flag, g in groups.items() for i in range(0, len(g), size)]
         self._side_by_side([functools.partial(self._sync_chunk, flag, chunk, budget) for flag, chunk in chunks])
@@ -350,7 +391,7 @@ class NationalPortalConnector:
             w.is_updating, switched, error = not w.is_updating, True, None
 
     def _send_progress(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
-        size = self.settings.batch_size
+        size = min(self.settings.batch_size, self.settings.limits.progress_per_call)
         chunks = [works[i : i + size] for i in range(0, len(works), size)]
         self._side_by_side([functools.partial(self._progress_chunk, chunk, budget) for chunk in chunks])
 
