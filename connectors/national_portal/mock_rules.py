@@ -40,14 +40,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "service", ("S1.1-01",), "C", "2", False, "a service that is not DongBoHoSoMC, CapNhatTienDoHoSoMC, TraCuuHoSo"
     ),
-    Rule("madonvi", ("S6-02",), "C", "1", False, "madonvi / MaDinhDanhDV not an agency code (QĐ 20/2020)"),
+    Rule("madonvi", ("S6-03",), "C", "1", False, "madonvi / MaDinhDanhDV not an agency code (QĐ 20/2020)"),
     Rule("date-format", ("S0-09",), "C", "1", False, "a date that is not yyyyMMddHHmmss, or not a day and time"),
     Rule("status", ("S1.4-01",), "C", "1", False, "TrangThaiHoSo / TrangThai not 1-10"),
     Rule("already-exists", ("S1.1-03",), "C", "3", False, "an insert (isUpdating False) of a known dossier"),
     Rule("unknown-dossier", ("S1.1-02",), "I", "4", False, "an update of, or progress for, an unknown dossier"),
     Rule(
         "required",
-        ("S1.2-01", "S1.2-02"),
+        ("S1.2-01", "S1.2-03"),
         "C",
         "1",
         True,
@@ -57,17 +57,17 @@ RULES: tuple[Rule, ...] = (
         "and SoDienThoai may be empty [I]; NgayTiepNhan from status 2, NgayHenTra but at status 1 and 3 [I]); a "
         "progress entry without MaHoSo, NguoiXuLy, ThoiDiemXuLy, NoiDungXuLy, TrangThai",
     ),
-    Rule("codes", ("S1.2-03",), "C", "1", True, "KenhThucHien not 1-3, LoaiDoiTuong not 1-4, HinhThuc not 0-1"),
+    Rule("codes", ("S1.2-02",), "C", "1", True, "KenhThucHien not 1-3, LoaiDoiTuong not 1-4, HinhThuc not 0-1"),
     Rule(
         "dossier-code",
-        ("S6-01",),
+        ("S6-02",),
         "C",
         "1",
         True,
         "MaHoSo not {agency code}-{yyMMdd}-{digits}, or a date not in the calendar",
     ),
-    Rule("procedure-code", ("S6-03",), "C", "1", True, "MaTTHC not a national procedure code"),
-    Rule("status-dates", ("S1.4-01",), "I", "1", True, "NgayKetThucXuLy missing at status 9, NgayTra at status 10"),
+    Rule("procedure-code", ("S6-04",), "C", "1", True, "MaTTHC not a national procedure code"),
+    Rule("status-dates", ("S1.2-03",), "I", "1", True, "NgayKetThucXuLy missing at status 9, NgayTra at status 10"),
     Rule(
         "limit",
         ("S1.2-04",),

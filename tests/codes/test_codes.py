@@ -92,3 +92,10 @@ def test_the_mock_portal_refuses_an_impossible_date_and_takes_a_2026_code() -> N
         assert "calendar" in answer["message"]
         assert sync(client, session, [hoso(MaHoSo=REAL_2026)])["error_code"] == "0"
         assert client.get("/_mock/stats").json()["rejected_by_rule"] == {"dossier-code": 1}
+
+
+@pytest.mark.parametrize(("code", "ok"), [("2.002492", True), ("3.000181.000.00.00.H22", True), ("1.00123", False)])
+def test_procedure_codes_may_embed_an_agency_code(code: str, ok: bool) -> None:
+    assert codes.is_procedure_code(code) is ok
+    if ok:
+        assert DossierStatusChange.model_validate(status_change(procedure_code=code)).procedure_code == code
