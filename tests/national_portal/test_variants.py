@@ -24,6 +24,8 @@ from hub.pipeline import Pipeline
 from hub.ports import OutcomeKind
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
+from hub.transports.rabbitmq import RabbitMQTransport
+from tests.support.broker import random_prefix, require_broker
 from tests.factories import dossier_code, status_change
 from tests.support.wait import all_in, until
 
@@ -154,16 +156,26 @@ def test_settings_a_variant_cannot_work_with_fail_at_start() -> None:
         NationalPortalSettings(madonvi="H56")
 
 
-@pytest.fixture
-def hub(tmp_path: Any) -> Iterator[Hub]:
-    h = bootstrap(Settings(database_url=f"sqlite:///{tmp_path}/v.db"), transport=InProcessTransport())
-    yield h
-    h.close()
+@pytest.fixture(params=["inprocess", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
+def hub(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Hub]:
+    transport: InProcessTransport | RabbitMQTransport
+    if request.param == "rabbitmq":
+        transport = RabbitMQTransport(require_broker(), prefix=random_prefix())
+    else:
+        transport = InProcessTransport()
+    h = bootstrap(Settings(database_url=f"sqlite:///{tmp_path}/v.db"), transport=transport)
+    try:
+        yield h
+    finally:
+        if isinstance(transport, RabbitMQTransport):
+            transport.delete_topology()
+        h.close()
 
 
 @pytest.mark.parametrize(("variant", "auth"), [("lgsp_hagiang", "bearer"), ("lgsp_thanhhoa", "none")])
 def test_variant_through_the_pipeline(hub: Hub, variant: str, auth: str) -> None:
-    """A one-stop system's changes through the hub's API, ledger, transport and worker to the mock LGSP."""
+    """A one-stop system's changes through the hub's API, ledger, transport (in process, and RabbitMQ)
+    and worker to the mock LGSP."""
     settings = portal_settings(variant, auth)
     with TestClient(create_app(settings=settings), base_url="http://testserver") as mock:
         connector = NationalPortalConnector(settings, http=mock)
