@@ -25,8 +25,8 @@ from hub.ports import OutcomeKind
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
 from hub.transports.rabbitmq import RabbitMQTransport
-from tests.support.broker import random_prefix, require_broker
 from tests.factories import dossier_code, status_change
+from tests.support.broker import random_prefix, require_broker
 from tests.support.wait import all_in, until
 
 from .conftest import change, item
