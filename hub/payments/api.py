@@ -245,14 +245,12 @@ async def _callback(request: Request, payments: Payments, limit: int, profile: s
     return _reply(gateway, answer)
 
 
-def _reply(gateway: PaymentGateway, answer: str, status: int | None = None) -> JSONResponse:
-    code, body = gateway.callback_reply(answer)  # type: ignore[arg-type]
+def _reply(gateway: PaymentGateway, answer: CallbackAnswer, status: int | None = None) -> JSONResponse:
+    code, body = gateway.callback_reply(answer)
     return JSONResponse(body, status_code=status or code)
 
 
-def _refuse(
-    gateway: PaymentGateway, profile: str, reason: CallbackAnswer | str, status: int | None = None
-) -> JSONResponse:
+def _refuse(gateway: PaymentGateway, profile: str, reason: CallbackAnswer, status: int | None = None) -> JSONResponse:
     metrics.CALLBACKS_REFUSED.labels(profile, reason).inc()
     log.warning("payment.callback_refused", profile=profile, reason=reason)
     return _reply(gateway, reason, status)
