@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from connectors.national_portal.mock_rules import RULES as PORTAL_RULES
+from connectors.national_portal.mock_rules import Rule as PortalRule
 from connectors.population_db.mock_rules import RULES as POPDB_RULES
+from connectors.population_db.mock_rules import Rule as PopdbRule
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "partners.md"
@@ -46,7 +48,10 @@ REQUIRED_ELSEWHERE = {
         "Dates on DVCQG sync are strings",
     ],
 }
-MOCK_RULES = {"population_db": POPDB_RULES, "national_portal": PORTAL_RULES}
+MOCK_RULES: dict[str, tuple[PortalRule | PopdbRule, ...]] = {
+    "population_db": POPDB_RULES,
+    "national_portal": PORTAL_RULES,
+}
 _HEADER_CELLS = ("Field", "Code", "Id")
 
 

@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 from connectors.national_portal import NationalPortalSettings
 from connectors.national_portal import translate as tr
 from connectors.national_portal.client import NationalPortalConnector
+from connectors.national_portal.config import AuthScheme, Variant
 from connectors.national_portal.mock import create_app
 from hub.api.app import create_app as create_hub_app
 from hub.bootstrap import Hub, bootstrap
@@ -37,7 +38,7 @@ CREDENTIALS: dict[str, dict[str, Any]] = {
     "header_token": {"token": SecretStr("lgsp-static-token"), "auth_header": "access_token"},
     "lgsp_access_token": {"access_key": SecretStr("AK"), "secret_key": SecretStr("SK"), "app_name": "MOTCUA"},
 }
-CASES = [
+CASES: list[tuple[Variant, AuthScheme]] = [
     ("lgsp_hagiang", "bearer"),
     ("lgsp_hagiang", "header_token"),
     ("lgsp_hagiang", "lgsp_access_token"),
@@ -47,7 +48,7 @@ CASES = [
 IDS = [f"{v.removeprefix('lgsp_')}-{a}" for v, a in CASES]
 
 
-def portal_settings(variant: str, auth: str, **over: Any) -> NationalPortalSettings:
+def portal_settings(variant: Variant, auth: AuthScheme, **over: Any) -> NationalPortalSettings:
     return NationalPortalSettings(
         base_url="http://testserver", variant=variant, auth_scheme=auth, **{**CREDENTIALS[auth], **over}
     )
@@ -98,7 +99,7 @@ def test_an_insert_of_a_known_dossier_goes_again_as_an_update(
 @pytest.mark.parametrize(
     ("variant", "auth"), [c for c in CASES if c[1] != "none"], ids=[i for i in IDS if "none" not in i]
 )
-def test_calls_without_the_variants_credentials_are_refused(variant: str, auth: str) -> None:
+def test_calls_without_the_variants_credentials_are_refused(variant: Variant, auth: AuthScheme) -> None:
     with TestClient(create_app(settings=portal_settings(variant, auth)), base_url="http://testserver") as mock:
         wrong = portal_settings(variant, auth, token=SecretStr("wrong"), access_key=SecretStr("wrong"))
         [outcome] = NationalPortalConnector(wrong, http=mock).deliver([item(change())])
@@ -112,7 +113,7 @@ def test_calls_without_the_variants_credentials_are_refused(variant: str, auth: 
 
 
 def _lgsp_access_token_header(settings: NationalPortalSettings) -> dict[str, Any]:
-    return json.loads(base64.b64decode(settings.auth_headers()["lgspaccesstoken"]))
+    return dict(json.loads(base64.b64decode(settings.auth_headers()["lgspaccesstoken"])))
 
 
 def test_the_lgsp_access_token_carries_the_documented_fields() -> None:
@@ -173,7 +174,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Hub]:
 
 
 @pytest.mark.parametrize(("variant", "auth"), [("lgsp_hagiang", "bearer"), ("lgsp_thanhhoa", "none")])
-def test_variant_through_the_pipeline(hub: Hub, variant: str, auth: str) -> None:
+def test_variant_through_the_pipeline(hub: Hub, variant: Variant, auth: AuthScheme) -> None:
     """A one-stop system's changes through the hub's API, ledger, transport (in process, and RabbitMQ)
     and worker to the mock LGSP."""
     settings = portal_settings(variant, auth)
