@@ -6,6 +6,7 @@ in its configuration (HUB_DOSSIER_DEFAULTS)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,9 +18,13 @@ from hub.bootstrap import Hub, bootstrap
 from hub.canonical import DossierDefaults
 from hub.clients import create_client
 from hub.db.schema import messages
+from hub.ledger import NewMessage
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
 from hub.settings import Settings
+from tests import factories
 from tests.factories import status_change
 from tests.support.problems import problem
+from tests.test_payments_api import Rig, rig  # noqa: F401  (the payment rig fixture)
 
 URL = "/v1/dossiers/status-changes"
 # our field -> the portal's, for every field DongBoHoSoMC needs and a one-stop system may leave out
@@ -115,3 +120,31 @@ def test_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("HUB_DOSSIER_DEFAULTS", '{"ONEGATE-H56": {"channel": 4}}')
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_a_fee_paid_for_a_dossier_stored_before_the_fields_were_required_is_still_reported(
+    rig: Rig,  # noqa: F811
+) -> None:
+    """A status change stored before this release lacks the portal's fields: the payment is settled and the
+    portal still hears of it (its progress entry), without the dossier record it could not validate."""
+    code = factories.dossier_code()
+    old = without(status_change(code=code), "summary", "result_delivery", "applicant.type")
+    message = NewMessage(
+        type=DOSSIER_STATUS_CHANGED,
+        key=code,
+        occurred_at=datetime.now(UTC),
+        natural_key=f"{code}|2|old",
+        connector="national_portal",
+        schema_version=1,
+        payload=old,
+        correlation_id="old",
+    )
+    with rig.hub.engine.begin() as c:
+        rig.hub.ledger.add(c, "ONEGATE", [message])
+    opened = rig.open("paygov", dossier_code=code)
+    assert opened.status_code == 201, opened.text
+    rig.act(opened.json()["id"], "pay")
+    assert rig.state(opened.json()["id"]) == "paid"
+    with rig.hub.engine.connect() as c:
+        (fee_paid,) = c.execute(select(messages.c.payload).where(messages.c.type == DOSSIER_FEE_PAID)).scalars()
+    assert fee_paid["dossier"] is None and fee_paid["dossier_code"] == code
