@@ -27,7 +27,8 @@ Capability card
   call (10), HoSo per call (50 [I]), ``NguoiXuLy`` (50: longer names are cut as THH cuts them),
   ``TrichYeuHoSo`` (1000, the canonical cap).
 - **Message**: ``dossier.status.changed`` -> ``DongBoHoSoMC`` then ``CapNhatTienDoHoSoMC``; up to
-  ``batch_size`` HoSo per call; a rejected batch falls back to one call per item.
+  ``batch_size`` HoSo per call (and ``limits.hoso_per_call``), progress entries ``limits.progress_per_call``
+  per call; a rejected batch falls back to one call per item.
 - **Idempotency key**: the progress entry's natural key (MaHoSo, TrangThai, ThoiDiemXuLy), equal to
   ``DossierStatusChange.natural_key()``; it is the ``partner_ref`` of a delivered outcome. ``DongBoHoSoMC``
   is an upsert by MaHoSo; progress entries are appended, so before re-sending an item that may already
@@ -36,7 +37,9 @@ Capability card
   DELIVERED when the entry is there. Its outcomes say whether the portal may hold a change it did
   not confirm (``Outcome.in_doubt``). Lookups, and the calls of one round (different dossiers), run
   ``lookup_concurrency`` at a time; no call starts that the item's ``LeaseBudget`` does not allow.
-- **Answers**: ``error_code`` 0/"0"/"00" = success (lenient); classification in ``errors.py``.
+- **Answers**: ``error_code`` 0/"0"/"00" = success (lenient); a reply that is a JSON string (THH's progress
+  reply, read as text) is success when it says "thành công"; classification in ``errors.py``. A reply that
+  is plain text, not JSON, is not read (no answer: retryable, in doubt).
 - **Inferred [I] and configurable** (``HUB_PORTAL_*``, see ``config.py``): the session-expired code
   ("-2", also matched by message), the not-found code ("4"), which other codes are retryable (none),
   the ``QuaTrinhXuLy`` key of the progress list in a ``TraCuuHoSo`` result, endpoint paths, and the
