@@ -17,8 +17,10 @@ Capability card
   with ``madonvi`` (the connecting unit's electronic code) and the ``dstcode`` header. When a call answers
   "session expired" the client logs in again once and repeats the call once. LGSP variants
   (``HUB_PORTAL_AUTH_SCHEME``): ``none`` [C THH], ``bearer``, ``header_token``, ``lgsp_access_token``
-  (the base64 credentials header on every call); static credentials, so a 401 is retryable and the
-  operator's to fix. Not supported: OAuth2 client credentials and a fetched LGSP token for the portal.
+  (the base64 credentials header on every call), ``oauth2`` (client credentials at ``token_url``; the token
+  cached, renewed before it expires, dropped on a 401 and fetched again once). With static credentials a
+  401 is retryable and the operator's to fix. Not supported: exchanging the ``lgspaccesstoken`` header for
+  a token first (it is sent as is).
 - **What it sends**: every HoSo field the public integrations always send (``translate.ALWAYS_SENT``,
   ``HinhThuc`` and ``KenhThucHien`` included), from a canonical message that requires them; nothing is
   defaulted (``KenhThucHien``, ``LoaiDoiTuong``, ``HinhThuc`` come from the client, or from its one

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ class NationalPortalClient:
         self._owns_http = http is None
         self._session: str | None = None
         self._lock = threading.Lock()
+        self._token: tuple[str, float] | None = None  # oauth2: (header value, expiry on the monotonic clock)
+        self._token_lock = threading.Lock()
+        self.tokens_fetched = 0
         s = self.settings
         self.codes = Codes.of(s.session_expired_codes, s.already_exists_codes, s.not_found_codes, s.retryable_codes)
 
@@ -78,8 +82,11 @@ class NationalPortalClient:
             return Classified(Verdict.RETRYABLE, message=NOT_ATTEMPTED), {}
         url = self.settings.url(endpoint) + (f"?{urlencode(query)}" if query else "")
         payload: Any = dict(body) if isinstance(body, Mapping) else [dict(x) for x in body]
+        headers = self.settings.auth_headers()
+        if self.settings.auth == "oauth2":
+            headers["Authorization"] = self._bearer(budget)
         try:
-            status, parsed = self.http.post_json(url, payload, self.settings.auth_headers())
+            status, parsed = self.http.post_json(url, payload, headers)
         except HttpFailure as exc:
             return classify(None, None, exc, self.codes), {}
         if isinstance(parsed, str):  # [C THH] a reply read as text: "... thành công" is success
@@ -95,13 +102,59 @@ class NationalPortalClient:
         query: Mapping[str, str],
         budget: LeaseBudget | None,
     ) -> dict[str, Any]:
-        """One call of an LGSP variant: no session to renew; refused credentials are the operator's to fix."""
-        classified, data = self._post(path, body, budget, query if self.settings.unit_in_query else None)
-        if classified.verdict is Verdict.OK:
-            return data
-        if classified.verdict is Verdict.AUTH:
-            classified = Classified(Verdict.RETRYABLE, classified.code, classified.message, classified.http_status)
-        raise PortalError(operation, classified)
+        """One call of an LGSP variant: no session; an OAuth2 token refused is fetched again once, other
+        refused credentials are the operator's to fix (retryable)."""
+        for renewed in (False, True):
+            classified, data = self._post(path, body, budget, query if self.settings.unit_in_query else None)
+            if classified.verdict is Verdict.OK:
+                return data
+            if classified.verdict is Verdict.AUTH and self.settings.auth == "oauth2" and not renewed:
+                with self._token_lock:
+                    self._token = None
+                continue
+            if classified.verdict is Verdict.AUTH:
+                classified = Classified(Verdict.RETRYABLE, classified.code, classified.message, classified.http_status)
+            raise PortalError(operation, classified)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _bearer(self, budget: LeaseBudget | None) -> str:
+        """``<token_type> <access_token>`` of the current OAuth2 token, fetched when there is none or it is
+        due for renewal; one thread fetches, the others wait for it."""
+        with self._token_lock:
+            token = self._token
+            if token is None or time.monotonic() >= token[1] - self.settings.token_renew_before:
+                token = self._token = self._fetch_token(budget)
+            return token[0]
+
+    def _fetch_token(self, budget: LeaseBudget | None) -> tuple[str, float]:
+        s = self.settings
+        if budget is not None and not budget.allows(s.timeout):
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message=NOT_ATTEMPTED))
+        form = {"grant_type": "client_credentials", "client_id": s.client_id}
+        form["client_secret"] = s.client_secret.get_secret_value()
+        if s.scope:
+            form["scope"] = s.scope
+        try:
+            status, answer = self.http.post_form(s.token_endpoint(), form, {"Accept": "application/json"})
+        except HttpFailure as exc:  # the token request carries no dossier: nothing is in doubt
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message=str(exc))) from None
+        value = answer.get("access_token") if isinstance(answer, dict) and status == 200 else None
+        if (
+            not isinstance(value, str)
+            or not 0 < len(value) <= 4096
+            or not value.isascii()
+            or not value.isprintable()
+            or " " in value
+        ):
+            message = f"token refused (HTTP {status})" if status != 200 else "no usable access_token in the answer"
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message=message, http_status=status))
+        kind = answer.get("token_type")
+        kind = kind if isinstance(kind, str) and kind.isalpha() and kind.lower() != "bearer" else "Bearer"
+        expires = answer.get("expires_in")
+        lifetime = float(expires) if isinstance(expires, int | float) and not isinstance(expires, bool) else 0.0
+        lifetime = lifetime if 0 < lifetime <= 30 * 24 * 3600 else s.token_default_ttl
+        self.tokens_fetched += 1
+        return f"{kind} {value}", time.monotonic() + lifetime
 
     def _unit(self, **extra: str) -> dict[str, str]:
         return {self.settings.unit_param: self.settings.madonvi, **extra}

@@ -24,7 +24,9 @@ be set (``HUB_PORTAL_SYNC_PATH``, ``_UPDATE_PATH``, ``_PROGRESS_PATH``, ``_LOOKU
 Authentication schemes (§0): ``session`` (the adapter's login), ``none``, ``bearer`` (``Authorization:
 Bearer <token>``), ``header_token`` (``<auth_header>: <token>``, e.g. ``access_token`` [C THH VNPost]),
 ``lgsp_access_token`` (header ``lgspaccesstoken: base64(JSON{AccessKey, SecretKey, AppName, PartnerCode,
-PartnerCodeCus})`` on every call [C OCPS]).
+PartnerCodeCus})`` on every call [C OCPS]), ``oauth2`` (client credentials posted as a form to ``token_url``
+-> ``{access_token, token_type, expires_in}``, then ``Authorization: <token_type> <access_token>``; the token
+kept until ``token_renew_before`` seconds before it expires, dropped on a 401 and fetched again once [C §0]).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from hub.ports import DeliveryPolicy
 from .limits import PortalLimits
 
 Variant = Literal["adapter", "lgsp_hagiang", "lgsp_thanhhoa"]
-AuthScheme = Literal["session", "none", "bearer", "header_token", "lgsp_access_token"]
+AuthScheme = Literal["session", "none", "bearer", "header_token", "lgsp_access_token", "oauth2"]
 
 
 class VariantDefaults(NamedTuple):
@@ -87,6 +89,12 @@ class NationalPortalSettings(BaseSettings):
     progress_path: str | None = Field(default=None, description="LGSP variants: progress URL path.")
     lookup_path: str | None = Field(default=None, description="LGSP variants: lookup URL path [I].")
     unit_param: str = Field(default="MaDinhDanhDV", description="lgsp_hagiang: the unit code's query parameter [C].")
+    token_url: str = Field(default="/token", description="oauth2: the token endpoint (a path, or an absolute URL).")
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    scope: str = ""
+    token_renew_before: float = Field(default=60.0, ge=0, description="oauth2: renew this many seconds early.")
+    token_default_ttl: float = Field(default=300.0, gt=0, description="[I] oauth2: life of a token stating none.")
     limits: PortalLimits = Field(default_factory=PortalLimits, description="The portal's limits (limits.py).")
 
     base_url: str = Field(default="http://127.0.0.1:8101", description="Adapter URL (adapter_url), no trailing slash.")
@@ -191,6 +199,9 @@ class NationalPortalSettings(BaseSettings):
 
     def url(self, endpoint: str) -> str:
         return self.base_url.rstrip("/") + endpoint
+
+    def token_endpoint(self) -> str:
+        return self.token_url if self.token_url.startswith(("http://", "https://")) else self.url(self.token_url)
 
     def policy(self) -> DeliveryPolicy:
         return DeliveryPolicy.of(self)

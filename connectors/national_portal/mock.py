@@ -36,6 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -89,6 +90,8 @@ class _Portal:
         with self.lock:
             self.set_faults(faults or Faults(), changed=Faults.model_fields)
             self.sessions: dict[str, float] = {}  # token -> expiry (monotonic clock)
+            self.tokens: dict[str, float] = {}  # oauth2 access token -> expiry (monotonic clock)
+            self.tokens_issued = 0
             self.dossiers: dict[str, dict[str, Any]] = {}  # MaHoSo -> latest HoSo
             self.progress: dict[str, list[dict[str, Any]]] = {}  # MaHoSo -> entries, arrival order
             self.keys: set[tr.ProgressKey] = set()
@@ -118,6 +121,7 @@ class _Portal:
                 "progress_entries": sum(len(v) for v in self.progress.values()),
                 "duplicate_progress_entries": self.duplicates,
                 "active_sessions": sum(1 for exp in self.sessions.values() if exp > now),
+                "tokens_issued": self.tokens_issued,
             }
 
     def view(self, mahoso: str) -> dict[str, Any]:
@@ -245,10 +249,19 @@ class _Portal:
         return JSONResponse({"error_code": "0", "message": "Thành công", "result": result})
 
     # ---- the LGSP variants (config.py): credentials, then the bare array and the query string
+    def token_valid(self, header: str) -> bool:
+        kind, _, token = header.partition(" ")
+        with self.lock:
+            expires = self.tokens.get(token) if kind.lower() == "bearer" else None
+        return expires is not None and time.monotonic() < expires
+
     def lgsp_guard(self, request: Request, body: Any, with_flag: bool) -> Response | None:
         s = self.settings
         expected = s.auth_headers()
-        if any(not secrets.compare_digest(request.headers.get(k, ""), v) for k, v in expected.items()):
+        refused = any(not secrets.compare_digest(request.headers.get(k, ""), v) for k, v in expected.items())
+        if s.auth == "oauth2" and not self.token_valid(request.headers.get("Authorization", "")):
+            refused = True
+        if refused:
             with self.lock:
                 self.refused_rules["lgsp-auth"] += 1
             return JSONResponse({"error_code": "401", "message": "Unauthorized"}, status_code=401)
@@ -357,6 +370,27 @@ def create_app(
             refused = portal.lgsp_guard(request, [body], with_flag=False)
             return refused or portal.lookup(body.get("mahoso") if isinstance(body, dict) else None)
 
+        if s.auth == "oauth2":
+
+            @app.post(s.token_url)
+            async def token(request: Request) -> Response:
+                form = parse_qs((await request.body()).decode("utf-8", "replace"))
+                given = {k: v[0] for k, v in form.items() if v}
+                ok = given.get("grant_type") == "client_credentials" and all(
+                    secrets.compare_digest(given.get(k, ""), want)
+                    for k, want in (("client_id", s.client_id), ("client_secret", s.client_secret.get_secret_value()))
+                )
+                if not ok:
+                    with portal.lock:
+                        portal.refused_rules["lgsp-auth"] += 1
+                    return JSONResponse({"error": "invalid_client"}, status_code=401)  # RFC 6749
+                issued = secrets.token_urlsafe(24)
+                with portal.lock:
+                    portal.tokens[issued] = time.monotonic() + portal.faults.session_ttl_seconds
+                    portal.tokens_issued += 1
+                ttl = int(portal.faults.session_ttl_seconds)
+                return JSONResponse({"access_token": issued, "token_type": "bearer", "expires_in": ttl})
+
         same_url = s.path("sync") == s.path("update")
         app.post(s.path("sync"))(sync_route(None if same_url else False))
         if not same_url:
@@ -389,7 +423,12 @@ def create_app(
         remaining = max(0.0, portal.outage_until - time.monotonic())
         return portal.faults.model_dump() | {"outage_remaining_seconds": round(remaining, 3)}
 
-    mockkit.install_admin(app, portal, actions={"expire_sessions": lambda: portal.sessions.clear()}, view=view)
+    def expire() -> None:  # sessions and OAuth2 tokens alike
+        with portal.lock:
+            portal.sessions.clear()
+            portal.tokens.clear()
+
+    mockkit.install_admin(app, portal, actions={"expire_sessions": expire}, view=view)
     return app
 
 

@@ -77,7 +77,14 @@ RULES: tuple[Rule, ...] = (
         "a field over its limit, or more items in a call than allowed (limits.py)",
     ),
     Rule("text-nfc", ("S0-10",), "I", "1", True, "a text field not in Unicode NFC"),
-    Rule("lgsp-auth", ("S0-11",), "C", "HTTP 401", False, "an LGSP variant's call without its credentials"),
+    Rule(
+        "lgsp-auth",
+        ("S0-11",),
+        "C",
+        "HTTP 401",
+        False,
+        "an LGSP variant's call without its credentials (an OAuth2 token it did not issue, or expired)",
+    ),
     Rule(
         "lgsp-shape",
         ("S1.1-04",),

@@ -37,11 +37,13 @@ CREDENTIALS: dict[str, dict[str, Any]] = {
     "bearer": {"token": SecretStr("lgsp-static-token")},
     "header_token": {"token": SecretStr("lgsp-static-token"), "auth_header": "access_token"},
     "lgsp_access_token": {"access_key": SecretStr("AK"), "secret_key": SecretStr("SK"), "app_name": "MOTCUA"},
+    "oauth2": {"client_id": "motcua", "client_secret": SecretStr("s3cret")},
 }
 CASES: list[tuple[Variant, AuthScheme]] = [
     ("lgsp_hagiang", "bearer"),
     ("lgsp_hagiang", "header_token"),
     ("lgsp_hagiang", "lgsp_access_token"),
+    ("lgsp_hagiang", "oauth2"),
     ("lgsp_thanhhoa", "none"),
     ("lgsp_thanhhoa", "bearer"),
 ]
@@ -101,7 +103,9 @@ def test_an_insert_of_a_known_dossier_goes_again_as_an_update(
 )
 def test_calls_without_the_variants_credentials_are_refused(variant: Variant, auth: AuthScheme) -> None:
     with TestClient(create_app(settings=portal_settings(variant, auth)), base_url="http://testserver") as mock:
-        wrong = portal_settings(variant, auth, token=SecretStr("wrong"), access_key=SecretStr("wrong"))
+        wrong = portal_settings(
+            variant, auth, token=SecretStr("wrong"), access_key=SecretStr("wrong"), client_secret=SecretStr("wrong")
+        )
         [outcome] = NationalPortalConnector(wrong, http=mock).deliver([item(change())])
         assert outcome.kind is OutcomeKind.RETRY and "401" in outcome.detail  # the operator's to fix, not the message's
         s = portal_settings(variant, auth)
@@ -110,6 +114,29 @@ def test_calls_without_the_variants_credentials_are_refused(variant: Variant, au
         )
         assert r.status_code == 401
         assert mock.get("/_mock/stats").json()["dossiers"] == 0
+
+
+def test_an_oauth2_token_is_fetched_once_and_renewed_when_refused() -> None:
+    settings = portal_settings("lgsp_hagiang", "oauth2")
+    with TestClient(create_app(settings=settings), base_url="http://testserver") as mock:
+        connector = NationalPortalConnector(settings, http=mock)
+        for _ in range(3):
+            assert connector.deliver([item(change())])[0].kind is OutcomeKind.DELIVERED
+        assert connector.client.tokens_fetched == 1 and mock.get("/_mock/stats").json()["tokens_issued"] == 1
+        mock.post("/_mock/faults", json={"expire_sessions": True}).raise_for_status()  # the LGSP forgot it
+        assert connector.deliver([item(change())])[0].kind is OutcomeKind.DELIVERED  # 401, a new token, once more
+        assert connector.client.tokens_fetched == 2
+
+
+def test_an_oauth2_token_due_for_renewal_is_renewed_before_use() -> None:
+    settings = portal_settings("lgsp_hagiang", "oauth2", token_renew_before=10_000.0)  # every token is "due"
+    with TestClient(create_app(settings=settings), base_url="http://testserver") as mock:
+        connector = NationalPortalConnector(settings, http=mock)
+        for _ in range(2):
+            assert connector.deliver([item(change())])[0].kind is OutcomeKind.DELIVERED
+        assert mock.get("/_mock/stats").json()["tokens_issued"] == 4  # sync and progress, twice
+        token = mock.post("/token", data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"})
+        assert token.status_code == 401 and token.json() == {"error": "invalid_client"}
 
 
 def _lgsp_access_token_header(settings: NationalPortalSettings) -> dict[str, Any]:
