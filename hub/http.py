@@ -1,7 +1,7 @@
 """JSON over HTTP for connectors that call a partner for every message.
 
-One small port, ``JsonHttp`` (POST a JSON body, or a form such as an OAuth2 token request, and get
-the status and the parsed answer), with two adapters:
+One small port, ``JsonHttp`` (POST a JSON body, get the status and the parsed answer; ``FormHttp``: a
+form, such as an OAuth2 token request), with two adapters:
 
 - ``PooledHttp``: keep-alive connections from urllib3's pool manager. The default on the
   delivery path: here it costs ~0.2 ms of CPU per call where an ``httpx.Client`` costs
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import httpx
@@ -41,11 +41,15 @@ class JsonHttp(Protocol):
         """POST ``payload`` as JSON; (status, the answer parsed as JSON or None if it is not)."""
         ...
 
-    def post_form(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> tuple[int, Any]:
-        """POST ``form`` as ``application/x-www-form-urlencoded``; (status, the answer as JSON or None)."""
-        ...
-
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class FormHttp(Protocol):
+    """What both adapters also do: POST a form (``application/x-www-form-urlencoded``), e.g. an OAuth2
+    token request; (status, the answer parsed as JSON or None)."""
+
+    def post_form(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> tuple[int, Any]: ...
 
 
 def _parse(content: bytes) -> Any:

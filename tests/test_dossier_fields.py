@@ -139,8 +139,7 @@ def test_a_fee_paid_for_a_dossier_stored_before_the_fields_were_required_is_stil
         payload=old,
         correlation_id="old",
     )
-    with rig.hub.engine.begin() as c:
-        rig.hub.ledger.add(c, "ONEGATE", [message])
+    rig.hub.ledger.accept("ONEGATE", [message])
     opened = rig.open("paygov", dossier_code=code)
     assert opened.status_code == 201, opened.text
     rig.act(opened.json()["id"], "pay")

@@ -13,14 +13,15 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
+import structlog
 
-from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
+from hub.http import FormHttp, HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
 from hub.partners import Classified, Verdict
 from hub.ports import NOT_ATTEMPTED, Connector, DeliveryItem, LeaseBudget, Outcome, OutcomeKind
@@ -29,6 +30,8 @@ from hub.privacy import scrub
 from . import translate as tr
 from .config import NationalPortalSettings
 from .errors import Codes, PortalError, classify
+
+log = structlog.get_logger("connectors.national_portal")
 
 NAME = "national_portal"
 MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
@@ -134,8 +137,11 @@ class NationalPortalClient:
         form["client_secret"] = s.client_secret.get_secret_value()
         if s.scope:
             form["scope"] = s.scope
+        http = self.http
+        if not isinstance(http, FormHttp):
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message="this HTTP adapter cannot post a form"))
         try:
-            status, answer = self.http.post_form(s.token_endpoint(), form, {"Accept": "application/json"})
+            status, answer = http.post_form(s.token_endpoint(), form, {"Accept": "application/json"})
         except HttpFailure as exc:  # the token request carries no dossier: nothing is in doubt
             raise PortalError("token", Classified(Verdict.RETRYABLE, message=str(exc))) from None
         value = answer.get("access_token") if isinstance(answer, dict) and status == 200 else None
@@ -333,6 +339,16 @@ class NationalPortalConnector:
                 if n == len(rounds):
                     rounds.append([])
                 rounds[n].append(work)
+        try:
+            self._run(rounds, budget)
+        except Exception as exc:  # a bug below the calls (a library, the HTTP stack), not a portal answer
+            log.exception("portal.unexpected_error", error=type(exc).__name__)
+            for w in works:  # what was settled stays; the rest may have reached the portal: retry, in doubt
+                if w.outcome is None:
+                    w.outcome = Outcome(OutcomeKind.RETRY, f"unexpected {type(exc).__name__}", in_doubt=True)
+        return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted", in_doubt=w.doubt) for w in works]
+
+    def _run(self, rounds: Sequence[Sequence[_Work]], budget: LeaseBudget | None) -> None:
         synced_keys: set[str] = set()
         failed_keys: set[str] = set()
         for batch in rounds:
@@ -343,7 +359,6 @@ class NationalPortalConnector:
             self._send_progress([w for w in active if w.synced], budget)
             synced_keys.update(w.item.key for w in batch if w.synced)
             failed_keys.update(w.item.key for w in batch if w.outcome and w.outcome.kind is OutcomeKind.RETRY)
-        return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted", in_doubt=w.doubt) for w in works]
 
     def _prepare(self, item: DeliveryItem) -> _Work:
         translators = _TRANSLATORS.get(item.type)
@@ -382,7 +397,9 @@ class NationalPortalConnector:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.settings.lookup_concurrency, thread_name_prefix="portal-call")
-        for future in [self._pool.submit(call) for call in calls]:
+        futures = [self._pool.submit(call) for call in calls]
+        wait(futures)  # every call ends before a failure is raised: none still changes the items then
+        for future in futures:
             future.result()
 
     def _look_up(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from connectors.national_portal import NationalPortalSettings
 from connectors.national_portal.mock import create_app
-from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
+from hub.http import FormHttp, HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from tests.support.live import serve
 
 CREDENTIALS = {"username": "lgsp", "password": "lgsp-dev-password"}
@@ -82,7 +82,7 @@ def test_posts_a_form_for_an_oauth2_token(adapter: str) -> None:
     )
     form = {"grant_type": "client_credentials", "client_id": "motcua", "client_secret": "s3cret"}
 
-    def check(http: JsonHttp, base: str) -> None:
+    def check(http: FormHttp, base: str) -> None:
         status, answer = http.post_form(base + "/token", form, {"Accept": "application/json"})
         assert status == 200 and answer["access_token"] and answer["token_type"] == "bearer"
         status, answer = http.post_form(base + "/token", form | {"client_secret": "wrong"}, {})
