@@ -36,7 +36,7 @@ log = structlog.get_logger("connectors.national_portal")
 NAME = "national_portal"
 MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
 # message type -> (canonical payload -> HoSo or None, canonical payload -> progress entry)
-_TRANSLATORS: dict[str, tuple[Callable[[Mapping[str, Any]], dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
+_TRANSLATORS: dict[str, tuple[Callable[..., dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
     DOSSIER_STATUS_CHANGED: (tr.to_hoso, tr.to_progress),
     DOSSIER_FEE_PAID: (tr.fee_paid_hoso, tr.fee_paid_progress),
 }
@@ -366,7 +366,8 @@ class NationalPortalConnector:
             return _Work(item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"message type {item.type!r} not handled"))
         to_hoso, to_progress = translators
         try:
-            hoso, progress = to_hoso(item.payload), to_progress(item.payload, self.settings.limits)
+            limits = self.settings.limits
+            hoso, progress = to_hoso(item.payload, limits), to_progress(item.payload, limits)
         except (KeyError, TypeError, ValueError) as exc:  # the payload was validated upstream: a contract bug
             return _Work(
                 item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"untranslatable payload ({type(exc).__name__})")

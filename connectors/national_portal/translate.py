@@ -18,7 +18,8 @@ No I/O here. Rules, applied the same way everywhere (golden files in ``tests/nat
   or ``null``. The list ``DanhSachLePhi`` (fees) is always present and always a list: ``[]`` when there is
   no fee, a one-element list for one fee.
 - Officer names longer than ``PortalLimits.NguoiXuLy`` (50 [C THH]) are cut as THH cuts them: the first
-  ``limit - 4`` characters and ``"..."``.
+  ``limit - 4`` characters and ``"..."``; a summary longer than ``PortalLimits.TrichYeuHoSo`` (1000, the
+  canonical cap too) is cut to it, as THH cuts it.
 - Two derived values, both [I]: a status-2 (received) change without ``received_at`` takes its
   ``occurred_at`` as ``NgayTiepNhan``; a progress entry without a handler names the agency as
   ``NguoiXuLy`` (officer) and the status label as ``NoiDungXuLy`` (what was done).
@@ -105,7 +106,7 @@ def to_fee(fee: Mapping[str, Any]) -> dict[str, Any]:
     return item
 
 
-def to_hoso(payload: Mapping[str, Any]) -> dict[str, Any]:
+def to_hoso(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Canonical payload -> one ``HoSo`` (dossier record) for ``DongBoHoSoMC``."""
     applicant: Mapping[str, Any] = payload["applicant"]
     status = int(payload["status"])
@@ -124,7 +125,8 @@ def to_hoso(payload: Mapping[str, Any]) -> dict[str, Any]:
     hoso["SoDienThoai"] = str(applicant.get("phone") or "")  # always sent, "" when none (OCPS)
     hoso["Email"] = str(applicant.get("email") or "")
     _put(hoso, "ThongTinKhac", applicant.get("address"))  # other contact information
-    _put(hoso, "TrichYeuHoSo", payload.get("summary"))  # dossier summary
+    summary = payload.get("summary")  # dossier summary, cut to its limit as THH cuts it
+    _put(hoso, "TrichYeuHoSo", summary[: limits.TrichYeuHoSo] if isinstance(summary, str) else summary)
     _put(hoso, "NgayTiepNhan", portal_time(received))  # received at
     _put(hoso, "NgayHenTra", portal_time(payload.get("appointment_at")))  # appointed return date
     _put(hoso, "NgayTra", portal_time(payload.get("returned_at")))  # result returned at
@@ -173,13 +175,13 @@ def vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " VND"
 
 
-def fee_paid_hoso(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+def fee_paid_hoso(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any] | None:
     """Canonical ``dossier.fee.paid`` -> the dossier's ``HoSo`` marked paid online
     (``DuocThanhToanTrucTuyen`` "1"), or None when the hub does not know the dossier."""
     dossier = payload.get("dossier")
     if not dossier:
         return None
-    hoso = to_hoso(dossier)
+    hoso = to_hoso(dossier, limits)
     hoso["DuocThanhToanTrucTuyen"] = "1"  # paid online (v2 flag)
     return hoso
 

@@ -66,6 +66,7 @@ def test_officer_names_are_cut_to_the_limit_as_thh_cuts_them() -> None:
     entry = tr.to_progress(payload)
     assert entry["NguoiXuLy"] == payload["handler"]["name"][:46] + "..."  # 46 + "...", as THH
     assert len(tr.to_progress(payload, PortalLimits(NguoiXuLy=80))["NguoiXuLy"]) == 79
+    assert len(tr.to_hoso(payload, PortalLimits(TrichYeuHoSo=10))["TrichYeuHoSo"]) == 10  # summaries too
 
 
 @pytest.mark.parametrize(
