@@ -306,8 +306,9 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 )
 def mock_national_portal(ctx: typer.Context) -> None:
     """The mock national portal (DVCQG): --host, --port, and fault flags (--latency-ms,
-    --failure-rate, --outage-seconds ...; --help lists them). Change faults at run time with
-    POST /_mock/faults; see what it received at GET /_mock/dossiers."""
+    --failure-rate, --outage-seconds ...; --help lists them); strict (every rule) unless --lenient;
+    the variant of HUB_PORTAL_VARIANT. Change faults at run time with POST /_mock/faults; see what it
+    received at GET /_mock/dossiers, what it enforces at GET /_mock/card."""
     from connectors.national_portal import mock
 
     mock.main(list(ctx.args))
