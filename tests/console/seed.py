@@ -16,7 +16,7 @@ from hub.canonical import DossierStatusChange
 from hub.clients import create_client
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
-from hub.ledger import Accepted, Ledger
+from hub.ledger import Ledger
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 from tests.factories import dossier_code, model, new_message
 from tests.fakes import FakeConnector
@@ -40,13 +40,7 @@ class Seeded:
 
 
 def _accept(ledger: Ledger, source: str, *models: DossierStatusChange) -> list[str]:
-    got: list[Accepted] = []
-
-    def respond(results: list[Accepted]) -> tuple[int, dict[str, str]]:
-        got.extend(results)
-        return 202, {}
-
-    ledger.accept(source, [new_message(m, correlation_id=new_id()) for m in models], respond)
+    got, _ = ledger.accept(source, [new_message(m, correlation_id=new_id()) for m in models])
     return [a.message_id for a in got]
 
 
