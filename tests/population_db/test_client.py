@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -132,9 +133,9 @@ def test_lookup_by_old_id_card_and_year(client: PopulationDbClient) -> None:
     "overrides",
     [{"id_number": UNKNOWN_ID}, {"full_name": "Nguyễn Văn Ân"}, {"birth_date": date(1990, 1, 16)}],
 )
-def test_lookup_without_a_full_match_is_not_found(client: PopulationDbClient, overrides: dict[str, object]) -> None:
+def test_lookup_without_a_full_match_is_not_found(client: PopulationDbClient, overrides: dict[str, Any]) -> None:
     with pytest.raises(CitizenNotFound) as caught:
-        client.lookup(lookup_req(**overrides))  # type: ignore[arg-type]
+        client.lookup(lookup_req(**overrides))
     assert caught.value.breaker_failure is False and caught.value.retryable is False
     assert AN_ID not in str(caught.value)
 
@@ -260,7 +261,7 @@ def test_close_closes_only_its_own_http_client(mock_http: TestClient) -> None:
     ],
 )
 def test_credentials_are_sent_and_checked(auth: dict[str, str]) -> None:
-    settings = PopulationDbSettings(base_url="http://testserver", **auth)  # type: ignore[arg-type]
+    settings = PopulationDbSettings.model_validate({"base_url": "http://testserver", **auth})
     with TestClient(create_app(settings=settings), base_url="http://testserver") as http:
         assert PopulationDbClient(settings, http=http).verify(verify_req()).exists is True
         anonymous = PopulationDbClient(PopulationDbSettings(base_url="http://testserver"), http=http)
