@@ -19,6 +19,7 @@ from hub.payments.port import (
     FeeItem,
     GatewayStatus,
     GatewayTimeout,
+    Outcome,
     PaymentOrder,
     PaymentResult,
     PermanentGatewayError,
@@ -64,12 +65,12 @@ def order(amount: int = 150_000) -> PaymentOrder:
     )
 
 
-def result(pid: str, outcome: str = "paid", amount: int = 150_000) -> PaymentResult:
+def result(pid: str, outcome: Outcome = "paid", amount: int = 150_000) -> PaymentResult:
     return PaymentResult(
         profile="napas",
         merchant="LGSP-TEST",
         reference=pid,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         amount=amount,
         currency="VND",
         gateway_txn_id="TXN-1",

@@ -213,6 +213,7 @@ def test_the_wsdl_comes_from_the_package_folder_only() -> None:
     loader = LocalWsdlLoader()
     from zeep.wsdl import Document
 
+    # zeep hints a transport class; it takes an instance
     document = Document(str(WSDL_DIR / "population_db.wsdl"), loader)  # type: ignore[arg-type]
     assert {p.name for p in loader.loaded} == {"population_db.wsdl", "dancuquocgia.xsd", "congdan.xsd"}
     assert all(p.is_relative_to(WSDL_DIR) for p in loader.loaded)
@@ -273,6 +274,7 @@ def test_credentials_are_sent_and_checked(auth: dict[str, str]) -> None:
 
 
 def test_timestamp_hash_headers() -> None:
+    # pydantic reads the plain string into the SecretStr password
     s = PopulationDbSettings(auth_scheme="timestamp_hash", username="u", password="p", auth_hash_url="https://x/")  # type: ignore[arg-type]
     headers = s.auth_headers(now=1_700_000_000.5)
     assert headers["Timestamp"] == "1700000000500"

@@ -37,6 +37,7 @@ TABLE: list[tuple[str, str, bool]] = [
     ("Thúy", "Thùy", False),
     ("Nguyen Van An", "Nguyễn Văn An", False),
     ("Nguyễn An", "Nguyễn Văn An", False),
+    # no name at all (None), on purpose
     ("Hoà", None, False),  # type: ignore[list-item]
 ]
 
