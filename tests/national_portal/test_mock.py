@@ -65,6 +65,7 @@ def test_auth_refuses_wrong_credentials_or_dstcode(mock_client: TestClient, body
 
 @pytest.mark.parametrize("token", ["", "made-up-token", None])
 def test_calls_need_a_session_it_issued(mock_client: TestClient, token: str | None) -> None:
+    # token None on purpose: a call with no session at all
     answer = call(mock_client, token, tr.SYNC_SERVICE, isUpdating="False", data=[hoso()])  # type: ignore[arg-type]
     assert answer["error_code"] == "-2" and "Phiên đăng nhập" in answer["message"]
     assert stats(mock_client)["dossiers"] == 0
