@@ -1,5 +1,11 @@
 """Runs the relay and workers as threads of this process: the embedded default (in-process
-transport), `lgsp dev`, and tests. In production each role is its own process."""
+transport), `lgsp dev`, and tests. In production each role is its own process.
+
+The relay role also runs the periodic jobs beside it: the payment reconciler, the evidence
+chainer and sealer (every ``HUB_EVIDENCE_INTERVAL`` s, sealing at most every
+``HUB_EVIDENCE_SEAL_INTERVAL`` s) and the retention job (payload redaction and evidence
+archives, every ``HUB_RETENTION_INTERVAL`` s). Several relays may run: the chainer takes each
+chain under an advisory lock, the retention job runs under one (``hub/evidence/``)."""
 
 from __future__ import annotations
 
@@ -51,6 +57,8 @@ class Pipeline:
             self._spawn("reconciler", self._reconcile)
             if s.postal_poll:
                 self._spawn("postal-poller", self._poll_postal)
+            self._spawn("evidence-chainer", self._chain_evidence)
+            self._spawn("retention", self._retention)
         keeper = LeaseKeeper(self.hub.ledger, s.lease_margin)  # renews every batch in progress here
         if self.workers:
             self._spawn("lease-keeper", keeper.run)
@@ -89,6 +97,19 @@ class Pipeline:
         from hub.postal.poller import poll_forever
 
         poll_forever(self.hub.postal, self.hub.settings.postal_poll_interval, stop)
+
+    def _chain_evidence(self, stop: threading.Event) -> None:
+        """Link staged evidence facts into the chains and seal them (beside the relay)."""
+        from hub.evidence import jobs
+
+        s = self.hub.settings
+        jobs.chainer(s, self.hub.engine).run_forever(stop, s.evidence_interval, s.evidence_max_rate)
+
+    def _retention(self, stop: threading.Event) -> None:
+        """Redact final payloads past their retention; archive old evidence (beside the relay)."""
+        from hub.evidence import jobs
+
+        jobs.retention(self.hub.settings, self.hub.engine).run_forever(stop)
 
     def ensure_topology(self) -> None:
         """Declare the broker topology once for all roles of this process (idempotent)."""

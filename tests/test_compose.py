@@ -57,6 +57,14 @@ def test_the_agencies_file_is_in_the_image(compose: dict[str, Any]) -> None:
     assert path.startswith("/app/") and (ROOT / path.removeprefix("/app/")).is_file()
 
 
+def test_relay_and_workers_expose_their_metrics(compose: dict[str, Any]) -> None:
+    for name in ("relay", "worker-1", "worker-2"):
+        svc = compose["services"][name]
+        port = svc["environment"]["HUB_METRICS_PORT"]
+        assert any(p.endswith(f":{port}") for p in svc["ports"]), name
+        assert svc["environment"]["HUB_DATABASE_URL"] == compose["services"]["api"]["environment"]["HUB_DATABASE_URL"]
+
+
 def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
     names = set(compose["services"])
     for name, svc in compose["services"].items():

@@ -19,7 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.canonical import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN, DossierStatusChange
+from hub.canonical import DossierStatusChange
+from hub.codes import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN
 
 from .port import AwareTime, OrderKind
 from .rules import ParcelStatus

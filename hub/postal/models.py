@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from hub.canonical import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN
+from hub.codes import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN
 
 from .port import EMAIL_PATTERN, ITEM_CODE_PATTERN, MAX_COD_AMOUNT, PHONE_PATTERN, OrderKind
 from .rules import ParcelStatus

@@ -94,7 +94,7 @@ class Stack:
         return proc
 
     def start(
-        self, workers: int = 2, mock_args: tuple[str, ...] = (), gateway: bool = False, timeout: float = 30.0
+        self, workers: int = 2, mock_args: tuple[str, ...] = (), gateway: bool = False, timeout: float = 120.0
     ) -> Stack:
         """Start every process (``gateway``: the mock payment gateway too); if any fails to come
         up within ``timeout`` seconds, stop those already started."""
@@ -104,7 +104,7 @@ class Stack:
                 self.spawn("gateway", "mock", "payment-gateway", "--port", str(self.gateway_port))
                 wait_http(self.gateway + "/_mock/stats")
             self.spawn("api", "api", "--port", str(self.api_port))
-            wait_http(self.api + "/readyz", timeout)  # the api ran the migrations
+            wait_http(self.api + "/readyz", timeout)  # the api ran the migrations (slow on a loaded machine)
             wait_http(self.portal + "/_mock/stats", timeout)
             self.spawn("relay", "relay")
             for n in range(workers):
