@@ -306,8 +306,9 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 )
 def mock_national_portal(ctx: typer.Context) -> None:
     """The mock national portal (DVCQG): --host, --port, and fault flags (--latency-ms,
-    --failure-rate, --outage-seconds ...; --help lists them). Change faults at run time with
-    POST /_mock/faults; see what it received at GET /_mock/dossiers."""
+    --failure-rate, --outage-seconds ...; --help lists them); strict (every rule) unless --lenient;
+    the variant of HUB_PORTAL_VARIANT. Change faults at run time with POST /_mock/faults; see what it
+    received at GET /_mock/dossiers, what it enforces at GET /_mock/card."""
     from connectors.national_portal import mock
 
     mock.main(list(ctx.args))
@@ -360,11 +361,12 @@ def messages_show(message_id: str) -> None:
 def messages_replay(message_id: str) -> None:
     """Queue a dead message again, with a fresh retry budget."""
     from hub.bootstrap import open_database
+    from hub.cli_clients import _actor
     from hub.ledger import NotFound, NotReplayable
 
     hub = open_database(_settings())
     try:
-        hub.ledger.replay(message_id)
+        hub.ledger.replay(message_id, _actor())
     except (NotFound, NotReplayable) as exc:
         typer.echo(f"cannot replay: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -150,7 +150,7 @@ async def replay(message_id: str, ctx: Ctx = Depends(context)) -> Response:
         )
     outcome, detail, notice = "ok", "queued with a fresh retry budget", "replayed"
     try:
-        await run_in_threadpool(ctx.console.hub.ledger.replay, message_id)
+        await run_in_threadpool(ctx.console.hub.ledger.replay, message_id, f"operator:{ctx.operator.username}")
     except NotFound:
         outcome, detail, notice = "refused", "no such message", ""
     except NotReplayable as exc:
