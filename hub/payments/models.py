@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from hub.canonical import (
     AGENCY_CODE_PATTERN,
     DOSSIER_CODE_PATTERN,
+    ID_NUMBER_PATTERN,
     MAX_AMOUNT_VND,
     PROCEDURE_CODE_PATTERN,
     PositiveAmountVND,
@@ -18,6 +19,7 @@ EXAMPLE = {
     "client_reference": "HS-0001-LEPHI",
     "dossier_code": "000.00.00.H56-251122-0001",
     "procedure_code": "2.002492",
+    "procedure_name": "Cấp giấy phép xây dựng",
     "agency_code": "000.00.00.H56",
     "amount": 150000,
     "fee_items": [{"code": "LP01", "name": "Lệ phí cấp giấy phép", "amount": 150000}],
@@ -38,6 +40,12 @@ class FeeItemIn(BaseModel):
 class PayerIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="Payer's full name (HoTenNguoiNop); never logged.")
+    id_number: str | None = Field(
+        default=None,
+        pattern=ID_NUMBER_PATTERN,
+        description="Payer's ID number (SoCMNDNguoiNop: CCCD 12 digits, CMND 9, or a tax code); sent to PayGov "
+        'only ("000000000" when absent, as the public integrations send), never stored or logged.',
+    )
 
 
 class OpenPayment(BaseModel):
@@ -48,6 +56,13 @@ class OpenPayment(BaseModel):
     client_reference: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,100}$")
     dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
     procedure_code: str = Field(pattern=PROCEDURE_CODE_PATTERN, description="National procedure code (MaTTHC).")
+    procedure_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="The procedure's name (TenTTHC; PayGov's receipt shows it). Required for the paygov profile.",
+    )
     agency_code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Agency code (MaDonVi).")
     amount: PositiveAmountVND = Field(
         description=f"Total in VND, an integer from 1 to {MAX_AMOUNT_VND:,}: the sum of the fee items."
