@@ -93,7 +93,7 @@ class FakeHub:
             )
             if answer == "ok":
                 self.results.append(result)
-        status, body = gateway.callback_reply(answer)
+        status, body = gateway.callback_reply(answer, result)
         return httpx.Response(status, json=body)
 
     def client(self) -> httpx.Client:
