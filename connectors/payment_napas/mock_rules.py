@@ -25,24 +25,26 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("bearer", ("S2.1-01",), "C", "HTTP 401", False, "no or a wrong static Authorization: Bearer token"),
-    Rule("init-version", ("S2.1-03",), "C", "error_code 1", False, "LoaiBanTin/PhienBan other than INIT 1.0.6"),
-    Rule("partner", ("S2.1-03",), "I", "error_code 4 / MaLoi 99", False, "an unknown MaDoiTac"),
-    Rule("signature", ("S2.1-02",), "C", "error_code 2 / MaLoi 97", False, "a MaXacThuc that does not match"),
+    Rule("bearer", ("S2.1-02",), "C", "HTTP 401", False, "no or a wrong static Authorization: Bearer token"),
+    Rule(
+        "init-version", ("S2.1-01", "S2.1-04"), "C", "error_code 1", False, "LoaiBanTin/PhienBan other than INIT 1.0.6"
+    ),
+    Rule("partner", ("S2.1-04", "S2.1-09"), "I", "error_code 4 / MaLoi 99", False, "an unknown MaDoiTac"),
+    Rule("signature", ("S2.1-03",), "C", "error_code 2 / MaLoi 97", False, "a MaXacThuc that does not match"),
     Rule(
         "init-fields",
-        ("S2.1-03",),
+        ("S2.1-04",),
         "C",
         "error_code 1",
         False,
         "a fixed INIT value other than PAY, 1, 1, vi-VN, VND, PAYMENT; no MaThamChieu, ThongTinGiaoDich, Ip; "
         "ThoiGianGD not yyyyMMddHHmmss; SoTien not a positive whole number",
     ),
-    Rule("reference-unique", ("S2.1-03",), "C", "error_code 3", False, "a MaThamChieu used before"),
-    Rule("bill", ("S2.1-04",), "C", "error_code 1", False, "no ThongTinBienLai, or one without MaHoSo or PhiLePhi"),
+    Rule("reference-unique", ("S2.1-04",), "C", "error_code 3", False, "a MaThamChieu used before"),
+    Rule("bill", ("S2.1-05",), "C", "error_code 1", False, "no ThongTinBienLai, or one without MaHoSo or PhiLePhi"),
     Rule(
         "amount-is-fee-sum",
-        ("S2.1-05",),
+        ("S2.1-06",),
         "I",
         "error_code 1",
         True,
@@ -50,7 +52,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "beneficiary",
-        ("S2.1-05",),
+        ("S2.1-06",),
         "C",
         "error_code 1",
         True,
@@ -58,13 +60,13 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "query-time",
-        ("S2.1-08",),
+        ("S2.1-10",),
         "C",
         "MaLoi 99",
         True,
         "a QUERY whose ThoiGianGD is not the order's INIT ThoiGianGD",
     ),
-    Rule("query-unknown", ("S2.1-08",), "I", "MaLoi 01", False, "a QUERY for an order it never saw"),
+    Rule("query-unknown", ("S2.1-09",), "I", "MaLoi 01", False, "a QUERY for an order it never saw"),
 )
 
 CANNOT_KNOW: tuple[str, ...] = (
