@@ -16,6 +16,7 @@ from connectors.payment_napas import PayGovGateway
 from hub.db.schema import messages, payment_events, payments
 from hub.payments.port import OrderCreated, PaymentOrder
 from hub.payments.reconcile import reconcile
+from tests import factories
 from tests.factories import TEST_AGENCY
 from tests.test_payments_api import Rig, rig  # noqa: F401  (the fixture)
 
@@ -95,3 +96,18 @@ def test_the_receipt_comes_from_the_agency_directory_and_the_id_number_stays_out
         opened_at = stored.opened_at
     assert ID_NUMBER not in json.dumps(dict(stored._mapping), default=str, ensure_ascii=False)
     assert opened_at is not None and abs((opened_at - order.opened_at).total_seconds()) < 1
+
+
+def test_a_repeat_of_an_opened_payment_is_that_payment_even_after_its_agency_lost_its_configuration(
+    rig: Rig,  # noqa: F811
+) -> None:
+    from hub.agencies.directory import DbAgencies
+
+    body = {"client_reference": "REPEAT-1", "dossier_code": factories.dossier_code()}
+    first = rig.open("paygov", **body)
+    assert first.status_code == 201, first.text
+    DbAgencies(rig.hub.engine).change(TEST_AGENCY.code, {}, unset=("paygov",))
+    again = rig.open("paygov", **body)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]  # accepted is never lost
+    other = rig.open("paygov", client_reference="REPEAT-2")
+    assert other.status_code == 422 and other.json()["type"].endswith("agency_not_configured")

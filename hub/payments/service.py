@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import metrics
-from hub.agencies.port import AgencyDirectory, StaticAgencies, require
+from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, StaticAgencies, require
 from hub.canonical import DossierFeePaid
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
@@ -117,7 +117,13 @@ class Payments:
         transaction time given to the gateway is recorded (``opened_at``) before it is called: a
         status query sends it again. ``AgencyNotConfigured`` (nothing recorded) for a paygov payment
         of an agency without its PayGov configuration."""
-        order = self.beneficiary(order, profile)
+        try:
+            order = self.beneficiary(order, profile)
+        except AgencyNotConfigured:  # a repeat of a payment opened before its agency changed is still that payment
+            known = self._opened_before(client_id, client_reference, digest)
+            if known is None:
+                raise
+            return Opened(False, known)
         try:
             pid, created, done, opened_at = self._record_request(client_id, order, client_reference, profile, digest)
         except IntegrityError:  # the same reference, sent twice at once: the other one inserted it
@@ -146,6 +152,18 @@ class Payments:
             breaker.succeeded()
             self._after_open(pid, "pending", "pending", None, url=opened.payment_url, ref=opened.gateway_ref)
         return Opened(created, self.get(pid) or {})
+
+    def _opened_before(self, client_id: int, client_reference: str, digest: str) -> dict[str, Any] | None:
+        """The payment this same request opened before (past ``opening``), or None."""
+        with self.engine.connect() as c:
+            row = c.execute(
+                select(payments.c.id, payments.c.state, payments.c.request_hash).where(
+                    payments.c.client_id == client_id, payments.c.client_reference == client_reference
+                )
+            ).first()
+        if row is None or row.request_hash != digest or row.state == "opening":
+            return None
+        return self.get(row.id)
 
     def _record_request(
         self, client_id: int, order: PaymentOrder, client_reference: str, profile: str, digest: str
