@@ -198,8 +198,9 @@ NAPAS_STATUSES = {
     503: "The hub cannot record it now (SERVER_BUSY): send it again",
 }
 PAYGOV_STATUSES = {
-    200: "Every answer, signed: MaLoi 00 ok, 02 already confirmed, 01 unknown order, 04 amount, 03 partner, "
-    "97 signature, 98 stale, 99 invalid data, 96 unavailable (send again)",
+    200: "Every answer. Accepted (recorded now or before): the confirm's own MaLoi, ThoiGianGD and MaXacThuc echoed, "
+    "MoTaLoi empty. Refused, signed by the hub: MaLoi 01 unknown order, 04 amount, 03 partner, 97 signature, "
+    "98 stale, 99 invalid data, 96 unavailable (send again)",
     408: "The body did not arrive in time (MaLoi 99)",
     413: "Body too large (MaLoi 99)",
 }

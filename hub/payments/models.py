@@ -144,7 +144,8 @@ class PayGovConfirm(BaseModel):
 
 
 class PayGovReply(BaseModel):
-    """The hub's answer to PayGov, signed: ``{MaLoi, MoTaLoi, MaDoiTac, ThoiGianGD, MaXacThuc}``."""
+    """The hub's answer to PayGov: ``{MaLoi, MoTaLoi, MaDoiTac, ThoiGianGD, MaXacThuc}``; an accepted confirm's
+    own ``MaLoi``, ``ThoiGianGD`` and ``MaXacThuc`` echoed, a refusal signed by the hub with its code."""
 
     MaLoi: str
     MoTaLoi: str
