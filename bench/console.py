@@ -157,7 +157,9 @@ def main() -> None:
         base, server = serve(url)
         b = Browser(base)
         status, html = b.request("GET", "/console/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+        form = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert form is not None, f"no csrf field on the login page (HTTP {status})"
+        csrf = form.group(1)
         status, _ = b.request("POST", "/console/login", {"csrf": csrf, "username": "bench", "password": PASSWORD})
         assert status == 303, status
         pages = [

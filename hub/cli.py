@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -75,11 +76,12 @@ def _freeze_startup_objects(app: Any = None) -> None:
     gc.freeze()
 
 
-def _run_until_signal(target: object, *args: object) -> None:
+def _run_until_signal(target: Callable[[threading.Event], object]) -> None:
+    """Run ``target(stop)``; SIGINT/SIGTERM set ``stop``."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    target(stop, *args)  # type: ignore[operator]
+    target(stop)
 
 
 @app.command()

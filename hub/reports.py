@@ -73,8 +73,10 @@ def _day(c: Connection, column: Any, tz: str) -> ColumnElement[Any]:
     return func.strftime("%Y-%m-%d", column, f"{minutes:+d} minutes")
 
 
-def _field(name: str) -> ColumnElement[Any]:
-    return messages.c.payload[name].as_string()
+def _field(name: str) -> ColumnElement[str]:
+    # as_string() comes from the JSON type's comparator, which SQLAlchemy reaches dynamically (typed Any)
+    text: ColumnElement[str] = messages.c.payload[name].as_string()
+    return text
 
 
 def exchanges(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:

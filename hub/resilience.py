@@ -36,7 +36,7 @@ from hub import metrics
 def backoff(n: int, base: float, cap: float) -> float:
     """The wait before retry ``n`` (0 for the first retry): ``step = min(cap, base * 2**n)``,
     then half of the step fixed and half at random (equal jitter)."""
-    step = min(cap, base * 2 ** max(n, 0))
+    step = min(cap, base * (1 << max(n, 0)))
     return step / 2 + random.uniform(0, step / 2)
 
 

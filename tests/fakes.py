@@ -14,8 +14,8 @@ FAST = DeliveryPolicy(timeout=1, max_attempts=100, backoff_base=0.05, backoff_ma
 
 
 class FakeConnector:
-    name = "national_portal"
-    message_types = ("dossier.status.changed",)
+    name: str = "national_portal"
+    message_types: tuple[str, ...] = ("dossier.status.changed",)
 
     def __init__(
         self,

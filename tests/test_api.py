@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
@@ -51,7 +52,7 @@ def h(key: str, **extra: str) -> dict[str, str]:
     return {"X-API-Key": key, **extra}
 
 
-def count(hub: Hub, table=messages) -> int:  # type: ignore[no-untyped-def]
+def count(hub: Hub, table: Table = messages) -> int:
     with hub.engine.connect() as c:
         return int(c.execute(select(func.count()).select_from(table)).scalar_one())
 
@@ -123,9 +124,9 @@ def test_invalid_change_is_refused_naming_field_and_rule(
     api: TestClient,
     keys: dict[str, str],
     hub: Hub,
-    mutate,
+    mutate: Callable[[dict[str, Any]], object],
     field: str,
-    rule: str,  # type: ignore[no-untyped-def]
+    rule: str,
 ) -> None:
     body = status_change()
     mutate(body)

@@ -34,7 +34,8 @@ def _open(api: TestClient, whole: WholeHub, profile: str) -> dict[str, Any]:
     body = factories.payment_request(client_reference=f"REF-{datetime.now().timestamp()}", profile=profile)
     r = api.post("/v1/payments", json=body, headers={"X-API-Key": whole.key})
     assert r.status_code == 201, r.text
-    return r.json()
+    opened: dict[str, Any] = r.json()
+    return opened
 
 
 def napas_callback(reference: str, amount: int, receipt: str, **order: Any) -> dict[str, str]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ URL = "/v1/dossiers/status-changes"
 STATUSES = (2, 4, 5, 4, 9, 10)
 
 
-def changes(n_dossiers: int, seed: int = 1) -> tuple[list[dict], dict[str, list[str]]]:
+def changes(n_dossiers: int, seed: int = 1) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """Dossiers' changes, interleaved across dossiers, each dossier's in the order they happen."""
     rng = random.Random(seed)
     queues, expected = [], {}
@@ -57,7 +58,7 @@ def pg(pg_url: str) -> Iterator[str]:
     yield pg_url
 
 
-def post(stack: Stack, key: str, bodies: list[dict], batch: int = 20, pause: float = 0.0) -> None:
+def post(stack: Stack, key: str, bodies: list[dict[str, Any]], batch: int = 20, pause: float = 0.0) -> None:
     with httpx.Client(base_url=stack.api, headers={"X-API-Key": key}, timeout=30) as http:
         for i in range(0, len(bodies), batch):
             r = http.post(URL, json=bodies[i : i + batch])

@@ -17,6 +17,7 @@ import signal
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,9 @@ from tests.test_faults import Running, assert_delivered_once_in_order, pg, post,
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
 
 
-def two_step_changes(n_dossiers: int, statuses: tuple[int, ...] = (2, 4)) -> tuple[list[dict], dict[str, list[str]]]:
+def two_step_changes(
+    n_dossiers: int, statuses: tuple[int, ...] = (2, 4)
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """Each dossier's changes in order, all dossiers' first changes before their second ones."""
     codes = [dossier_code() for _ in range(n_dossiers)]
     bodies = [status_change(code=c, status=s, minutes_ago=100 - i) for i, s in enumerate(statuses) for c in codes]
@@ -87,7 +90,7 @@ def test_backlog_then_a_portal_slower_than_a_lease_allows(tmp_path: Path, pg: st
     and the portal answers in 1.1 s per call throughout; a batch holds more than a lease's
     worth of calls (20 HoSo per call, a 5 s lease)."""
     env = {"HUB_LEASE_SECONDS": "5", "HUB_PORTAL_BATCH_SIZE": "20", "HUB_PORTAL_TIMEOUT": "3"}
-    with running(tmp_path, pg, require_broker(), workers=1, **env) as r:
+    with running(tmp_path, pg, require_broker(), workers=1, mock_args=(), **env) as r:
         set_faults(r.stack.portal, outage_seconds=60, latency_ms=1100)
         bodies, expected = two_step_changes(60)
         post(r.stack, r.key, bodies, batch=120)

@@ -8,8 +8,10 @@ import json
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import structlog
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from typer.testing import CliRunner
@@ -40,23 +42,29 @@ def api(hub: Hub) -> Iterator[TestClient]:
 
 
 def works(api: TestClient, key: str) -> bool:
-    r = api.get("/v1/messages", headers={"X-API-Key": key})
+    r: httpx.Response = api.get("/v1/messages", headers={"X-API-Key": key})
     assert r.status_code in (200, 401), r.text
     return r.status_code == 200
+
+
+def forget(api: TestClient) -> None:
+    """Nothing cached: the database's answer counts."""
+    assert isinstance(api.app, FastAPI)
+    api.app.state.authenticator.forget()
 
 
 def test_rotation_keeps_the_old_key_for_the_grace_period_only(hub: Hub, api: TestClient) -> None:
     old = create_client(hub.engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
     assert works(api, old)
     new, view = clients.rotate(hub.engine, "ONEGATE", "cli:test", grace_seconds=3600)
-    api.app.state.authenticator.forget()  # nothing cached: the database's answer counts
+    forget(api)  # nothing cached: the database's answer counts
     assert works(api, new) and works(api, old) and view["old_key_valid_until"]
     with hub.engine.begin() as c:  # the grace period runs out
         c.execute(update(clients_table).values(old_key_until=utcnow()))
-    api.app.state.authenticator.forget()
+    forget(api)
     assert works(api, new) and not works(api, old)
     newer, _ = clients.rotate(hub.engine, "ONEGATE", "cli:test", grace_seconds=0)  # no grace: the key stops now
-    api.app.state.authenticator.forget()
+    forget(api)
     assert works(api, newer) and not works(api, new)
 
 

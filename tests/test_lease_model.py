@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -147,7 +148,12 @@ class LeaseRules(RuleBasedStateMachine):
         # minutes apart, so no two changes tie on occurred_at (ties fall to the random ids)
         m = model(code=self.codes[k], status=(2, 4, 9)[n], minutes_ago=60 - 10 * n - k)
         got: list[Accepted] = []
-        self.ledger.accept("model", [new_message(m)], lambda r: (got.extend(r), (202, {}))[1])
+
+        def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
+            got.extend(results)
+            return 202, {}
+
+        self.ledger.accept("model", [new_message(m)], respond)
         self.order[got[0].message_id] = (k, n)
 
     def relay(self) -> None:
@@ -331,7 +337,7 @@ class LeaseRules(RuleBasedStateMachine):
         self.nothing_twice_outside_the_window()
         self.each_dossier_in_order()
         with self.ledger.engine.connect() as c:
-            states = dict(c.execute(text("SELECT state, count(*) FROM messages GROUP BY state")).all())
+            states: dict[str, int] = dict(c.execute(text("SELECT state, count(*) FROM messages GROUP BY state")).all())
         assert states in ({}, {"delivered": len(self.order)}), states
         assert {m for m, _ in self.processed} == set(self.order), "a change never reached the partner"
 
@@ -339,8 +345,13 @@ class LeaseRules(RuleBasedStateMachine):
 @pytest.mark.timeout(900)  # a failure shrinks its example, which takes minutes on a database
 def test_the_lease_rules_hold(engine: Engine) -> None:
     """Against SQLite (Python rules) and PostgreSQL (PL/pgSQL rules): see the module docstring."""
+
+    class Rules(LeaseRules):
+        def __init__(self) -> None:
+            super().__init__(engine)
+
     run_state_machine_as_test(
-        lambda: LeaseRules(engine),
+        Rules,
         settings=settings(
             max_examples=int(os.environ.get("HUB_MODEL_EXAMPLES", "40")),
             stateful_step_count=50,

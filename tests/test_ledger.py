@@ -4,8 +4,9 @@ dead, replay, leases, idempotency."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -13,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from hub.canonical import DossierStatusChange
 from hub.db.schema import attempts, messages, outbox
 from hub.ledger import Accepted, Held, IdempotencyKey, Ledger, NotReplayable, make_ledger
-from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
+from hub.ports import DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 from tests.conftest import Clock
 from tests.factories import dossier_code, model, new_message
 
@@ -27,7 +28,7 @@ new = new_message
 def accept(ledger: Ledger, *models: DossierStatusChange) -> list[Accepted]:
     got: list[Accepted] = []
 
-    def respond(results: list[Accepted]) -> tuple[int, dict]:
+    def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
         got.extend(results)
         return 202, {}
 
@@ -37,7 +38,8 @@ def accept(ledger: Ledger, *models: DossierStatusChange) -> list[Accepted]:
 
 def state(engine: Engine, mid: str) -> str:
     with engine.connect() as c:
-        return c.execute(select(messages.c.state).where(messages.c.id == mid)).scalar_one()
+        found: str = c.execute(select(messages.c.state).where(messages.c.id == mid)).scalar_one()
+        return found
 
 
 def outbox_ids(engine: Engine) -> list[str]:
@@ -48,7 +50,7 @@ def outbox_ids(engine: Engine) -> list[str]:
 def drain(ledger: Ledger) -> list[str]:
     seen: list[str] = []
 
-    def publish(msgs: list) -> list[bool]:
+    def publish(msgs: Sequence[OutgoingMessage]) -> list[bool]:
         seen.extend(m.message_id for m in msgs)
         return [True] * len(msgs)
 
@@ -76,8 +78,13 @@ def test_accept_writes_message_and_outbox_and_dedupes_natural_key(ledger: Ledger
 def test_relay_envelope_carries_the_stored_payload(ledger: Ledger) -> None:
     m = model(note='Hồ sơ cần bổ sung "giấy tờ"')  # non-ASCII and quotes survive the splice
     (a,) = accept(ledger, m)
-    sent: list = []
-    ledger.drain_outbox(lambda msgs: (sent.extend(msgs), [True] * len(msgs))[1])
+    sent: list[OutgoingMessage] = []
+
+    def publish(msgs: Sequence[OutgoingMessage]) -> list[bool]:
+        sent.extend(msgs)
+        return [True] * len(msgs)
+
+    ledger.drain_outbox(publish)
     (msg,) = sent
     body = json.loads(msg.body)
     assert body["payload"] == m.model_dump(mode="json")
@@ -349,7 +356,8 @@ def test_timestamps_are_aware(ledger: Ledger, engine: Engine) -> None:
 
 def model_payload_time(mid: str, engine: Engine) -> str:
     with engine.connect() as c:
-        return c.execute(select(messages.c.payload).where(messages.c.id == mid)).scalar_one()["occurred_at"]
+        payload: dict[str, Any] = c.execute(select(messages.c.payload).where(messages.c.id == mid)).scalar_one()
+    return str(payload["occurred_at"])
 
 
 @pytest.mark.postgres

@@ -3,6 +3,8 @@ PostgreSQL), and go down and up again."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,7 +14,7 @@ from hub.db.engine import alembic_config
 from hub.db.schema import metadata
 
 
-def _diff(engine: Engine) -> list:
+def _diff(engine: Engine) -> list[Any]:
     with engine.connect() as c:
         return list(compare_metadata(MigrationContext.configure(c), metadata))
 

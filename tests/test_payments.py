@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
 
 from hub import subscriptions
 from hub.db.schema import clients, messages, outbox, payments
@@ -77,7 +77,7 @@ def result(pid: str, outcome: str = "paid", amount: int = 150_000) -> PaymentRes
     )
 
 
-def count(engine: Engine, table, **where) -> int:  # type: ignore[no-untyped-def]
+def count(engine: Engine, table: Table, **where: object) -> int:
     with engine.connect() as c:
         q = select(func.count()).select_from(table)
         for k, v in where.items():

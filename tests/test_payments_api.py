@@ -46,7 +46,10 @@ class Rig:
     clock: Clock
 
     def open(self, profile: str = "napas", **over: Any) -> httpx.Response:
-        return self.api.post("/v1/payments", json=payment_request(profile=profile, **over), headers=self.auth)
+        r: httpx.Response = self.api.post(
+            "/v1/payments", json=payment_request(profile=profile, **over), headers=self.auth
+        )
+        return r
 
     @property
     def auth(self) -> dict[str, str]:
@@ -99,7 +102,7 @@ def rig(db_url: str) -> Iterator[Rig]:
             public_url=GATEWAY, http_factory=lambda: httpx.Client(transport=httpx.MockTransport(into_hub))
         )
         with TestClient(gateway_app, base_url=GATEWAY) as gateway:
-            settings = {
+            settings: dict[str, NapasSettings | PayGovSettings] = {
                 "napas": NapasSettings(base_url=f"{GATEWAY}/napas", query_backoff_seconds=0),
                 "paygov": PayGovSettings(base_url=f"{GATEWAY}/paygov", query_backoff_seconds=0),
             }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ FAST = {
 }
 
 
-def open_payment(http: httpx.Client, code: str, profile: str) -> dict:
+def open_payment(http: httpx.Client, code: str, profile: str) -> dict[str, Any]:
     r = http.post("/v1/payments", json=payment_request(code, profile))
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -124,7 +125,7 @@ def _scenario(stack: Stack, receiver: Receiver) -> None:
     assert {m["type"] for m in timeline["messages"]} >= {"dossier.status.changed", "dossier.fee.paid"}
 
 
-def _paid(stack: Stack, codes: list[str]) -> dict[str, list[dict]]:
+def _paid(stack: Stack, codes: list[str]) -> dict[str, list[dict[str, Any]]]:
     portal = stack.portal_state()
     return {
         code: [e for e in portal["dossiers"][code]["QuaTrinhXuLy"] if "thanh toán" in e["NoiDungXuLy"]]

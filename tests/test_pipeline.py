@@ -4,13 +4,16 @@ ordering per dossier under retries and several workers, dead letters, restart.""
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
+from hub.ledger import Claim
 from hub.pipeline import Pipeline
 from hub.ports import DeliveryItem, Outcome, OutcomeKind, TransportError
 from hub.settings import Settings
@@ -29,7 +32,7 @@ def hub(db_url: str) -> Iterator[Hub]:
     h.close()
 
 
-def post_all(hub: Hub, bodies: list[dict], batch: int = 25) -> list[str]:
+def post_all(hub: Hub, bodies: list[dict[str, Any]], batch: int = 25) -> list[str]:
     key = create_client(hub.engine, "ONEGATE", "one-stop", ["dossier.status.changed"])
     ids = []
     with TestClient(create_app(hub, pipeline=False)) as api:
@@ -47,7 +50,7 @@ def run(hub: Hub, connector: FakeConnector, workers: int = 2) -> Pipeline:
     return pipe
 
 
-def deliver_all(hub: Hub, bodies: list[dict], what: str, workers: int = 1) -> FakeConnector:
+def deliver_all(hub: Hub, bodies: list[dict[str, Any]], what: str, workers: int = 1) -> FakeConnector:
     """Run the pipeline, post the changes, and wait until every message is delivered."""
     fake = FakeConnector()
     pipe = run(hub, fake, workers=workers)
@@ -65,7 +68,7 @@ def test_per_dossier_order_survives_retries_and_several_workers(hub: Hub) -> Non
     # Each one-stop system posts a dossier's changes in the order they happen, interleaved
     # with other dossiers; inside each request the order is reversed (later change first).
     queues = [[status_change(code=c, status=s, minutes_ago=100 - s) for s in (1, 2, 4, 9)] for c in codes]
-    bodies: list[dict] = []
+    bodies: list[dict[str, Any]] = []
     while any(queues):
         q = rng.choice([q for q in queues if q])
         bodies.append(q.pop(0))
@@ -157,18 +160,18 @@ def test_accepted_messages_survive_a_restart_of_the_embedded_hub(db_url: str) ->
     assert len(fake.delivered) == 30
 
 
-def test_worker_survives_an_unexpected_error_in_its_handler(hub: Hub) -> None:
+def test_worker_survives_an_unexpected_error_in_its_handler(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     """The transport hands the batch back and ends consume; the worker consumes again."""
     real_claim = hub.ledger.claim
     failures = {"left": 1}
 
-    def flaky_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def flaky_claim(deliveries: Sequence[str], connector: str, worker: str) -> tuple[list[Claim], set[str]]:
         if failures["left"]:
             failures["left"] -= 1
             raise RuntimeError("unexpected bug")
-        return real_claim(*args, **kwargs)
+        return real_claim(deliveries, connector, worker)
 
-    hub.ledger.claim = flaky_claim  # type: ignore[method-assign]
+    monkeypatch.setattr(hub.ledger, "claim", flaky_claim)
     fake = deliver_all(hub, [status_change() for _ in range(5)], "delivered after the handler error")
     assert failures["left"] == 0 and len(fake.delivered) == 5
 
@@ -179,7 +182,7 @@ def test_a_crashed_relay_thread_is_restarted(hub: Hub, monkeypatch: pytest.Monke
     real_run = Relay.run
     crashes = {"left": 1}
 
-    def crash_once(self: Relay, stop) -> None:  # type: ignore[no-untyped-def]
+    def crash_once(self: Relay, stop: threading.Event) -> None:
         if crashes["left"]:
             crashes["left"] -= 1
             raise OSError("stderr closed")

@@ -5,6 +5,7 @@ until the deferral has passed (SQLite and PostgreSQL, in-process transport)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -107,7 +108,12 @@ def accept_deferred(hub: Hub, n: int) -> list[Accepted]:
 
     items = [new(model()) for _ in range(n)]
     got: list[Accepted] = []
-    hub.ledger.accept("test", items, lambda r: (got.extend(r), (202, {}))[1], defer=30)
+
+    def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
+        got.extend(results)
+        return 202, {}
+
+    hub.ledger.accept("test", items, respond, defer=30)
     return got
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_loopback_only_when_the_policy_says_so() -> None:
     assert refusal(ipaddress.ip_address("10.0.0.1"), dev) == "private"
 
 
-def _names(mapping: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+def _names(mapping: dict[str, list[str]]) -> Callable[[str, int], list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
     def resolve(host: str, _port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         if host not in mapping:
             raise OSError("no such name")

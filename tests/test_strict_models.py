@@ -81,7 +81,7 @@ def _paths(schema: dict[str, Any], node: dict[str, Any], path: tuple[Any, ...], 
 
 
 def _int_enum(node: dict[str, Any]) -> bool:
-    values = node.get("enum")
+    values = node.get("enum") or []
     return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 

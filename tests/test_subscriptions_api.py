@@ -7,6 +7,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -47,8 +48,9 @@ def api(hub: Hub) -> Iterator[TestClient]:
         yield c
 
 
-def subscribe(api: TestClient, url: str):  # type: ignore[no-untyped-def]
-    return api.post(URL, json={"url": url, "event_types": ["payment.status.changed"]})
+def subscribe(api: TestClient, url: str) -> httpx.Response:
+    r: httpx.Response = api.post(URL, json={"url": url, "event_types": ["payment.status.changed"]})
+    return r
 
 
 @pytest.mark.parametrize(

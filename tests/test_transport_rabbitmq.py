@@ -42,7 +42,7 @@ class TestRabbitMQTransport(_Contract):
 
     def poisoned_ids(self, transport: Transport) -> list[str]:
         assert isinstance(transport, RabbitMQTransport)
-        return [props.message_id for _m, props, _b in peek(self.url, transport.poison_queue)]
+        return [props.message_id or "" for _m, props, _b in peek(self.url, transport.poison_queue)]
 
     def dispose(self, transport: Transport) -> None:
         assert isinstance(transport, RabbitMQTransport)

@@ -57,7 +57,12 @@ def test_wait_ready_blocks_while_open_and_returns_on_stop() -> None:
     b.observe([RETRY])
     stop = threading.Event()
     done = threading.Event()
-    t = threading.Thread(target=lambda: (b.wait_ready(stop), done.set()))
+
+    def wait() -> None:
+        b.wait_ready(stop)
+        done.set()
+
+    t = threading.Thread(target=wait)
     t.start()
     assert not done.wait(0.3)  # held back while open
     clock.t += 61

@@ -18,11 +18,13 @@ import httpx
 
 from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
+from hub.partners import Classified, Verdict
 from hub.ports import NOT_ATTEMPTED, Connector, DeliveryItem, LeaseBudget, Outcome, OutcomeKind
+from hub.privacy import scrub
 
 from . import translate as tr
 from .config import NationalPortalSettings
-from .errors import Classified, Codes, PortalError, Verdict, classify, scrub
+from .errors import Codes, PortalError, classify
 
 NAME = "national_portal"
 MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)

@@ -277,6 +277,7 @@ class PayGovProfile:
 
 
 MAX_FIELD = 1000  # characters (or digits) of one signed field: far above any real value
+_INT_BOUND: int = 10**MAX_FIELD
 
 
 def _scalar(value: Any) -> bool:
@@ -285,5 +286,5 @@ def _scalar(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return -(10**MAX_FIELD) < value < 10**MAX_FIELD
+        return -_INT_BOUND < value < _INT_BOUND
     return isinstance(value, str) and len(value) <= MAX_FIELD

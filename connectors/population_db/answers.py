@@ -34,6 +34,7 @@ from lxml import etree
 from zeep import exceptions as zeep_exc
 
 from hub.citizens.port.models import Ignored
+from hub.partners import normalise_code
 
 from .errors import (
     Codes,
@@ -43,7 +44,6 @@ from .errors import (
     OutsideSchema,
     UnexpectedAnswer,
     from_lgsp_error,
-    normalise_code,
 )
 from .schema import Shape, answer_shapes
 from .translate import OP_LOOKUP, OP_VERIFY, REQUEST_NS, RESPONSE_NS

@@ -103,7 +103,7 @@ class LocalWsdlLoader(Transport):
 @lru_cache(maxsize=1)
 def wsdl_document() -> Document:
     """The parsed WSDL (cached per process). Reads three local files, once."""
-    return Document(str(WSDL_PATH), LocalWsdlLoader(), settings=zeep_settings())  # type: ignore[arg-type]
+    return Document(str(WSDL_PATH), LocalWsdlLoader(), settings=zeep_settings())  # type: ignore[arg-type]  # zeep hints a class, takes an instance
 
 
 class PopulationDbClient:

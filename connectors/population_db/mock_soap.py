@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from hub.citizens.port.models import Address, CitizenRecord
+from hub.citizens.port.models import MATCH_FIELDS, Address, CitizenRecord
 
 from . import translate as tr
 from .synthetic import SYNTHETIC_NOTE
@@ -68,7 +68,7 @@ def verify_answer(exists: bool, matches: dict[str, bool], shape: AnswerShape = "
     root = etree.Element(f"{{{ns}}}KetQuaXacThucResponse", nsmap={"ns2": ns})
     etree.SubElement(root, f"{{{ns}}}TonTai").text = "true" if exists else "false"
     details = etree.SubElement(root, f"{{{ns}}}ChiTietKhop")
-    for element, field in zip(("SoDinhDanh", "HoVaTen", "NgayThangNamSinh"), tr.MATCH_FIELDS, strict=True):
+    for element, field in zip(("SoDinhDanh", "HoVaTen", "NgayThangNamSinh"), MATCH_FIELDS, strict=True):
         etree.SubElement(details, f"{{{ns}}}{element}").text = "true" if matches[field] else "false"
     if shape == "thh":
         etree.SubElement(root, f"{{{ns}}}ThoiDiemXacThuc").text = datetime.now(UTC).isoformat(timespec="seconds")

@@ -68,10 +68,16 @@ class _Schema:
         repeated: set[str] = set()
         for particle in _particles(complex_type):
             name = particle.get("name")
+            if name is None:
+                raise ValueError(
+                    f"type {complex_type.get('name')!r}: an xs:element without a name (ref= is unsupported)"
+                )
             children[name] = self._of_element(particle)
             if particle.get("maxOccurs", "1") not in ("0", "1"):
                 repeated.add(name)
-        attributes = frozenset(a.get("name") for a in complex_type.iterfind(f"{XS}attribute"))
+        attributes = frozenset(
+            attr for a in complex_type.iterfind(f"{XS}attribute") if (attr := a.get("name")) is not None
+        )
         return Shape(children, complex_type.get("mixed") == "true", frozenset(repeated), attributes)
 
 

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 import httpx
 
 from hub import jsonbody
+from hub.partners import Verdict
 from hub.postal.port import PostalRetryableError
 
-from .errors import MAX_ANSWER, MAX_DEPTH, Verdict, classify
+from .errors import MAX_ANSWER, MAX_DEPTH, classify
 
 Clock = Callable[[], float]
 

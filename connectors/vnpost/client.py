@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from hub import jsonbody
+from hub.partners import Classified, Verdict
 from hub.postal.port import (
     INITIAL_CURSOR,
     MAX_PAGE_SIZE,
@@ -35,7 +36,7 @@ from hub.postal.port import (
 from . import translate as tr
 from .auth import Auth, ClientCredentials, MyVnpostLogin, StaticToken
 from .config import VnpostSettings
-from .errors import MAX_ANSWER, MAX_DEPTH, Classified, Codes, Expect, Verdict, classify
+from .errors import MAX_ANSWER, MAX_DEPTH, Codes, Expect, classify
 
 
 def make_auth(s: VnpostSettings, http: Callable[[], httpx.Client], clock: Callable[[], float]) -> Auth:

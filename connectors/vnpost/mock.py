@@ -28,7 +28,7 @@ GET ``/_mock/clock``, POST ``/_mock/clock/advance {"seconds"}``, POST ``/_mock/w
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,7 +36,7 @@ from fastapi.responses import JSONResponse, Response
 from hub import mockkit
 from hub.postal.units import UnitMap
 
-from .config import VnpostSettings
+from .config import Variant, VnpostSettings
 from .mock_admin import install_admin
 from .mock_http import MockHttp, problems_of
 from .mock_state import Faults, MockOptions, MockState, Order
@@ -57,7 +57,7 @@ def create_app(
     app = FastAPI(title="Mock VNPost (direct MITC, province LGSP, MyVNPost)")
     app.state.mock = state
 
-    async def order(request: Request, variant: str) -> Response:
+    async def order(request: Request, variant: Variant) -> Response:
         body = await h.guarded(request, variant)
         if isinstance(body, Response):
             return body
@@ -79,7 +79,7 @@ def create_app(
             state.create(customer, number, body, variant, item_code)
         return h.answer(variant, "100", "Tạo đơn hàng thành công (order registered)")
 
-    async def cancel(request: Request, variant: str) -> Response:
+    async def cancel(request: Request, variant: Variant) -> Response:
         body = await h.guarded(request, variant)
         if isinstance(body, Response):
             return body
@@ -93,10 +93,10 @@ def create_app(
         code, message = codes.get(outcome, ("104", "Không thể hủy: bưu gửi đã được nhận (already picked up)"))
         return h.answer(variant, code, message)
 
-    async def tracking(request: Request, variant: str) -> Response:
+    async def tracking(request: Request, variant: Variant) -> Response:
         return await h.feed(request, variant)
 
-    routes: dict[str, dict[str, tuple[str, str]]] = {
+    routes: dict[Variant, dict[str, tuple[str, str]]] = {
         "direct": {
             "order": ("POST", s.order_path),
             "cancel": ("POST", s.cancel_path),
@@ -129,10 +129,11 @@ def create_app(
     return app
 
 
-def _bind(handler: Any, variant: str) -> Any:
+def _bind(
+    handler: Callable[[Request, Variant], Awaitable[Response]], variant: Variant
+) -> Callable[[Request], Awaitable[Response]]:
     async def route(request: Request) -> Response:
-        response: Response = await handler(request, variant)
-        return response
+        return await handler(request, variant)
 
     return route
 

@@ -21,7 +21,7 @@ from hub.canonical import VN_TZ
 from hub.postal.port import ITEM_CODE_PATTERN
 from hub.postal.rules import ParcelStatus
 
-from .config import DEFAULT_TABLES, VnpostSettings
+from .config import DEFAULT_TABLES, Variant, VnpostSettings
 from .errors import MAX_DEPTH
 from .mock_state import Event, MockState
 
@@ -44,10 +44,10 @@ LABELS: dict[ParcelStatus, str] = {
 }
 
 
-def raw_codes(variant: str) -> dict[ParcelStatus, str]:
+def raw_codes(variant: Variant) -> dict[ParcelStatus, str]:
     """Canonical status -> the first raw code of the variant's table (what the mock's feed sends)."""
     codes: dict[ParcelStatus, str] = {}
-    for raw, status in DEFAULT_TABLES[variant].items():  # type: ignore[index]
+    for raw, status in DEFAULT_TABLES[variant].items():
         if status is not None:
             codes.setdefault(status, raw)
     return codes
@@ -57,7 +57,7 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def problems_of(body: dict[str, Any], variant: str, known: Mapping[int, set[int]], zero_ok: bool) -> list[str]:
+def problems_of(body: dict[str, Any], variant: Variant, known: Mapping[int, set[int]], zero_ok: bool) -> list[str]:
     """What VNPost would refuse in an ``MOrder`` body, each naming its field."""
     problems = []
     for key in _TEXT:
@@ -101,7 +101,7 @@ class MockHttp:
 
     # ---------------------------------------------------------------- answers
     @staticmethod
-    def answer(variant: str, code: str, message: str, http: int = 200) -> JSONResponse:
+    def answer(variant: Variant, code: str, message: str, http: int = 200) -> JSONResponse:
         if variant == "myvnpost":
             return JSONResponse({"IsSuccess": code == "100", "Code": code, "Message": message}, http)
         return JSONResponse({"Status": code, "Message": message}, http)
@@ -120,7 +120,7 @@ class MockHttp:
             return PlainTextResponse("Service Unavailable", 503)
         return PlainTextResponse("Bad Gateway", 502) if failed else None
 
-    def _unauthorised(self, variant: str, missing: bool) -> JSONResponse:
+    def _unauthorised(self, variant: Variant, missing: bool) -> JSONResponse:
         if variant == "direct":  # WSO2 API manager
             fault = (900902, "Missing Credentials") if missing else (900901, "Invalid Credentials")
             return JSONResponse(
@@ -129,7 +129,7 @@ class MockHttp:
         text = "Thiếu token (missing token)" if missing else "Token không hợp lệ hoặc đã hết hạn (invalid or expired)"
         return self.answer(variant, "401", text, 401)
 
-    def check_auth(self, request: Request, variant: str) -> Response | None:
+    def check_auth(self, request: Request, variant: Variant) -> Response | None:
         h, st = request.headers, self.state
         bearer = h.get("authorization", "")
         token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else None
@@ -145,7 +145,7 @@ class MockHttp:
             valid = token.startswith(variant + "-") and st.token_valid(token)
         return None if valid else self._unauthorised(variant, missing=False)
 
-    async def guarded(self, request: Request, variant: str) -> dict[str, Any] | Response:
+    async def guarded(self, request: Request, variant: Variant) -> dict[str, Any] | Response:
         """Faults, then auth, then the body: a JSON object, safely parsed."""
         fault = await self.inject()
         if fault is not None:
@@ -164,7 +164,7 @@ class MockHttp:
         return body
 
     # ---------------------------------------------------------------- tokens
-    async def oauth_token(self, request: Request, variant: str) -> Response:
+    async def oauth_token(self, request: Request, variant: Variant) -> Response:
         fault = await self.inject(token=True)
         if fault is not None:
             return fault
@@ -215,7 +215,7 @@ class MockHttp:
         return JSONResponse({"IsSuccess": True, "Token": token, "Message": "Đăng nhập thành công"})
 
     # ---------------------------------------------------------------- feed
-    def _doc(self, e: Event, variant: str, codes: dict[ParcelStatus, str]) -> dict[str, Any]:
+    def _doc(self, e: Event, variant: Variant, codes: dict[ParcelStatus, str]) -> dict[str, Any]:
         raw = codes[e.status]
         return {
             "_id": {"$oid": e.oid},
@@ -229,7 +229,7 @@ class MockHttp:
             "Notes": "",
         }
 
-    async def feed(self, request: Request, variant: str) -> Response:
+    async def feed(self, request: Request, variant: Variant) -> Response:
         fault = await self.inject()
         if fault is not None:
             return fault

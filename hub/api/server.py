@@ -81,7 +81,7 @@ class GuardedHttpTools(HttpToolsProtocol):
             self.transport.write(raw_problem(status, code, detail, retry_after))
         self.transport.close()
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's own
         super().connection_made(transport)
         self._arm()
 

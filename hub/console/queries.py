@@ -163,7 +163,7 @@ def group_messages(
     return GroupPage(_merge(mine)[0], found, nxt)
 
 
-def _utc(value: Any) -> datetime:
+def _utc(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

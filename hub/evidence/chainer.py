@@ -95,7 +95,9 @@ def link(chain: int, start: Head, staged: list[Any]) -> list[dict[str, Any]]:
 def insert_records(c: Connection, records: list[dict[str, Any]]) -> None:
     """Insert linked records, their JSON columns as the very text that was hashed."""
     if c.dialect.name == "postgresql":
-        cur = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        raw = c.connection.dbapi_connection
+        assert raw is not None  # a Connection in use always holds its DBAPI connection
+        cur = raw.cursor()
         cur.execute(_PG_INSERT, [[r[k] for r in records] for k in _COLUMNS])
         return
     c.execute(_SQLITE_INSERT, records)

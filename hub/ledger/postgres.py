@@ -119,7 +119,7 @@ class PgLedger(Ledger):
         """A pooled connection as psycopg sees it (its statements are prepared once and kept)."""
         pooled = self.engine.raw_connection()
         try:
-            conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
+            conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]  # SQLAlchemy: Any | None; psycopg here
             conn.autocommit = autocommit
             try:
                 yield conn
@@ -189,7 +189,7 @@ class PgLedger(Ledger):
         self, c: Connection, source: str, items: Sequence[NewMessage], defer: float = 0.0
     ) -> tuple[list[Accepted], list[tuple[int, OutgoingMessage]]]:
         """In the caller's transaction, through its own psycopg connection: one statement."""
-        conn: psycopg.Connection[Any] = c.connection.driver_connection  # type: ignore[assignment]
+        conn: psycopg.Connection[Any] = c.connection.driver_connection  # type: ignore[assignment]  # as in _conn
         results, to_publish = self._add(conn, source, items, defer)
         if to_publish and defer <= 0:
             self._wake_relay(c)  # NOTIFY is delivered when the caller commits

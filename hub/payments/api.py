@@ -276,15 +276,13 @@ async def _callback(request: Request, payments: Payments, limit: int, profile: s
 
 
 def _reply(
-    gateway: PaymentGateway, answer: str, status: int | None = None, result: PaymentResult | None = None
+    gateway: PaymentGateway, answer: CallbackAnswer, status: int | None = None, result: PaymentResult | None = None
 ) -> JSONResponse:
-    code, body = gateway.callback_reply(answer, result)  # type: ignore[arg-type]
+    code, body = gateway.callback_reply(answer, result)
     return JSONResponse(body, status_code=status or code)
 
 
-def _refuse(
-    gateway: PaymentGateway, profile: str, reason: CallbackAnswer | str, status: int | None = None
-) -> JSONResponse:
+def _refuse(gateway: PaymentGateway, profile: str, reason: CallbackAnswer, status: int | None = None) -> JSONResponse:
     metrics.CALLBACKS_REFUSED.labels(profile, reason).inc()
     log.warning("payment.callback_refused", profile=profile, reason=reason)
     return _reply(gateway, reason, status)

@@ -27,6 +27,7 @@ from hub.ledger import Ledger, NewMessage
 from hub.ledger.reads import latest_payload
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
 from hub.payments.port import (
+    CallbackAnswer,
     GatewayError,
     GatewayTimeout,
     PaymentGateway,
@@ -217,7 +218,7 @@ class Payments:
         log.info("payment.open", payment_id=pid, state=state)
 
     # ------------------------------------------------------------------ settle
-    def settle(self, result: PaymentResult, source: str) -> str:
+    def settle(self, result: PaymentResult, source: str) -> CallbackAnswer:
         """Apply a verified gateway result once. Returns the callback answer: ok,
         unknown_order, amount_mismatch, already_settled, or malformed (a result the hub cannot
         store: refused and recorded in the payment's history); only ``ok`` changed anything."""
@@ -226,6 +227,7 @@ class Payments:
             metrics.PAYMENT_SETTLEMENTS.labels(result.profile, source, "unknown_order").inc()
             return "unknown_order"
         refused = unstorable(result)
+        answer: CallbackAnswer
         with self.engine.begin() as c:
             row = c.execute(select(payments).where(payments.c.id == result.reference).with_for_update()).first()
             if row is None or row.profile != result.profile:

@@ -30,7 +30,7 @@ from datetime import date
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 SCHEME_2004_VALID_TO = date(2025, 6, 30)
 SCHEME_2025_VALID_FROM = date(2025, 7, 1)
@@ -165,6 +165,15 @@ def read_rows(lines: Iterable[str], where: str, gazetteer: Gazetteer, default_pr
     return rows
 
 
+class UnitMapOptions(TypedDict, total=False):
+    """The keyword options of :meth:`UnitMap.load` (the map's fields after ``rows`` and ``gazetteer``)."""
+
+    placeholders: bool
+    unknown_district: Literal["refuse", "zero"]
+    accept: frozenset[str]
+    legacy_until: date | None
+
+
 @dataclass
 class UnitMap:
     """Resolves official codes to VNPost ids. ``unknown_district="zero"`` sends district 0 where no
@@ -179,13 +188,13 @@ class UnitMap:
     legacy_until: date | None = None
 
     @classmethod
-    def load(cls, override: str | Path | None = None, **options: object) -> UnitMap:
+    def load(cls, override: str | Path | None = None, **options: Unpack[UnitMapOptions]) -> UnitMap:
         g = Gazetteer.shipped()
         rows = read_rows(io.StringIO(_text("vnpost_units.csv")), "vnpost_units.csv", g, "inferred")
         if override:
             with Path(override).open(encoding="utf-8", newline="") as f:
                 rows += read_rows(f, str(override), g, "operator")
-        return cls(rows, g, **options)  # type: ignore[arg-type]
+        return cls(rows, g, **options)
 
     def _row(self, level: str, code: str, on: date | None) -> VnpostRow | None:
         found = None

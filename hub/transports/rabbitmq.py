@@ -99,7 +99,7 @@ class _PublisherSession:
     ``_pending``, ``_returned`` and ``_next_tag`` belong to the ioloop thread; callers only ``submit``.
     """
 
-    def __init__(self, params: pika.ConnectionParameters, exchange: str) -> None:
+    def __init__(self, params: pika.connection.Parameters, exchange: str) -> None:
         self._params, self._exchange = params, exchange
         self.ready = threading.Event()  # set once confirms are on, or when the session ended
         self.error: BaseException | None = None

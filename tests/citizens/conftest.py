@@ -71,7 +71,7 @@ class Mock:
 
     def seen(self) -> int:
         """Every SOAP request that reached the mock, faulted or not."""
-        stats = httpx.get(f"{self.url}/_mock/stats").json()
+        stats: dict[str, dict[str, int]] = httpx.get(f"{self.url}/_mock/stats").json()
         return sum(stats["calls"].values()) + sum(stats["faults_injected"].values())
 
 

@@ -7,8 +7,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 
 CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
 ISOLATED = [
@@ -24,10 +28,25 @@ ISOLATED = [
 ]
 
 
+@dataclass
+class Browser:
+    """A browser context and what its pages did: ``requests`` lists the URL of every request they
+    made, ``problems`` every console error and uncaught page error."""
+
+    context: BrowserContext
+    requests: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def new_page(self) -> Page:
+        return self.context.new_page()
+
+    def clear_cookies(self) -> None:
+        self.context.clear_cookies()
+
+
 @contextmanager
-def chromium(profile: Path, viewport: tuple[int, int] = (1280, 800)) -> Iterator[Any]:
-    """A browser context with a fresh user-data-dir ``profile``. ``context.requests`` lists the
-    URL of every request its pages made; ``context.problems`` every console error."""
+def chromium(profile: Path, viewport: tuple[int, int] = (1280, 800)) -> Iterator[Browser]:
+    """A browser over a fresh user-data-dir ``profile``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -40,23 +59,23 @@ def chromium(profile: Path, viewport: tuple[int, int] = (1280, 800)) -> Iterator
             locale="vi-VN",
             timezone_id="Asia/Ho_Chi_Minh",
         )
-        context.requests = []
-        context.problems = []
-        context.on("request", lambda r: context.requests.append(r.url))
+        browser = Browser(context)
+        context.on("request", lambda r: browser.requests.append(r.url))
 
-        def console(m: Any) -> None:  # an answer the test expects (401, 403) is not a problem; a CSP refusal is
+        # an answer the test expects (401, 403) is not a problem; a CSP refusal is
+        def console(m: ConsoleMessage) -> None:
             if m.type == "error" and not m.text.startswith("Failed to load resource: the server responded"):
-                context.problems.append(m.text)
+                browser.problems.append(m.text)
 
-        def watch(page: Any) -> None:
+        def watch(page: Page) -> None:
             page.on("console", console)
-            page.on("pageerror", lambda e: context.problems.append(str(e)))
+            page.on("pageerror", lambda e: browser.problems.append(str(e)))
 
         context.on("page", watch)
         for page in context.pages:
             watch(page)
         context.set_default_timeout(10_000)
         try:
-            yield context
+            yield browser
         finally:
             context.close()

@@ -11,7 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
@@ -21,11 +21,14 @@ from hub.bootstrap import Hub, bootstrap
 from hub.console.operators import Operators
 from hub.db.schema import messages, operator_actions
 from hub.settings import Settings
-from tests.console.browser import CHROMIUM, chromium
+from tests.console.browser import CHROMIUM, Browser, chromium
 from tests.console.conftest import FAST_HASH, PASSWORD
 from tests.console.seed import Seeded, seed
 from tests.support.db import service_missing
 from tests.support.live import serve
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +53,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Hub, 
 
 
 @pytest.fixture(scope="module")
-def browser(stack: tuple[str, Hub, Seeded], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def browser(stack: tuple[str, Hub, Seeded], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     with chromium(tmp_path_factory.mktemp("profile")) as context:
         yield context
 
 
 @pytest.fixture
-def page(browser: Any, stack: tuple[str, Hub, Seeded]) -> Iterator[Any]:
+def page(browser: Browser, stack: tuple[str, Hub, Seeded]) -> Iterator[Page]:
     """A fresh page, logged out; afterwards: every request went to the hub, no console error."""
     base = stack[0]
     browser.clear_cookies()
@@ -71,7 +74,7 @@ def page(browser: Any, stack: tuple[str, Hub, Seeded]) -> Iterator[Any]:
     assert browser.problems == [], browser.problems  # a CSP refusal shows here
 
 
-def shot(page: Any, name: str, tmp_path: Path) -> None:
+def shot(page: Page, name: str, tmp_path: Path) -> None:
     folder = Path(os.environ.get("HUB_CONSOLE_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.png"
@@ -79,7 +82,7 @@ def shot(page: Any, name: str, tmp_path: Path) -> None:
     assert target.stat().st_size > 5_000
 
 
-def login(page: Any, base: str, username: str = "ana", password: str = PASSWORD) -> None:
+def login(page: Page, base: str, username: str = "ana", password: str = PASSWORD) -> None:
     page.goto(base + "/console/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
@@ -87,7 +90,7 @@ def login(page: Any, base: str, username: str = "ana", password: str = PASSWORD)
 
 
 def test_login_refuses_a_wrong_password_then_locks_out(
-    page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path
+    page: Page, stack: tuple[str, Hub, Seeded], tmp_path: Path
 ) -> None:
     base = stack[0]
     for _ in range(3):
@@ -100,7 +103,7 @@ def test_login_refuses_a_wrong_password_then_locks_out(
     assert page.inner_text("#login-error") == "Sai tên đăng nhập hoặc mật khẩu."
 
 
-def test_the_overview(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
+def test_the_overview(page: Page, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
     login(page, stack[0])
     page.wait_for_url("**/console/overview")
     assert page.inner_text("h1") == "Tổng quan"
@@ -110,7 +113,7 @@ def test_the_overview(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path)
     shot(page, "overview", tmp_path)
 
 
-def test_failures_group_message_and_replay_one(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
+def test_failures_group_message_and_replay_one(page: Page, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
     base, hub, _ = stack
     login(page, base)
     page.click("nav.main >> text=Lỗi")
@@ -145,7 +148,7 @@ def test_failures_group_message_and_replay_one(page: Any, stack: tuple[str, Hub,
     shot(page, "audit", tmp_path)
 
 
-def test_the_dossier_page(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
+def test_the_dossier_page(page: Page, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
     base, _, seeded = stack
     login(page, base)
     page.fill("form.find input[name=q]", seeded.journey)
@@ -156,7 +159,7 @@ def test_the_dossier_page(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: P
     shot(page, "dossier", tmp_path)
 
 
-def test_the_language_switch(page: Any, stack: tuple[str, Hub, Seeded]) -> None:
+def test_the_language_switch(page: Page, stack: tuple[str, Hub, Seeded]) -> None:
     login(page, stack[0])
     page.goto(stack[0] + "/console/failures")
     page.click("button[name=lang][value=en]")
@@ -169,7 +172,7 @@ def test_the_language_switch(page: Any, stack: tuple[str, Hub, Seeded]) -> None:
 
 
 def test_a_tablet_gets_the_page_without_sideways_scrolling(
-    page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path
+    page: Page, stack: tuple[str, Hub, Seeded], tmp_path: Path
 ) -> None:
     page.set_viewport_size({"width": 820, "height": 1180})
     login(page, stack[0])
@@ -180,7 +183,7 @@ def test_a_tablet_gets_the_page_without_sideways_scrolling(
     shot(page, "message-tablet", tmp_path)
 
 
-def test_a_forged_post_from_another_origin_is_refused(browser: Any, stack: tuple[str, Hub, Seeded]) -> None:
+def test_a_forged_post_from_another_origin_is_refused(browser: Browser, stack: tuple[str, Hub, Seeded]) -> None:
     base, hub, seeded = stack
     mid = seeded.validation_dead[1]
     forged = (
@@ -211,7 +214,7 @@ def test_a_forged_post_from_another_origin_is_refused(browser: Any, stack: tuple
     assert (last.operator, last.action, last.outcome) == ("ana", "csrf.refused", "refused")
 
 
-def test_docs_and_redoc_work_offline(page: Any, stack: tuple[str, Hub, Seeded]) -> None:
+def test_docs_and_redoc_work_offline(page: Page, stack: tuple[str, Hub, Seeded]) -> None:
     page.goto(stack[0] + "/docs")
     page.wait_for_selector(".swagger-ui .info .title")
     assert "LGSP Hub" in page.inner_text(".swagger-ui .info .title")

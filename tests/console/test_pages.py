@@ -3,6 +3,8 @@ browser tests drive the same pages in Chromium)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -14,14 +16,15 @@ from tests.console.conftest import CONNECTORS, PASSWORD, csrf_of, login
 from tests.console.seed import OUTAGE, TIMEOUT, VALIDATION, Seeded
 
 
-def actions(hub: Hub) -> list[dict]:
+def actions(hub: Hub) -> list[dict[str, Any]]:
     with hub.engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(select(operator_actions).order_by(operator_actions.c.id))]
 
 
 def state_of(hub: Hub, mid: str) -> str:
     with hub.engine.connect() as c:
-        return c.execute(select(messages.c.state).where(messages.c.id == mid)).scalar_one()
+        state: str = c.execute(select(messages.c.state).where(messages.c.id == mid)).scalar_one()
+        return state
 
 
 def test_pages_need_a_login_and_send_the_security_headers(client: TestClient) -> None:
@@ -72,14 +75,14 @@ def test_failures_grouped_by_connector_and_class(hub: Hub, seeded: Seeded, as_op
     page = as_operator.get("/console/failures")
     assert page.status_code == 200 and "Thiếu trường MaTTHC" in page.text and "error_code 1" in page.text
 
-    def count(**f: str) -> dict[str, int]:
-        return {g.error.label: g.count for g in queries.failure_groups(hub.engine, queries.FailureFilters(**f))}
+    def count(f: queries.FailureFilters) -> dict[str, int]:
+        return {g.error.label: g.count for g in queries.failure_groups(hub.engine, f)}
 
-    assert count(agency="000.00.00.H57") == {VALIDATION: 3}
-    assert count(source="ONEGATE-H57") == {VALIDATION: 2}
-    assert count(state="retrying") == {TIMEOUT: 2}
-    assert count(connector="webhooks") == {}
-    assert count(type="payment.status.changed") == {}
+    assert count(queries.FailureFilters(agency="000.00.00.H57")) == {VALIDATION: 3}
+    assert count(queries.FailureFilters(source="ONEGATE-H57")) == {VALIDATION: 2}
+    assert count(queries.FailureFilters(state="retrying")) == {TIMEOUT: 2}
+    assert count(queries.FailureFilters(connector="webhooks")) == {}
+    assert count(queries.FailureFilters(type="payment.status.changed")) == {}
 
 
 def test_a_group_pages_through_its_messages(hub: Hub, seeded: Seeded, as_operator: TestClient) -> None:

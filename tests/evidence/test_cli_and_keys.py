@@ -65,7 +65,9 @@ def test_facts_recorded_through_psycopg_chain_like_the_others(pg_url: str, signe
     _truncate_all(engine)
     batch = facts(30)
     with engine.begin() as c:
-        assert record_pg(c.connection.dbapi_connection.cursor(), batch, chains=2) == 30
+        raw = c.connection.dbapi_connection
+        assert raw is not None
+        assert record_pg(raw.cursor(), batch, chains=2) == 30
         staged = c.execute(select(evidence_staged.c.subject, evidence_staged.c.chain)).all()
     assert sorted(staged) == sorted((f.subject, chain_of(f.subject, 2)) for f in batch)
     Chainer(engine, signer, chains=2).drain()
@@ -97,7 +99,9 @@ def test_chains_are_sealed_at_intervals(engine: Engine, signer: Signer, clock: C
 
 def test_lgsp_evidence_export(chained: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HUB_DATABASE_URL", chained.url.render_as_string(hide_password=False))
-    since = (facts(1)[0].at - timedelta(hours=1)).isoformat()  # type: ignore[operator]
+    at = facts(1)[0].at
+    assert at is not None
+    since = (at - timedelta(hours=1)).isoformat()
     runner = CliRunner()
     out = runner.invoke(lgsp, ["evidence", "export", "--since", since, "--no-seals"])
     assert out.exit_code == 0

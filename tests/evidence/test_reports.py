@@ -54,7 +54,9 @@ def seed(engine: Engine) -> None:
             insert(clients).values(
                 code="PAYER", name="p", key_hash="x" * 64, grants=[], created_at=datetime.now(tz=UTC)
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert client_id is not None
+        client_id = client_id[0]
         now = datetime.now(tz=UTC)
         for i, (profile, st, amount) in enumerate(
             (("napas", "paid", 150000), ("napas", "paid", 50000), ("paygov", "failed", 70000))

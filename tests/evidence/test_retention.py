@@ -42,7 +42,8 @@ def set_state(engine: Engine, mid: str, state: str, days_ago: float) -> None:
 
 def payload(engine: Engine, mid: str) -> dict[str, Any]:
     with engine.connect() as c:
-        return c.execute(select(messages.c.payload).where(messages.c.id == mid)).scalar_one()
+        found: dict[str, Any] = c.execute(select(messages.c.payload).where(messages.c.id == mid)).scalar_one()
+        return found
 
 
 def job(engine: Engine, **settings: Any) -> Retention:

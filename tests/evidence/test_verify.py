@@ -4,9 +4,11 @@ the tail (rehashed), a forged seal, a seal over a truncated chain, and a key it 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Row, select, text
 from typer.testing import CliRunner
 
 from hub.cli import app as lgsp
@@ -28,7 +30,7 @@ def first_problem(engine: Engine, signer: Signer, chain: int = 0) -> Problem:
     return bad.problem
 
 
-def rows(engine: Engine, chain: int = 0) -> list:
+def rows(engine: Engine, chain: int = 0) -> Sequence[Row[Any]]:
     with engine.connect() as c:
         return c.execute(select(evidence).where(evidence.c.chain == chain).order_by(evidence.c.seq)).all()
 
@@ -157,6 +159,7 @@ def test_a_forged_seal_is_caught(chained: Engine, signer: Signer) -> None:
     mallory = Signer(load_private(generate_key()))
     with chained.connect() as c:
         seal = c.execute(select(evidence_seals).where(evidence_seals.c.chain == 0).order_by("seq")).first()
+    assert seal is not None
     from hub.evidence.model import seal_bytes
 
     forged = mallory.sign(seal_bytes(0, seal.seq, seal.head_hash, timestamp(seal.sealed_at), seal.key_id))

@@ -13,7 +13,8 @@ import respx
 from connectors.national_portal import NationalPortalSettings, build_connector
 from connectors.national_portal import translate as tr
 from connectors.national_portal.client import NationalPortalClient, NationalPortalConnector
-from connectors.national_portal.errors import PortalError, Verdict
+from connectors.national_portal.errors import PortalError
+from hub.partners import Verdict
 from hub.ports import Connector, OutcomeKind
 
 from .conftest import APPLICANT_ID, APPLICANT_NAME, change, item

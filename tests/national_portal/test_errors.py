@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.national_portal.errors import Codes, PortalError, Verdict, classify, normalise_code, scrub
+from connectors.national_portal.errors import Codes, PortalError, classify
+from hub.partners import Verdict, normalise_code
+from hub.privacy import scrub
 
 D, R, P = Verdict.OK, Verdict.RETRYABLE, Verdict.PERMANENT
 S, E, N = Verdict.AUTH, Verdict.ALREADY, Verdict.NOT_FOUND

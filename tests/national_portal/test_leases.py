@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -91,7 +92,7 @@ def test_a_lookup_settles_the_doubt(conn: NationalPortalConnector, portal: Porta
 def test_lookups_run_side_by_side_bounded(portal: Portal) -> None:  # noqa: F811
     in_flight, most, lock = [0], [0], threading.Lock()
 
-    def slow_lookup(body: dict) -> httpx.Response:
+    def slow_lookup(body: dict[str, Any]) -> httpx.Response:
         with lock:
             in_flight[0] += 1
             most[0] = max(most[0], in_flight[0])

@@ -8,13 +8,13 @@ import base64
 import hashlib
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
 
 from connectors.payment_napas import PROFILES, NapasSettings, PayGovSettings, build_gateway
-from hub.payments.port import CALLBACK_ANSWERS, CallbackRejected, PaymentGateway
+from hub.payments.port import CALLBACK_ANSWERS, CallbackAnswer, CallbackRejected, PaymentGateway
 
 from .conftest import NAPAS_SECRET, PAYGOV_SECRET, at
 
@@ -287,7 +287,7 @@ def test_napas_replies() -> None:
     gateway = build_gateway("napas")
     assert gateway.callback_reply("ok") == (200, {"result": "SUCCESS", "message": "accepted"})
     assert gateway.callback_reply("already_settled")[0] == 200
-    expected = {
+    expected: dict[CallbackAnswer, tuple[int, str]] = {
         "unknown_order": (404, "ORDER_NOT_FOUND"),
         "amount_mismatch": (409, "AMOUNT_MISMATCH"),
         "bad_signature": (401, "INVALID_CHECKSUM"),
@@ -328,7 +328,7 @@ def test_reply_codes_are_configurable_and_unknown_answers_refused() -> None:
     assert build_gateway("paygov", settings).callback_reply("already_settled")[1]["MaLoi"] == "00"
     for profile in PROFILES:
         with pytest.raises(ValueError):
-            build_gateway(profile).callback_reply("maybe")
+            build_gateway(profile).callback_reply(cast(CallbackAnswer, "maybe"))  # not an answer, on purpose
 
 
 def test_rejections_carry_no_secret() -> None:

@@ -104,6 +104,7 @@ def test_the_mock_emits_the_real_state_codes(rig: Rig) -> None:
         assert isinstance(rig.paygov, PayGovGateway)
         answer = post(rig.http, "/query", rig.paygov.format.query_body(ref, OPENED))
         states[action] = (answer["MaLoi"], answer["TrangThaiGD"], answer["ThoiGianGD"])
+    assert isinstance(rig.paygov, PayGovGateway)
     opened = rig.paygov.format.query_body("x", OPENED)["ThoiGianGD"]
     assert states == {"pay": ("00", "1", opened), "decline": ("00", "4", opened), None: ("00", "3", opened)}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.soap import main, measure
 
 
@@ -12,7 +14,7 @@ def test_bench_measures_every_step() -> None:
     assert figures[3].answer_bytes > figures[1].answer_bytes > 0
 
 
-def test_bench_prints_microseconds(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bench_prints_microseconds(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--iterations", "3"])
     out = capsys.readouterr().out
     assert out.count("µs/call") == 4 and "lookup call" in out

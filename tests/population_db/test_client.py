@@ -174,7 +174,9 @@ def test_respx_sees_the_soap_request_in_wire_order() -> None:
     request = route.calls.last.request
     assert request.headers["content-type"].startswith("text/xml")
     assert request.headers["soapaction"] == '""'
-    body = etree.fromstring(request.content).find(".//{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
+    envelope_body = etree.fromstring(request.content).find(".//{http://schemas.xmlsoap.org/soap/envelope/}Body")
+    assert envelope_body is not None
+    body = envelope_body[0]
     assert body.tag == f"{NS}XacThucThongTinCongDan"
     assert [etree.QName(c).localname for c in body] == [
         "MaYeuCau",
@@ -193,7 +195,12 @@ def test_respx_sees_the_soap_request_in_wire_order() -> None:
 # ---------------------------------------------------------------- construction, WSDL, lifecycle
 def test_construction_does_no_io() -> None:
     calls: list[httpx.Request] = []
-    http = httpx.Client(transport=httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(500)))
+
+    def record(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(500)
+
+    http = httpx.Client(transport=httpx.MockTransport(record))
     client = PopulationDbClient(PopulationDbSettings(base_url="http://127.0.0.1:9"), http=http)
     other = build_client()
     assert calls == [] and client._service is None and other._service is None and other._http is None

@@ -8,7 +8,7 @@ from lxml import etree
 from zeep import exceptions as zx
 
 from connectors.population_db import classify
-from connectors.population_db.errors import Codes, HostileMarkup, ResponseTooLarge, normalise_code
+from connectors.population_db.errors import Codes, HostileMarkup, ResponseTooLarge
 from hub.citizens.port import (
     CitizenNotFound,
     InvalidRequest,
@@ -18,6 +18,7 @@ from hub.citizens.port import (
     RetryableError,
     UnsafeResponse,
 )
+from hub.partners import normalise_code
 
 from .conftest import AN_ID, AN_NAME
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from connectors.population_db import PopulationDbClient, PopulationDbSettings
+from connectors.population_db.config import Variant
 from connectors.population_db.limits import FieldLimits, violation
 from connectors.population_db.mock import create_app
 from hub.citizens.port import InvalidRequest
@@ -42,7 +43,7 @@ def test_documented_defaults() -> None:
 def test_the_client_refuses_to_send_a_field_over_its_limit(
     limits: dict[str, Any], query: dict[str, Any], field: str, rule: str
 ) -> None:
-    settings = PopulationDbSettings(base_url="https://popdb.test", limits=limits)
+    settings = PopulationDbSettings(base_url="https://popdb.test", limits=FieldLimits.model_validate(limits))
     with respx.mock(assert_all_called=False) as router:
         route = router.post("https://popdb.test/dancuquocgia/soap").respond(500)
         with PopulationDbClient(settings) as client, pytest.raises(InvalidRequest) as caught:
@@ -55,8 +56,8 @@ def test_the_client_refuses_to_send_a_field_over_its_limit(
 
 
 @pytest.mark.parametrize("variant", ["soap", "lgsp_thanhhoa"])
-def test_the_mock_enforces_the_configured_limits(variant: str) -> None:
-    strict = PopulationDbSettings(base_url="http://testserver", variant=variant, limits={"HoVaTen": 10})
+def test_the_mock_enforces_the_configured_limits(variant: Variant) -> None:
+    strict = PopulationDbSettings(base_url="http://testserver", variant=variant, limits=FieldLimits(HoVaTen=10))
     loose = strict.model_copy(update={"limits": FieldLimits()})  # a client that does not know the limit
     with TestClient(create_app(settings=strict), base_url="http://testserver") as http:
         with pytest.raises(InvalidRequest) as caught:

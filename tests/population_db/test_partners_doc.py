@@ -13,8 +13,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -27,7 +29,18 @@ DESIGN = ROOT.parent / "shared" / "design" / "external-systems.md"
 FACT_ID = re.compile(r"^S\d+(\.\d+)?-\d{2}$")
 NOT_HONOURED_ID = re.compile(r"^N\d+(\.\d+)?-\d{2}$")
 WHOLE_SECTIONS = ("2", "4")  # every [C] fact of these has a row
-MOCK_RULES = {"population_db": RULES, "paygov": PAYGOV_RULES}  # every rule of these mocks points at a row
+
+
+class MockRule(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def facts(self) -> tuple[str, ...]: ...
+
+
+# every rule of these mocks points at a row
+MOCK_RULES: dict[str, Sequence[MockRule]] = {"population_db": RULES, "paygov": PAYGOV_RULES}
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py::[\w]+(?:\[[^\]`]+\])?)`")
 # §0 and §6 facts that concern the population database (the rest of §0 and §6 belongs to other partners)
 REQUIRED_ELSEWHERE = {

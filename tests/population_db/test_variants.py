@@ -23,6 +23,7 @@ from hub.citizens.port import (
     InvalidRequest,
     NotAuthorised,
     PermanentError,
+    PopulationDbError,
     RetryableError,
     UnsafeResponse,
 )
@@ -122,8 +123,10 @@ def _s(value: str) -> Any:
 
 # ---------------------------------------------------------------- each front's own refusals
 def _post(http: TestClient, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return http.post(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json",
-                                                                        **(headers or {})})  # fmt: skip
+    r: httpx.Response = http.post(
+        path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    return r
 
 
 DONGTHAP_BODY = {"maYeuCau": "R-1", "maDVC": "VPCP", "maCanBo": "CB01", "soDinhDanh": AN_ID, "soCMND": "",
@@ -268,7 +271,10 @@ def thanhhoa() -> Iterator[tuple[PopulationDbClient, TestClient]]:
     ids=["billion-laughs", "xxe", "dtd", "oversized", "malformed", "busy", "invalid", "not-authorised", "5xx"],
 )
 def test_xml_inside_json_gets_the_same_protections(
-    thanhhoa: tuple[PopulationDbClient, TestClient], faults: dict[str, Any], expected: type, reason: str
+    thanhhoa: tuple[PopulationDbClient, TestClient],
+    faults: dict[str, Any],
+    expected: type[PopulationDbError],
+    reason: str,
 ) -> None:
     client, http = thanhhoa
     http.post("/_mock/faults", json=faults)
@@ -299,11 +305,15 @@ def test_success_codes_are_read_leniently(thanhhoa: tuple[PopulationDbClient, Te
     ],
     ids=["not-xml", "no-code", "duplicate-key", "duplicate-key-case", "deep-nesting", "busy", "401", "unknown"],
 )
-def test_json_wrappers_of_the_wrong_shape_are_refused(body: Any, expected: type, reason: str) -> None:
+def test_json_wrappers_of_the_wrong_shape_are_refused(
+    body: Any, expected: type[PopulationDbError] | type[None], reason: str
+) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     http = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, content=content)))
     client = PopulationDbClient(settings_of(**THANHHOA), http=http)
-    with pytest.raises(PermanentError if expected is type(None) else expected) as caught:
+    raised = PermanentError if expected is type(None) else expected
+    assert issubclass(raised, PopulationDbError)
+    with pytest.raises(raised) as caught:
         client.verify(verify_req())
     assert caught.value.reason == reason
 

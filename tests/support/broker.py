@@ -12,7 +12,6 @@ import os
 import secrets
 import urllib.parse
 from collections.abc import Iterable
-from typing import Any
 
 import pika
 import pika.exceptions
@@ -66,16 +65,20 @@ def broker_address(url: str) -> tuple[str, int]:
     return params.host, params.port
 
 
-def peek(url: str, queue: str, limit: int = 10_000) -> list[tuple[Any, Any, bytes]]:
+def peek(
+    url: str, queue: str, limit: int = 10_000
+) -> list[tuple[pika.spec.Basic.GetOk, pika.spec.BasicProperties, bytes]]:
     """Every message in ``queue`` as (method, properties, body), left in place (not acked)."""
     conn = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = conn.channel()
-        found: list[tuple[Any, Any, bytes]] = []
+        found: list[tuple[pika.spec.Basic.GetOk, pika.spec.BasicProperties, bytes]] = []
         while len(found) < limit:
             method, props, body = channel.basic_get(queue, auto_ack=False)
             if method is None:
                 break
+            # a message got (method set) always comes with its properties and body
+            assert props is not None and body is not None
             found.append((method, props, body))
         return found
     finally:

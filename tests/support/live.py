@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -15,7 +15,9 @@ from tests.support.stack import free_port
 
 
 @contextmanager
-def serve(make_app: Callable[[str], Any], what: str = "app", lifespan: str = "off") -> Iterator[str]:
+def serve(
+    make_app: Callable[[str], Any], what: str = "app", lifespan: Literal["auto", "on", "off"] = "off"
+) -> Iterator[str]:
     """Yield the base URL while ``make_app(base_url)`` is served; stop it afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"

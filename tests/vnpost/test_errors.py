@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.vnpost.errors import Codes, Verdict, classify, normalise_code, scrub
+from connectors.vnpost.errors import Codes, classify, normalise_code, scrub
+from hub.partners import Verdict
 
 V = Verdict
 CODES = Codes.of(("100",), ("101",), ("105",))

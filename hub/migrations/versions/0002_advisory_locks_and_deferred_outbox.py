@@ -10,6 +10,8 @@ Revises: 0001
 """
 
 from alembic import op
+from typing import Any
+
 import sqlalchemy as sa
 
 
@@ -23,7 +25,7 @@ depends_on = None
 _NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s"}
 
 
-def _where(predicate: str) -> dict:
+def _where(predicate: str) -> dict[str, Any]:
     return {"postgresql_where": sa.text(predicate), "sqlite_where": sa.text(predicate)}
 
 
