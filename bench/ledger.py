@@ -20,7 +20,7 @@ import psutil
 from sqlalchemy import text
 
 from hub.db.engine import make_engine, upgrade
-from hub.ledger import Accepted, Ledger, NewMessage, make_ledger
+from hub.ledger import Ledger, NewMessage, make_ledger
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 from tests.factories import dossier_code, model, new_message
 from tests.support.db import temporary_pg_database
@@ -31,10 +31,6 @@ POLICY = DeliveryPolicy()
 
 def new_messages(n: int) -> list[NewMessage]:
     return [new_message(model(code=dossier_code()), correlation_id="bench") for _ in range(n)]
-
-
-def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
-    return 202, {"n": len(results)}
 
 
 class Meter:
@@ -63,7 +59,7 @@ def run(ledger: Ledger, meter: Meter, n: int, batch: int, label: str) -> None:
 
     def accept() -> None:
         for chunk in chunks:
-            ledger.accept("BENCH", chunk, respond)
+            ledger.accept("BENCH", chunk)
 
     def publish(msgs: Sequence[OutgoingMessage]) -> list[bool]:
         published.extend(msgs)

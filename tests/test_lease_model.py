@@ -18,7 +18,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -32,7 +31,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import Engine, text
 
-from hub.ledger import Accepted, Claim, Held, Ledger, make_ledger
+from hub.ledger import Claim, Held, Ledger, make_ledger
 from hub.ports import NOT_ATTEMPTED, DeliveryPolicy, LeaseBudget, Outcome, OutcomeKind, OutgoingMessage
 from tests.factories import dossier_code, model, new_message
 
@@ -147,13 +146,7 @@ class LeaseRules(RuleBasedStateMachine):
         self.next_change[k] += 1
         # minutes apart, so no two changes tie on occurred_at (ties fall to the random ids)
         m = model(code=self.codes[k], status=(2, 4, 9)[n], minutes_ago=60 - 10 * n - k)
-        got: list[Accepted] = []
-
-        def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
-            got.extend(results)
-            return 202, {}
-
-        self.ledger.accept("model", [new_message(m)], respond)
+        got, _ = self.ledger.accept("model", [new_message(m)])
         self.order[got[0].message_id] = (k, n)
 
     def relay(self) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from hub.canonical import DossierStatusChange
 from hub.db.schema import attempts, messages, outbox
+from hub.dossiers.service import Dossiers
 from hub.ledger import Accepted, Held, IdempotencyKey, Ledger, NotReplayable, make_ledger
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind, OutgoingMessage
 from tests.conftest import Clock
@@ -26,14 +27,8 @@ new = new_message
 
 
 def accept(ledger: Ledger, *models: DossierStatusChange) -> list[Accepted]:
-    got: list[Accepted] = []
-
-    def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
-        got.extend(results)
-        return 202, {}
-
-    ledger.accept("test", [new(m) for m in models], respond)
-    return got
+    accepted, _ = ledger.accept("test", [new(m) for m in models])
+    return accepted
 
 
 def state(engine: Engine, mid: str) -> str:
@@ -316,9 +311,10 @@ def test_requeue_unfinished_for_in_process_transport(ledger: Ledger, engine: Eng
 
 def test_idempotency_key_returns_first_answer(ledger: Ledger, engine: Engine) -> None:
     idem = IdempotencyKey(client_id=_client(engine), key="req-1", request_hash="h1")
+    dossiers = Dossiers(ledger, PORTAL, 100, 0.0)
     m = model()
-    first = ledger.accept("c", [new(m)], lambda r: (202, {"id": r[0].message_id}), idem)
-    second = ledger.accept("c", [new(model())], lambda r: (202, {"id": "other"}), idem)
+    first = dossiers.accept("c", [new(m)], lambda r: (202, {"id": r[0].message_id}), idem)
+    second = dossiers.accept("c", [new(model())], lambda r: (202, {"id": "other"}), idem)
     assert not first.replayed and second.replayed
     assert second.body == first.body and second.request_hash == "h1"
     with engine.connect() as c:

@@ -5,7 +5,6 @@ until the deferral has passed (SQLite and PostgreSQL, in-process transport)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -107,13 +106,7 @@ def accept_deferred(hub: Hub, n: int) -> list[Accepted]:
     from tests.test_ledger import new
 
     items = [new(model()) for _ in range(n)]
-    got: list[Accepted] = []
-
-    def respond(results: list[Accepted]) -> tuple[int, dict[str, Any]]:
-        got.extend(results)
-        return 202, {}
-
-    hub.ledger.accept("test", items, respond, defer=30)
+    got, _ = hub.ledger.accept("test", items, defer=30)
     return got
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import structlog
 
 from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
@@ -25,6 +26,8 @@ from hub.privacy import scrub
 from . import translate as tr
 from .config import NationalPortalSettings
 from .errors import Codes, PortalError, classify
+
+log = structlog.get_logger("connectors.national_portal")
 
 NAME = "national_portal"
 MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
@@ -239,6 +242,16 @@ class NationalPortalConnector:
                 if n == len(rounds):
                     rounds.append([])
                 rounds[n].append(work)
+        try:
+            self._run(rounds, budget)
+        except Exception as exc:  # a bug below the calls (a library, the HTTP stack), not a portal answer
+            log.exception("portal.unexpected_error", error=type(exc).__name__)
+            for w in works:  # what was settled stays; the rest may have reached the portal: retry, in doubt
+                if w.outcome is None:
+                    w.outcome = Outcome(OutcomeKind.RETRY, f"unexpected {type(exc).__name__}", in_doubt=True)
+        return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted", in_doubt=w.doubt) for w in works]
+
+    def _run(self, rounds: Sequence[Sequence[_Work]], budget: LeaseBudget | None) -> None:
         synced_keys: set[str] = set()
         failed_keys: set[str] = set()
         for batch in rounds:
@@ -249,7 +262,6 @@ class NationalPortalConnector:
             self._send_progress([w for w in active if w.synced], budget)
             synced_keys.update(w.item.key for w in batch if w.synced)
             failed_keys.update(w.item.key for w in batch if w.outcome and w.outcome.kind is OutcomeKind.RETRY)
-        return [w.outcome or Outcome(OutcomeKind.RETRY, "not attempted", in_doubt=w.doubt) for w in works]
 
     def _prepare(self, item: DeliveryItem) -> _Work:
         translators = _TRANSLATORS.get(item.type)
@@ -288,7 +300,9 @@ class NationalPortalConnector:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.settings.lookup_concurrency, thread_name_prefix="portal-call")
-        for future in [self._pool.submit(call) for call in calls]:
+        futures = [self._pool.submit(call) for call in calls]
+        wait(futures)  # every call ends before a failure is raised: none still changes the items then
+        for future in futures:
             future.result()
 
     def _look_up(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:

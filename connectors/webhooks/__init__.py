@@ -10,11 +10,16 @@ Capability card
 - **Auth**: the signature; the secret is shown once when the subscription is created.
 - **Messages**: any event type a subscription asks for (``payment.status.changed``). Each
   (subscription, event) is one ledger message, so retries, dead letters, replay and the trace
-  are the same as for every partner; events of one dossier reach one receiver in order.
+  are the same as for every partner; events of one dossier reach one receiver in order. A
+  message of another type is dead, nothing sent.
+- **Idempotency key**: ``webhook-id``, the ledger's message id: a retry, or a redelivery the hub is
+  in doubt about, sends the same id again, and the receiver keeps one event per id (Standard
+  Webhooks). There is no lookup: the receiver deduplicates.
 - **Answers**: 2xx delivered; 410 Gone dead (the receiver ended the subscription); a redirect
   dead (never followed: the URL is to be fixed); any other status, a timeout or a connection
-  error is retried with backoff until the budget is spent. A subscription disabled or deleted
-  before delivery: dead. Only the status is kept: the answer's body is neither read nor stored.
+  error is retried with backoff until the budget is spent, and so is any other failure of the
+  call. A subscription disabled or deleted before delivery: dead. Only the status is kept: the
+  answer's body is neither read nor stored.
 - **Addresses** (the SSRF guard, ``hub/ssrf.py``, through ``transport.py``): each delivery
   resolves the URL's host once, checks every address (no loopback, link-local, private,
   multicast, reserved or otherwise non-global address, unless allowed) and connects to that

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import structlog
 from standardwebhooks import Webhook
 
 from hub.messages import EVENTS
@@ -18,6 +19,8 @@ from hub.subscriptions.port import Subscriber, Subscribers
 
 from .config import WebhookSettings
 from .transport import AddressRefused, GuardedTransport
+
+log = structlog.get_logger("connectors.webhooks")
 
 NAME = "webhooks"
 MESSAGE_TYPES: tuple[str, ...] = EVENTS  # every event a local system may subscribe to
@@ -42,6 +45,11 @@ def classify(status: int) -> Classified:
         return Classified(Verdict.OK, http_status=status)
     permanent = status == 410 or 300 <= status < 400
     return Classified(Verdict.PERMANENT if permanent else Verdict.RETRYABLE, http_status=status)
+
+
+def _subscription(item: DeliveryItem) -> str | None:
+    sid = item.payload.get("subscription_id")
+    return sid if isinstance(sid, str) else None
 
 
 _KIND = {Verdict.OK: OutcomeKind.DELIVERED, Verdict.PERMANENT: OutcomeKind.DEAD, Verdict.RETRYABLE: OutcomeKind.RETRY}
@@ -76,10 +84,13 @@ class WebhookConnector:
         return self._http
 
     def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
-        subs = self.subscribers.active({it.payload["subscription_id"] for it in items})
-        return [self._one(it, subs.get(it.payload["subscription_id"])) for it in items]
+        ids = {sid for it in items if it.type in self.message_types and (sid := _subscription(it)) is not None}
+        subs = self.subscribers.active(ids) if ids else {}
+        return [self._one(it, subs.get(_subscription(it) or "")) for it in items]
 
     def _one(self, item: DeliveryItem, sub: Subscriber | None) -> Outcome:
+        if item.type not in self.message_types:
+            return Outcome(OutcomeKind.DEAD, f"message type {item.type!r} not handled", in_doubt=False)
         if sub is None:
             return Outcome(OutcomeKind.DEAD, "the subscription was disabled or removed")
         if not item.may_call(self.settings.timeout):  # the attempt's lease could end during the POST
@@ -94,6 +105,9 @@ class WebhookConnector:
             return Outcome(OutcomeKind.RETRY, "timeout")
         except httpx.HTTPError as exc:
             return Outcome(OutcomeKind.RETRY, f"connection error: {type(exc).__name__}")
+        except Exception as exc:  # a bug below the call (a library, the HTTP stack), not the receiver's answer
+            log.exception("webhook.unexpected_error", error=type(exc).__name__)
+            return Outcome(OutcomeKind.RETRY, f"unexpected {type(exc).__name__}")
         detail = f"HTTP {status}" + (" (redirect: not followed)" if 300 <= status < 400 else "")
         return Outcome(_KIND[classify(status).verdict], detail, partner_ref=item.message_id)
 

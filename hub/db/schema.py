@@ -200,7 +200,6 @@ outbox = Table(
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("message_id", String(26), nullable=False),  # messages.id (no FK: see migration 0002)
-    Column("routing_key", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("available_at", UTCDateTime(), nullable=False),
 )

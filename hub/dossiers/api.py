@@ -264,7 +264,7 @@ async def post_status_changes(
         idem = IdempotencyKey(client.id, idempotency_key, hashlib.sha256(raw).hexdigest())
     publisher: Publisher | None = request.app.state.publisher
     defer = dossiers.outbox_defer if publisher else 0.0
-    answer = await run_in_threadpool(dossiers.ledger.accept, client.code, new, respond, idem, defer)
+    answer = await run_in_threadpool(dossiers.accept, client.code, new, respond, idem, defer)
     if publisher is not None:
         publisher.submit(answer.to_publish)
     if answer.replayed:

@@ -26,6 +26,7 @@ from hub.ledger.model import (
     backoff,
 )
 from hub.ledger.postgres import PgLedger
+from hub.ledger.unit import UnitOfWork
 
 # What a ledger call raises when the database fails (connection lost, deadlock...): the
 # caller hands its work back and tries again later.
@@ -44,6 +45,7 @@ __all__ = [
     "NotReplayable",
     "PgLedger",
     "StoredAnswer",
+    "UnitOfWork",
     "backoff",
     "make_ledger",
 ]

@@ -1,11 +1,11 @@
-"""The ledger on PostgreSQL: the hot paths as single statements sent through psycopg, each
-prepared once per connection.
+"""The ledger on PostgreSQL: the same roles as the portable ledger (``core.py``), with their hot
+paths as single statements sent through psycopg, each prepared once per connection.
 
-- accept: one ``INSERT ... ON CONFLICT DO NOTHING`` of the messages and their outbox rows;
-- claim and record: one call each of a server-side function (``lgsp_claim``, ``lgsp_record``,
+- intake, accept: one ``INSERT ... ON CONFLICT DO NOTHING`` of the messages and their outbox rows;
+- delivery, claim and record: one call each of a server-side function (``lgsp_claim``, ``lgsp_record``,
   migration 0006) that takes the ordering keys' locks, reads and writes in one round trip;
-- renew: one ``UPDATE`` of every lease a worker process holds;
-- published: one ``DELETE`` of the confirmed outbox rows.
+- delivery, renew: one ``UPDATE`` of every lease a worker process holds;
+- outbox, published: one ``DELETE`` of the confirmed outbox rows.
 
 Why not SQLAlchemy Core here: one status change passes through these four steps; built with
 Core they took about 20 round trips and ~6 ms of client CPU per change, most of it building
@@ -29,10 +29,12 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from hub.envelope import new_id, to_outgoing
-from hub.ledger.core import Ledger, Respond, claims_of, message_row
+from hub.ledger.core import Ledger
+from hub.ledger.delivery import Delivery, claims_of
+from hub.ledger.intake import Added, Intake, message_row
 from hub.ledger.model import (
     ABANDONED,
     APPLIED,
@@ -42,13 +44,13 @@ from hub.ledger.model import (
     Accepted,
     Claim,
     Held,
-    IdempotencyKey,
     NewMessage,
-    StoredAnswer,
     attempt_row,
     judge,
 )
-from hub.ports import DeliveryPolicy, Outcome, OutgoingMessage
+from hub.ledger.outbox import Outbox
+from hub.ledger.schedule import Schedule
+from hub.ports import DeliveryPolicy, Outcome
 
 LOCK_NAMESPACE = 0x4C475350 & 0x7FFFFFFF  # "LGSP": the advisory-lock class of ordering keys
 
@@ -69,8 +71,8 @@ WITH new AS (
     ON CONFLICT (type, natural_key) DO NOTHING
     RETURNING id, type
 )
-INSERT INTO outbox (message_id, routing_key, created_at, available_at)
-SELECT id, type, %(now)s, %(available_at)s FROM ins
+INSERT INTO outbox (message_id, created_at, available_at)
+SELECT id, %(now)s, %(available_at)s FROM ins
 RETURNING id, message_id
 """
 
@@ -111,46 +113,32 @@ WHERE outbox.id = ANY(%b::bigint[])
 """
 
 
-class PgLedger(Ledger):
-    """``Ledger`` on PostgreSQL; see the module docstring."""
-
-    @contextmanager
-    def _conn(self, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection as psycopg sees it (its statements are prepared once and kept)."""
-        pooled = self.engine.raw_connection()
+@contextmanager
+def _conn(engine: Engine, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection as psycopg sees it (its statements are prepared once and kept)."""
+    pooled = engine.raw_connection()
+    try:
+        conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]  # SQLAlchemy: Any | None; psycopg here
+        conn.autocommit = autocommit
         try:
-            conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]  # SQLAlchemy: Any | None; psycopg here
-            conn.autocommit = autocommit
-            try:
-                yield conn
-            finally:
-                if autocommit:
-                    conn.autocommit = False
+            yield conn
         finally:
-            pooled.close()
+            if autocommit:
+                conn.autocommit = False
+    finally:
+        pooled.close()
 
-    # ------------------------------------------------------------ ingress
-    def accept(
-        self,
-        source: str,
-        items: Sequence[NewMessage],
-        respond: Respond,
-        idem: IdempotencyKey | None = None,
-        defer: float = 0.0,
-    ) -> StoredAnswer:
-        if idem is not None:  # rare: the portable path, in one transaction with the answer
-            return super().accept(source, items, respond, idem, defer)
-        with self._conn(autocommit=True) as conn:  # one statement: its own transaction
+
+class PgIntake(Intake):
+    def accept(self, source: str, items: Sequence[NewMessage], defer: float = 0.0) -> Added:
+        with _conn(self.b.engine, autocommit=True) as conn:  # one statement: its own transaction
             results, to_publish = self._add(conn, source, items, defer)
             if to_publish and defer <= 0:  # nobody publishes these at once: wake the relay
                 conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-        status, body = respond(results)
-        return StoredAnswer(status, body, False, "", to_publish)
+        return results, to_publish
 
-    def _add(
-        self, conn: psycopg.Connection[Any], source: str, items: Sequence[NewMessage], defer: float
-    ) -> tuple[list[Accepted], list[tuple[int, OutgoingMessage]]]:
-        now = self.now()
+    def _add(self, conn: psycopg.Connection[Any], source: str, items: Sequence[NewMessage], defer: float) -> Added:
+        now = self.b.now()
         fresh: dict[tuple[str, str], dict[str, Any]] = {}
         ids: list[str] = []
         for it in items:
@@ -185,31 +173,33 @@ class PgLedger(Ledger):
         by_id = {r["id"]: r for r in rows}
         return results, [(outbox_id, to_outgoing(by_id[mid])) for mid, outbox_id in outboxed.items()]
 
-    def add(
-        self, c: Connection, source: str, items: Sequence[NewMessage], defer: float = 0.0
-    ) -> tuple[list[Accepted], list[tuple[int, OutgoingMessage]]]:
+    def add(self, c: Connection, source: str, items: Sequence[NewMessage], defer: float = 0.0) -> Added:
         """In the caller's transaction, through its own psycopg connection: one statement."""
         conn: psycopg.Connection[Any] = c.connection.driver_connection  # type: ignore[assignment]  # as in _conn
         results, to_publish = self._add(conn, source, items, defer)
         if to_publish and defer <= 0:
-            self._wake_relay(c)  # NOTIFY is delivered when the caller commits
+            self.outbox.wake_relay(c)  # NOTIFY is delivered when the caller commits
         return results, to_publish
 
+
+class PgOutbox(Outbox):
     def published(self, outbox_ids: Sequence[int]) -> None:
         if outbox_ids:
-            with self._conn(autocommit=True) as conn:
+            with _conn(self.b.engine, autocommit=True) as conn:
                 conn.execute(_PUBLISHED, (list(outbox_ids),))
 
-    # ------------------------------------------------------------ worker
+
+class PgDelivery(Delivery):
     def _decision_time(self) -> datetime | None:
         """The time a lease decision is taken at: None (the database's clock) in production."""
-        return None if self.db_clock else self.now()
+        return None if self.b.db_clock else self.b.now()
 
     def claim(self, deliveries: Sequence[str], connector: str, worker: str) -> tuple[list[Claim], set[str]]:
         ids = list(dict.fromkeys(deliveries))
-        now = self.now()
-        params = (ids, connector, worker, self._decision_time(), self.lease, self.grace, ABANDONED, LOCK_NAMESPACE)
-        with self._conn(autocommit=True) as conn, conn.cursor(row_factory=namedtuple_row) as cur:
+        now = self.b.now()
+        b = self.b
+        params = (ids, connector, worker, self._decision_time(), b.lease, b.grace, ABANDONED, LOCK_NAMESPACE)
+        with _conn(b.engine, autocommit=True) as conn, conn.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(_CLAIM, params)
             rows: list[Any] = cur.fetchall()
         decided = {r.id: r.decision for r in rows}
@@ -223,12 +213,12 @@ class PgLedger(Ledger):
             return set()
         params = {
             "now": self._decision_time(),
-            "lease": self.lease,
+            "lease": self.b.lease,
             "ids": [h.message_id for h in held],
             "numbers": [h.attempt for h in held],
             "workers": [h.worker for h in held],
         }
-        with self._conn(autocommit=True) as conn:
+        with _conn(self.b.engine, autocommit=True) as conn:
             return {row[0] for row in conn.execute(_RENEW, params).fetchall()}
 
     def record(
@@ -236,7 +226,7 @@ class PgLedger(Ledger):
     ) -> dict[str, str]:
         if not claims:
             return {}
-        now = self.now()
+        now = self.b.now()
         pairs = list(zip(claims, outcomes, strict=True))
         verdicts = [judge(cl, oc, policy, now) for cl, oc in pairs]
         tries = [attempt_row(cl, oc, APPLIED, now) for cl, oc in pairs]
@@ -262,13 +252,23 @@ class PgLedger(Ledger):
             [t["response"] for t in tries],
             [t["worker"] for t in tries],
         )
-        with self._conn(autocommit=True) as conn:
+        with _conn(self.b.engine, autocommit=True) as conn:
             applied = {row[0] for row in conn.execute(_RECORD, params).fetchall()}
         return {v.message_id: v.state for v in verdicts if v.message_id in applied}
 
-    # ------------------------------------------------------------ operator
-    def _lock_message_key(self, c: Connection, message_id: str) -> None:
+
+class PgSchedule(Schedule):
+    def lock_message_key(self, c: Connection, message_id: str) -> None:
         c.execute(_LOCK_KEY_OF_MESSAGE, {"ns": LOCK_NAMESPACE, "id": message_id})
+
+
+class PgLedger(Ledger):
+    """``Ledger`` on PostgreSQL, the same roles with their hot paths as above (module docstring)."""
+
+    intake_role = PgIntake
+    outbox_role = PgOutbox
+    delivery_role = PgDelivery
+    schedule_role = PgSchedule
 
 
 _ACCEPT_COLUMNS: tuple[str, ...] = ("id", "type", "key", "occurred_at", "natural_key", "connector", "schema_version")

@@ -170,8 +170,10 @@ class GatewayError(PartnerError):
         self.http_status = http_status
 
 
-class GatewayTimeout(GatewayError):
-    """The call may have reached the gateway: in doubt. Only a status query settles it."""
+class GatewayTimeout(GatewayError, RetryableError):
+    """The call may have reached the gateway: in doubt. Nothing was refused, so it is retryable in
+    the shared sense (``hub.partners``); but what is tried again is a status query, which settles
+    it, never the call itself (a second order)."""
 
 
 class RetryableGatewayError(GatewayError, RetryableError):

@@ -23,8 +23,7 @@ from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, StaticAgenci
 from hub.canonical import DossierFeePaid
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
-from hub.ledger import Ledger, NewMessage
-from hub.ledger.reads import latest_payload
+from hub.ledger import Ledger, NewMessage, UnitOfWork
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
 from hub.payments.port import (
     CallbackAnswer,
@@ -228,7 +227,8 @@ class Payments:
             return "unknown_order"
         refused = unstorable(result)
         answer: CallbackAnswer
-        with self.engine.begin() as c:
+        with self.ledger.unit_of_work() as uow:  # the payment's rows and the ledger's messages together
+            c = uow.connection
             row = c.execute(select(payments).where(payments.c.id == result.reference).with_for_update()).first()
             if row is None or row.profile != result.profile:
                 answer = "unknown_order"
@@ -255,7 +255,7 @@ class Payments:
                     )
                 )
                 detail = f"code {result.code}, transaction {result.gateway_txn_id}"
-                announced = self._announce(c, {**row._mapping, "state": result.outcome, "settled_at": now}, result)
+                announced = self._announce(uow, {**row._mapping, "state": result.outcome, "settled_at": now}, result)
                 c.execute(
                     insert(payment_events),
                     [
@@ -268,12 +268,12 @@ class Payments:
         log.info("payment.settle", payment_id=result.reference, source=source, answer=answer, outcome=result.outcome)
         return answer
 
-    def _announce(self, c: Connection, payment: dict[str, Any], result: PaymentResult) -> list[dict[str, str]]:
+    def _announce(self, uow: UnitOfWork, payment: dict[str, Any], result: PaymentResult) -> list[dict[str, str]]:
         """In the settling transaction: ``payment.status.changed`` for every subscription to it,
         and, when paid, ``dossier.fee.paid`` for the national portal. Returns what it queued."""
         event = event_payload(payment)
         # only the opening client's subscriptions: a client hears of its own payments
-        subs = subscribed(c, payment["client_id"], PAYMENT_STATUS_CHANGED)
+        subs = subscribed(uow.connection, payment["client_id"], PAYMENT_STATUS_CHANGED)
         items = [
             NewMessage(
                 type=PAYMENT_STATUS_CHANGED,
@@ -288,17 +288,17 @@ class Payments:
             for sub in subs
         ]
         if payment["state"] == "paid":
-            items.append(self._fee_paid(c, payment, result))
+            items.append(self._fee_paid(uow, payment, result))
         if not items:
             return []
-        accepted, _ = self.ledger.add(c, "hub", items)
+        accepted = uow.add("hub", items)
         return [{"type": it.type, "message_id": a.message_id} for it, a in zip(items, accepted, strict=True)]
 
-    def _fee_paid(self, c: Connection, payment: dict[str, Any], result: PaymentResult) -> NewMessage:
+    def _fee_paid(self, uow: UnitOfWork, payment: dict[str, Any], result: PaymentResult) -> NewMessage:
         """The portal follow-up: a progress entry for the payment, and the dossier marked paid
         online when the hub knows it (its latest status change, delivered or not)."""
         # the stored JSON payload: DossierFeePaid validates it as the dossier's DossierStatusChange
-        latest: Any = latest_payload(c, payment["dossier_code"], DOSSIER_STATUS_CHANGED)
+        latest: Any = uow.latest_payload(payment["dossier_code"], DOSSIER_STATUS_CHANGED)
         details = payment["details"]
         fact = DossierFeePaid(
             dossier_code=payment["dossier_code"],

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import insert
 
+from hub.canonical import DossierStatusChange
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
-from hub.ledger import Accepted, Ledger
-from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
+from hub.ledger import Ledger
+from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 from tests.factories import create_client, dossier_code, model, new_message
 from tests.fakes import FakeConnector
 
@@ -36,19 +38,13 @@ class Seeded:
     agency_of: dict[str, str] = field(default_factory=dict)
 
 
-def _accept(ledger: Ledger, source: str, *models: object) -> list[str]:
-    got: list[Accepted] = []
-
-    def respond(results: list[Accepted]) -> tuple[int, dict[str, str]]:
-        got.extend(results)
-        return 202, {}
-
-    ledger.accept(source, [new_message(m, correlation_id=new_id()) for m in models], respond)  # type: ignore[arg-type]
+def _accept(ledger: Ledger, source: str, *models: DossierStatusChange) -> list[str]:
+    got, _ = ledger.accept(source, [new_message(m, correlation_id=new_id()) for m in models])
     return [a.message_id for a in got]
 
 
-def _deliver(ledger: Ledger, ids: list[str], decide: object) -> None:
-    connector = FakeConnector(POLICY, decide)  # type: ignore[arg-type]
+def _deliver(ledger: Ledger, ids: list[str], decide: Callable[[DeliveryItem], Outcome]) -> None:
+    connector = FakeConnector(POLICY, decide)
     claims, _ = ledger.claim(list(ids), PORTAL, "test-worker")
     ledger.record(claims, connector.deliver([c.item for c in claims]), POLICY, PORTAL)
 

@@ -27,8 +27,8 @@ TZ = "Asia/Ho_Chi_Minh"
 
 def accept(engine: Engine, *changes: dict[str, Any]) -> list[str]:
     items = [new_message(model(**c)) for c in changes]
-    answer = make_ledger(engine).accept("ONEGATE", items, lambda rs: (202, {"ids": [r.message_id for r in rs]}))
-    return list(answer.body["ids"])
+    accepted, _ = make_ledger(engine).accept("ONEGATE", items)
+    return [r.message_id for r in accepted]
 
 
 def state(engine: Engine, ids: list[str], value: str) -> None:

@@ -75,7 +75,8 @@ def cancel(number: str) -> CancelRequest:
 
 
 def settings(variant: str, base_url: str = BASE, **overrides: Any) -> VnpostSettings:
-    return VnpostSettings(variant=variant, base_url=base_url, **overrides)  # type: ignore[arg-type]
+    """Settings of ``variant`` (a name the settings check) and any other field."""
+    return VnpostSettings.model_validate({"variant": variant, "base_url": base_url, **overrides})
 
 
 @pytest.fixture(params=VARIANTS)
