@@ -11,6 +11,9 @@ Prints, from one run:
       partner), and the ratio of the two;
   (c) accept -> delivered latency p50/p99 (ledger: accepted_at -> delivered_at) at a fixed
       moderate rate of single-change requests;
+  (d) with ``--evidence both`` (the default): (b) once more in a stack with the evidence log off
+      (``HUB_EVIDENCE_ENABLED=false``), before the main run (evidence on), and the ratio on/off
+      (target >= 0.9); ``--evidence on|off`` runs the main stack so and skips (d);
   and the raw ceiling of this machine: pika publish (windowed confirms) -> consume -> ack of
   the same message size, with the ratios. Checks zero lost and zero duplicated deliveries
   at the mock portal (by natural key). Not a test: it prints figures.
@@ -141,6 +144,30 @@ def latency_split(engine: Any, since_id: str) -> dict[str, float]:
     }
 
 
+def evidence_off_throughput(args: Any) -> tuple[int, dict[str, float]]:
+    """(d): delivered/s of phase (b) in a stack of its own with the evidence log off, and its CPU per message."""
+    with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, False))
+        stack.start(workers=args.workers)
+        engine = make_engine(db_url)
+        try:
+            per_process = int(stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency)
+            stack.wait_ready(consumers=args.workers * per_process, timeout=120)
+            key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
+            pids = {name: proc.pid for name, proc in stack.procs.items()}
+            before = cpu.snapshot(pids)
+            rate = delivered_per_s(stack, engine, key, workload(args.n), args, 0)[1]
+            return rate, cpu.per_message_ms(before, cpu.snapshot(pids), args.n)
+        finally:
+            stack.stop()
+            engine.dispose()
+
+
+def _env(args: Any, evidence: bool) -> dict[str, str]:
+    production = {"HUB_LEASE_SECONDS": "30", "HUB_LEASE_MARGIN": "2", "HUB_LEASE_GRACE": "2"}
+    return {"HUB_PORTAL_MAX_ATTEMPTS": "100", "HUB_EVIDENCE_ENABLED": "true" if evidence else "false", **production}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=6000, help="changes in the throughput phase")
@@ -155,17 +182,26 @@ def main() -> None:
     ap.add_argument(
         "--broker-url", default=os.environ.get("HUB_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
     )
+    ap.add_argument(
+        "--evidence",
+        choices=("both", "on", "off"),
+        default="both",
+        help="evidence log in the main run; both: also phase (b) with it off, and the ratio",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
 
     figures: dict[str, Any] = {"n": args.n, "workers": args.workers, "batch": args.batch, "cpus": os.cpu_count()}
+    figures["evidence"] = args.evidence
+    if args.evidence == "both":
+        figures["delivered_per_s_evidence_off"], cpu_off = evidence_off_throughput(args)
+        cpu.settle()
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
-        production = {"HUB_LEASE_SECONDS": "30", "HUB_LEASE_MARGIN": "2", "HUB_LEASE_GRACE": "2"}
-        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), HUB_PORTAL_MAX_ATTEMPTS="100", **production)
+        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, args.evidence != "off"))
         stack.start(workers=args.workers)  # stops what it started if it fails
         per_process = stack.env.get("HUB_WORKER_CONCURRENCY") or Settings().worker_concurrency
         consumers = args.workers * int(per_process)
-        stack.wait_ready(consumers=consumers)  # no start-up in the figures
+        stack.wait_ready(consumers=consumers, timeout=120)  # no start-up in the figures
         engine = make_engine(db_url)
         try:
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
@@ -178,6 +214,12 @@ def main() -> None:
             figures["accepted_per_s"], figures["delivered_per_s"] = delivered_per_s(stack, engine, key, bodies, args, 0)
             cpu_ms = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.n)
             done = args.n
+            if args.evidence == "both":
+                figures["evidence_on_to_off"] = round(
+                    figures["delivered_per_s"] / figures["delivered_per_s_evidence_off"], 3
+                )
+                for role in ("total", "relay", "postgres", "api", "machine busy %"):  # CPU ms per message
+                    figures[f"cpu_{role}_evidence_off_to_on"] = f"{cpu_off.get(role, 0.0)} -> {cpu_ms.get(role, 0.0)}"
 
             # (b'): the same with a remote partner
             if args.portal_latency_ms:

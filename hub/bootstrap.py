@@ -25,6 +25,7 @@ from hub.citizens.audit import IdHasher
 from hub.citizens.service import CitizenService
 from hub.db.engine import make_engine, upgrade
 from hub.dossiers.service import Dossiers
+from hub.evidence import facts as evidence
 from hub.evidence.keyring import Keyring
 from hub.ledger import make_ledger
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED
@@ -122,7 +123,13 @@ def bootstrap(
         ledger=ledger,
         transport=transport or make_transport(s),
         routing=routing,
-        dossiers=Dossiers(ledger, routing.connector_for(DOSSIER_STATUS_CHANGED), s.max_batch_items, s.outbox_defer),
+        dossiers=Dossiers(
+            ledger,
+            routing.connector_for(DOSSIER_STATUS_CHANGED),
+            s.max_batch_items,
+            s.outbox_defer,
+            s.dossier_defaults,
+        ),
         payments=payments,
         citizens=citizens,
         subscriptions=subscriptions,
@@ -142,6 +149,7 @@ def open_database(settings: Settings | None = None, *, run_migrations: bool = Tr
     """Settings, the database (migrated) and the ledger: what the CLI's database commands need."""
     s = settings or Settings()
     engine = make_engine(s.database_url)
+    evidence.attach(engine, evidence.EvidenceLog.from_settings(s))  # the facts every seam stages
     if run_migrations:
         migrate(engine)
     ledger = make_ledger(engine, lease_seconds=s.lease_seconds, grace_seconds=s.lease_grace)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
 from hub.db.schema import client_changes, clients
 from hub.envelope import iso, utcnow
+from hub.evidence import facts as evidence
 
 ADMIN = "admin"  # grant: trace every message, replay dead ones, manage clients
 
@@ -54,11 +55,15 @@ def new_key() -> str:
 
 
 def _record(c: Connection, client_id: int, code: str, actor: str, action: str, **detail: Any) -> None:
+    """The ``client_changes`` row and its ``operator.action`` evidence fact (action ``client.<action>``)."""
+    at = utcnow()
     c.execute(
         insert(client_changes).values(
-            at=utcnow(), client_id=client_id, client_code=code, actor=actor[:100], action=action, detail=detail
+            at=at, client_id=client_id, client_code=code, actor=actor[:100], action=action, detail=detail
         )
     )
+    log = evidence.of(c)
+    log.stage(c, [log.operator(actor, f"client.{action}", f"client:{code}", "ok", at=at, **detail)])
 
 
 def create_client(

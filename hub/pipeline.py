@@ -1,5 +1,11 @@
 """Runs the relay and workers as threads of this process: the embedded default (in-process
-transport), `lgsp dev`, and tests. In production each role is its own process."""
+transport), `lgsp dev`, and tests. In production each role is its own process.
+
+The relay role also runs the periodic jobs beside it: the payment reconciler, the evidence
+chainer and sealer (every ``HUB_EVIDENCE_INTERVAL`` s, sealing at most every
+``HUB_EVIDENCE_SEAL_INTERVAL`` s) and the retention job (payload redaction and evidence
+archives, every ``HUB_RETENTION_INTERVAL`` s). Several relays may run: the chainer takes each
+chain under an advisory lock, the retention job runs under one (``hub/evidence/``)."""
 
 from __future__ import annotations
 
@@ -49,6 +55,8 @@ class Pipeline:
             relay = Relay(self.hub.ledger, self.hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep)
             self._spawn("relay", relay.run)
             self._spawn("reconciler", self._reconcile)
+            self._spawn("evidence-chainer", self._chain_evidence)
+            self._spawn("retention", self._retention)
         keeper = LeaseKeeper(self.hub.ledger, s.lease_margin)  # renews every batch in progress here
         if self.workers:
             self._spawn("lease-keeper", keeper.run)
@@ -81,6 +89,19 @@ class Pipeline:
 
         s = self.hub.settings
         reconcile_forever(self.hub.payments, s.payment_reconcile_interval, s.payment_reconcile_after, stop)
+
+    def _chain_evidence(self, stop: threading.Event) -> None:
+        """Link staged evidence facts into the chains and seal them (beside the relay)."""
+        from hub.evidence import jobs
+
+        s = self.hub.settings
+        jobs.chainer(s, self.hub.engine).run_forever(stop, s.evidence_interval, s.evidence_max_rate)
+
+    def _retention(self, stop: threading.Event) -> None:
+        """Redact final payloads past their retention; archive old evidence (beside the relay)."""
+        from hub.evidence import jobs
+
+        jobs.retention(self.hub.settings, self.hub.engine).run_forever(stop)
 
     def ensure_topology(self) -> None:
         """Declare the broker topology once for all roles of this process (idempotent)."""

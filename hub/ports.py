@@ -166,6 +166,10 @@ class Outcome:
     # doubt was not cleared; the next attempt checks the partner first. False only for a
     # definite answer (refused connection, an error the partner gave before doing anything).
     in_doubt: bool = True
+    # What was sent to the partner and what it answered (bytes, text or a JSON value), for the
+    # evidence log's keyed digests (``hub/evidence/facts.py``); never stored, never logged.
+    request: Any = field(default=None, compare=False, repr=False)
+    answer: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

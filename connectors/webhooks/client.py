@@ -109,7 +109,8 @@ class WebhookConnector:
             log.exception("webhook.unexpected_error", error=type(exc).__name__)
             return Outcome(OutcomeKind.RETRY, f"unexpected {type(exc).__name__}")
         detail = f"HTTP {status}" + (" (redirect: not followed)" if 300 <= status < 400 else "")
-        return Outcome(_KIND[classify(status).verdict], detail, partner_ref=item.message_id)
+        kind = _KIND[classify(status).verdict]  # evidence: the body sent, the status answered (its body is not read)
+        return Outcome(kind, detail, partner_ref=item.message_id, request=body, answer=f"HTTP {status}")
 
     def close(self) -> None:
         if self._http is not None and self._own_http:

@@ -91,7 +91,7 @@ async def replay(
 ) -> dict[str, Any]:
     require(ADMIN, client)
     try:
-        state = await run_in_threadpool(ledger.replay, message_id)
+        state = await run_in_threadpool(ledger.replay, message_id, f"client:{client.code}")
     except NotFound:
         raise _not_found("message " + message_id) from None
     except NotReplayable as exc:

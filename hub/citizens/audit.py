@@ -20,7 +20,9 @@ from sqlalchemy import Engine, and_, insert, or_, select
 
 from hub.db.schema import citizen_queries
 from hub.envelope import iso
+from hub.evidence import facts as evidence
 from hub.evidence.keyring import Keyring, id_bytes
+from hub.evidence.model import Fact
 
 
 class IdHasher:
@@ -63,12 +65,33 @@ _INSERT = insert(citizen_queries)  # one statement object: compiled once, parame
 
 
 def record(engine: Engine, row: QueryRecord) -> None:
-    """Write one audit row and commit (before the caller is answered)."""
+    """Write one audit row and its ``citizen.query`` evidence fact, and commit (before the caller is answered)."""
     values = dict(row.__dict__)
     if values["detail"]:
         values["detail"] = values["detail"][:300]
     with engine.begin() as c:
-        c.execute(_INSERT, values)
+        inserted = c.execute(_INSERT, values).inserted_primary_key
+        log = evidence.of(c)
+        log.stage(c, [query_fact(log, int(inserted[0]) if inserted else 0, row)])
+
+
+def query_fact(log: evidence.EvidenceLog, row_id: int, row: QueryRecord) -> Fact:
+    """The evidence of one query: the ID number as the row's own keyed hash (same key version), the
+    officer and the purpose as digests, the rest as it is (codes and outcomes)."""
+    digests = {"id_number": f"hmac-sha256:{row.id_hash_key or '1'}:{row.id_hash}"} if row.id_hash else {}
+    digests |= {k: log.digest(v) for k, v in (("officer", row.officer_code), ("purpose", row.purpose)) if v}
+    details = {
+        "operation": row.operation,
+        "outcome": row.outcome,
+        "http_status": row.http_status,
+        "reason": row.reason,
+        "service_code": row.service_code,
+        "fields": row.fields,
+        "request_id": row.request_id,
+    }
+    return Fact(
+        "citizen.query", f"citizen-query:{row_id}", f"client:{row.client_code}"[:100], digests, details, at=row.at
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, insert, or_, select
 
 from hub.db.schema import operator_actions
 from hub.envelope import utcnow
+from hub.evidence import facts as evidence
 
 # What the console and the CLI record (action names are stable: the Audit page filters on them).
 ACTIONS = (
@@ -19,6 +20,14 @@ ACTIONS = (
     "lockout",
     "csrf.refused",
     "message.replay",
+    "message.edit_replay",
+    "bulk.replay",
+    "partner.hold",
+    "partner.resume",
+    "client.create",
+    "client.rotate",
+    "client.disable",
+    "client.enable",
     "operator.create",
     "operator.disable",
     "operator.reset_password",
@@ -51,10 +60,20 @@ def record(engine: Engine | Connection, a: Action, at: datetime | None = None) -
         "remote_addr": a.remote_addr,
     }
     if isinstance(engine, Connection):
-        engine.execute(insert(operator_actions).values(**values))
+        _write(engine, a, values)
         return
     with engine.begin() as c:
-        c.execute(insert(operator_actions).values(**values))
+        _write(c, a, values)
+
+
+def _write(c: Connection, a: Action, values: dict[str, Any]) -> None:
+    """The row and its ``operator.action`` evidence fact (free texts and the address as digests)."""
+    c.execute(insert(operator_actions).values(**values))
+    log = evidence.of(c)
+    texts = {"reason": a.reason, "detail": a.detail, "remote_addr": a.remote_addr}
+    subject = f"message:{a.target}" if a.action == "message.replay" and a.target else f"operator:{values['operator']}"
+    fact = log.operator(f"operator:{values['operator']}", a.action, subject, a.outcome, at=values["at"], texts=texts)
+    log.stage(c, [fact])
 
 
 @dataclass(frozen=True)

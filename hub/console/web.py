@@ -113,10 +113,11 @@ def create_console(
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from hub.console import auth, pages
+    from hub.console import actions, auth, pages
 
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(actions.router)
     return app
 
 

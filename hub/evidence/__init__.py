@@ -23,7 +23,7 @@ Personal data never enters a fact in clear: digests come from :class:`Keyring` (
 the versioned ``HUB_AUDIT_HASH_KEYS``): ``keyring.id_number(n)``, ``keyring.json(payload)``,
 ``keyring.bytes(raw_answer)``.
 
-For the wiring step (call sites; each in the transaction that makes the change):
+Where the hub writes them (``facts.py`` builds them; each in the transaction that makes the change):
 
 ==========================  ==============================  ==============================================
 where                       kind                            fact
@@ -45,9 +45,8 @@ replay, edit, hold, resume, ``operator.action``             actor ``operator:<na
 client and key changes                                      digests before / after (edits)
 ==========================  ==============================  ==============================================
 
-On the PostgreSQL hot path (``lgsp_record``, the accept statement) add the facts to the same
-statement or transaction: ``store.PG_INSERT`` with ``store.pg_params(facts)``, one statement for
-a whole batch.
+On the PostgreSQL hot path the facts ride in the accept statement and the ``lgsp_record`` statement
+themselves (a data-modifying CTE, ``facts.gated_insert``): still one round trip per batch.
 """
 
 from __future__ import annotations

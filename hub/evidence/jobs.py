@@ -1,12 +1,6 @@
-"""The evidence log's periodic jobs, built from the settings, for the relay process to run.
-
-The wiring step adds, in ``Pipeline.start`` beside the payment reconciler (``if self.run_relay:``)::
-
-    from hub.evidence.jobs import chainer, retention
-    self._spawn("evidence-chainer", lambda stop: chainer(s, hub.engine).run_forever(
-        stop, s.evidence_interval, s.evidence_max_rate))
-    self._spawn("retention", retention(s, hub.engine).run_forever)
-"""
+"""The evidence log's periodic jobs, built from the settings: ``Pipeline`` (``hub/pipeline.py``) runs
+them in the relay role, beside the payment reconciler (``lgsp relay``, and ``lgsp api`` / ``lgsp dev``
+when embedded); ``lgsp evidence chain`` / ``retention`` run them once by hand."""
 
 from __future__ import annotations
 

@@ -44,8 +44,9 @@ KINDS = frozenset(
     {
         "message.accepted",  # actor client:<code>, subject message:<id>, digests.payload
         "delivery.attempt",  # actor worker:<id>, subject message:<id>, digests.request / .answer, details.outcome
-        "message.delivered",  # actor worker:<id> (or whoever learned it), details.partner_ref digest
-        "message.dead",  # details.reason (an error class, never a partner's text with personal data)
+        # the attempt that ended the message is one of these two instead (its digests and details):
+        "message.delivered",  # + digests.partner_ref
+        "message.dead",  # + digests.detail: why (a partner's text, so a digest)
         "callback.received",  # actor partner:<profile>, details.verified true/false, details.reason
         "citizen.query",  # actor client:<code>, subject citizen-query:<id>, digests.id_number, details.outcome
         "operator.action",  # actor operator:<name> or client:<code>, details.action, digests.before / .after

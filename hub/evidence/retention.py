@@ -1,7 +1,7 @@
 """Retention: personal data in payloads kept only as long as configured, and old evidence archived.
 
 **Payloads.** A message is *final* when it is ``delivered``, or ``dead`` and not replayed since
-(a replay makes it ``queued`` again; ``hub/ledger/core.py``). Once it has been final for
+(a replay makes it ``queued`` again; ``hub/ledger/schedule.py``). Once it has been final for
 ``HUB_RETENTION_PAYLOAD_DAYS`` (per type: ``HUB_RETENTION_PAYLOAD_DAYS_BY_TYPE``), the fields of its
 payload that hold personal data (:data:`PERSONAL_FIELDS`: the applicant, the officer, free texts)
 are removed and the payload gets a marker instead::
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from ulid import ULID
 
@@ -46,6 +46,7 @@ PERSONAL_FIELDS = PAYLOAD_PERSONAL_FIELDS
 MARKER = "_redacted"
 FINAL = ("delivered", "dead")
 CURSOR = "retention.payloads"
+LOCK_KEY = 712036  # pg_try_advisory_lock(LOCK_KEY): one retention run at a time
 
 
 def redacted(payload: dict[str, Any], digest: str, at: datetime) -> tuple[dict[str, Any], list[str]]:
@@ -175,7 +176,18 @@ class Retention:
         return len(segments)
 
     def run_once(self) -> tuple[int, int]:
-        return self.redact_payloads(), self.archive_evidence()
+        """One run; on PostgreSQL under a session advisory lock, so of several relays one runs at a
+        time (the others skip this round)."""
+        if self.engine.dialect.name != "postgresql":
+            return self.redact_payloads(), self.archive_evidence()
+        with self.engine.connect() as c:
+            if not c.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar():
+                return 0, 0
+            try:
+                return self.redact_payloads(), self.archive_evidence()
+            finally:
+                c.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                c.commit()
 
     def run_forever(self, stop: threading.Event) -> None:
         """The retention job (a thread of the relay process, beside the chainer)."""

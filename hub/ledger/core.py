@@ -107,9 +107,9 @@ class Ledger:
         """See ``Schedule.requeue_unfinished``."""
         return self.schedule.requeue_unfinished()
 
-    def replay(self, message_id: str) -> str:
+    def replay(self, message_id: str, actor: str = "operator:unknown") -> str:
         """See ``Schedule.replay``."""
-        return self.schedule.replay(message_id)
+        return self.schedule.replay(message_id, actor)
 
     # ------------------------------------------------------------ delivery (the workers)
     def claim(self, deliveries: Sequence[str], connector: str, worker: str) -> tuple[list[Claim], set[str]]:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db.bulk import bulk_update
 from hub.db.schema import attempts, messages
+from hub.evidence import facts as evidence
 from hub.ledger.base import Basis
 from hub.ledger.model import (
     ABANDONED,
@@ -100,6 +101,7 @@ class Delivery:
             now_is = {r.id: (r.state, r.attempts) for r in c.execute(found)}
             how = {v.message_id: standing(v, *now_is.get(v.message_id, ("dead", -1))) for v in verdicts}
             applied = [v for v in verdicts if how[v.message_id] in (APPLIED, RECORDED_FACT)]
+            evidence.of(c).on_record(c, claims, outcomes, {v.message_id: v.state for v in applied}, now)
             self._finish_attempts(
                 c, [attempt_row(cl, oc, how[cl.item.message_id], now) for cl, oc in zip(claims, outcomes, strict=True)]
             )

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.db.schema import idempotency_keys, messages, outbox
 from hub.envelope import new_id, to_outgoing
+from hub.evidence import facts as evidence
 from hub.ledger.base import Basis
 from hub.ledger.model import Accepted, IdempotencyKey, NewMessage, StoredAnswer
 from hub.ledger.outbox import Outbox
@@ -87,6 +88,7 @@ class Intake:
         if not new_rows:
             return results, []
         c.execute(insert(messages), new_rows)
+        evidence.of(c).on_accept(c, source, new_rows)
         returned = c.execute(
             insert(outbox).returning(outbox.c.id, outbox.c.message_id, sort_by_parameter_order=True),
             self.outbox.rows([r["id"] for r in new_rows], now, defer),

@@ -21,7 +21,9 @@ each other.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -32,6 +34,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, Engine, text
 
 from hub.envelope import new_id, to_outgoing
+from hub.evidence import facts as evidence
 from hub.ledger.core import Ledger
 from hub.ledger.delivery import Delivery, claims_of
 from hub.ledger.intake import Added, Intake, message_row
@@ -76,6 +79,9 @@ SELECT id, %(now)s, %(available_at)s FROM ins
 RETURNING id, message_id
 """
 
+# The same with the new messages' ``message.accepted`` facts staged by the same statement.
+_ACCEPT_EV = _ACCEPT.replace("\nINSERT INTO outbox", f", ev AS ({evidence.gated_insert('ins')})\nINSERT INTO outbox", 1)
+
 _EXISTING = """
 SELECT id, type, natural_key FROM messages
 WHERE type = ANY(%(types)b::varchar[]) AND natural_key = ANY(%(natural_keys)b::varchar[])
@@ -93,6 +99,20 @@ _RECORD = (
     "SELECT lgsp_record(%s, %s, %s, %s, %s, %s, %b::varchar[], %b::varchar[], %b::int[], %b::varchar[],"
     " %b::timestamptz[], %b::text[], %b::varchar[], %b::boolean[], %b::timestamptz[], %b::varchar[], %b::text[],"
     " %b::varchar[], %b::text[], %b::varchar[])"
+)
+
+
+def _positional_to_named(sql: str, prefix: str) -> str:
+    """``%s`` / ``%b`` -> ``%(<prefix>0)s``, ``%(<prefix>1)b``... (psycopg allows one style per statement)."""
+    n = itertools.count()
+    return re.sub(r"%([sb])", lambda m: f"%({prefix}{next(n)}){m.group(1)}", sql)
+
+
+# The same, the attempts' facts (and the outcomes' it applied) staged by the same statement.
+_RECORD_EV = (
+    "WITH r AS ("  # noqa: S608 -- our own constant SQL
+    + _positional_to_named(_RECORD, "r")
+    + f" AS id), ev AS ({evidence.gated_insert('r')}) SELECT id FROM r"  # noqa: S608
 )
 # One statement per heartbeat for every message a worker process holds: only the attempt that
 # holds a message (delivering, same attempt number, same worker) renews it, and only before its
@@ -153,7 +173,12 @@ class PgIntake(Intake):
         params["payload"] = [r["payload_json"] for r in rows]
         params |= {"source": source, "now": now, "available_at": now + timedelta(seconds=defer)}
         with conn.cursor() as cur:
-            cur.execute(_ACCEPT, params)
+            log = evidence.of(self.b.engine)
+            if log.enabled:  # the new messages' facts, in the same statement
+                params |= evidence.gated_arrays(
+                    [("+" + r["id"], f) for r, f in zip(rows, log.accepted(source, rows), strict=True)], log.chains
+                )
+            cur.execute(_ACCEPT_EV if log.enabled else _ACCEPT, params)
             outboxed = {message_id: outbox_id for outbox_id, message_id in cur.fetchall()}
             existing: dict[str, str] = {}
             if len(outboxed) < len(rows):  # accepted before (same natural key): their ids
@@ -252,8 +277,16 @@ class PgDelivery(Delivery):
             [t["response"] for t in tries],
             [t["worker"] for t in tries],
         )
-        with _conn(self.b.engine, autocommit=True) as conn:
-            applied = {row[0] for row in conn.execute(_RECORD, params).fetchall()}
+        log = evidence.of(self.b.engine)
+        if log.enabled:  # one statement still: lgsp_record and the facts' insert
+            named = {f"r{i}": p for i, p in enumerate(params)}
+            states = {v.message_id: v.state for v in verdicts}
+            named |= evidence.gated_arrays(log.outcomes(claims, outcomes, states, now), log.chains)
+            with _conn(self.b.engine, autocommit=True) as conn:
+                applied = {row[0] for row in conn.execute(_RECORD_EV, named).fetchall()}
+        else:
+            with _conn(self.b.engine, autocommit=True) as conn:
+                applied = {row[0] for row in conn.execute(_RECORD, params).fetchall()}
         return {v.message_id: v.state for v in verdicts if v.message_id in applied}
 
 

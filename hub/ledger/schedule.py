@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Interval, delete, func, literal, select, update
 
 from hub.db.schema import messages, outbox
+from hub.evidence import facts as evidence
 from hub.ledger.base import Basis
 from hub.ledger.delivery import abandon
 from hub.ledger.model import ABANDONED, NotFound, NotReplayable
@@ -63,8 +64,8 @@ class Schedule:
             self._requeue(c, [(r.id, r.state) for r in rows], "process restarted")
             return len(rows)
 
-    def replay(self, message_id: str) -> str:
-        """Queue a dead message again with a fresh retry budget."""
+    def replay(self, message_id: str, actor: str = "operator:unknown") -> str:
+        """Queue a dead message again with a fresh retry budget (``actor`` goes to the evidence log)."""
         now = self.b.now()
         with self.b.engine.begin() as c:
             self.lock_message_key(c, message_id)
@@ -81,6 +82,7 @@ class Schedule:
                 .values(state="queued", budget_attempts=row.attempts, budget_since=now, updated_at=now)
             )
             self.outbox.enqueue(c, [row.id])
+            evidence.of(c).stage(c, [evidence.of(c).operator(actor, "message.replay", f"message:{row.id}", "queued")])
         return "queued"
 
     def lock_message_key(self, c: Connection, message_id: str) -> None:

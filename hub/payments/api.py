@@ -252,16 +252,20 @@ async def _callback(request: Request, payments: Payments, limit: int, profile: s
         async for chunk in request.stream():  # never more than the limit in memory
             size += len(chunk)
             if size > limit:
+                await _evidence(payments, profile, "too_large", b"".join(chunks))
                 return _refuse(gateway, profile, "malformed", 413)
             chunks.append(chunk)
     except BodyTimeout:
+        await _evidence(payments, profile, "body_timeout", b"".join(chunks))
         return _refuse(gateway, profile, "malformed", 408)
+    body = b"".join(chunks)
     try:
-        result = gateway.parse_callback(b"".join(chunks))
+        result = gateway.parse_callback(body)
     except CallbackRejected as exc:
+        await _evidence(payments, profile, exc.reason, body)
         return _refuse(gateway, profile, exc.reason)
     try:
-        answer = await run_in_threadpool(payments.settle, result, "callback")
+        answer = await run_in_threadpool(payments.settle, result, "callback", body)
     except Exception as exc:
         if not database_unavailable(exc):
             raise
@@ -273,6 +277,18 @@ async def _callback(request: Request, payments: Payments, limit: int, profile: s
         metrics.CALLBACKS_REFUSED.labels(profile, "unstorable").inc()
         log.warning("payment.callback_refused", profile=profile, reason="unstorable", payment_id=result.reference)
     return _reply(gateway, answer, result=result)
+
+
+async def _evidence(payments: Payments, profile: str, reason: str, body: bytes) -> None:
+    """The evidence of a refused callback; a database that is down does not change the answer."""
+    try:
+        await run_in_threadpool(payments.refused_callback, profile, reason, body)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        structlog.get_logger("hub.api.payments").warning(
+            "payment.callback_evidence_unrecorded", error=type(exc).__name__
+        )
 
 
 def _reply(

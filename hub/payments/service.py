@@ -15,14 +15,17 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import metrics
 from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, StaticAgencies, require
-from hub.canonical import DossierFeePaid
+from hub.canonical import DossierFeePaid, DossierStatusChange
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
+from hub.evidence import facts as evidence
+from hub.evidence.model import Fact
 from hub.ledger import Ledger, NewMessage, UnitOfWork
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
 from hub.payments.port import (
@@ -217,12 +220,17 @@ class Payments:
         log.info("payment.open", payment_id=pid, state=state)
 
     # ------------------------------------------------------------------ settle
-    def settle(self, result: PaymentResult, source: str) -> CallbackAnswer:
+    def settle(self, result: PaymentResult, source: str, raw: bytes | None = None) -> CallbackAnswer:
         """Apply a verified gateway result once. Returns the callback answer: ok,
         unknown_order, amount_mismatch, already_settled, or malformed (a result the hub cannot
-        store: refused and recorded in the payment's history); only ``ok`` changed anything."""
+        store: refused and recorded in the payment's history); only ``ok`` changed anything.
+        A callback (``source`` "callback", ``raw`` its body) is a ``callback.received`` evidence
+        fact, written in the same transaction."""
         now = self.now()
         if not PAYMENT_ID.fullmatch(result.reference):  # not an id the hub gave: no payment to look up
+            if source == "callback":
+                with self.engine.begin() as c:
+                    self._callback_fact(c, result, "unknown_order", raw, now)
             metrics.PAYMENT_SETTLEMENTS.labels(result.profile, source, "unknown_order").inc()
             return "unknown_order"
         refused = unstorable(result)
@@ -264,9 +272,34 @@ class Payments:
                         *([_event_row(row.id, now, "announce", "queued", json.dumps(announced))] if announced else []),
                     ],
                 )
+            if source == "callback":
+                self._callback_fact(c, result, answer, raw, now)
         metrics.PAYMENT_SETTLEMENTS.labels(result.profile, source, answer).inc()
         log.info("payment.settle", payment_id=result.reference, source=source, answer=answer, outcome=result.outcome)
         return answer
+
+    def _callback_fact(
+        self, c: Connection, result: PaymentResult, answer: str, raw: bytes | None, at: datetime
+    ) -> None:
+        """A verified callback: ``verified`` true, the hub's ``answer`` (ok is the only one that changed
+        anything) and why it refused otherwise; the body as a keyed digest."""
+        ev = evidence.of(c)
+        subject = f"payment:{result.reference}" if PAYMENT_ID.fullmatch(result.reference) else "payment:unknown"
+        details = {"verified": True, "answer": answer, "outcome": result.outcome, "code": result.code[:40]}
+        if answer != "ok":
+            details["reason"] = answer
+        digests = {"body": ev.digest(raw)} if raw is not None else {}
+        ev.stage(c, [Fact("callback.received", subject, f"partner:{result.profile}", digests, details, at=at)])
+
+    def refused_callback(self, profile: str, reason: str, raw: bytes | None) -> None:
+        """A callback refused before it was verified (bad signature, stale, malformed, too large):
+        a ``callback.received`` fact with ``verified`` false and the reason, in its own transaction."""
+        ev = evidence.of(self.engine)
+        digests = {"body": ev.digest(raw)} if raw is not None else {}
+        details = {"verified": False, "reason": reason[:60]}
+        fact = Fact("callback.received", f"callback:{profile}", f"partner:{profile}", digests, details, at=self.now())
+        with self.engine.begin() as c:
+            ev.stage(c, [fact])
 
     def _announce(self, uow: UnitOfWork, payment: dict[str, Any], result: PaymentResult) -> list[dict[str, str]]:
         """In the settling transaction: ``payment.status.changed`` for every subscription to it,
@@ -299,6 +332,13 @@ class Payments:
         online when the hub knows it (its latest status change, delivered or not)."""
         # the stored JSON payload: DossierFeePaid validates it as the dossier's DossierStatusChange
         latest: Any = uow.latest_payload(payment["dossier_code"], DOSSIER_STATUS_CHANGED)
+        if latest is not None:
+            try:
+                DossierStatusChange.model_validate(latest)
+            except ValidationError as exc:  # stored before the portal's fields were required: progress entry only
+                fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+                log.warning("payment.fee_paid.dossier_incomplete", payment_id=payment["id"], fields=fields)
+                latest = None
         details = payment["details"]
         fact = DossierFeePaid(
             dossier_code=payment["dossier_code"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -376,6 +377,16 @@ def test_a_query_that_did_not_succeed_is_not_read_as_a_state(
     paygov_api.post("/query").mock(return_value=signed_query_answer("4", MaLoi="99"))
     with pytest.raises(PermanentGatewayError, match="MaLoi 99"):
         paygov.query(REF, at("2025-02-24T01:00:00"))
+
+
+def test_a_query_answer_signed_over_nfd_text_is_verified_as_sent(
+    paygov: PayGovGateway, paygov_api: respx.MockRouter
+) -> None:
+    """The MAC covers ThongTinGiaoDich as the gateway wrote it; the hub makes text NFC only after
+    the check, so decomposed tones in the answer are not mistaken for a forgery."""
+    nfd = unicodedata.normalize("NFD", "Lệ phí cấp giấy phép")
+    paygov_api.post("/query").mock(return_value=signed_query_answer("1", ThongTinGiaoDich=nfd))
+    assert paygov.query(REF).state == "paid"
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,7 @@ class Stack:
                 self.spawn("gateway", "mock", "payment-gateway", "--port", str(self.gateway_port))
                 wait_http(self.gateway + "/_mock/stats")
             self.spawn("api", "api", "--port", str(self.api_port))
-            wait_http(self.api + "/readyz")  # the api ran the migrations
+            wait_http(self.api + "/readyz", timeout=120)  # the api ran the migrations (slow on a loaded machine)
             wait_http(self.portal + "/_mock/stats")
             self.spawn("relay", "relay")
             for n in range(workers):
