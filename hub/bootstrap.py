@@ -19,6 +19,8 @@ import structlog
 from sqlalchemy import Engine, text
 
 import connectors
+from hub.agencies.directory import DbAgencies
+from hub.agencies.port import AgencyDirectory, StaticAgencies
 from hub.citizens.audit import IdHasher
 from hub.citizens.service import CitizenService
 from hub.db.engine import make_engine, upgrade
@@ -99,6 +101,7 @@ def bootstrap(
     )  # the receivers' address rules are the webhook connector's (HUB_WEBHOOK_*)
     partners = replace(partners, webhooks=webhook_settings)
     routing = _delivery(partners, subscriptions, resolve)
+    agencies = agency_directory(s, engine)  # per-agency configuration (hub.agencies): the services ask it
     payment = partner("payment_napas")
     gateways = gateways or {
         p: payment.build_gateway(p, getattr(partners, p)) for p in payment.PROFILES
@@ -111,6 +114,7 @@ def bootstrap(
         breaker_failures=s.payment_breaker_failures,
         breaker_reset=s.payment_breaker_reset,
         default_profile=s.payment_profile,
+        agencies=agencies,
     )
     citizens = citizen_service(s, engine, partners.population_db or partner("population_db").PopulationDbSettings())
     return Hub(
@@ -129,7 +133,16 @@ def bootstrap(
         payments=payments,
         citizens=citizens,
         subscriptions=subscriptions,
+        agencies=agencies,
     )
+
+
+def agency_directory(settings: Settings, engine: Engine) -> AgencyDirectory:
+    """The per-agency configuration: the database's (``lgsp agencies``), or a fixed JSON file
+    (``HUB_AGENCIES_FILE``, read once here)."""
+    if settings.agencies_file:
+        return StaticAgencies.from_file(settings.agencies_file)
+    return DbAgencies(engine)
 
 
 def open_database(settings: Settings | None = None, *, run_migrations: bool = True) -> Database:

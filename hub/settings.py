@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Retry-After (s) of the 503 answered while the database is unavailable."
     )
     subscriptions_per_client: int = Field(default=20, ge=1, description="Active webhook subscriptions per client.")
+    agencies_file: str | None = Field(
+        default=None,
+        description="A JSON file of agencies (a list of hub.agencies.port.Agency) served read-only instead of "
+        "the database's directory (`lgsp agencies`); unset: the database's.",
+    )
     key_rotation_grace: int = Field(
         default=86_400, ge=0, le=30 * 86_400, description="Seconds a rotated API key keeps working (default 1 day)."
     )
