@@ -7,7 +7,8 @@ payments for some dossiers), seeded in SQL; then each page's query and each page
 
 Pages: the overview, failures grouped (no filter; one connector), a group's first page (the
 largest group, and a group whose details name the dossier, so every message's text differs),
-a dossier, a message. ``--plans`` prints PostgreSQL's plan (EXPLAIN ANALYZE) of every query.
+a dossier, a message; and a bulk replay's dry run of 10,000 dead messages. ``--plans`` prints
+PostgreSQL's plan (EXPLAIN ANALYZE) of every query.
 Not a test: it prints figures (docs/performance.md, "Operator console").
 """
 
@@ -20,6 +21,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -30,7 +32,7 @@ from sqlalchemy import Engine, text
 
 from bench.console_seed import CONNECTORS, captured, explain, seed
 from hub.bootstrap import open_database
-from hub.console import queries
+from hub.console import bulk, queries
 from hub.console.operators import Operators
 from hub.console.settings import ConsoleSettings
 from hub.console.web import create_console
@@ -148,6 +150,21 @@ def main() -> None:
             ("message", lambda: queries.message(engine, dead_id)),
         ]
         show([figures(name, run, args.repeat) for name, run in work], f"queries ({args.repeat} runs each)")
+        with engine.connect() as c:  # the 10,000 dead messages that failed first: a bulk replay's selection
+            tenth = c.execute(
+                text(
+                    "SELECT updated_at FROM messages WHERE state = 'dead' AND accepted_at > '2000-01-01' "
+                    "ORDER BY updated_at, id OFFSET 9999 LIMIT 1"
+                )
+            ).scalar()
+        if tenth is not None:
+            sel = bulk.Selection(until=tenth + timedelta(microseconds=1))
+            dry = bulk.dry_run(engine, sel)
+            print(
+                f"\nbulk dry run: {dry.total} dead selected, {dry.replayable} replayable, {dry.invalid_count} invalid"
+            )
+            runs = max(3, args.repeat // 8)
+            show([figures("bulk dry run (10,000 dead)", lambda: bulk.dry_run(engine, sel), runs)], f"({runs} runs)")
         if args.plans:
             for name, run in work:
                 with captured(engine) as seen:

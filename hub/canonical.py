@@ -14,14 +14,11 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
+from hub.codes import AgencyCode, DossierCode, ProcedureCode
+
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-# Electronic agency code (mã định danh điện tử cơ quan, QĐ 20/2020/QĐ-TTg): 000.00.00.H56
-AGENCY_CODE_PATTERN = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$"
-# Dossier code (MaHoSo): {agency code}-{yyMMdd}-{4 or 5 digits}: 000.00.00.H56-250225-0001
-DOSSIER_CODE_PATTERN = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4,5}$"
-# National procedure code (MaTTHC): 2.002492, optionally suffixed with an agency code.
-PROCEDURE_CODE_PATTERN = r"^\d\.\d{6}(\.\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})?$"
+# The codes' rules live in hub.codes (agency, dossier and procedure codes: shapes and the dossier date).
 # Citizen ID (CCCD, 12 digits), old ID card (9 digits), or a business/tax code (10 or 13 chars).
 ID_NUMBER_PATTERN = r"^(\d{9}|\d{12}|\d{10}(-\d{3})?)$"
 
@@ -89,22 +86,43 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+def portal(name: str) -> dict[str, Any]:
+    """``json_schema_extra`` of a field: the national portal's name for it (``x-portal``), which a 422
+    names beside ours (``portal_names``)."""
+    return {"x-portal": name}
+
+
 class Applicant(_Frozen):
     """The dossier's owner (ChuHoSo)."""
 
-    name: str = Field(min_length=1, max_length=200, description="Applicant's full name (ChuHoSo).")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Applicant's full name (ChuHoSo).",
+        json_schema_extra=portal("ChuHoSo"),
+    )
     id_number: str | None = Field(
         default=None,
         pattern=ID_NUMBER_PATTERN,
         description="ID number (SoGiayToChuHoSo): 12-digit citizen ID, 9-digit old card, or tax code.",
+        json_schema_extra=portal("SoGiayToChuHoSo"),
     )
     type: Annotated[Literal[1, 2, 3, 4], IntCode] = Field(
-        default=1,
-        description="Applicant type (LoaiDoiTuong): 1 citizen, 2 business, 3 state agency, 4 other organisation.",
+        description="Applicant type (LoaiDoiTuong), required (no default: the national reports count by it): "
+        "1 citizen, 2 business, 3 state agency, 4 other organisation. A client may be configured with one "
+        "default (HUB_DOSSIER_DEFAULTS).",
+        json_schema_extra=portal("LoaiDoiTuong"),
     )
-    phone: str | None = Field(default=None, max_length=20, description="SoDienThoai")
-    email: str | None = Field(default=None, max_length=200, description="Email")
-    address: str | None = Field(default=None, max_length=500, description="Contact address (ThongTinKhac).")
+    phone: str | None = Field(
+        default=None, max_length=20, description="SoDienThoai", json_schema_extra=portal("SoDienThoai")
+    )
+    email: str | None = Field(default=None, max_length=200, description="Email", json_schema_extra=portal("Email"))
+    address: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Contact address (ThongTinKhac).",
+        json_schema_extra=portal("ThongTinKhac"),
+    )
 
 
 class Fee(_Frozen):
@@ -136,39 +154,87 @@ class DossierStatusChange(_Frozen):
     from one client or two, creates one delivery.
     """
 
-    dossier_code: str = Field(
-        pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo), e.g. 000.00.00.H56-250225-0001."
+    dossier_code: DossierCode = Field(
+        description="Dossier code (MaHoSo), e.g. 000.00.00.H56-250225-0001.", json_schema_extra=portal("MaHoSo")
     )
-    procedure_code: str = Field(
-        pattern=PROCEDURE_CODE_PATTERN, description="National procedure code (MaTTHC), e.g. 2.002492."
+    procedure_code: ProcedureCode = Field(
+        description="National procedure code (MaTTHC), e.g. 2.002492.", json_schema_extra=portal("MaTTHC")
     )
-    procedure_name: str | None = Field(default=None, max_length=1000, description="TenTTHC")
-    field_code: str | None = Field(default=None, max_length=50, description="Field code (MaLinhVuc), e.g. G03-GD09.")
-    field_name: str | None = Field(default=None, max_length=500, description="TenLinhVuc")
-    agency_code: str = Field(
-        pattern=AGENCY_CODE_PATTERN, description="Electronic code of the handling agency (madonvi), e.g. 000.00.00.H56."
+    procedure_name: str = Field(
+        min_length=1, max_length=1000, description="Procedure name (TenTTHC).", json_schema_extra=portal("TenTTHC")
     )
-    agency_name: str | None = Field(default=None, max_length=500, description="DonViXuLy")
+    field_code: str = Field(
+        min_length=1,
+        max_length=50,
+        description="Field (lĩnh vực) code (MaLinhVuc), e.g. G03-GD09.",
+        json_schema_extra=portal("MaLinhVuc"),
+    )
+    field_name: str = Field(
+        min_length=1, max_length=500, description="Field name (TenLinhVuc).", json_schema_extra=portal("TenLinhVuc")
+    )
+    agency_code: AgencyCode = Field(
+        description="Electronic code of the handling agency (madonvi), e.g. 000.00.00.H56.",
+        json_schema_extra=portal("madonvi"),
+    )
+    agency_name: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Name of the handling agency (DonViXuLy).",
+        json_schema_extra=portal("DonViXuLy"),
+    )
     status: StrictInt = Field(
+        json_schema_extra=portal("TrangThaiHoSo"),
         ge=1,
         le=10,
         description="Dossier status (TrangThaiHoSo), 1-10: "
         + "; ".join(f"{k} {v}" for k, v in DOSSIER_STATUS_LABELS.items()),
     )
     occurred_at: Timestamp = Field(
-        description="When the change happened (ThoiDiemXuLy). Naive times are Asia/Ho_Chi_Minh."
+        description="When the change happened (ThoiDiemXuLy). Naive times are Asia/Ho_Chi_Minh.",
+        json_schema_extra=portal("ThoiDiemXuLy"),
     )
-    received_at: Timestamp | None = Field(default=None, description="NgayTiepNhan")
-    appointment_at: Timestamp | None = Field(default=None, description="Appointed return date (NgayHenTra).")
-    finished_at: Timestamp | None = Field(default=None, description="Processing finished (NgayKetThucXuLy).")
-    returned_at: Timestamp | None = Field(default=None, description="Result returned (NgayTra).")
+    received_at: Timestamp | None = Field(
+        default=None,
+        description="Received at (NgayTiepNhan): required from status 3 on (a status 2 change without it is "
+        "received when it happened).",
+        json_schema_extra=portal("NgayTiepNhan"),
+    )
+    appointment_at: Timestamp | None = Field(
+        default=None,
+        description="Appointed return date (NgayHenTra): required except at status 1 (submitted, not received) "
+        "and 3 (not received).",
+        json_schema_extra=portal("NgayHenTra"),
+    )
+    finished_at: Timestamp | None = Field(
+        default=None, description="Processing finished (NgayKetThucXuLy).", json_schema_extra=portal("NgayKetThucXuLy")
+    )
+    returned_at: Timestamp | None = Field(
+        default=None, description="Result returned (NgayTra).", json_schema_extra=portal("NgayTra")
+    )
     channel: Annotated[Literal[1, 2, 3], IntCode] = Field(
-        default=2, description="KenhThucHien: 1 in person, 2 online, 3 by post (BCCI)."
+        description="Channel (KenhThucHien), required (no default: a walk-in dossier sent as online inflates the "
+        "province's online-service share): 1 in person, 2 online, 3 by post (BCCI). A client may be configured "
+        "with one default (HUB_DOSSIER_DEFAULTS).",
+        json_schema_extra=portal("KenhThucHien"),
     )
-    receipt_number: str | None = Field(default=None, max_length=100, description="SoBienNhan")
-    summary: str | None = Field(default=None, max_length=1000, description="TrichYeuHoSo")
-    applicant: Applicant
-    fees: list[Fee] = Field(default_factory=list, max_length=100, description="DanhSachLePhi")
+    result_delivery: Annotated[Literal[0, 1], IntCode] = Field(
+        description="How the result reaches the applicant (HinhThuc), required: 0 at the one-stop desk, 1 by post "
+        "(BCCI). A client may be configured with one default (HUB_DOSSIER_DEFAULTS).",
+        json_schema_extra=portal("HinhThuc"),
+    )
+    receipt_number: str | None = Field(
+        default=None, max_length=100, description="SoBienNhan", json_schema_extra=portal("SoBienNhan")
+    )
+    summary: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="What the dossier asks for (TrichYeuHoSo).",
+        json_schema_extra=portal("TrichYeuHoSo"),
+    )
+    applicant: Applicant = Field(json_schema_extra=portal("ChuHoSo"))
+    fees: list[Fee] = Field(
+        default_factory=list, max_length=100, description="DanhSachLePhi", json_schema_extra=portal("DanhSachLePhi")
+    )
     handler: Handler | None = Field(default=None, description="Officer who made the change.")
     note: str | None = Field(default=None, max_length=2000, description="GhiChu / NoiDungXuLy")
 
@@ -186,6 +252,10 @@ class DossierStatusChange(_Frozen):
             problems.append("returned_at: must not be before finished_at")
         if self.received_at and self.occurred_at < self.received_at and self.status != 1:
             problems.append("occurred_at: must not be before received_at")
+        if self.status >= 3 and self.received_at is None:
+            problems.append(f"received_at: required when status is {self.status} (the national portal's NgayTiepNhan)")
+        if self.status not in (1, 3) and self.appointment_at is None:
+            problems.append(f"appointment_at: required when status is {self.status} (the national portal's NgayHenTra)")
         if self.status == 9 and self.finished_at is None:
             problems.append("finished_at: required when status is 9 (processing finished)")
         if self.status == 10 and self.returned_at is None:
@@ -198,6 +268,45 @@ class DossierStatusChange(_Frozen):
         """(dossier, status, time) — identical changes share it, whoever sends them."""
         at = self.occurred_at.astimezone(VN_TZ).strftime("%Y%m%d%H%M%S")
         return f"{self.dossier_code}|{self.status}|{at}"
+
+
+def portal_names(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
+    """Our field path -> the national portal's name (``x-portal``), nested models included:
+    ``{"procedure_name": "TenTTHC", "applicant.type": "LoaiDoiTuong", ...}``."""
+    names: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and isinstance(extra.get("x-portal"), str):
+            names[prefix + name] = str(extra["x-portal"])
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            names.update(portal_names(nested, f"{prefix}{name}."))
+    return names
+
+
+class DossierDefaults(_Frozen):
+    """The one default a client may be configured with for each code the national reports count by
+    (``HUB_DOSSIER_DEFAULTS``, keyed by client code): used only when the client's message lacks the field,
+    never over a value it sent. Without one, the field is required."""
+
+    channel: Annotated[Literal[1, 2, 3], IntCode] | None = Field(default=None, description="KenhThucHien")
+    applicant_type: Annotated[Literal[1, 2, 3, 4], IntCode] | None = Field(default=None, description="LoaiDoiTuong")
+    result_delivery: Annotated[Literal[0, 1], IntCode] | None = Field(default=None, description="HinhThuc")
+
+    def apply(self, item: dict[str, Any]) -> dict[str, Any]:
+        """``item`` (a JSON object as sent) with the missing defaultable fields filled in; other values as they are."""
+        filled = dict(item)
+        for key, value in (("channel", self.channel), ("result_delivery", self.result_delivery)):
+            if value is not None and key not in filled:
+                filled[key] = value
+        applicant = filled.get("applicant")
+        if self.applicant_type is not None and isinstance(applicant, dict) and "type" not in applicant:
+            filled["applicant"] = {**applicant, "type": self.applicant_type}
+        return filled
+
+    @property
+    def empty(self) -> bool:
+        return self.channel is None and self.applicant_type is None and self.result_delivery is None
 
 
 class FeeItem(_Frozen):
@@ -219,7 +328,7 @@ class PaymentStatusChanged(_Frozen):
     type: Literal["payment.status.changed"] = "payment.status.changed"
     payment_id: str = Field(max_length=26, description="The hub's payment id (order reference at the gateway).")
     client_reference: str = Field(max_length=100, description="The id the opening client gave the payment.")
-    dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
+    dossier_code: DossierCode = Field(description="Dossier code (MaHoSo).")
     state: Literal["paid", "failed"] = Field(description="paid, or failed (declined, cancelled, expired).")
     amount: PositiveAmountVND = Field(description=f"VND, an integer from 1 to {MAX_AMOUNT_VND:,}.")
     currency: Literal["VND"] = "VND"
@@ -237,8 +346,8 @@ class DossierFeePaid(_Frozen):
     dossier's status changes (same ordering key).
     """
 
-    dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
-    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Agency (madonvi) that opened the payment.")
+    dossier_code: DossierCode = Field(description="Dossier code (MaHoSo).")
+    agency_code: AgencyCode = Field(description="Agency (madonvi) that opened the payment.")
     payment_id: str = Field(max_length=26)
     paid_at: Timestamp = Field(description="When the gateway reported it paid (progress ThoiDiemXuLy).")
     amount: PositiveAmountVND = Field(description=f"VND, an integer from 1 to {MAX_AMOUNT_VND:,}.")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hub.cli_clients import clients_app
+from hub.cli_ops import partners_app
 from hub.console.cli import dev_operator, operators_app
 from hub.evidence.cli import app as evidence_app
 from hub.reports_cli import reports as reports_command
@@ -29,6 +30,7 @@ mock_app = typer.Typer(help="Mock partners (protocol-faithful, with fault inject
 schemas_app = typer.Typer(help="JSON Schema of the canonical messages (schemas/).", no_args_is_help=True)
 for sub, name in (
     (clients_app, "clients"),  # hub/cli_clients.py
+    (partners_app, "partners"),  # hub/cli_ops.py
     (messages_app, "messages"),
     (db_app, "db"),
     (mock_app, "mock"),
@@ -133,6 +135,10 @@ def _run_pipeline(role: str, **roles: Any) -> None:
         hub.close()
         raise typer.Exit(2)
     _serve_metrics(s)
+    if s.metrics_port:
+        from hub import opsdata
+
+        opsdata.watch(hub.engine, roles.get("connector_names") or hub.routing.names, hub.transport)
     pipe = Pipeline(hub, **roles)
     pipe.start()
     _freeze_startup_objects()
@@ -300,8 +306,9 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 )
 def mock_national_portal(ctx: typer.Context) -> None:
     """The mock national portal (DVCQG): --host, --port, and fault flags (--latency-ms,
-    --failure-rate, --outage-seconds ...; --help lists them). Change faults at run time with
-    POST /_mock/faults; see what it received at GET /_mock/dossiers."""
+    --failure-rate, --outage-seconds ...; --help lists them); strict (every rule) unless --lenient;
+    the variant of HUB_PORTAL_VARIANT. Change faults at run time with POST /_mock/faults; see what it
+    received at GET /_mock/dossiers, what it enforces at GET /_mock/card."""
     from connectors.national_portal import mock
 
     mock.main(list(ctx.args))
@@ -364,6 +371,40 @@ def messages_replay(message_id: str) -> None:
         typer.echo(f"cannot replay: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{message_id} queued")
+
+
+@messages_app.command("edit-replay")
+def messages_edit_replay(
+    message_id: str,
+    payload_file: Annotated[Path, typer.Option(help="The corrected payload (JSON), checked against its type's schema")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (3 to 500 characters; written to the audit)")],
+) -> None:
+    """Replay a dead message with a corrected payload: a new message, linked to the original (kept)."""
+    from hub.cli_ops import edit_replay
+
+    edit_replay(message_id, payload_file, reason)
+
+
+@messages_app.command("bulk-replay")
+def messages_bulk_replay(
+    connector: Annotated[str | None, typer.Option(help="Partner (connector)")] = None,
+    class_id: Annotated[
+        str | None, typer.Option(help="Error group id (the console's group URL); needs --connector")
+    ] = None,
+    type: Annotated[str | None, typer.Option(help="Message type")] = None,
+    source: Annotated[str | None, typer.Option(help="Client system code")] = None,
+    agency: Annotated[str | None, typer.Option(help="Agency code")] = None,
+    since: Annotated[str | None, typer.Option(help="Last failure at or after (ISO 8601 with zone)")] = None,
+    until: Annotated[str | None, typer.Option(help="Last failure before (ISO 8601 with zone)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only tell what would be replayed")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Why (required for the run; audited)")] = None,
+) -> None:
+    """Replay the dead messages of a filter or a group; --dry-run first tells how many, which
+    partners, and which would fail validation today (left out of the run)."""
+    from hub.cli_ops import bulk_replay
+
+    sel = {"connector": connector, "class_id": class_id, "type": type, "source": source, "agency": agency}
+    bulk_replay(sel | {"since": since, "until": until}, reason, dry_run)
 
 
 @citizens_app.command("audit")

@@ -12,12 +12,20 @@
 
 The message names the rule and the position (line, column), never the content. The parser is
 pydantic-core's (jiter: iterative, refuses lone surrogates and invalid UTF-8 by itself).
+
+**Text is Unicode NFC** from here on: every string of what is read (keys and values, at any depth) is
+normalised to NFC (``external-systems.md`` §0: input may arrive as NFD, the partners want NFC, and a
+signature is computed over the bytes). This is the one place it happens for every body the hub reads: the
+API's (``HubRoute``, ``read_json``, ``read_model``, the dossier ingress) and the partners' JSON answers
+(``hub.http``, VNPost's client). A body already NFC (the usual case) costs one check of its bytes. The
+mocks read with ``normalise=False``, to refuse text that is not NFC as the partner would.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import Any, Literal, TypeVar
 
 import pydantic_core
@@ -42,8 +50,8 @@ class JsonRefused(ValueError):
         self.message = message
 
 
-def parse(raw: bytes | str, *, max_depth: int = MAX_DEPTH, max_bytes: int | None = None) -> Any:
-    """The JSON value of ``raw``, or ``JsonRefused``."""
+def parse(raw: bytes | str, *, max_depth: int = MAX_DEPTH, max_bytes: int | None = None, normalise: bool = True) -> Any:
+    """The JSON value of ``raw`` (its text NFC unless ``normalise=False``), or ``JsonRefused``."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if max_bytes is not None and len(data) > max_bytes:
         raise JsonRefused("too_large", f"the body is larger than {max_bytes} bytes")
@@ -52,7 +60,43 @@ def parse(raw: bytes | str, *, max_depth: int = MAX_DEPTH, max_bytes: int | None
     except ValueError as exc:
         raise _refusal(str(exc)) from None
     _check(value, data, max_depth)
+    return nfc(value) if normalise and not _surely_nfc(data) else value
+
+
+def nfc(value: Any) -> Any:
+    """``value`` (a parsed JSON value) with every string, keys included, in Unicode NFC."""
+    if isinstance(value, str):
+        return value if unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {nfc(k): nfc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [nfc(v) for v in value]
     return value
+
+
+def _surely_nfc(raw: bytes) -> bool:
+    """True when every string of the JSON text ``raw`` is NFC: the text is NFC and has no ``\\u`` escape
+    (which could spell a combining mark). JSON's own characters are ASCII, which composes with nothing
+    before it, so an NFC text holds NFC strings."""
+    if raw.isascii():
+        return b"\\u" not in raw
+    if b"\\u" in raw:
+        return False
+    try:
+        return unicodedata.is_normalized("NFC", raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+
+
+def _renormalised(raw: bytes) -> bytes | None:
+    """``raw`` again with its text NFC, or None when it already is (or is not JSON: the caller refuses it)."""
+    if _surely_nfc(raw):
+        return None
+    try:
+        value = pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError:
+        return None
+    return pydantic_core.to_json(nfc(value))
 
 
 def validate(model: type[M], raw: bytes, *, strict: bool | None = None) -> M:
@@ -60,6 +104,7 @@ def validate(model: type[M], raw: bytes, *, strict: bool | None = None) -> M:
     Raises ``JsonRefused`` for what ``parse`` refuses, ``ValidationError`` for the rest. For
     models without free-form containers (``dict[str, Any]``...): a body the model accepts is
     then no deeper than the model, and a body it refuses is looked at by ``parse`` first."""
+    raw = _renormalised(raw) or raw
     try:
         value = model.model_validate_json(raw, strict=strict)
     except ValidationError:
@@ -72,6 +117,7 @@ def validate(model: type[M], raw: bytes, *, strict: bool | None = None) -> M:
 
 def validate_with(adapter: TypeAdapter[T], raw: bytes, *, strict: bool | None = None) -> T:
     """``validate`` for a ``TypeAdapter`` (e.g. a batch, ``list[Model]``)."""
+    raw = _renormalised(raw) or raw
     try:
         value = adapter.validate_json(raw, strict=strict)
     except ValidationError:

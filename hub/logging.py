@@ -18,21 +18,43 @@ def mask_personal_data(_logger: Any, _name: str, event: MutableMapping[str, Any]
     return event
 
 
+class _HubHandler(logging.StreamHandler[TextIO]):
+    """The standard library's records, rendered by structlog (marked: ``configure`` replaces only its own)."""
+
+
 def configure(level: str = "INFO", json: bool = False, stream: TextIO | None = None) -> None:
-    processors: list[Any] = [
+    """structlog's lines and the standard library's (uvicorn, alembic, the console...) alike: JSON in
+    JSON mode, with the context bound (``correlation_id``, ``message_id``, ``connector``) and personal
+    data masked."""
+    out = stream or sys.stderr
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        mask_personal_data,
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False),
     ]
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
-        processors=processors,
+        processors=[*shared, structlog.processors.format_exc_info, mask_personal_data, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = _HubHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                mask_personal_data,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _HubHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     logging.getLogger("pika").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per partner call (population database)

@@ -12,7 +12,15 @@ PUBLISH_HANDED_TO_RELAY = Counter(
     "Accepted messages the api could not publish itself (broker down, nack, its queue full): the relay publishes them",
 )
 OUTCOMES = Counter(
-    "lgsp_delivery_outcomes_total", "Delivery outcomes by connector and new state", ["connector", "state"]
+    "lgsp_delivery_outcomes_total",
+    "Delivery outcomes by connector, new state and message type",
+    ["connector", "state", "type"],
+)
+ACCEPT_TO_DELIVERED = Histogram(
+    "lgsp_accept_to_delivered_seconds",
+    "From acceptance (the message id's time) to the partner's confirmation, per connector and type",
+    ["connector", "type"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400),
 )
 DELIVERY_SECONDS = Histogram(
     "lgsp_partner_call_seconds",
@@ -28,4 +36,13 @@ PAYMENT_SETTLEMENTS = Counter(
 )
 CALLBACKS_REFUSED = Counter(
     "lgsp_callbacks_refused_total", "Partner callbacks refused before any change", ["profile", "reason"]
+)
+CIRCUIT_STATES = ("closed", "half_open", "open")
+CIRCUIT_STATE = Gauge(
+    "lgsp_circuit_state", "The connector's circuit breaker: 0 closed, 1 half open, 2 open", ["connector"]
+)
+HELD_SKIPPED = Counter(
+    "lgsp_held_deliveries_total",
+    "Deliveries a worker left waiting in the ledger because an operator holds the partner",
+    ["connector"],
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.canonical import DossierDefaults
+
 DEV_AUDIT_HASH_KEY = "dev-only-audit-hash-key-set-HUB_AUDIT_HASH_KEY-in-production"
 DEV_EVIDENCE_SIGNING_KEY = "dev-only-evidence-signing-key-set-HUB_EVIDENCE_SIGNING_KEY-in-production"
 
@@ -31,6 +33,13 @@ class Settings(BaseSettings):
     api_port: int = 8000
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Request bodies above this get 413.")
     max_batch_items: int = Field(default=500, ge=1, description="Items per status-change batch request.")
+    dossier_defaults: dict[str, DossierDefaults] = Field(
+        default_factory=dict,
+        description="Per client code, the one default of each code the national reports count by (channel "
+        "KenhThucHien, applicant_type LoaiDoiTuong, result_delivery HinhThuc), used only when the client's "
+        'status change lacks it; JSON, e.g. {"ONEGATE-H56": {"channel": 1, "applicant_type": 1}}. Without '
+        "one the field is required.",
+    )
     # slow or greedy clients (hub/api/server.py, hub/api/limits.py)
     header_timeout: float = Field(
         default=10.0,

@@ -24,10 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import structlog
+from ulid import ULID
 
 from hub import metrics
 from hub.lease import LeaseKeeper
 from hub.ledger import DATABASE_ERRORS, Ledger
+from hub.ledger.holds import PartnerHolds, record_circuit
 from hub.ports import NOT_ATTEMPTED, Connector, Delivery, DeliveryItem, Disposition, Outcome, OutcomeKind, Transport
 from hub.resilience import CallBreaker
 
@@ -91,6 +93,8 @@ class Worker:
         self.own_keeper = keeper is None
         self.keeper = keeper or LeaseKeeper(ledger, lease_margin)
         self.keeper.check(connector.name, self.policy.timeout)
+        self.holds = PartnerHolds(ledger)
+        self._circuit: str | None = None  # the last state written to partner_circuits (None: none yet)
         self._stop = threading.Event()
 
     def handle(self, batch: Sequence[Delivery]) -> list[Disposition]:
@@ -104,6 +108,12 @@ class Worker:
                 out[i] = Disposition.REJECT
         claimed_at = self.keeper.clock()  # before the claim is sent: the lease starts no earlier
         try:
+            if usable and self.holds.is_held(self.connector.name):
+                # held by an operator: claim nothing, count nothing; the ledger keeps the messages
+                # queued and the resume queues them again (hub/ledger/holds.py)
+                log.info("worker.partner_held", connector=self.connector.name, waiting=len(usable))
+                metrics.HELD_SKIPPED.labels(self.connector.name).inc(len(usable))
+                return out
             claims, unknown = self.ledger.claim([d.message_id for _, d in usable], self.connector.name, self.name)
         except DATABASE_ERRORS as exc:
             log.warning("worker.claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
@@ -122,7 +132,7 @@ class Worker:
             outcomes = self._deliver(items)
         metrics.DELIVERY_SECONDS.labels(self.connector.name).observe(time.perf_counter() - started)
         self.breaker.observe(outcomes)
-        metrics.CIRCUIT_OPEN.labels(self.connector.name).set(1 if self.breaker.state == "open" else 0)
+        self._circuit_changed()
         try:
             states = self.ledger.record(claims, outcomes, self.policy, self.connector.name)
         except DATABASE_ERRORS as exc:
@@ -131,20 +141,42 @@ class Worker:
             log.warning("worker.record_failed", error=type(exc).__name__, detail=str(exc)[:200])
             self._stop.wait(0.5)
             return [Disposition.REQUEUE] * len(batch)
-        for state in states.values():
-            metrics.OUTCOMES.labels(self.connector.name, state).inc()
+        now = time.time()
+        for c in claims:
+            state = states.get(c.item.message_id)
+            if state is None:
+                continue
+            metrics.OUTCOMES.labels(self.connector.name, state, c.item.type).inc()
+            if state == "delivered":
+                took = max(0.0, now - ULID.from_str(c.item.message_id).timestamp)  # the id is minted at acceptance
+                metrics.ACCEPT_TO_DELIVERED.labels(self.connector.name, c.item.type).observe(took)
         if len(states) < len(claims):
             log.warning("worker.superseded", connector=self.connector.name, outcomes=len(claims) - len(states))
         for c, o in zip(claims, outcomes, strict=True):
             if o.kind is not OutcomeKind.DELIVERED:
-                log.info(
-                    "worker.not_delivered",
+                state = states.get(c.item.message_id)
+                (log.warning if state == "dead" else log.info)(
+                    "worker.dead" if state == "dead" else "worker.not_delivered",
+                    connector=self.connector.name,
                     message_id=c.item.message_id,
+                    correlation_id=c.item.correlation_id,
                     attempt=c.item.attempt,
-                    state=states.get(c.item.message_id),
+                    state=state,
                     detail=o.detail[:300],
                 )
         return out
+
+    def _circuit_changed(self) -> None:
+        state = self.breaker.state
+        metrics.CIRCUIT_OPEN.labels(self.connector.name).set(1 if state == "open" else 0)
+        metrics.CIRCUIT_STATE.labels(self.connector.name).set(metrics.CIRCUIT_STATES.index(state))
+        if state == self._circuit:
+            return
+        try:
+            record_circuit(self.ledger, self.connector.name, state, self.name)
+            self._circuit = state
+        except DATABASE_ERRORS as exc:  # shown late on the Partners page; tried again at the next batch
+            log.warning("worker.circuit_not_recorded", error=type(exc).__name__)
 
     def _deliver(self, items: list[DeliveryItem]) -> list[Outcome]:
         """The connector's outcomes; nothing at all is called if the lease is already too short."""
@@ -161,6 +193,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
+        structlog.contextvars.bind_contextvars(connector=self.connector.name)  # every line of this thread
         log.info("worker.started", connector=self.connector.name, worker=self.name)
         renewing, done = None, threading.Event()
         if self.own_keeper:  # else the Pipeline runs the shared keeper

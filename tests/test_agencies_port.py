@@ -22,7 +22,8 @@ def test_a_directory_answers_per_agency_and_names_what_is_missing(tmp_path: Path
     path = tmp_path / "agencies.json"
     path.write_text(json.dumps([H56, {"code": "000.701.18.G12", "name": "Cục Thuế"}]), encoding="utf-8")
     agencies = StaticAgencies.from_file(path)
-    assert require(agencies, "000.00.00.H56", "portal").portal.madonvi == "000.00.00.H56"  # type: ignore[union-attr]
+    portal = require(agencies, "000.00.00.H56", "portal").portal
+    assert portal is not None and portal.madonvi == "000.00.00.H56"
     assert [a.code for a in agencies.all()] == ["000.00.00.H56", "000.701.18.G12"]
     with pytest.raises(AgencyNotConfigured, match=r"agency 000\.00\.00\.H56 has no paygov configuration"):
         require(agencies, "000.00.00.H56", "paygov")

@@ -41,6 +41,14 @@ def test_the_production_shape_is_there(compose: dict[str, Any]) -> None:
     assert env["HUB_POPDB_BASE_URL"] == "http://mock-population-db:8103"
 
 
+def test_relay_and_workers_expose_their_metrics(compose: dict[str, Any]) -> None:
+    for name in ("relay", "worker-1", "worker-2"):
+        svc = compose["services"][name]
+        port = svc["environment"]["HUB_METRICS_PORT"]
+        assert any(p.endswith(f":{port}") for p in svc["ports"]), name
+        assert svc["environment"]["HUB_DATABASE_URL"] == compose["services"]["api"]["environment"]["HUB_DATABASE_URL"]
+
+
 def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
     names = set(compose["services"])
     for name, svc in compose["services"].items():

@@ -178,4 +178,5 @@ def test_portal_down_for_a_while_then_back(tmp_path: Path, pg: str) -> None:
         assert_delivered_once_in_order(r.stack, expected)
         # the worker's own metrics show the outage: retries scheduled and deliveries
         text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-        assert 'lgsp_delivery_outcomes_total{connector="national_portal",state="retrying"}' in text
+        labels = 'connector="national_portal",state="retrying",type="dossier.status.changed"'
+        assert "lgsp_delivery_outcomes_total{" + labels + "}" in text

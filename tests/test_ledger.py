@@ -125,7 +125,7 @@ def test_claim_deliver_record(ledger: Ledger, engine: Engine) -> None:
     assert (msg.partner_ref, msg.lease_until, msg.delivered_at is not None) == ("P1", None, True)
 
 
-def test_later_change_is_held_until_the_earlier_one_is_done(ledger: Ledger, engine: Engine) -> None:
+def test_later_change_is_held_until_the_earlier_one_is_done(ledger: Ledger, engine: Engine, clock: Clock) -> None:
     code = dossier_code()
     m1 = model(code=code, status=2, minutes_ago=30)
     m2 = model(code=code, status=4, minutes_ago=20)
@@ -144,7 +144,7 @@ def test_later_change_is_held_until_the_earlier_one_is_done(ledger: Ledger, engi
     assert outbox_ids(engine) == []
     claims, _ = ledger.claim([a1.message_id], PORTAL, "w")  # retry not due: stale copy
     assert claims == []
-    ledger.now.advance(1000)  # type: ignore[attr-defined]
+    clock.advance(1000)
     assert ledger.promote_due() == 1
     assert drain(ledger) == [a1.message_id]
     claims, _ = ledger.claim([a1.message_id], PORTAL, "w")
@@ -185,7 +185,7 @@ def test_retry_budget_spent_goes_dead_and_releases_the_next(ledger: Ledger, engi
     assert state(engine, a2.message_id) == "queued"
 
 
-def test_permanent_rejection_is_dead_and_replay_requeues(ledger: Ledger, engine: Engine) -> None:
+def test_permanent_rejection_is_dead_and_replay_requeues(ledger: Ledger, engine: Engine, clock: Clock) -> None:
     (a,) = accept(ledger, model())
     drain(ledger)
     with pytest.raises(NotReplayable):
@@ -200,7 +200,7 @@ def test_permanent_rejection_is_dead_and_replay_requeues(ledger: Ledger, engine:
         claims, _ = ledger.claim([a.message_id], PORTAL, "w")
         ledger.record(claims, [Outcome(OutcomeKind.RETRY, "busy")], POLICY, PORTAL)
         assert state(engine, a.message_id) == "retrying", n
-        ledger.now.advance(1000)  # type: ignore[attr-defined]
+        clock.advance(1000)
         ledger.promote_due()
 
 

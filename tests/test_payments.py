@@ -19,6 +19,7 @@ from hub.payments.port import (
     FeeItem,
     GatewayStatus,
     GatewayTimeout,
+    Outcome,
     PaymentOrder,
     PaymentResult,
     PermanentGatewayError,
@@ -64,18 +65,24 @@ def order(amount: int = 150_000) -> PaymentOrder:
     )
 
 
-def result(pid: str, outcome: str = "paid", amount: int = 150_000) -> PaymentResult:
+def result(pid: str, outcome: Outcome = "paid", amount: int = 150_000) -> PaymentResult:
     return PaymentResult(
         profile="napas",
         merchant="LGSP-TEST",
         reference=pid,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         amount=amount,
         currency="VND",
         gateway_txn_id="TXN-1",
         occurred_at=datetime.now(tz=UTC),
         code="00",
     )
+
+
+def state_of(service: Payments, pid: str) -> str:
+    payment = service.get(pid)
+    assert payment is not None, pid
+    return str(payment["state"])
 
 
 def count(engine: Engine, table: Table, **where: object) -> int:
@@ -108,7 +115,7 @@ def test_gateway_timeout_leaves_it_in_doubt_until_a_query_settles_it(
     p = service.open(client_id, order(), "REF-2", "napas", "h").payment
     assert p["state"] == "in_doubt" and p["payment_url"] is None
     assert reconcile(service, older_than=0) == 0  # the gateway says nothing yet: no guess
-    assert service.get(p["id"])["state"] == "not_opened"  # type: ignore[index]
+    assert state_of(service, p["id"]) == "not_opened"
 
     gateway.create_error = GatewayTimeout("read timeout")
     q = service.open(client_id, order(), "REF-3", "napas", "h").payment
@@ -140,12 +147,12 @@ def test_a_result_is_applied_once_and_announced_to_each_subscriber(
     subscriptions.create(engine, client_id, "http://b.example/hook", ["payment.status.changed"])
     p = service.open(client_id, order(), "REF-6", "napas", "h").payment
     assert service.settle(result(p["id"], amount=1), "callback") == "amount_mismatch"
-    assert service.get(p["id"])["state"] == "pending"  # type: ignore[index]
+    assert state_of(service, p["id"]) == "pending"
     assert service.settle(result("01NOSUCHPAYMENT00000000000"), "callback") == "unknown_order"
     assert service.settle(result(p["id"]), "callback") == "ok"
     assert service.settle(result(p["id"]), "callback") == "already_settled"
     assert service.settle(result(p["id"], outcome="failed"), "callback") == "already_settled"
-    assert service.get(p["id"])["state"] == "paid"  # type: ignore[index]
+    assert state_of(service, p["id"]) == "paid"
     assert count(engine, messages, type="payment.status.changed", connector="webhooks") == 2
     # and the national portal hears of it once: a progress entry, the dossier marked paid online
     assert count(engine, messages, type="dossier.fee.paid", connector="national_portal", key=p["dossier_code"]) == 1

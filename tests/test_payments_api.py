@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -198,7 +199,8 @@ def napas_error(r: httpx.Response | dict[str, Any]) -> tuple[int, str]:
 
 def signed_callback(rig: Rig, payment_id: str, **changes: Any) -> dict[str, Any]:
     """The mock gateway's signed NAPAS notification for a payment, as it would send it."""
-    gw = rig.gateway.app.state.gateway  # type: ignore[attr-defined]
+    assert isinstance(rig.gateway.app, FastAPI)
+    gw = rig.gateway.app.state.gateway
     with gw.lock:
         order = gw.orders[payment_id]
         order.state = "paid"

@@ -96,6 +96,7 @@ def claim(mid: str, attempt: int = 1) -> Claim:
 
 def test_the_keeper_renews_every_batch_in_progress_and_revokes_a_lost_one() -> None:
     ledger, clock = FakeLedger(), Tick()
+    # FakeLedger has the two methods the keeper calls, not the whole Ledger
     keeper = LeaseKeeper(ledger, margin=1.0, clock=clock)  # type: ignore[arg-type]
     a, b = keeper.budget(clock()), keeper.budget(clock())
     assert a.deadline == 108.0 and keeper.interval == 2.0
@@ -115,6 +116,7 @@ def test_the_keeper_renews_every_batch_in_progress_and_revokes_a_lost_one() -> N
 
 
 def test_a_lease_too_short_for_a_partner_call_is_refused() -> None:
+    # as above
     keeper = LeaseKeeper(FakeLedger(), margin=2.0)  # type: ignore[arg-type]
     keeper.check("fast", 4.0)  # 8 - 2 (a renewal interval) >= 4 + 2
     with pytest.raises(ValueError, match=r"HUB_LEASE_SECONDS \(8\).*connector slow \(timeout 5 s\)"):

@@ -1,23 +1,27 @@
 """HTTP client of the national portal (DVCQG) and the connector the hub's workers call.
 
-``NationalPortalClient`` speaks the protocol (login, session in the body, ``dstcode`` header) and
-raises :class:`PortalError` with a classification; ``NationalPortalConnector`` turns canonical
-items into portal calls and every answer into an ``Outcome``.
+``NationalPortalClient`` speaks the protocol of the configured variant (``config.py``): the adapter's
+(login, session in the body, ``dstcode`` header) or an LGSP's (bare arrays, one URL per operation, the
+unit code in the query string, the LGSP's credentials in headers), and raises :class:`PortalError` with a
+classification; ``NationalPortalConnector`` turns canonical items into portal calls and every answer into
+an ``Outcome``.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 import structlog
 
-from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
+from hub.http import FormHttp, HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
 from hub.partners import Classified, Verdict
 from hub.ports import NOT_ATTEMPTED, Connector, DeliveryItem, LeaseBudget, Outcome, OutcomeKind
@@ -32,7 +36,7 @@ log = structlog.get_logger("connectors.national_portal")
 NAME = "national_portal"
 MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
 # message type -> (canonical payload -> HoSo or None, canonical payload -> progress entry)
-_TRANSLATORS: dict[str, tuple[Callable[[Mapping[str, Any]], dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
+_TRANSLATORS: dict[str, tuple[Callable[..., dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
     DOSSIER_STATUS_CHANGED: (tr.to_hoso, tr.to_progress),
     DOSSIER_FEE_PAID: (tr.fee_paid_hoso, tr.fee_paid_progress),
 }
@@ -53,6 +57,9 @@ class NationalPortalClient:
         self._owns_http = http is None
         self._session: str | None = None
         self._lock = threading.Lock()
+        self._token: tuple[str, float] | None = None  # oauth2: (header value, expiry on the monotonic clock)
+        self._token_lock = threading.Lock()
+        self.tokens_fetched = 0
         s = self.settings
         self.codes = Codes.of(s.session_expired_codes, s.already_exists_codes, s.not_found_codes, s.retryable_codes)
 
@@ -68,16 +75,95 @@ class NationalPortalClient:
             self._http = None
 
     def _post(
-        self, endpoint: str, body: Mapping[str, Any], budget: LeaseBudget | None = None
+        self,
+        endpoint: str,
+        body: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        budget: LeaseBudget | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> tuple[Classified, dict[str, Any]]:
         if budget is not None and not budget.allows(self.settings.timeout):
             return Classified(Verdict.RETRYABLE, message=NOT_ATTEMPTED), {}
+        url = self.settings.url(endpoint) + (f"?{urlencode(query)}" if query else "")
+        payload: Any = dict(body) if isinstance(body, Mapping) else [dict(x) for x in body]
+        headers = self.settings.auth_headers()
+        if self.settings.auth == "oauth2":
+            headers["Authorization"] = self._bearer(budget)
         try:
-            status, parsed = self.http.post_json(self.settings.url(endpoint), body, {"dstcode": self.settings.dstcode})
+            status, parsed = self.http.post_json(url, payload, headers)
         except HttpFailure as exc:
             return classify(None, None, exc, self.codes), {}
+        if isinstance(parsed, str):  # [C THH] a reply read as text: "... thành công" is success
+            parsed = {"error_code": "0" if "thành công" in parsed.lower() else None, "message": parsed}
         data = parsed if isinstance(parsed, dict) else None
         return classify(status, data, None, self.codes), data or {}
+
+    def _plain(
+        self,
+        operation: str,
+        path: str,
+        body: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        query: Mapping[str, str],
+        budget: LeaseBudget | None,
+    ) -> dict[str, Any]:
+        """One call of an LGSP variant: no session; an OAuth2 token refused is fetched again once, other
+        refused credentials are the operator's to fix (retryable)."""
+        for renewed in (False, True):
+            classified, data = self._post(path, body, budget, query if self.settings.unit_in_query else None)
+            if classified.verdict is Verdict.OK:
+                return data
+            if classified.verdict is Verdict.AUTH and self.settings.auth == "oauth2" and not renewed:
+                with self._token_lock:
+                    self._token = None
+                continue
+            if classified.verdict is Verdict.AUTH:
+                classified = Classified(Verdict.RETRYABLE, classified.code, classified.message, classified.http_status)
+            raise PortalError(operation, classified)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _bearer(self, budget: LeaseBudget | None) -> str:
+        """``<token_type> <access_token>`` of the current OAuth2 token, fetched when there is none or it is
+        due for renewal; one thread fetches, the others wait for it."""
+        with self._token_lock:
+            token = self._token
+            if token is None or time.monotonic() >= token[1] - self.settings.token_renew_before:
+                token = self._token = self._fetch_token(budget)
+            return token[0]
+
+    def _fetch_token(self, budget: LeaseBudget | None) -> tuple[str, float]:
+        s = self.settings
+        if budget is not None and not budget.allows(s.timeout):
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message=NOT_ATTEMPTED))
+        form = {"grant_type": "client_credentials", "client_id": s.client_id}
+        form["client_secret"] = s.client_secret.get_secret_value()
+        if s.scope:
+            form["scope"] = s.scope
+        http = self.http
+        if not isinstance(http, FormHttp):
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message="this HTTP adapter cannot post a form"))
+        try:
+            status, answer = http.post_form(s.token_endpoint(), form, {"Accept": "application/json"})
+        except HttpFailure as exc:  # the token request carries no dossier: nothing is in doubt
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message=str(exc))) from None
+        value = answer.get("access_token") if isinstance(answer, dict) and status == 200 else None
+        if (
+            not isinstance(value, str)
+            or not 0 < len(value) <= 4096
+            or not value.isascii()
+            or not value.isprintable()
+            or " " in value
+        ):
+            message = f"token refused (HTTP {status})" if status != 200 else "no usable access_token in the answer"
+            raise PortalError("token", Classified(Verdict.RETRYABLE, message=message, http_status=status))
+        kind = answer.get("token_type")
+        kind = kind if isinstance(kind, str) and kind.isalpha() and kind.lower() != "bearer" else "Bearer"
+        expires = answer.get("expires_in")
+        lifetime = float(expires) if isinstance(expires, int | float) and not isinstance(expires, bool) else 0.0
+        lifetime = lifetime if 0 < lifetime <= 30 * 24 * 3600 else s.token_default_ttl
+        self.tokens_fetched += 1
+        return f"{kind} {value}", time.monotonic() + lifetime
+
+    def _unit(self, **extra: str) -> dict[str, str]:
+        return {self.settings.unit_param: self.settings.madonvi, **extra}
 
     def login(self, budget: LeaseBudget | None = None) -> str:
         """POST the auth endpoint; cache and return the session. A refused login is retryable:
@@ -126,6 +212,10 @@ class NationalPortalClient:
     ) -> dict[str, Any]:
         """``DongBoHoSoMC``: insert (``is_updating=False``) or update HoSo records, all or nothing."""
         madonvi = self.settings.madonvi
+        if not self.settings.enveloped:
+            path = self.settings.path("update" if is_updating else "sync")
+            flag = "True" if is_updating else "False"
+            return self._plain(tr.SYNC_SERVICE, path, hoso_list, self._unit(isUpdating=flag), budget)
         return self._call(
             tr.SYNC_SERVICE,
             self.settings.integration_endpoint,
@@ -138,6 +228,8 @@ class NationalPortalClient:
     ) -> dict[str, Any]:
         """``CapNhatTienDoHoSoMC``: append progress entries."""
         madonvi = self.settings.madonvi
+        if not self.settings.enveloped:
+            return self._plain(tr.PROGRESS_SERVICE, self.settings.path("progress"), entries, self._unit(), budget)
         return self._call(
             tr.PROGRESS_SERVICE,
             self.settings.integration_endpoint,
@@ -150,12 +242,17 @@ class NationalPortalClient:
         gives one), or None when the portal does not know the dossier."""
         madonvi = self.settings.madonvi
         try:
-            data = self._call(
-                tr.LOOKUP_SERVICE,
-                self.settings.share_endpoint,
-                lambda s: tr.lookup_envelope(s, madonvi, mahoso),
-                budget,
-            )
+            if self.settings.enveloped:
+                data = self._call(
+                    tr.LOOKUP_SERVICE,
+                    self.settings.share_endpoint,
+                    lambda s: tr.lookup_envelope(s, madonvi, mahoso),
+                    budget,
+                )
+            else:  # [I] the LGSPs' lookup: {"mahoso": ...} to its own URL
+                data = self._plain(
+                    tr.LOOKUP_SERVICE, self.settings.path("lookup"), {"mahoso": mahoso}, self._unit(), budget
+                )
         except PortalError as exc:
             if exc.verdict is Verdict.NOT_FOUND:
                 return None
@@ -269,7 +366,8 @@ class NationalPortalConnector:
             return _Work(item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"message type {item.type!r} not handled"))
         to_hoso, to_progress = translators
         try:
-            hoso, progress = to_hoso(item.payload), to_progress(item.payload)
+            limits = self.settings.limits
+            hoso, progress = to_hoso(item.payload, limits), to_progress(item.payload, limits)
         except (KeyError, TypeError, ValueError) as exc:  # the payload was validated upstream: a contract bug
             return _Work(
                 item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"untranslatable payload ({type(exc).__name__})")
@@ -327,7 +425,7 @@ class NationalPortalConnector:
         for w in works:
             w.synced = not w.hoso  # a payment of a dossier the hub does not know: progress entry only
         works = [w for w in works if w.hoso]
-        size = self.settings.batch_size
+        size = min(self.settings.batch_size, self.settings.limits.hoso_per_call)
         groups = {flag: [w for w in works if w.is_updating is flag] for flag in (False, True)}  # before any switch
         chunks = [(flag, g[i : i + size]) for flag, g in groups.items() for i in range(0, len(g), size)]
         self._side_by_side([functools.partial(self._sync_chunk, flag, chunk, budget) for flag, chunk in chunks])
@@ -366,7 +464,7 @@ class NationalPortalConnector:
             w.is_updating, switched, error = not w.is_updating, True, None
 
     def _send_progress(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
-        size = self.settings.batch_size
+        size = min(self.settings.batch_size, self.settings.limits.progress_per_call)
         chunks = [works[i : i + size] for i in range(0, len(works), size)]
         self._side_by_side([functools.partial(self._progress_chunk, chunk, budget) for chunk in chunks])
 

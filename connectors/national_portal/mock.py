@@ -4,10 +4,16 @@ Run: ``python -m connectors.national_portal.mock --host 127.0.0.1 --port 8101 [-
 Credentials, ``dstcode`` and endpoint paths come from ``NationalPortalSettings`` (``HUB_PORTAL_*``), so
 the connector and the mock agree by default.
 
-It rejects what the real portal would: bad credentials or ``dstcode`` (``error_code`` "-1" [I]), an
-unknown or expired session ("-2" [I]), invalid fields ("1" [I]; the message names the field), an
-unknown service ("2" [I]), insert of an existing dossier ("3", "... đã tồn tại" [C]), update of or
-progress for an unknown dossier ("4" [I]). Answers are HTTP 200 with ``error_code``, as from the real
+It rejects what the real portal would (the rules and their codes: ``mock_rules.py``, ``GET /_mock/card``):
+bad credentials or ``dstcode`` (``error_code`` "-1" [I]), an unknown or expired session ("-2" [I]),
+invalid fields ("1" [I]; the message names each field and its rule: a HoSo without a field the public
+integrations always send, a dossier code of the wrong shape or with an impossible date, a limit broken,
+text not in NFC...), an unknown service ("2" [I]), insert of an existing dossier ("3", "... đã tồn tại"
+[C]), update of or progress for an unknown dossier ("4" [I]). **Strict** mode (the default) applies every
+rule; ``--lenient`` (``create_app(strict=False)``) only the protocol's. The settings given (the
+connector's, ``HUB_PORTAL_*``) choose the variant: an LGSP variant's URLs are served besides the adapter's,
+with its credentials checked (HTTP 401) and its shape (a bare JSON array, ``MaDinhDanhDV`` and
+``isUpdating`` in the query string for Hà Giang: HTTP 400). Answers are HTTP 200 with ``error_code``, as from the real
 adapter (a body that is not a JSON object gets HTTP 400); a call is all or nothing: one bad item and
 nothing of the call is stored. Stored progress entries are never deduplicated (the real portal appends);
 ``GET /_mock/stats`` counts duplicates by (MaHoSo, TrangThai, ThoiDiemXuLy) instead.
@@ -24,25 +30,26 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
-from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import Field
 
 from hub import jsonbody, mockkit
-from hub.canonical import AGENCY_CODE_PATTERN, DOSSIER_CODE_PATTERN, PROCEDURE_CODE_PATTERN
+from hub.codes import is_agency_code
 from hub.mockkit import FaultSettings
 
 from . import translate as tr
 from .config import NationalPortalSettings
+from .limits import PortalLimits
+from .mock_rules import Problem, applicable, card, check_hoso, check_progress
 
 
 class Faults(FaultSettings):
@@ -57,101 +64,25 @@ class Faults(FaultSettings):
     outage_seconds: float = Field(default=0.0, ge=0)  # every call answers 503 for this long, from now
 
 
-# ------------------------------------------------------------------ validation (what the portal checks)
-_DATE = re.compile(r"\d{14}")
-_HOSO_DATES = ("NgayTiepNhan", "NgayHenTra", "NgayTra", "NgayKetThucXuLy")
-_PROGRESS_DATES = ("NgayBatDau", "NgayKetThucTheoQuyDinh")
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _code_in(value: Any, low: int, high: int) -> bool:
-    """A code sent as a digit string (or an int): "2" or 2."""
-    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    return text.isdigit() and low <= int(text) <= high
-
-
-def _date_ok(value: Any) -> bool:
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
-        return False
-    try:  # the regex fixed the layout; the constructor checks the calendar (strptime is 10x slower)
-        datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[8:10]), int(value[10:12]), int(value[12:]))
-    except ValueError:
-        return False
-    return True
-
-
-def _pattern(value: Any, pattern: str) -> bool:
-    return isinstance(value, str) and re.fullmatch(pattern, value) is not None
-
-
-def check_hoso(h: dict[str, Any], where: str) -> list[str]:
-    """Problems of one HoSo, each naming its field; empty strings count as absent (as OpenCPS sends them)."""
-    problems = []
-    if not _pattern(h.get("MaHoSo"), DOSSIER_CODE_PATTERN):
-        problems.append(f"{where}.MaHoSo: bắt buộc, dạng 000.00.00.H56-yyMMdd-NNNN (required, dossier code)")
-    if not _pattern(h.get("MaTTHC"), PROCEDURE_CODE_PATTERN):
-        problems.append(f"{where}.MaTTHC: bắt buộc, mã TTHC quốc gia (required, national procedure code)")
-    if _blank(h.get("ChuHoSo")):
-        problems.append(f"{where}.ChuHoSo: bắt buộc (required)")
-    status = h.get("TrangThaiHoSo")
-    if not _code_in(status, 1, 10):
-        problems.append(f"{where}.TrangThaiHoSo: bắt buộc, 1-10 (required, status 1-10)")
-    problems += [
-        f"{where}.{k}: sai định dạng yyyyMMddHHmmss" for k in _HOSO_DATES if not _blank(h.get(k)) and not _date_ok(h[k])
-    ]
-    if _code_in(status, 1, 10):
-        n = int(str(status).strip())
-        for key, needed in (("NgayTiepNhan", n >= 2), ("NgayKetThucXuLy", n == 9), ("NgayTra", n == 10)):
-            if needed and _blank(h.get(key)):
-                problems.append(f"{where}.{key}: bắt buộc khi TrangThaiHoSo = {n} (required for this status)")
-    for key, high in (("KenhThucHien", 3), ("LoaiDoiTuong", 4)):
-        if not _blank(h.get(key)) and not _code_in(h[key], 1, high):
-            problems.append(f"{where}.{key}: giá trị 1-{high} (value 1-{high})")
-    fees = h.get("DanhSachLePhi", [])
-    if not isinstance(fees, list):
-        problems.append(f"{where}.DanhSachLePhi: phải là danh sách (must be a list)")
-    else:
-        for i, fee in enumerate(fees):
-            if not isinstance(fee, dict) or _blank(fee.get("TenPhiLePhi")) or not _code_in(fee.get("Gia"), 0, 10**12):
-                problems.append(f"{where}.DanhSachLePhi[{i}]: cần TenPhiLePhi và Gia >= 0 (name and amount required)")
-    return problems
-
-
-def check_progress(e: dict[str, Any], where: str) -> list[str]:
-    problems = []
-    if not _pattern(e.get("MaHoSo"), DOSSIER_CODE_PATTERN):
-        problems.append(f"{where}.MaHoSo: bắt buộc (required, dossier code)")
-    if not _code_in(e.get("TrangThai"), 1, 10):
-        problems.append(f"{where}.TrangThai: bắt buộc, 1-10 (required, status 1-10)")
-    if not _date_ok(e.get("ThoiDiemXuLy")):
-        problems.append(f"{where}.ThoiDiemXuLy: bắt buộc, yyyyMMddHHmmss (required)")
-    problems += [f"{where}.{k}: bắt buộc (required)" for k in ("NguoiXuLy", "NoiDungXuLy") if _blank(e.get(k))]
-    problems += [
-        f"{where}.{k}: sai định dạng yyyyMMddHHmmss"
-        for k in _PROGRESS_DATES
-        if not _blank(e.get(k)) and not _date_ok(e[k])
-    ]
-    return problems
-
-
+# ------------------------------------------------------------------ validation (mock_rules.py)
 def _items(
-    body: dict[str, Any], check: Callable[[dict[str, Any], str], list[str]]
-) -> tuple[list[dict[str, Any]], list[str]]:
-    data = body.get("data")
+    data: Any, check: Callable[[dict[str, Any], str, PortalLimits], list[Problem]], limits: PortalLimits, most: int
+) -> tuple[list[dict[str, Any]], list[Problem]]:
     if not isinstance(data, list) or not data or not all(isinstance(x, dict) for x in data):
-        return [], ["data: bắt buộc, danh sách khác rỗng (required, non-empty list of objects)"]
-    return data, [p for i, x in enumerate(data) for p in check(x, f"data[{i}]")]
+        return [], [Problem("envelope", "data: bắt buộc, danh sách khác rỗng (required, non-empty list of objects)")]
+    problems = [p for i, x in enumerate(data) for p in check(x, f"data[{i}]", limits)]
+    if len(data) > most:
+        problems.append(Problem("limit", f"data: tối đa {most} bản ghi mỗi lần gọi (at most {most} items per call)"))
+    return data, problems
 
 
 # ------------------------------------------------------------------ state
 class _Portal:
     """In-memory state, guarded by one lock."""
 
-    def __init__(self, settings: NationalPortalSettings, faults: Faults | None) -> None:
+    def __init__(self, settings: NationalPortalSettings, faults: Faults | None, strict: bool = True) -> None:
         self.settings = settings
+        self.strict = strict
         self.lock = threading.RLock()
         self.reset(faults)
 
@@ -159,11 +90,14 @@ class _Portal:
         with self.lock:
             self.set_faults(faults or Faults(), changed=Faults.model_fields)
             self.sessions: dict[str, float] = {}  # token -> expiry (monotonic clock)
+            self.tokens: dict[str, float] = {}  # oauth2 access token -> expiry (monotonic clock)
+            self.tokens_issued = 0
             self.dossiers: dict[str, dict[str, Any]] = {}  # MaHoSo -> latest HoSo
             self.progress: dict[str, list[dict[str, Any]]] = {}  # MaHoSo -> entries, arrival order
             self.keys: set[tr.ProgressKey] = set()
             self.calls: Counter[str] = Counter()
             self.rejected: Counter[str] = Counter()  # by error_code
+            self.refused_rules: Counter[str] = Counter()  # by mock_rules rule id
             self.injected: Counter[str] = Counter()
             self.duplicates = 0
 
@@ -181,20 +115,37 @@ class _Portal:
                 "calls": dict(self.calls),
                 "rejected_calls": sum(self.rejected.values()),
                 "rejected_by_code": dict(self.rejected),
+                "rejected_by_rule": dict(self.refused_rules),
                 "faults_injected": dict(self.injected),
                 "dossiers": len(self.dossiers),
                 "progress_entries": sum(len(v) for v in self.progress.values()),
                 "duplicate_progress_entries": self.duplicates,
                 "active_sessions": sum(1 for exp in self.sessions.values() if exp > now),
+                "tokens_issued": self.tokens_issued,
             }
 
     def view(self, mahoso: str) -> dict[str, Any]:
         return {"MaHoSo": mahoso, "HoSo": self.dossiers[mahoso], tr.PROGRESS_LIST_KEY: list(self.progress[mahoso])}
 
-    def reject(self, code: str, message: str) -> JSONResponse:
+    def reject(self, code: str, message: str, rule: str = "") -> JSONResponse:
         with self.lock:
             self.rejected[code] += 1
+            if rule:
+                self.refused_rules[rule] += 1
         return JSONResponse({"error_code": code, "message": message})
+
+    def refuse(self, problems: list[Problem]) -> JSONResponse | None:
+        """The portal's answer to the problems that apply in this mode (None: none does). The first
+        problem's rule decides the code; the message lists up to ten, each naming its field."""
+        found = applicable(problems, self.strict)
+        if not found:
+            return None
+        with self.lock:
+            for rule in {p.rule for p in found}:
+                self.refused_rules[rule] += 1
+            self.rejected["1"] += 1
+        text = "; ".join(p.message for p in found[:10])
+        return JSONResponse({"error_code": "1", "message": "Dữ liệu không hợp lệ (invalid data): " + text})
 
     async def inject(self) -> Response | None:
         """Roll the fault dice for one call; a Response means: answer that and do nothing else."""
@@ -224,7 +175,7 @@ class _Portal:
         if fault is not None:
             return fault
         try:
-            body = jsonbody.parse(await request.body())
+            body = jsonbody.parse(await request.body(), normalise=False)  # the mock judges the text as sent
         except ValueError:
             body = None
         if not isinstance(body, dict):
@@ -233,58 +184,110 @@ class _Portal:
             self.calls[str(body.get("service") or "?") if with_session else "auth"] += 1
             expiry = self.sessions.get(str(body.get("session")), 0.0)
         if request.headers.get("dstcode") != self.settings.dstcode:
-            return self.reject("-1", "dstcode không hợp lệ (invalid dstcode)")
+            return self.reject("-1", "dstcode không hợp lệ (invalid dstcode)", "credentials")
         if not with_session:
             return body
         if expiry <= time.monotonic():
-            return self.reject("-2", "Phiên đăng nhập hết hạn hoặc không hợp lệ (session expired or invalid)")
-        if not _pattern(body.get("madonvi"), AGENCY_CODE_PATTERN):
-            return self.reject("1", "madonvi: bắt buộc, dạng 000.00.00.H56 (required, agency code)")
+            return self.reject(
+                "-2", "Phiên đăng nhập hết hạn hoặc không hợp lệ (session expired or invalid)", "session"
+            )
+        if not is_agency_code(body.get("madonvi")):
+            return self.reject("1", "madonvi: bắt buộc, dạng 000.00.00.H56 (required, agency code)", "madonvi")
         return body
 
     # ---- services: validate the whole call, then store all of it under the lock
-    def sync(self, body: dict[str, Any]) -> JSONResponse:
-        flag = body.get("isUpdating")
+    def sync(self, flag: Any, data: Any) -> JSONResponse:
         if flag not in ("True", "False"):
-            return self.reject("1", 'isUpdating: bắt buộc, "True" hoặc "False" (required)')
-        hosos, problems = _items(body, check_hoso)
-        if problems:
-            return self.reject("1", "Dữ liệu không hợp lệ (invalid data): " + "; ".join(problems[:10]))
+            return self.reject("1", 'isUpdating: bắt buộc, "True" hoặc "False" (required)', "envelope")
+        limits = self.settings.limits
+        hosos, problems = _items(data, check_hoso, limits, limits.hoso_per_call)
+        refusal = self.refuse(problems)
+        if refusal is not None or not hosos:
+            return refusal or self.reject("1", "data: bắt buộc (required)", "envelope")
         codes = [str(h["MaHoSo"]) for h in hosos]
         with self.lock:
             if flag == "False":
                 clash = next((c for i, c in enumerate(codes) if c in self.dossiers or c in codes[:i]), None)
                 if clash:
-                    return self.reject("3", f"Hồ sơ {clash} đã tồn tại (already exists)")
+                    return self.reject("3", f"Hồ sơ {clash} đã tồn tại (already exists)", "already-exists")
             else:
                 unknown = next((c for c in codes if c not in self.dossiers), None)
                 if unknown:
-                    return self.reject("4", f"Hồ sơ {unknown} không tồn tại (unknown dossier)")
+                    return self.reject("4", f"Hồ sơ {unknown} không tồn tại (unknown dossier)", "unknown-dossier")
             for code, hoso in zip(codes, hosos, strict=True):
                 self.dossiers[code] = dict(hoso)
                 self.progress.setdefault(code, [])
         return JSONResponse({"error_code": "0", "message": f"Đồng bộ thành công {len(hosos)} hồ sơ"})
 
-    def append_progress(self, body: dict[str, Any]) -> JSONResponse:
-        entries, problems = _items(body, check_progress)
-        if problems:
-            return self.reject("1", "Dữ liệu không hợp lệ (invalid data): " + "; ".join(problems[:10]))
+    def append_progress(self, data: Any, text_answer: bool = False) -> Response:
+        limits = self.settings.limits
+        entries, problems = _items(data, check_progress, limits, limits.progress_per_call)
+        refusal = self.refuse(problems)
+        if refusal is not None or not entries:
+            return refusal or self.reject("1", "data: bắt buộc (required)", "envelope")
         with self.lock:
             unknown = next((str(e["MaHoSo"]) for e in entries if e["MaHoSo"] not in self.dossiers), None)
             if unknown:
-                return self.reject("4", f"Hồ sơ {unknown} không tồn tại (unknown dossier)")
+                return self.reject("4", f"Hồ sơ {unknown} không tồn tại (unknown dossier)", "unknown-dossier")
             for entry in entries:
                 key = tr.progress_key(entry)
                 self.duplicates += key in self.keys
                 self.keys.add(key)
                 self.progress[str(entry["MaHoSo"])].append(dict(entry))
-        return JSONResponse({"error_code": "0", "message": f"Cập nhật tiến độ thành công {len(entries)} bản ghi"})
+        message = f"Cập nhật tiến độ thành công {len(entries)} bản ghi"
+        if text_answer:  # [C THH] the LGSP answers progress with text, read for "thành công"
+            return JSONResponse(message)
+        return JSONResponse({"error_code": "0", "message": message})
+
+    def lookup(self, mahoso: Any) -> JSONResponse:
+        mahoso = str(mahoso or "").strip()
+        if not mahoso:
+            return self.reject("1", "mahoso: bắt buộc (required)", "envelope")
+        with self.lock:
+            found = mahoso in self.dossiers
+            result = [self.dossiers[mahoso] | {tr.PROGRESS_LIST_KEY: list(self.progress[mahoso])}] if found else []
+        return JSONResponse({"error_code": "0", "message": "Thành công", "result": result})
+
+    # ---- the LGSP variants (config.py): credentials, then the bare array and the query string
+    def token_valid(self, header: str) -> bool:
+        kind, _, token = header.partition(" ")
+        with self.lock:
+            expires = self.tokens.get(token) if kind.lower() == "bearer" else None
+        return expires is not None and time.monotonic() < expires
+
+    def lgsp_guard(self, request: Request, body: Any, with_flag: bool) -> Response | None:
+        s = self.settings
+        expected = s.auth_headers()
+        refused = any(not secrets.compare_digest(request.headers.get(k, ""), v) for k, v in expected.items())
+        if s.auth == "oauth2" and not self.token_valid(request.headers.get("Authorization", "")):
+            refused = True
+        if refused:
+            with self.lock:
+                self.refused_rules["lgsp-auth"] += 1
+            return JSONResponse({"error_code": "401", "message": "Unauthorized"}, status_code=401)
+        problems = []
+        if not isinstance(body, list):
+            problems.append("the body must be a JSON array (mảng JSON)")
+        if s.unit_in_query:
+            if not is_agency_code(request.query_params.get(s.unit_param)):
+                problems.append(f"{s.unit_param}: bắt buộc, mã định danh đơn vị (required, unit code)")
+            if with_flag and request.query_params.get("isUpdating") not in ("True", "False"):
+                problems.append('isUpdating: bắt buộc, "True" hoặc "False" (required, in the query string)')
+        if problems:
+            with self.lock:
+                self.refused_rules["lgsp-shape"] += 1
+            return JSONResponse({"error_code": "400", "message": "; ".join(problems)}, status_code=400)
+        return None
 
 
 # ------------------------------------------------------------------ app
-def create_app(faults: Faults | None = None, settings: NationalPortalSettings | None = None) -> FastAPI:
+def create_app(
+    faults: Faults | None = None, settings: NationalPortalSettings | None = None, strict: bool = True
+) -> FastAPI:
+    """The mock portal. ``settings`` (the connector's) choose the variant it serves besides the adapter's
+    endpoints, its credentials and limits; ``strict`` (default) applies every rule of ``mock_rules``."""
     s = settings or NationalPortalSettings()
-    portal = _Portal(s, faults)
+    portal = _Portal(s, faults, strict)
     app = FastAPI(title="Mock national public service portal (DVCQG)")
     app.state.portal = portal
 
@@ -296,7 +299,7 @@ def create_app(faults: Faults | None = None, settings: NationalPortalSettings | 
         ok_user = secrets.compare_digest(str(body.get("username", "")), s.username)
         ok_password = secrets.compare_digest(str(body.get("password", "")), s.password.get_secret_value())
         if not (ok_user and ok_password):
-            return portal.reject("-1", "Sai tên đăng nhập hoặc mật khẩu (wrong username or password)")
+            return portal.reject("-1", "Sai tên đăng nhập hoặc mật khẩu (wrong username or password)", "credentials")
         token = secrets.token_urlsafe(24)
         with portal.lock:
             portal.sessions[token] = time.monotonic() + portal.faults.session_ttl_seconds
@@ -307,13 +310,12 @@ def create_app(faults: Faults | None = None, settings: NationalPortalSettings | 
         body = await portal.guard(request)
         if isinstance(body, Response):
             return body
-        handlers = {tr.SYNC_SERVICE: portal.sync, tr.PROGRESS_SERVICE: portal.append_progress}
-        handler = handlers.get(str(body.get("service")))
-        if handler is None:
-            return portal.reject(
-                "2", f"service không được hỗ trợ (unsupported service): {str(body.get('service'))[:50]}"
-            )
-        return handler(body)
+        service = str(body.get("service"))
+        if service == tr.SYNC_SERVICE:
+            return portal.sync(body.get("isUpdating"), body.get("data"))
+        if service == tr.PROGRESS_SERVICE:
+            return portal.append_progress(body.get("data"))
+        return portal.reject("2", f"service không được hỗ trợ (unsupported service): {service[:50]}", "service")
 
     @app.post(s.share_endpoint)
     async def share(request: Request) -> Response:
@@ -321,14 +323,85 @@ def create_app(faults: Faults | None = None, settings: NationalPortalSettings | 
         if isinstance(body, Response):
             return body
         if body.get("service") != tr.LOOKUP_SERVICE:
-            return portal.reject("2", f"service chưa được mô phỏng (not simulated): {str(body.get('service'))[:50]}")
-        mahoso = str(body.get("mahoso") or "").strip()
-        if not mahoso:
-            return portal.reject("1", "mahoso: bắt buộc (required)")
-        with portal.lock:
-            found = mahoso in portal.dossiers
-            result = [portal.dossiers[mahoso] | {tr.PROGRESS_LIST_KEY: list(portal.progress[mahoso])}] if found else []
-        return JSONResponse({"error_code": "0", "message": "Thành công", "result": result})
+            return portal.reject(
+                "2", f"service chưa được mô phỏng (not simulated): {str(body.get('service'))[:50]}", "service"
+            )
+        return portal.lookup(body.get("mahoso"))
+
+    if not s.enveloped:  # the LGSP's URLs of the configured variant
+        routes = {(s.path("sync"), "sync"), (s.path("update"), "update"), (s.path("progress"), "progress")}
+
+        async def lgsp_body(request: Request) -> tuple[Any, Response | None]:
+            fault = await portal.inject()
+            if fault is not None:
+                return None, fault
+            try:
+                body = jsonbody.parse(await request.body(), normalise=False)
+            except ValueError:
+                body = None
+            with portal.lock:
+                portal.calls[request.url.path] += 1
+            return body, None
+
+        def sync_route(update: bool | None) -> Callable[[Request], Any]:
+            async def sync(request: Request) -> Response:
+                body, fault = await lgsp_body(request)
+                if fault is not None:
+                    return fault
+                refused = portal.lgsp_guard(request, body, with_flag=s.unit_in_query)
+                if refused is not None:
+                    return refused
+                flag = request.query_params.get("isUpdating") if update is None else ("True" if update else "False")
+                return portal.sync(flag, body)
+
+            return sync
+
+        async def progress(request: Request) -> Response:
+            body, fault = await lgsp_body(request)
+            if fault is not None:
+                return fault
+            refused = portal.lgsp_guard(request, body, with_flag=False)
+            return refused or portal.append_progress(body, text_answer=s.variant == "lgsp_thanhhoa")
+
+        async def lookup(request: Request) -> Response:
+            body, fault = await lgsp_body(request)
+            if fault is not None:
+                return fault
+            refused = portal.lgsp_guard(request, [body], with_flag=False)
+            return refused or portal.lookup(body.get("mahoso") if isinstance(body, dict) else None)
+
+        if s.auth == "oauth2":
+
+            @app.post(s.token_url)
+            async def token(request: Request) -> Response:
+                form = parse_qs((await request.body()).decode("utf-8", "replace"))
+                given = {k: v[0] for k, v in form.items() if v}
+                ok = given.get("grant_type") == "client_credentials" and all(
+                    secrets.compare_digest(given.get(k, ""), want)
+                    for k, want in (("client_id", s.client_id), ("client_secret", s.client_secret.get_secret_value()))
+                )
+                if not ok:
+                    with portal.lock:
+                        portal.refused_rules["lgsp-auth"] += 1
+                    return JSONResponse({"error": "invalid_client"}, status_code=401)  # RFC 6749
+                issued = secrets.token_urlsafe(24)
+                with portal.lock:
+                    portal.tokens[issued] = time.monotonic() + portal.faults.session_ttl_seconds
+                    portal.tokens_issued += 1
+                ttl = int(portal.faults.session_ttl_seconds)
+                return JSONResponse({"access_token": issued, "token_type": "bearer", "expires_in": ttl})
+
+        same_url = s.path("sync") == s.path("update")
+        app.post(s.path("sync"))(sync_route(None if same_url else False))
+        if not same_url:
+            app.post(s.path("update"))(sync_route(True))
+        app.post(s.path("progress"))(progress)
+        app.post(s.path("lookup"))(lookup)
+        del routes
+
+    @app.get("/_mock/card")
+    def capability_card() -> dict[str, Any]:
+        return card(portal.strict, s.variant)
 
     @app.get("/_mock/dossiers")
     def dossiers() -> list[dict[str, Any]]:
@@ -350,15 +423,22 @@ def create_app(faults: Faults | None = None, settings: NationalPortalSettings | 
         remaining = max(0.0, portal.outage_until - time.monotonic())
         return portal.faults.model_dump() | {"outage_remaining_seconds": round(remaining, 3)}
 
-    mockkit.install_admin(app, portal, actions={"expire_sessions": lambda: portal.sessions.clear()}, view=view)
+    def expire() -> None:  # sessions and OAuth2 tokens alike
+        with portal.lock:
+            portal.sessions.clear()
+            portal.tokens.clear()
+
+    mockkit.install_admin(app, portal, actions={"expire_sessions": expire}, view=view)
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = mockkit.mock_parser("Mock national public service portal (DVCQG)", 8101)
     mockkit.add_fault_flags(parser, Faults)
+    parser.add_argument("--lenient", action="store_true", help="apply only the protocol rules (mock_rules.py)")
     args = vars(parser.parse_args(argv))
-    mockkit.serve(create_app(mockkit.faults_from(args, Faults)), args["host"], args["port"])
+    app = create_app(mockkit.faults_from(args, Faults), strict=not args["lenient"])
+    mockkit.serve(app, args["host"], args["port"])
 
 
 if __name__ == "__main__":

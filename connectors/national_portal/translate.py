@@ -8,9 +8,18 @@ No I/O here. Rules, applied the same way everywhere (golden files in ``tests/nat
 - Every scalar is sent as a **string**, codes and amounts included (``"TrangThaiHoSo": "2"``,
   ``"Gia": "50000"``): that is what the one-stop systems in the field send (OpenCPS ``String.valueOf``,
   the Thanh Hóa .NET DTOs type every field ``string``).
-- An optional field the canonical message lacks (None or empty) is **omitted**, never sent as ``""``
+- Every field the public integrations always send (OCPS ``createSyncDossierBodyRequest``: ``MaHoSo, MaTTHC,
+  TenTTHC, MaLinhVuc, TenLinhVuc, LoaiDoiTuong, Email, SoDienThoai, TrichYeuHoSo, NgayTiepNhan, NgayHenTra,
+  TrangThaiHoSo, HinhThuc, DonViXuLy``, :data:`ALWAYS_SENT`) comes from the canonical message, which requires
+  them; ``Email`` and ``SoDienThoai`` are sent as ``""`` when the applicant has none (OCPS sends the key
+  whatever its value). No value is made up: a payload that lacks one (queued before it was required) is
+  sent without it and the portal refuses it, naming the field.
+- Any other optional field the canonical message lacks (None or empty) is **omitted**, never sent as ``""``
   or ``null``. The list ``DanhSachLePhi`` (fees) is always present and always a list: ``[]`` when there is
   no fee, a one-element list for one fee.
+- Officer names longer than ``PortalLimits.NguoiXuLy`` (50 [C THH]) are cut as THH cuts them: the first
+  ``limit - 4`` characters and ``"..."``; a summary longer than ``PortalLimits.TrichYeuHoSo`` (1000, the
+  canonical cap too) is cut to it, as THH cuts it.
 - Two derived values, both [I]: a status-2 (received) change without ``received_at`` takes its
   ``occurred_at`` as ``NgayTiepNhan``; a progress entry without a handler names the agency as
   ``NguoiXuLy`` (officer) and the status label as ``NoiDungXuLy`` (what was done).
@@ -25,6 +34,8 @@ from zoneinfo import ZoneInfo
 
 from hub.canonical import DOSSIER_STATUS_LABELS
 
+from .limits import PortalLimits
+
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PORTAL_DATE_FORMAT = "%Y%m%d%H%M%S"
 
@@ -35,6 +46,31 @@ LOOKUP_SERVICE = "TraCuuHoSo"  # "look up dossier", on the share endpoint
 PROGRESS_LIST_KEY = "QuaTrinhXuLy"
 
 ProgressKey = tuple[str, str, str]
+# [C] The HoSo fields OCPS always sends (not marked "ko bb", not required): the mock requires each one.
+ALWAYS_SENT = (
+    "MaHoSo",
+    "MaTTHC",
+    "TenTTHC",
+    "MaLinhVuc",
+    "TenLinhVuc",
+    "LoaiDoiTuong",
+    "Email",
+    "SoDienThoai",
+    "TrichYeuHoSo",
+    "NgayTiepNhan",
+    "NgayHenTra",
+    "TrangThaiHoSo",
+    "HinhThuc",
+    "DonViXuLy",
+)
+# [C] THH v2 (2025) sends these on every push too; the canonical message requires them (never defaulted).
+V2_ALWAYS_SENT = ("KenhThucHien",)
+# [I] of those, the ones that may be empty: a citizen without e-mail or phone still files a dossier.
+MAY_BE_EMPTY = ("Email", "SoDienThoai")
+# [C] progress-entry fields OCPS always sends (the others, ChucDanh, PhongBanXuLy, NgayBatDau,
+# NgayKetThucTheoQuyDinh, are "ko bb").
+PROGRESS_ALWAYS_SENT = ("MaHoSo", "NguoiXuLy", "ThoiDiemXuLy", "NoiDungXuLy", "TrangThai")
+DEFAULT_LIMITS = PortalLimits()
 
 
 def portal_time(value: str | datetime | None) -> str | None:
@@ -70,7 +106,7 @@ def to_fee(fee: Mapping[str, Any]) -> dict[str, Any]:
     return item
 
 
-def to_hoso(payload: Mapping[str, Any]) -> dict[str, Any]:
+def to_hoso(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Canonical payload -> one ``HoSo`` (dossier record) for ``DongBoHoSoMC``."""
     applicant: Mapping[str, Any] = payload["applicant"]
     status = int(payload["status"])
@@ -81,34 +117,43 @@ def to_hoso(payload: Mapping[str, Any]) -> dict[str, Any]:
     _put(hoso, "TenTTHC", payload.get("procedure_name"))
     _put(hoso, "MaLinhVuc", payload.get("field_code"))  # field (lĩnh vực) code
     _put(hoso, "TenLinhVuc", payload.get("field_name"))
-    _put(hoso, "KenhThucHien", payload.get("channel", 2))  # 1 in person, 2 online, 3 by post
+    _put(hoso, "KenhThucHien", payload.get("channel"))  # 1 in person, 2 online, 3 by post (never defaulted)
     _put(hoso, "SoBienNhan", payload.get("receipt_number"))  # receipt number
     _put(hoso, "ChuHoSo", applicant["name"])  # applicant name
     _put(hoso, "SoGiayToChuHoSo", applicant.get("id_number"))  # applicant ID number
-    _put(hoso, "LoaiDoiTuong", applicant.get("type", 1))  # applicant type
-    _put(hoso, "SoDienThoai", applicant.get("phone"))
-    _put(hoso, "Email", applicant.get("email"))
+    _put(hoso, "LoaiDoiTuong", applicant.get("type"))  # applicant type (never defaulted)
+    hoso["SoDienThoai"] = str(applicant.get("phone") or "")  # always sent, "" when none (OCPS)
+    hoso["Email"] = str(applicant.get("email") or "")
     _put(hoso, "ThongTinKhac", applicant.get("address"))  # other contact information
-    _put(hoso, "TrichYeuHoSo", payload.get("summary"))  # dossier summary
+    summary = payload.get("summary")  # dossier summary, cut to its limit as THH cuts it
+    _put(hoso, "TrichYeuHoSo", summary[: limits.TrichYeuHoSo] if isinstance(summary, str) else summary)
     _put(hoso, "NgayTiepNhan", portal_time(received))  # received at
     _put(hoso, "NgayHenTra", portal_time(payload.get("appointment_at")))  # appointed return date
     _put(hoso, "NgayTra", portal_time(payload.get("returned_at")))  # result returned at
     _put(hoso, "NgayKetThucXuLy", portal_time(payload.get("finished_at")))  # processing finished at
     _put(hoso, "TrangThaiHoSo", status)  # status 1-10
+    _put(hoso, "HinhThuc", payload.get("result_delivery"))  # result: 0 at the desk, 1 by post
     _put(hoso, "DonViXuLy", payload.get("agency_name"))  # handling agency
     _put(hoso, "GhiChu", payload.get("note"))  # note
     hoso["DanhSachLePhi"] = [to_fee(fee) for fee in payload.get("fees") or []]
     return hoso
 
 
-def to_progress(payload: Mapping[str, Any]) -> dict[str, Any]:
+def officer(name: str, limits: PortalLimits = DEFAULT_LIMITS) -> str:
+    """``NguoiXuLy`` within its limit, cut as THH cuts it (``limit - 4`` characters and ``"..."``)."""
+    most = limits.NguoiXuLy
+    return name if len(name) <= most else name[: max(most - 4, 0)] + "..."
+
+
+def to_progress(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Canonical payload -> one progress entry for ``CapNhatTienDoHoSoMC``."""
     handler: Mapping[str, Any] = payload.get("handler") or {}
     status = int(payload["status"])
     at = portal_time(payload["occurred_at"])
     entry: dict[str, Any] = {}
     _put(entry, "MaHoSo", payload["dossier_code"])
-    _put(entry, "NguoiXuLy", handler.get("name") or payload.get("agency_name") or payload["agency_code"])  # officer
+    who = handler.get("name") or payload.get("agency_name") or payload["agency_code"]
+    _put(entry, "NguoiXuLy", officer(str(who), limits))  # officer
     _put(entry, "ChucDanh", handler.get("title"))  # officer's title
     _put(entry, "ThoiDiemXuLy", at)  # when the step happened
     _put(entry, "PhongBanXuLy", handler.get("unit"))  # department
@@ -130,18 +175,18 @@ def vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " VND"
 
 
-def fee_paid_hoso(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+def fee_paid_hoso(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any] | None:
     """Canonical ``dossier.fee.paid`` -> the dossier's ``HoSo`` marked paid online
     (``DuocThanhToanTrucTuyen`` "1"), or None when the hub does not know the dossier."""
     dossier = payload.get("dossier")
     if not dossier:
         return None
-    hoso = to_hoso(dossier)
+    hoso = to_hoso(dossier, limits)
     hoso["DuocThanhToanTrucTuyen"] = "1"  # paid online (v2 flag)
     return hoso
 
 
-def fee_paid_progress(payload: Mapping[str, Any]) -> dict[str, Any]:
+def fee_paid_progress(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Canonical ``dossier.fee.paid`` -> one progress entry saying what was paid, when and how.
     Its status is the dossier's own (the payment does not change it) [I]."""
     dossier: Mapping[str, Any] = payload.get("dossier") or {}
@@ -152,7 +197,7 @@ def fee_paid_progress(payload: Mapping[str, Any]) -> dict[str, Any]:
         what += f", mã giao dịch {payload['gateway_txn_id']}"
     entry: dict[str, Any] = {}
     _put(entry, "MaHoSo", payload["dossier_code"])
-    _put(entry, "NguoiXuLy", gateway)  # the step was done by the payment platform
+    _put(entry, "NguoiXuLy", officer(gateway, limits))  # the step was done by the payment platform
     _put(entry, "ThoiDiemXuLy", at)
     _put(entry, "NoiDungXuLy", what)  # "the citizen paid the fees online: amount, gateway, transaction"
     _put(entry, "TrangThai", dossier.get("status") or PAYMENT_STATUS)

@@ -71,7 +71,8 @@ class _HttpGateway(Generic[S]):
         except httpx.HTTPError as exc:
             raise from_transport(operation, exc) from exc
         try:
-            body = jsonbody.parse(response.content)
+            # as sent: a signed answer is verified over its text, then made NFC by the format
+            body = jsonbody.parse(response.content, normalise=False)
         except ValueError:
             body = None
         return response.status_code, body

@@ -294,7 +294,7 @@ class MockGateway:
 async def read_json(request: Request) -> dict[str, Any] | None:
     """The body as a JSON object (``hub.jsonbody``: depth limit, storable text), or None."""
     try:
-        body = jsonbody.parse(await request.body())
+        body = jsonbody.parse(await request.body(), normalise=False)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

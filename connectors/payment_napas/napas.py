@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from hub import jsonbody
 from hub.payments.port import (
     CallbackRejected,
     GatewayError,
@@ -112,6 +113,7 @@ class NapasProfile:
         return classify_napas(operation, status, body, s.retryable_causes, s.in_doubt_causes)
 
     def read_created(self, reference: str, status: int, body: Any) -> OrderCreated:
+        body = jsonbody.nfc(body)  # read as sent (hub.payments client), NFC from here on
         error = self.classify("create_order", status, body)
         if error is not None:
             raise error
@@ -125,6 +127,7 @@ class NapasProfile:
         return OrderCreated(reference=reference, gateway_ref=str(session.get("id") or reference), payment_url=url)
 
     def read_status(self, reference: str, status: int, body: Any) -> GatewayStatus:
+        body = jsonbody.nfc(body)  # read as sent (hub.payments client), NFC from here on
         if status == 404:
             cause = (body.get("error") or {}).get("cause") if isinstance(body, dict) else None
             return GatewayStatus(reference, "unknown", None, None, None, str(cause or "404"))

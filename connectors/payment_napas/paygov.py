@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hub import jsonbody
 from hub.payments.port import (
     CallbackRejected,
     GatewayError,
@@ -156,6 +157,7 @@ class PayGovProfile:
         return classify_paygov(operation, status, body, self.settings.retryable_codes)
 
     def read_created(self, reference: str, status: int, body: Any) -> OrderCreated:
+        body = jsonbody.nfc(body)
         error = self.classify("create_order", status, body)
         if error is not None:
             raise error
@@ -184,6 +186,7 @@ class PayGovProfile:
             raise PermanentGatewayError(f"query: MaLoi {code}: {scrub(body.get('MoTaLoi'))}", code=code)
         if "MaXacThuc" in body and not self.verify(body, PAYGOV_CONFIRM_FIELDS):
             raise PermanentGatewayError("query: the answer's MaXacThuc does not match", code=code)
+        body = jsonbody.nfc(body)  # verified as signed; NFC from here on
         if body.get("MaThamChieu") not in (None, reference):
             raise PermanentGatewayError("query: the answer names another order", code=code)
         state_code = str(body["TrangThaiGD"])
@@ -204,7 +207,7 @@ class PayGovProfile:
     def parse_callback(self, body: bytes, now: datetime) -> PaymentResult:
         """JSON and required fields, then ``MaXacThuc`` (constant time), partner, amount and time, freshness."""
         try:
-            message = json_object(body)
+            message = json_object(body, normalise=False)  # verified as signed, then NFC
         except ValueError as exc:
             raise CallbackRejected("malformed", "body is not a JSON object") from exc
         missing = [k for k in (*PAYGOV_CONFIRM_FIELDS, "MaXacThuc") if not _scalar(message.get(k))]
@@ -212,6 +215,7 @@ class PayGovProfile:
             raise CallbackRejected("malformed", "missing or invalid: " + ", ".join(missing))
         if not self.verify(message, PAYGOV_CONFIRM_FIELDS):
             raise CallbackRejected("bad_signature", "MaXacThuc does not match")
+        message = jsonbody.nfc(message)
         if message["MaDoiTac"] != self.merchant:
             raise CallbackRejected("wrong_merchant", "MaDoiTac is not this partner")
         try:

@@ -60,10 +60,12 @@ def parse_amount(value: Any) -> int:
     return int(number)
 
 
-def json_object(raw: bytes | str) -> dict[str, Any]:
+def json_object(raw: bytes | str, *, normalise: bool = True) -> dict[str, Any]:
     """A JSON object or ValueError (also for invalid UTF-8, non-object JSON, nesting too deep, and
-    strings that are not text, e.g. a lone surrogate: ``hub.jsonbody``, before any signature check)."""
-    value = jsonbody.parse(raw)
+    strings that are not text, e.g. a lone surrogate: ``hub.jsonbody``, before any signature check).
+    ``normalise=False`` keeps the text as sent: a signature is checked over what the gateway signed,
+    and only then is the text made NFC (``hub.jsonbody.nfc``)."""
+    value = jsonbody.parse(raw, normalise=normalise)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value

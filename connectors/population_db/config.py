@@ -36,6 +36,8 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub import codes
+
 from .limits import FieldLimits, Violation, birth_format
 
 Variant = Literal["soap", "lgsp_hagiang", "lgsp_dongthap", "lgsp_thanhhoa"]
@@ -50,8 +52,8 @@ VARIANT_DEFAULTS: dict[str, tuple[AuthScheme, str, AnswerFormat]] = {
     "lgsp_dongthap": ("bearer", "/lgsp/csdldancu/{operation}", "json_message"),  # [C] Bearer, [I] path, answer
     "lgsp_thanhhoa": ("none", "/lgsp/csdldancu/{operation}", "json_message"),  # [C] THH sends no credentials
 }
-# [C §6] QĐ 20/2020/QĐ-TTg dotted agency code; widths vary (000.00.00.H56, 000.701.18.G12).
-AGENCY_CODE_PATTERN = r"^\d{2,3}(\.\d{2,3}){2}\.[A-Z]\d{2}$"
+# [C §6] QĐ 20/2020/QĐ-TTg dotted agency code; widths vary (000.00.00.H56, 000.701.18.G12): hub.codes's rule.
+AGENCY_CODE_PATTERN = codes.AGENCY_CODE_PATTERN
 
 
 class PopulationDbSettings(BaseSettings):

@@ -74,7 +74,7 @@ def _same(given: str, expected: str) -> bool:
 def _creds_match(given: str, settings: PopulationDbSettings) -> bool:
     """``lgspaccesstoken``: base64 of the JSON credentials (compared as JSON, not as bytes)."""
     try:
-        decoded = jsonbody.parse(base64.b64decode(given, validate=True))
+        decoded = jsonbody.parse(base64.b64decode(given, validate=True), normalise=False)
     except (binascii.Error, ValueError):
         return False
     return isinstance(decoded, dict) and decoded == json.loads(base64.b64decode(settings.lgsp_access_token()))
@@ -121,7 +121,7 @@ def check_headers(settings: PopulationDbSettings, tokens: Tokens, headers: Mappi
 # ---------------------------------------------------------------- the variants' requests -> a SOAP element
 def _object(raw: bytes, variant: str) -> dict[str, Any]:
     try:
-        body = jsonbody.parse(raw)
+        body = jsonbody.parse(raw, normalise=False)
     except ValueError:
         raise FrontRefusal(400, "JSON không hợp lệ (malformed JSON)", variant) from None
     if not isinstance(body, dict):

@@ -156,7 +156,7 @@ class MockHttp:
         if refused is not None:
             return refused
         try:
-            body = jsonbody.parse(await request.body(), max_depth=MAX_DEPTH, max_bytes=MAX_BODY)
+            body = jsonbody.parse(await request.body(), max_depth=MAX_DEPTH, max_bytes=MAX_BODY, normalise=False)
         except ValueError as exc:
             return self.answer(variant, "102", f"body: {exc}", 400)
         if not isinstance(body, dict):
@@ -198,7 +198,7 @@ class MockHttp:
         if fault is not None:
             return fault
         try:
-            body = jsonbody.parse(await request.body(), max_depth=MAX_DEPTH, max_bytes=MAX_BODY)
+            body = jsonbody.parse(await request.body(), max_depth=MAX_DEPTH, max_bytes=MAX_BODY, normalise=False)
         except ValueError as exc:
             return JSONResponse({"IsSuccess": False, "Token": None, "Message": f"body: {exc}"}, 400)
         user, password = (body.get(k) if isinstance(body, dict) else None for k in ("TenDangNhap", "MatKhau"))

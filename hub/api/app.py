@@ -17,8 +17,8 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub import console
-from hub.api import admin, openapi, reports, trace
+from hub import console, opsdata
+from hub.api import admin, openapi, operations, reports, trace
 from hub.api.bodies import HubRoute
 from hub.api.deps import database_unavailable
 from hub.api.errors import describe
@@ -92,11 +92,13 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     )
     app.router.route_class = HubRoute
     app.state.hub = hub
+    opsdata.watch(hub.engine, hub.routing.names, hub.transport)  # the backlog gauges of /metrics
     app.state.publisher = None  # set while the app runs (lifespan)
     app.state.authenticator = Authenticator(hub.engine, ttl=hub.settings.auth_cache_seconds)
     for router in (ingress.router, trace.router, payments.router, subscriptions.router, citizens_router):
         app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(operations.router)
     app.include_router(reports.router)
     app.include_router(_ops(hub))
     app.add_middleware(

@@ -155,8 +155,10 @@ def protocol(settings: Settings) -> type[GuardedHttpTools]:
 
 
 def config(app: Any, settings: Settings, host: str, port: int, **kwargs: Any) -> uvicorn.Config:
-    """The uvicorn configuration of the api: its protocol, keep-alive timeout, no access log."""
+    """The uvicorn configuration of the api: its protocol, keep-alive timeout, no access log; its
+    loggers left to the hub's logging (``hub.logging.configure``: JSON in JSON mode)."""
     kwargs.setdefault("log_level", "warning")
+    kwargs.setdefault("log_config", None)
     return uvicorn.Config(
         app,
         host=host,

@@ -43,6 +43,11 @@ class Translator:
         when the catalogue has none (a value the hub learnt after this catalogue was written)."""
         return self.texts.get(f"{kind}.{value}", str(value))
 
+    def schema_error(self, kind: str, message: str) -> str:
+        """A validation error in this language when the catalogue words its kind (``schema.<kind>``),
+        else pydantic's own message."""
+        return self.texts.get(f"schema.{kind}", message)
+
     def number(self, n: int | float | None) -> str:
         if n is None:
             return "–"

@@ -17,6 +17,7 @@ from hub.console import audit, queries
 from hub.console.web import Ctx, allowed, context, form, redirect, refused, render
 from hub.envelope import utcnow
 from hub.ledger import NotFound, NotReplayable
+from hub.ledger.holds import PartnerHolds, circuits
 
 router = APIRouter(include_in_schema=False)
 MESSAGE_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -53,13 +54,16 @@ async def overview(ctx: Ctx = Depends(context)) -> Response:
     if (no := allowed(ctx, "viewer")) is not None:
         return no
     data = await run_in_threadpool(queries.overview, ctx.engine, ctx.console.connectors, utcnow())
+    ledger = ctx.console.hub.ledger
+    circuit = {k: str(v["state"]) for k, v in (await run_in_threadpool(circuits, ledger)).items()}
+    held = await run_in_threadpool(PartnerHolds(ledger).holds)
     charts = {
         h.connector: json.dumps(
             {"x": [int(x.timestamp()) for x in data.hours], "series": h.hourly, "labels": _series_labels(ctx)}
         )
         for h in data.connectors
     }
-    return render(ctx, "overview.html", data=data, charts=charts)
+    return render(ctx, "overview.html", data=data, charts=charts, circuit=circuit, held=held)
 
 
 def _series_labels(ctx: Ctx) -> dict[str, str]:
@@ -119,7 +123,9 @@ async def message(message_id: str, ctx: Ctx = Depends(context)) -> Response:
     if msg is None:
         return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("message.notfound"))
     notice = ctx.request.query_params.get("notice", "")
-    return render(ctx, "message.html", msg=msg, notice=notice if notice in ("replayed", "not_replayable") else "")
+    return render(
+        ctx, "message.html", msg=msg, notice=notice if notice in ("replayed", "not_replayable", "edited") else ""
+    )
 
 
 @router.post("/messages/{message_id}/replay")

@@ -2,7 +2,8 @@
 
 Fast on PostgreSQL with millions of messages: every query is served by an index (migration
 0008 adds the console's three partial ones on ``messages``; their predicates are written here as
-literal SQL, the same text as the index's, so SQLite and PostgreSQL's generic plans can use them).
+literal SQL, the same text as the index's, so SQLite and PostgreSQL's generic plans can use them;
+migration 0013 puts the failures' index on ``error_head``, a generated column, for index-only scans).
 Messages accepted in a time range are found through the primary key: ids are ULIDs minted at
 acceptance (``hub.envelope.new_id``), so their first ten characters are ``accepted_at``.
 """
@@ -15,12 +16,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, String, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, func, select, text
 from sqlalchemy.sql import Select
 from ulid import ULID
 
 from hub.console.failures import ErrorClass, classify
-from hub.db.schema import CONSOLE_ERROR, CONSOLE_GUARD, attempts, messages, operator_actions, payment_events, payments
+from hub.db.schema import (
+    CONSOLE_GUARD,
+    attempts,
+    bulk_replay_items,
+    bulk_replays,
+    message_replays,
+    messages,
+    operator_actions,
+    payment_events,
+    payments,
+)
 from hub.messages import DOSSIER_STATUS_CHANGED
 from hub.trace import masked_payload
 
@@ -28,9 +39,7 @@ m = messages.c
 FAILING = text(f"messages.state IN ('dead', 'retrying') AND messages.{CONSOLE_GUARD}")
 BACKLOG = text(f"messages.state IN ('queued', 'delivering', 'held') AND messages.{CONSOLE_GUARD}")
 DELIVERED = text(f"messages.delivered_at IS NOT NULL AND messages.{CONSOLE_GUARD}")
-ERROR: ColumnElement[str] = literal_column(
-    CONSOLE_ERROR.replace("last_error", "messages.last_error"), String()
-)  # the start of last_error: what classify() reads
+ERROR: ColumnElement[str | None] = m.error_head  # the start of last_error (a generated column): what classify() reads
 PAGE = 50
 
 
@@ -289,10 +298,27 @@ def message(engine: Engine, message_id: str) -> dict[str, Any] | None:
         actions = c.execute(
             select(operator_actions).where(operator_actions.c.target == message_id).order_by(operator_actions.c.id)
         ).all()
+        r = message_replays.c
+        links = c.execute(
+            select(message_replays, messages.c.state)
+            .join(messages, messages.c.id == r.replay_id)
+            .where((r.original_id == message_id) | (r.replay_id == message_id))
+            .order_by(r.at)
+        ).all()
+        b, bi = bulk_replays.c, bulk_replay_items.c
+        bulk_runs = c.execute(
+            select(b.id, b.created_at, b.operator, b.reason, bi.outcome, bi.detail)
+            .join(bulk_replay_items, bi.bulk_id == b.id)
+            .where(bi.message_id == message_id)
+            .order_by(b.created_at)
+        ).all()
     out = dict(row._mapping)
     out["payload"] = json.dumps(masked_payload(row.payload), ensure_ascii=False, indent=2)
     out["attempt_rows"] = [dict(a._mapping) for a in tries]
     out["actions"] = [dict(a._mapping) for a in actions]
+    out["bulk"] = [dict(b._mapping) for b in bulk_runs]  # bulk replays that took this message in
+    out["replays"] = [dict(x._mapping) for x in links if x.original_id == message_id]  # edited copies of this one
+    out["replay_of"] = next((dict(x._mapping) for x in links if x.replay_id == message_id), None)
     out["error"] = classify(row.last_error) if row.state in ("dead", "retrying") and row.last_error else None
     return out
 

@@ -53,6 +53,8 @@ class Console:
     codec: SessionCodec
     templates: Environment
     connectors: Sequence[str]
+    # forgets the api's cached client keys (set by ``install``): a disabled or rotated key stops at once here
+    forget_keys: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -113,10 +115,11 @@ def create_console(
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from hub.console import auth, pages
+    from hub.console import actions, auth, pages
 
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(actions.router)
     return app
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     DateTime,
     Dialect,
     ForeignKey,
@@ -121,6 +122,9 @@ messages = Table(
     # an earlier attempt may have reached the partner (no answer, server error, abandoned): the
     # next attempt checks the partner before it sends (migration 0006)
     Column("in_doubt", Boolean, nullable=False, default=False, server_default=false()),
+    # the start of last_error, which the console groups failures by (migration 0013): a generated
+    # column, so its index answers the failures summary from the index alone (PostgreSQL: stored)
+    Column("error_head", Text, Computed(CONSOLE_ERROR, persisted=True)),
     UniqueConstraint("type", "natural_key", name="uq_messages_natural_key"),
     Index("ix_messages_key_order", "key", "occurred_at", "id"),
     # Partial indexes for the scheduler and the operator. No index leads with ``state``: the
@@ -135,7 +139,7 @@ messages = Table(
         "ix_messages_console_failing",
         "connector",
         "state",
-        text(CONSOLE_ERROR),
+        "error_head",
         "updated_at",
         "id",
         **_where(f"state IN ('dead', 'retrying') AND {CONSOLE_GUARD}"),
@@ -397,4 +401,61 @@ job_cursors = Table(
     Column("name", String(64), primary_key=True),
     Column("cursor", String(100), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# ---- Partners an operator holds (hub/ledger/holds.py, migration 0013): while a connector has a row
+# here its workers claim nothing (the messages wait in the ledger, no attempt is counted); resume
+# deletes the row and queues its waiting messages again in order.
+partner_holds = Table(
+    "partner_holds",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("held_at", UTCDateTime(), nullable=False),
+    Column("held_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+# The last circuit-breaker change any worker saw per connector (written on a change only), for
+# the console's Partners page: the breakers live in the workers' processes.
+partner_circuits = Table(
+    "partner_circuits",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),  # closed | open | half_open
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Column("worker", String(100), nullable=False),
+)
+# An edited replay: a new message (``replay_id``) made by an operator from a dead one
+# (``original_id``, kept as it was) with a corrected payload (hub/ledger/edits.py).
+message_replays = Table(
+    "message_replays",
+    metadata,
+    Column("replay_id", String(26), primary_key=True),  # messages.id of the new message
+    Column("original_id", String(26), nullable=False),  # messages.id of the dead one
+    Column("at", UTCDateTime(), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_message_replays_original", "original_id"),
+)
+# A bulk replay (hub/console/bulk.py): what was asked, by whom, why, its progress, and one
+# outcome row per message.
+bulk_replays = Table(
+    "bulk_replays",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("selection", JSON, nullable=False),  # the filter or group it was run on
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False, default=0),
+    Column("state", String(16), nullable=False),  # running | finished | failed
+    Column("finished_at", UTCDateTime()),
+)
+bulk_replay_items = Table(
+    "bulk_replay_items",
+    metadata,
+    Column("bulk_id", String(26), primary_key=True),
+    Column("message_id", String(26), primary_key=True),
+    Column("outcome", String(16), nullable=False),  # queued | refused | invalid | error
+    Column("detail", Text),
 )

@@ -16,7 +16,7 @@ from hub.api.deps import get_client, get_dossiers, require
 from hub.api.errors import field_errors
 from hub.api.openapi import errors
 from hub.api.problems import FieldError, ProblemError, field_error
-from hub.canonical import DossierStatusChange
+from hub.canonical import DossierDefaults, DossierStatusChange, portal_names
 from hub.clients import Client
 from hub.dossiers.service import Dossiers
 from hub.envelope import new_id
@@ -28,6 +28,8 @@ router = APIRouter(tags=["ingress"], route_class=HubRoute)
 TYPE = DOSSIER_STATUS_CHANGED
 SCHEMA_VERSION = version(TYPE)
 _BATCH = TypeAdapter(list[DossierStatusChange])
+# a missing field's error says the portal's name: "Field required (the national portal's TenTTHC)"
+PORTAL_NAMES = {path: f"the national portal's {name}" for path, name in portal_names(DossierStatusChange).items()}
 EXAMPLE = {
     "dossier_code": "000.00.00.H56-251122-0001",
     "procedure_code": "2.002492",
@@ -36,7 +38,13 @@ EXAMPLE = {
     "occurred_at": "2025-11-22T09:00:00+07:00",
     "received_at": "2025-11-22T09:00:00+07:00",
     "appointment_at": "2025-12-02T17:00:00+07:00",
+    "procedure_name": "Cấp giấy phép xây dựng",
+    "field_code": "G09-XD01",
+    "field_name": "Hoạt động xây dựng",
+    "agency_name": "Sở Xây dựng tỉnh Thanh Hóa",
+    "summary": "Cấp giấy phép xây dựng nhà ở riêng lẻ",
     "channel": 2,
+    "result_delivery": 0,
     "applicant": {"name": "Nguyen Van A", "id_number": "038090001234", "type": 1},
     "fees": [{"code": "LP01", "name": "Lệ phí cấp phép", "amount": 150000, "kind": 2}],
 }
@@ -103,9 +111,11 @@ def _valid_whole(raw: bytes, limit: int) -> tuple[bool, list[DossierStatusChange
     return None
 
 
-def _validate_items(raw: bytes, limit: int) -> tuple[bool, list[tuple[int, DossierStatusChange]], dict[int, Any]]:
-    """Each item on its own: (single, valid items with their index, errors by index), or a
-    ``ProblemError`` refusing the whole request."""
+def _validate_items(
+    raw: bytes, limit: int, defaults: DossierDefaults | None = None
+) -> tuple[bool, list[tuple[int, DossierStatusChange]], dict[int, Any]]:
+    """Each item on its own, the client's defaults filled in where a field is missing: (single, valid
+    items with their index, errors by index), or a ``ProblemError`` refusing the whole request."""
     try:
         body = jsonbody.parse(raw)
     except jsonbody.JsonRefused as exc:
@@ -128,9 +138,9 @@ def _validate_items(raw: bytes, limit: int) -> tuple[bool, list[tuple[int, Dossi
             rejected[i] = [field_error("(item)", "object_type", "each item must be a JSON object")]
             continue
         try:
-            valid.append((i, DossierStatusChange.model_validate(item)))
+            valid.append((i, DossierStatusChange.model_validate(defaults.apply(item) if defaults else item)))
         except ValidationError as exc:
-            rejected[i] = field_errors(exc)
+            rejected[i] = field_errors(exc, PORTAL_NAMES)
     if rejected:
         metrics.REJECTED.labels(TYPE).inc(len(rejected))
     if not valid:
@@ -167,12 +177,13 @@ async def post_status_changes(
     require(TYPE, client)
     raw = await read_raw(request)
     limit = dossiers.max_batch_items
-    whole = _valid_whole(raw, limit)
+    defaults = dossiers.defaults_for(client.code)
+    whole = None if defaults else _valid_whole(raw, limit)
     if whole is not None:  # the common case: everything valid, the JSON parsed once
         single, models = whole
         valid, rejected = list(enumerate(models)), dict[int, Any]()
     else:
-        single, valid, rejected = _validate_items(raw, limit)
+        single, valid, rejected = _validate_items(raw, limit, defaults)
 
     corr = correlation_id or new_id()
     connector = dossiers.connector

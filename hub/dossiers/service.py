@@ -4,12 +4,13 @@ recording itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from hub.canonical import DossierDefaults
 from hub.ledger import Accepted, IdempotencyKey, Ledger, NewMessage, StoredAnswer
 
 # The answer to a request, from what the ledger made of its changes: (HTTP status, body).
@@ -22,6 +23,11 @@ class Dossiers:
     connector: str  # delivers dossier.status.changed (the routing table's, from the connector itself)
     max_batch_items: int
     outbox_defer: float  # seconds the relay leaves the rows of what the api publishes itself
+    defaults: Mapping[str, DossierDefaults] = field(default_factory=dict)  # by client code (HUB_DOSSIER_DEFAULTS)
+
+    def defaults_for(self, client_code: str) -> DossierDefaults | None:
+        found = self.defaults.get(client_code)
+        return found if found is not None and not found.empty else None
 
     def accept(
         self,

@@ -1,7 +1,7 @@
 """Retention: personal data in payloads kept only as long as configured, and old evidence archived.
 
 **Payloads.** A message is *final* when it is ``delivered``, or ``dead`` and not replayed since
-(a replay makes it ``queued`` again; ``hub/ledger/core.py``). Once it has been final for
+(a replay makes it ``queued`` again; ``hub/ledger/schedule.py``). Once it has been final for
 ``HUB_RETENTION_PAYLOAD_DAYS`` (per type: ``HUB_RETENTION_PAYLOAD_DAYS_BY_TYPE``), the fields of its
 payload that hold personal data (:data:`PERSONAL_FIELDS`: the applicant, the officer, free texts)
 are removed and the payload gets a marker instead::

@@ -6,13 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from hub.canonical import (
-    AGENCY_CODE_PATTERN,
-    DOSSIER_CODE_PATTERN,
-    MAX_AMOUNT_VND,
-    PROCEDURE_CODE_PATTERN,
-    PositiveAmountVND,
-)
+from hub.canonical import MAX_AMOUNT_VND, PositiveAmountVND
+from hub.codes import AgencyCode, DossierCode, ProcedureCode
 
 EXAMPLE = {
     "client_reference": "HS-0001-LEPHI",
@@ -46,9 +41,9 @@ class OpenPayment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     client_reference: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,100}$")
-    dossier_code: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code (MaHoSo).")
-    procedure_code: str = Field(pattern=PROCEDURE_CODE_PATTERN, description="National procedure code (MaTTHC).")
-    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Agency code (MaDonVi).")
+    dossier_code: DossierCode = Field(description="Dossier code (MaHoSo).")
+    procedure_code: ProcedureCode = Field(description="National procedure code (MaTTHC).")
+    agency_code: AgencyCode = Field(description="Agency code (MaDonVi).")
     amount: PositiveAmountVND = Field(
         description=f"Total in VND, an integer from 1 to {MAX_AMOUNT_VND:,}: the sum of the fee items."
     )

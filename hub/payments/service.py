@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import metrics
-from hub.canonical import DossierFeePaid
+from hub.canonical import DossierFeePaid, DossierStatusChange
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
 from hub.evidence import facts as evidence
@@ -295,6 +296,13 @@ class Payments:
         online when the hub knows it (its latest status change, delivered or not)."""
         # the stored JSON payload: DossierFeePaid validates it as the dossier's DossierStatusChange
         latest: Any = uow.latest_payload(payment["dossier_code"], DOSSIER_STATUS_CHANGED)
+        if latest is not None:
+            try:
+                DossierStatusChange.model_validate(latest)
+            except ValidationError as exc:  # stored before the portal's fields were required: progress entry only
+                fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+                log.warning("payment.fee_paid.dossier_incomplete", payment_id=payment["id"], fields=fields)
+                latest = None
         details = payment["details"]
         fact = DossierFeePaid(
             dossier_code=payment["dossier_code"],

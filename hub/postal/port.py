@@ -18,7 +18,8 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from hub.canonical import DOSSIER_CODE_PATTERN, VN_TZ
+from hub.canonical import VN_TZ
+from hub.codes import DossierCode
 from hub.partners import PartnerError, PermanentError, RetryableError
 
 from .rules import ParcelStatus
@@ -67,7 +68,7 @@ class PostalOrderRequest(_Model):
     """Order a pickup or a delivery (VNPost ``MOrder``)."""
 
     customer_code: str = Field(pattern=CUSTOMER_CODE_PATTERN, description="VNPost customer code (CustomerCode).")
-    order_number: str = Field(pattern=DOSSIER_CODE_PATTERN, description="Dossier code MaHoSo (OrderNumber).")
+    order_number: DossierCode = Field(description="Dossier code MaHoSo (OrderNumber).")
     kind: OrderKind
     agency: PostalParty = Field(description="The agency: sender of a delivery, receiver of a pickup.")
     citizen: PostalParty = Field(description="The citizen: receiver of a delivery, sender of a pickup.")
@@ -99,7 +100,7 @@ class CancelRequest(_Model):
     """Cancel an order (``cancelOrder(CustomerCode, OrderNumber)``)."""
 
     customer_code: str = Field(pattern=CUSTOMER_CODE_PATTERN)
-    order_number: str = Field(pattern=DOSSIER_CODE_PATTERN)
+    order_number: DossierCode
     reason: str | None = Field(default=None, max_length=500, description="Kept by the hub; VNPost takes none.")
 
 

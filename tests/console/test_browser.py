@@ -7,6 +7,7 @@ screenshots`` sets it to docs/console/), else to the test's temporary folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from sqlalchemy import select
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.console.operators import Operators
-from hub.db.schema import messages, operator_actions
+from hub.db.schema import message_replays, messages, operator_actions
+from hub.ledger.holds import PartnerHolds
 from hub.settings import Settings
 from tests.console.browser import CHROMIUM, Browser, chromium
 from tests.console.conftest import FAST_HASH, PASSWORD
@@ -46,6 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Hub, 
         ops = Operators(hub.engine, FAST_HASH)
         ops.create("ana", "Nguyễn Thị Ana", "operator", PASSWORD)
         ops.create("khoa", "Khóa Thử", "viewer", PASSWORD)
+        ops.create("quan", "Trần Văn Quản", "admin", PASSWORD)
         app = create_app(hub, pipeline=False)
     with serve(lambda _url: app, "hub") as base:
         yield base, hub, seeded
@@ -216,8 +219,141 @@ def test_a_forged_post_from_another_origin_is_refused(browser: Browser, stack: t
 
 def test_docs_and_redoc_work_offline(page: Page, stack: tuple[str, Hub, Seeded]) -> None:
     page.goto(stack[0] + "/docs")
-    page.wait_for_selector(".swagger-ui .info .title")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=40_000)  # ~10 s on a loaded 2-core machine
     assert "LGSP Hub" in page.inner_text(".swagger-ui .info .title")
     page.goto(stack[0] + "/redoc")
     page.wait_for_selector("h1")
     assert "LGSP Hub" in page.inner_text("h1")
+
+
+def english(page: Any) -> None:
+    page.click("button[name=lang][value=en]")
+    page.wait_for_selector("html[lang=en]")
+
+
+def audited(hub: Hub, action: str) -> list[Any]:
+    with hub.engine.connect() as c:
+        return list(c.execute(select(operator_actions).where(operator_actions.c.action == action)))
+
+
+def test_edit_and_replay_with_a_validation_error_then_a_fix(
+    page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path
+) -> None:
+    base, hub, _ = stack
+    login(page, base)
+    page.click("nav.main >> text=Lỗi")
+    page.click("a.group >> text=Thiếu trường MaTTHC")
+    page.click("#group-messages a.message >> nth=0")
+    page.wait_for_selector("#edit-form")
+    mid = page.url.rsplit("/", 1)[1]
+    shown = json.loads(page.input_value("#edit-form textarea[name=payload]"))
+    assert "Nguyễn Văn An" not in json.dumps(shown, ensure_ascii=False)  # masked in the editor too
+    page.fill("#edit-form textarea[name=payload]", json.dumps({**shown, "status": "mười"}, ensure_ascii=False))
+    page.fill("#edit-form textarea[name=reason]", "Bổ sung mã thủ tục")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-errors")
+    assert page.locator("#edit-errors li[data-field=status]").count() == 1  # the error names the field
+    page.locator("#edit").scroll_into_view_if_needed()
+    shot(page, "edit-replay-error", tmp_path)
+    with hub.engine.connect() as c:
+        assert c.execute(select(message_replays)).all() == []  # nothing queued
+    fixed = {**shown, "procedure_code": "1.004227"}
+    page.fill("#edit-form textarea[name=payload]", json.dumps(fixed, ensure_ascii=False, indent=2))
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#replay-of")
+    assert page.inner_text("#notice") == "Đã tạo và xếp hàng thông điệp đã sửa. Thông điệp gốc được giữ nguyên."
+    new = page.url.split("/messages/")[1].split("?")[0]
+    assert new != mid and page.inner_text("#message-state") == "Chờ gửi"
+    shot(page, "message-edited", tmp_path)
+    page.click(f"#replay-of a[href$='/messages/{mid}']")
+    page.wait_for_selector("#replayed-as")
+    assert new in page.inner_text("#replayed-as") and page.inner_text("#message-state") == "Lỗi hẳn"  # kept
+    with hub.engine.connect() as c:
+        payload = c.execute(select(messages.c.payload).where(messages.c.id == new)).scalar_one()
+    assert payload["procedure_code"] == "1.004227" and payload["applicant"]["name"] == "Nguyễn Văn An"
+    assert [(a.outcome, a.target) for a in audited(hub, "message.edit_replay")] == [("refused", mid), ("ok", mid)]
+
+
+def test_bulk_dry_run_then_run_in_english(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
+    base, hub, seeded = stack
+    login(page, base)
+    page.goto(base + "/console/failures")
+    english(page)
+    page.click("a.group >> text=Thiếu trường MaTTHC")
+    page.click("#bulk-group")
+    page.wait_for_selector("#dry-run")
+    total = int(page.inner_text("#dry-total"))
+    still_dead = [m for m in seeded.validation_dead if state(hub, m) == "dead"]
+    assert total == len(still_dead) >= 3 and page.inner_text("#dry-invalid") == "0"
+    assert "national_portal" in page.inner_text("#dry-connectors")
+    assert all(state(hub, m) == "dead" for m in still_dead)  # a dry run queues nothing
+    shot(page, "bulk-dry-run", tmp_path)
+    page.fill("#bulk-form textarea[name=reason]", "MaTTHC mapping fixed for the whole group")
+    page.click("#bulk-form button[type=submit]")
+    page.wait_for_selector("#progress[data-state=finished]", timeout=20_000)  # htmx polls the progress
+    assert "Queued: " + str(total) in page.inner_text("#bulk-counts")
+    shot(page, "bulk-run", tmp_path)
+    assert all(state(hub, m) == "queued" for m in still_dead)
+    assert [a.outcome for a in audited(hub, "bulk.replay")] == ["ok", "ok"]  # its start and its end
+
+
+def state(hub: Hub, mid: str) -> str:
+    with hub.engine.connect() as c:
+        return str(c.execute(select(messages.c.state).where(messages.c.id == mid)).scalar_one())
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_hold_and_resume_a_partner(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path, lang: str) -> None:
+    base, hub, _ = stack
+    login(page, base)
+    page.click("nav.main >> text=Đối tác")
+    if lang == "en":
+        english(page)
+    card = "#partner-national_portal"
+    page.fill(f"{card} textarea[name=reason]", "Cổng quốc gia bảo trì" if lang == "vi" else "Portal maintenance")
+    page.click(f"{card} button[type=submit]")
+    page.wait_for_selector(f"{card} [data-held=yes]")
+    assert PartnerHolds(hub.ledger).is_held("national_portal")
+    assert ("Đang tạm dừng" if lang == "vi" else "Held") in page.inner_text(f"{card} h2")
+    if lang == "vi":
+        shot(page, "partners-held", tmp_path)
+    page.fill(f"{card} textarea[name=reason]", "Đã hoạt động lại" if lang == "vi" else "Portal is back")
+    page.click(f"{card} button[type=submit]")
+    page.wait_for_selector(f"{card} [data-held=no]")
+    assert not PartnerHolds(hub.ledger).is_held("national_portal")
+    assert ("Đã tiếp tục" if lang == "vi" else "resumed") in page.inner_text("#notice")
+    outcomes = [a.outcome for a in audited(hub, "partner.resume")]
+    assert outcomes[-1] == "ok" and audited(hub, "partner.hold")[-1].operator == "ana"
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_client_creation_and_rotation(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path, lang: str) -> None:
+    base, hub, _ = stack
+    login(page, base, "quan")
+    page.click("nav.main >> text=Hệ thống kết nối")
+    if lang == "en":
+        english(page)
+    code = f"DVC-{lang.upper()}"
+    page.fill("#create-form input[name=code]", code)
+    page.fill("#create-form input[name=name]", "Cổng dịch vụ công")
+    page.fill("#create-form input[name=grants]", "dossier.status.changed payment.open")
+    page.fill("#create-form input[name=reason]", "Kết nối mới" if lang == "vi" else "New system")
+    page.click("#create-form button[type=submit]")
+    first = page.inner_text("#api-key").strip()
+    assert first.startswith("lgsp_")
+    row = f"tr[data-client='{code}']"
+    page.select_option(f"{row} form.rotate select[name=grace_hours]", "0")
+    page.fill(f"{row} form.rotate input[name=reason]", "Lộ khóa" if lang == "vi" else "Key leaked")
+    page.click(f"{row} form.rotate button[type=submit]")
+    page.wait_for_selector("#api-key")
+    second = page.inner_text("#api-key").strip()
+    assert second.startswith("lgsp_") and second != first
+    if lang == "en":
+        shot(page, "clients", tmp_path)
+    page.goto(base + "/console/clients")
+    assert first not in page.content() and second not in page.content()  # shown once
+    from hub.clients import Authenticator
+
+    auth = Authenticator(hub.engine, ttl=0)
+    assert auth.lookup(first) is None and auth.lookup(second) is not None
+    assert [a.outcome for a in audited(hub, "client.rotate") if a.target == code] == ["ok"]

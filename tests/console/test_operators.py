@@ -56,9 +56,11 @@ def test_accounts_lock_out_and_reset(hub: Hub) -> None:
     assert third.locked_now
     decision, who = ops.authenticate("ana", PASSWORD)
     assert decision.verdict is Verdict.LOCKED and who is None
-    epoch = ops.find("ana").session_epoch  # type: ignore[union-attr]
+    before = ops.find("ana")
+    assert before is not None
     ops.reset_password("ana", "another long password")
-    assert ops.find("ana").session_epoch == epoch + 1  # type: ignore[union-attr]
+    after = ops.find("ana")
+    assert after is not None and after.session_epoch == before.session_epoch + 1
     assert ops.authenticate("ana", "another long password")[1] is not None
     assert ops.authenticate("nobody", PASSWORD)[0].verdict is Verdict.UNKNOWN
 
@@ -70,7 +72,8 @@ def test_disable_ends_logins_and_sessions(hub: Hub) -> None:
     assert ops.get(ana.id) is None
     assert ops.authenticate("ana", PASSWORD)[0].verdict is Verdict.DISABLED
     ops.ensure("ana", "Ana", "admin", PASSWORD)  # the dev convenience enables and unlocks again
-    assert ops.get(ana.id).role == "admin"  # type: ignore[union-attr]
+    enabled = ops.get(ana.id)
+    assert enabled is not None and enabled.role == "admin"
 
 
 @pytest.mark.parametrize(

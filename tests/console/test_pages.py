@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -38,8 +39,8 @@ def test_pages_need_a_login_and_send_the_security_headers(client: TestClient) ->
     assert 'lang="vi"' in page.text and "Đăng nhập" in page.text
 
 
-def test_cookies_are_secure_over_https(console_app: object) -> None:
-    page = TestClient(console_app, base_url="https://hub.example").get("/console/login")  # type: ignore[arg-type]
+def test_cookies_are_secure_over_https(console_app: FastAPI) -> None:
+    page = TestClient(console_app, base_url="https://hub.example").get("/console/login")
     assert "Secure" in page.headers["set-cookie"]
 
 

@@ -5,10 +5,11 @@ sequential scans disabled: what is asserted is that the intended index *can* ser
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from ulid import ULID
 
 from bench.console_seed import captured, explain, seed, ulid_prefix_sql
@@ -33,9 +34,9 @@ def big(pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def plans(engine: Engine, run: object) -> list[str]:
+def plans(engine: Engine, run: Callable[[], object]) -> list[str]:
     with captured(engine) as seen:
-        run()  # type: ignore[operator]
+        run()
     out = []
     for statement, params in seen:
         if statement.lstrip().upper().startswith("SELECT"):
@@ -47,8 +48,8 @@ def plans(engine: Engine, run: object) -> list[str]:
 def no_seqscan(big: Engine) -> Iterator[Engine]:
     from sqlalchemy import event
 
-    def off(dbapi_conn: object, _record: object) -> None:
-        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    def off(dbapi_conn: DBAPIConnection, _record: object) -> None:
+        cur = dbapi_conn.cursor()
         cur.execute("SET enable_seqscan = off")
         cur.close()
 

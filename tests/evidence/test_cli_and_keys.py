@@ -129,6 +129,7 @@ def test_the_chainer_loop_paces_itself_and_waits_when_idle(engine: Engine, signe
 
     stage(engine, facts(20), chains=1)
     stop = Stop()
+    # Stop answers is_set() and wait() as a threading.Event does
     Chainer(engine, signer, chains=1, batch=10).run_forever(stop, every=0.5, max_rate=10)  # type: ignore[arg-type]
     assert stop.waits[0] > 0.5 and stop.waits[1] > 0.5  # two full batches of 10 at 10 facts/s: about 1 s each
     assert stop.waits[2] == 0.5  # then nothing waiting: the interval

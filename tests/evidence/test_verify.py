@@ -245,6 +245,7 @@ def test_a_fact_is_checked_before_it_is_staged() -> None:
         (Fact("message.dead", "message:X", "worker:w", details={"ý": 1}), "details"),
         (Fact("message.dead", "message:X", "worker:w", details={"a": "x" * 5000}), "details"),
         (Fact("message.dead", "message:X", "worker:w", details={"a": ["x" * 300] * 20}), "details"),
+        # a digest that is not text, on purpose
         (Fact("message.dead", "message:X", "worker:w", digests={"payload": 1}), "digests"),  # type: ignore[dict-item]
     ):
         with pytest.raises(FactError, match=f"^{field}:"):

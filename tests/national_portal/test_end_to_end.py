@@ -35,16 +35,20 @@ def test_a_dossier_lifecycle_reaches_the_portal(connector: NationalPortalConnect
     assert stats(mock_client)["duplicate_progress_entries"] == 0
 
 
-def test_a_full_batch_goes_in_two_calls(connector: NationalPortalConnector, mock_client: TestClient) -> None:
+def test_a_full_batch_goes_in_one_sync_and_progress_calls_of_ten(
+    connector: NationalPortalConnector, mock_client: TestClient
+) -> None:
     outcomes = connector.deliver([item(change()) for _ in range(40)])
     assert all(o.kind is OutcomeKind.DELIVERED for o in outcomes)
     counters = stats(mock_client)
-    assert counters["calls"] == {"auth": 1, tr.SYNC_SERVICE: 1, tr.PROGRESS_SERVICE: 1}
+    # progress entries go 10 per call (PortalLimits.progress_per_call, THH's chunks)
+    assert counters["calls"] == {"auth": 1, tr.SYNC_SERVICE: 1, tr.PROGRESS_SERVICE: 4}
     assert counters["dossiers"] == counters["progress_entries"] == 40
 
 
 def test_one_invalid_item_does_not_sink_its_batch(connector: NationalPortalConnector, mock_client: TestClient) -> None:
-    invalid = change(status=4, received_at=None)  # the portal needs NgayTiepNhan from status 2 on
+    invalid = change(status=4)  # the portal needs NgayTiepNhan from status 2 on: a message queued before the
+    invalid["received_at"] = None  # hub required it lacks one, and the portal refuses it
     outcomes = connector.deliver([item(change()), item(invalid), item(change())])
     assert [o.kind for o in outcomes] == [OutcomeKind.DELIVERED, OutcomeKind.DEAD, OutcomeKind.DELIVERED]
     assert "NgayTiepNhan" in outcomes[1].detail

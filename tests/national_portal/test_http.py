@@ -9,9 +9,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from connectors.national_portal import NationalPortalSettings
 from connectors.national_portal.mock import create_app
-from hub.http import HttpFailure, HttpxHttp, JsonHttp, PooledHttp
+from hub.http import FormHttp, HttpFailure, HttpxHttp, JsonHttp, PooledHttp
+from tests.support.live import serve
 
 CREDENTIALS = {"username": "lgsp", "password": "lgsp-dev-password"}
 
@@ -69,3 +72,29 @@ def test_keep_alive_connections_are_reused(live_url: str) -> None:
         assert pool.num_connections == 1  # one socket for twenty calls
     finally:
         http.close()
+
+
+@pytest.mark.parametrize("adapter", ["urllib3", "httpx"])
+def test_posts_a_form_for_an_oauth2_token(adapter: str) -> None:
+    """``post_form`` (an OAuth2 client-credentials request) on both adapters, against the mock's token URL."""
+    settings = NationalPortalSettings(
+        variant="lgsp_hagiang", auth_scheme="oauth2", client_id="motcua", client_secret=SecretStr("s3cret")
+    )
+    form = {"grant_type": "client_credentials", "client_id": "motcua", "client_secret": "s3cret"}
+
+    def check(http: FormHttp, base: str) -> None:
+        status, answer = http.post_form(base + "/token", form, {"Accept": "application/json"})
+        assert status == 200 and answer["access_token"] and answer["token_type"] == "bearer"
+        status, answer = http.post_form(base + "/token", form | {"client_secret": "wrong"}, {})
+        assert status == 401 and answer == {"error": "invalid_client"}
+
+    if adapter == "urllib3":
+        with serve(lambda _url: create_app(settings=settings), "mock portal (oauth2)") as url:
+            pooled = PooledHttp(timeout=2.0)
+            try:
+                check(pooled, url)
+            finally:
+                pooled.close()
+    else:
+        with TestClient(create_app(settings=settings), base_url="http://testserver") as client:
+            check(HttpxHttp(client), "http://testserver")

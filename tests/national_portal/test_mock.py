@@ -65,6 +65,7 @@ def test_auth_refuses_wrong_credentials_or_dstcode(mock_client: TestClient, body
 
 @pytest.mark.parametrize("token", ["", "made-up-token", None])
 def test_calls_need_a_session_it_issued(mock_client: TestClient, token: str | None) -> None:
+    # token None on purpose: a call with no session at all
     answer = call(mock_client, token, tr.SYNC_SERVICE, isUpdating="False", data=[hoso()])  # type: ignore[arg-type]
     assert answer["error_code"] == "-2" and "Phiên đăng nhập" in answer["message"]
     assert stats(mock_client)["dossiers"] == 0
@@ -98,7 +99,12 @@ def test_wrong_dstcode_or_madonvi_on_a_data_call(mock_client: TestClient, sessio
         ({"MaHoSo": "HS-0001"}, "MaHoSo"),
         ({"MaHoSo": ""}, "MaHoSo"),
         ({"MaTTHC": None}, "MaTTHC"),
-        ({"ChuHoSo": "  "}, "ChuHoSo"),
+        ({"TenTTHC": "  "}, "TenTTHC"),
+        ({"HinhThuc": None}, "HinhThuc"),
+        ({"KenhThucHien": None}, "KenhThucHien"),
+        ({"LoaiDoiTuong": None}, "LoaiDoiTuong"),
+        ({"DonViXuLy": None}, "DonViXuLy"),
+        ({"MaHoSo": "000.00.00.H56-250230-0001"}, "MaHoSo"),
         ({"TrangThaiHoSo": "11"}, "TrangThaiHoSo"),
         ({"TrangThaiHoSo": "đang xử lý"}, "TrangThaiHoSo"),
         ({"NgayTiepNhan": ""}, "NgayTiepNhan"),

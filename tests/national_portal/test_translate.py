@@ -43,8 +43,30 @@ def test_one_fee_is_a_one_element_list() -> None:
 def test_no_optional_field_is_sent_empty_or_null() -> None:
     payload = DossierStatusChange.model_validate(_load("minimal_no_optional.in.json")).model_dump(mode="json")
     for record in (tr.to_hoso(payload), tr.to_progress(payload)):
-        assert all(value not in (None, "") for value in record.values())
+        assert all(value not in (None, "") for key, value in record.items() if key not in tr.MAY_BE_EMPTY)
         assert all(isinstance(value, str | list) for value in record.values())
+
+
+def test_every_field_the_public_integrations_always_send_is_sent() -> None:
+    """OCPS's always-sent HoSo fields (HinhThuc included) are all there, for every status; Email and
+    SoDienThoai as "" when the applicant has none; NgayTiepNhan / NgayHenTra where the status has them."""
+    for case in CASES:
+        payload = DossierStatusChange.model_validate(_load(f"{case}.in.json")).model_dump(mode="json")
+        hoso = tr.to_hoso(payload)
+        absent = {"NgayTiepNhan", "NgayHenTra"} if payload["status"] == 1 else set()
+        assert set(tr.ALWAYS_SENT) - absent <= set(hoso), case
+        assert set(tr.PROGRESS_ALWAYS_SENT) <= set(tr.to_progress(payload)), case
+
+
+def test_officer_names_are_cut_to_the_limit_as_thh_cuts_them() -> None:
+    from connectors.national_portal.limits import PortalLimits
+
+    payload = DossierStatusChange.model_validate(_load("received_one_fee.in.json")).model_dump(mode="json")
+    payload["handler"]["name"] = "Nguyễn " * 20
+    entry = tr.to_progress(payload)
+    assert entry["NguoiXuLy"] == payload["handler"]["name"][:46] + "..."  # 46 + "...", as THH
+    assert len(tr.to_progress(payload, PortalLimits(NguoiXuLy=80))["NguoiXuLy"]) == 79
+    assert len(tr.to_hoso(payload, PortalLimits(TrichYeuHoSo=10))["TrichYeuHoSo"]) == 10  # summaries too
 
 
 @pytest.mark.parametrize(
@@ -66,7 +88,12 @@ def test_portal_time(value: str | None, expected: str | None) -> None:
 
 def test_received_change_without_received_at_uses_the_change_time() -> None:
     payload = DossierStatusChange.model_validate(
-        {**_load("minimal_no_optional.in.json"), "status": 2, "occurred_at": "2025-02-26T02:00:00Z"}
+        {
+            **_load("minimal_no_optional.in.json"),
+            "status": 2,
+            "occurred_at": "2025-02-26T02:00:00Z",
+            "appointment_at": "2025-03-05T17:00:00+07:00",
+        }
     ).model_dump(mode="json")
     assert tr.to_hoso(payload)["NgayTiepNhan"] == "20250226090000"
 

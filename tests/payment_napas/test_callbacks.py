@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import unicodedata
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import quote
@@ -214,6 +215,15 @@ def test_paygov_valid_callbacks(paygov: PaymentGateway) -> None:
     assert (paid.currency, paid.gateway_txn_id, paid.occurred_at) == ("VND", "TXN0001", SETTLED)
     failed = paygov.parse_callback(paygov_body(MaLoi="24"), now=NOW)
     assert (failed.outcome, failed.code) == ("failed", "24")
+
+
+def test_paygov_callback_is_verified_over_the_text_as_signed(paygov: PaymentGateway) -> None:
+    """A gateway that signs NFD text (decomposed tones) is verified over what it signed; the hub
+    normalises to NFC only after the check (checking the NFC form would refuse it as forged)."""
+    nfd = unicodedata.normalize("NFD", "Thanh toán lệ phí hồ sơ")
+    assert nfd != unicodedata.normalize("NFC", nfd)
+    paid = paygov.parse_callback(paygov_body(ThongTinGiaoDich=nfd), now=NOW)
+    assert paid.outcome == "paid"
 
 
 def test_paygov_default_clock_is_used_without_now(paygov: PaymentGateway) -> None:

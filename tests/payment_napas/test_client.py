@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -364,6 +365,16 @@ def test_query_request_and_states(paygov: PayGovGateway, paygov_api: respx.MockR
     sent = json.loads(route.calls.last.request.content)
     joined = f"QUERY|1.0.6|LGSPHUB01|{REF}|20250225083000|{PAYGOV_SECRET}"
     assert sent["MaXacThuc"] == hashlib.sha256(joined.encode()).hexdigest()
+
+
+def test_a_query_answer_signed_over_nfd_text_is_verified_as_sent(
+    paygov: PayGovGateway, paygov_api: respx.MockRouter
+) -> None:
+    """The MAC covers ThongTinGiaoDich as the gateway wrote it; the hub makes text NFC only after
+    the check, so decomposed tones in the answer are not mistaken for a forgery."""
+    nfd = unicodedata.normalize("NFD", "Lệ phí cấp giấy phép")
+    paygov_api.post("/query").mock(return_value=signed_query_answer("1", ThongTinGiaoDich=nfd))
+    assert paygov.query(REF).state == "paid"
 
 
 @pytest.mark.parametrize(

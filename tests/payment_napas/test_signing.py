@@ -127,6 +127,7 @@ def test_napas_checksum_known_answers() -> None:
 def test_napas_known_notification_is_accepted_with_either_scheme() -> None:
     now = at("2025-02-25T01:50:00")
     for scheme, checksum in (("sha256", NAPAS_SHA), ("hmac-sha256", NAPAS_HMAC.upper())):
+        # the loop's names are the two schemes the Literal allows
         profile = NapasProfile(NapasSettings(checksum_scheme=scheme))  # type: ignore[arg-type]
         body = json.dumps({"data": NAPAS_DATA, "checksum": checksum}).encode()
         result = profile.parse_callback(body, now)

@@ -39,8 +39,8 @@ def lookup_req(
 def assert_no_personal_data(exc: BaseException, *extra: str) -> None:
     """Neither the message, the repr nor the args of ``exc`` (or anything chained) show personal data."""
     seen = [exc]
-    while seen[-1].__cause__ or seen[-1].__context__:
-        seen.append(seen[-1].__cause__ or seen[-1].__context__)  # type: ignore[arg-type]
+    while (chained := seen[-1].__cause__ or seen[-1].__context__) is not None:
+        seen.append(chained)
     for e in seen:
         texts = (str(e), repr(e), *map(str, e.args))
         for secret in (*PERSONAL, *extra):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -132,9 +133,9 @@ def test_lookup_by_old_id_card_and_year(client: PopulationDbClient) -> None:
     "overrides",
     [{"id_number": UNKNOWN_ID}, {"full_name": "Nguyễn Văn Ân"}, {"birth_date": date(1990, 1, 16)}],
 )
-def test_lookup_without_a_full_match_is_not_found(client: PopulationDbClient, overrides: dict[str, object]) -> None:
+def test_lookup_without_a_full_match_is_not_found(client: PopulationDbClient, overrides: dict[str, Any]) -> None:
     with pytest.raises(CitizenNotFound) as caught:
-        client.lookup(lookup_req(**overrides))  # type: ignore[arg-type]
+        client.lookup(lookup_req(**overrides))
     assert caught.value.breaker_failure is False and caught.value.retryable is False
     assert AN_ID not in str(caught.value)
 
@@ -212,6 +213,7 @@ def test_the_wsdl_comes_from_the_package_folder_only() -> None:
     loader = LocalWsdlLoader()
     from zeep.wsdl import Document
 
+    # zeep hints a transport class; it takes an instance
     document = Document(str(WSDL_DIR / "population_db.wsdl"), loader)  # type: ignore[arg-type]
     assert {p.name for p in loader.loaded} == {"population_db.wsdl", "dancuquocgia.xsd", "congdan.xsd"}
     assert all(p.is_relative_to(WSDL_DIR) for p in loader.loaded)
@@ -260,7 +262,7 @@ def test_close_closes_only_its_own_http_client(mock_http: TestClient) -> None:
     ],
 )
 def test_credentials_are_sent_and_checked(auth: dict[str, str]) -> None:
-    settings = PopulationDbSettings(base_url="http://testserver", **auth)  # type: ignore[arg-type]
+    settings = PopulationDbSettings.model_validate({"base_url": "http://testserver", **auth})
     with TestClient(create_app(settings=settings), base_url="http://testserver") as http:
         assert PopulationDbClient(settings, http=http).verify(verify_req()).exists is True
         anonymous = PopulationDbClient(PopulationDbSettings(base_url="http://testserver"), http=http)
@@ -272,6 +274,7 @@ def test_credentials_are_sent_and_checked(auth: dict[str, str]) -> None:
 
 
 def test_timestamp_hash_headers() -> None:
+    # pydantic reads the plain string into the SecretStr password
     s = PopulationDbSettings(auth_scheme="timestamp_hash", username="u", password="p", auth_hash_url="https://x/")  # type: ignore[arg-type]
     headers = s.auth_headers(now=1_700_000_000.5)
     assert headers["Timestamp"] == "1700000000500"

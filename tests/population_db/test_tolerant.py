@@ -114,13 +114,17 @@ def test_a_count_that_disagrees_with_the_records_is_not_read_as_not_found() -> N
 def test_the_reader_knows_exactly_what_the_vendored_schema_lists() -> None:
     """The shapes come from the XSDs (no hand-kept list to drift): every element the schema declares is known."""
     text = (WSDL_DIR / "congdan.xsd").read_text(encoding="utf-8")
-    congdan = answer_shapes()["CongdanCollection"].children["CongDan"]  # type: ignore[index]
+    collection = answer_shapes()["CongdanCollection"].children
+    assert collection is not None
+    congdan = collection["CongDan"]
     assert congdan.children is not None
     for name in congdan.children:
         assert f'name="{name}"' in text
     address = congdan.children["ThuongTru"].children
     assert address is not None and {"TenTinhThanh", "TenQuanHuyen", "TenPhuongXa", "MaTinhThanh"} <= set(address)
-    assert congdan.children["HoVaTen"].mixed and congdan.children["Cha"].children["HoVaTen"].mixed  # type: ignore[index]
+    father = congdan.children["Cha"].children
+    assert father is not None
+    assert congdan.children["HoVaTen"].mixed and father["HoVaTen"].mixed
 
 
 # ---------------------------------------------------------------- still hardened

@@ -62,9 +62,9 @@ class WholeHub:
 
 
 @contextmanager
-def whole_hub(database_url: str, **settings: object) -> Iterator[WholeHub]:
+def whole_hub(database_url: str, **settings: Any) -> Iterator[WholeHub]:
     with serve(lambda _url: create_app(Faults()), "mock population database") as popdb:
-        s = Settings(database_url=database_url, api_publishes=False, **settings)  # type: ignore[arg-type]
+        s = Settings(database_url=database_url, api_publishes=False, **settings)
         partners = PartnerSettings(
             population_db=PopulationDbSettings(base_url=popdb, timeout=3.0),
             webhooks=WebhookSettings(allow_loopback=True),

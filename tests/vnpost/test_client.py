@@ -155,6 +155,7 @@ def test_failures_become_the_ports_errors(response: Any, error: type[Exception])
             route.mock(return_value=response)
         with pytest.raises(error) as caught:
             VnpostClient(settings("lgsp")).create_order(order())
+    # every parametrized error is a PostalError, which names its operation
     assert caught.value.operation == "order"  # type: ignore[attr-defined]
 
 

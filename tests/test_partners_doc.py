@@ -1,9 +1,11 @@
 """docs/partners.md cannot drift: every test it names exists and is collected, every confirmed fact of the
-sections it covers has a row, every rule the mock applies points at a row, and the row ids are sound.
+sections it covers has a row (a fact honoured, ``S…``, or one not honoured with the reason, ``N…``), every
+rule a mock applies points at a row, and the row ids are sound.
 
-The [C] facts of §4 are read from ``shared/design/external-systems.md`` itself (beside the repository, as
-in CI); those of §0 and §6 that concern the population database are listed here, and checked to be
-still in the design document. Other sections join by adding their rows and their required facts."""
+The [C] facts of the sections in :data:`COVERED` are read from ``shared/design/external-systems.md`` itself
+(beside the repository, as in CI); those of §0, which several partners share, are listed here per partner,
+and checked to be still in the design document. A section joins by adding its rows and its number to
+``COVERED``; a mock joins by adding its ``RULES`` to :data:`MOCK_RULES`."""
 
 from __future__ import annotations
 
@@ -16,17 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from connectors.population_db.mock_rules import RULES
+from connectors.national_portal.mock_rules import RULES as PORTAL_RULES
+from connectors.national_portal.mock_rules import Rule as PortalRule
+from connectors.population_db.mock_rules import RULES as POPDB_RULES
+from connectors.population_db.mock_rules import Rule as PopdbRule
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "partners.md"
 DESIGN = ROOT.parent / "shared" / "design" / "external-systems.md"
 FACT_ID = re.compile(r"^S\d+(\.\d+)?-\d{2}$")
 NOT_HONOURED_ID = re.compile(r"^N\d+(\.\d+)?-\d{2}$")
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py::[\w]+(?:\[[^\]`]+\])?)`")
-# §0 and §6 facts that concern the population database (the rest of §0 and §6 belongs to other partners)
+# sections whose every [C] fact has a row: §1 the national portal, §4 the population database, §6 codes
+COVERED = ("1", "4", "6")
+# §0 facts, per partner that has its rows (the rest of §0 belongs to partners still to be added)
 REQUIRED_ELSEWHERE = {
     "0": [
+        # the population database
         "Provincial one-stop systems do",
         "Observed LGSP authentication schemes",
         "OAuth2 client_credentials",
@@ -35,9 +43,16 @@ REQUIRED_ELSEWHERE = {
         "Responses use",
         "In practice the CSDL dân cư interface is",
         "Vietnamese text",
+        # the national portal
+        "DVCQG adapter (national) auth",
+        "Dates on DVCQG sync are strings",
     ],
-    "6": ["Mã định danh điện tử cơ quan"],
 }
+MOCK_RULES: dict[str, tuple[PortalRule | PopdbRule, ...]] = {
+    "population_db": POPDB_RULES,
+    "national_portal": PORTAL_RULES,
+}
+_HEADER_CELLS = ("Field", "Code", "Id")
 
 
 def _plain(text: str) -> str:
@@ -58,6 +73,10 @@ def fact_rows() -> list[list[str]]:
     return [r for r in rows() if FACT_ID.match(r[0])]
 
 
+def not_honoured_rows() -> list[list[str]]:
+    return [r for r in rows() if NOT_HONOURED_ID.match(r[0])]
+
+
 def design_text() -> str:
     if not DESIGN.exists():
         if os.environ.get("CI"):
@@ -68,25 +87,33 @@ def design_text() -> str:
 
 def confirmed_facts(design: str, section: str) -> list[tuple[str, str]]:
     """(subsection, key) of each [C] fact of ``## <section>.``: the heading of each [C] subsection, its bullets
-    and sub-bullets not marked [I], and the first cell of its table rows; a key is the fact's opening words."""
+    and sub-bullets not marked [I], and the first cell of its table rows; in a subsection (or a section
+    without subsections) not marked [C], its bullets marked [C]. A key is the fact's opening words."""
     part = re.split(r"^## ", design, flags=re.M)
     body = next(p for p in part if p.startswith(f"{section}. "))
+    head, *subs = re.split(r"^### ", body, flags=re.M)
     facts: list[tuple[str, str]] = []
-    for sub in re.split(r"^### ", body, flags=re.M)[1:]:
-        heading, _, text = sub.partition("\n")
-        number, _, title = heading.partition(" ")
-        if "[C]" not in title:
-            continue
-        facts.append((number, _plain(re.sub(r"\[C\]|\([^)]*\)", "", title))))
+    for number, title, text in [(section, "", head.partition("\n")[2])] + [_split(sub) for sub in subs]:
+        confirmed = "[C]" in title
+        if confirmed:
+            facts.append((number, _plain(re.sub(r"\[C\]|\([^)]*\)", "", title))))
         for line in text.splitlines():
             bullet = re.match(r"^\s*- (.*)", line)
-            if bullet and not bullet.group(1).startswith("[I]"):
+            if bullet and (
+                bullet.group(1).startswith("[C") if not confirmed else not bullet.group(1).startswith("[I]")
+            ):
                 words = _plain(re.sub(r"^\[C[^\]]*\]\s*", "", bullet.group(1)))
                 facts.append((number, re.split(r"[:;(,]", words, maxsplit=1)[0].strip()))
             cell = re.match(r"^\|\s*([^|]+?)\s*\|", line)
-            if cell and cell.group(1) not in ("Field",) and not set(cell.group(1)) <= {"-"}:
+            if confirmed and cell and cell.group(1) not in _HEADER_CELLS and not set(cell.group(1)) <= {"-"}:
                 facts.append((number, _plain(cell.group(1))))
     return facts
+
+
+def _split(sub: str) -> tuple[str, str, str]:
+    heading, _, text = sub.partition("\n")
+    number, _, title = heading.partition(" ")
+    return number, title, text
 
 
 @cache
@@ -118,16 +145,22 @@ def test_every_named_test_exists_and_is_collected() -> None:
             assert ref in names or any(n.startswith(ref + "[") for n in names), f"{row[0]}: {ref} is not collected"
 
 
-def test_every_confirmed_fact_of_section_4_has_a_row() -> None:
-    facts = confirmed_facts(design_text(), "4")
-    assert len(facts) >= 20  # the parser found the section
-    sources = [_plain(r[1]) for r in fact_rows()]
+@pytest.mark.parametrize("section", COVERED)
+def test_every_confirmed_fact_of_the_covered_sections_has_a_row(section: str) -> None:
+    facts = confirmed_facts(design_text(), section)
+    assert len(facts) >= 5  # the parser found the section
+    sources = [_plain(r[1]) for r in fact_rows()] + [_plain(r[1]) for r in not_honoured_rows()]
     missing = [f"§{n} {key}" for n, key in facts if not any(s.startswith(f"§{n}") and key in s for s in sources)]
     assert not missing, f"confirmed facts without a row in docs/partners.md: {missing}"
 
 
+def test_not_honoured_rows_say_why() -> None:
+    for row in not_honoured_rows():
+        assert len(row) == 3 and all(row), f"{row[0]}: three filled columns expected (id, fact, why not)"
+
+
 @pytest.mark.parametrize("section", sorted(REQUIRED_ELSEWHERE))
-def test_the_population_databases_facts_of_sections_0_and_6_have_rows(section: str) -> None:
+def test_the_shared_facts_of_section_0_have_rows(section: str) -> None:
     design = _plain(design_text())
     sources = [_plain(r[1]) for r in fact_rows() if r[0].startswith(f"S{section}-")]
     for key in REQUIRED_ELSEWHERE[section]:
@@ -135,7 +168,8 @@ def test_the_population_databases_facts_of_sections_0_and_6_have_rows(section: s
         assert any(key in s for s in sources), f"§{section} '{key}' has no row"
 
 
-def test_every_rule_of_the_mock_points_at_a_row() -> None:
+@pytest.mark.parametrize("mock", sorted(MOCK_RULES))
+def test_every_rule_of_each_mock_points_at_a_row(mock: str) -> None:
     ids = {r[0] for r in fact_rows()}
-    for rule in RULES:
-        assert rule.facts and set(rule.facts) <= ids, f"mock rule {rule.id} points at {rule.facts}"
+    for rule in MOCK_RULES[mock]:
+        assert rule.facts and set(rule.facts) <= ids, f"{mock} mock rule {rule.id} points at {rule.facts}"
