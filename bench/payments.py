@@ -31,11 +31,10 @@ from connectors.payment_napas.napas import NapasProfile
 from connectors.payment_napas.translate import napas_time
 from hub import subscriptions
 from hub.bootstrap import migrate
-from hub.clients import create_client
 from hub.db.engine import make_engine
 from hub.db.schema import clients, messages, payments
 from hub.envelope import new_id
-from tests.factories import dossier_code
+from tests.factories import create_client, dossier_code
 from tests.support.broker import delete_topology, random_prefix
 from tests.support.db import temporary_pg_database
 from tests.support.stack import free_port, wait_http

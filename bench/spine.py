@@ -34,11 +34,10 @@ import httpx
 from sqlalchemy import func, select
 
 from bench import cpu, load, pika_ceiling
-from hub.clients import create_client
 from hub.db.engine import make_engine
 from hub.db.schema import attempts, messages
 from hub.settings import Settings
-from tests.factories import dossier_code, status_change
+from tests.factories import create_client, dossier_code, status_change
 from tests.support.broker import random_prefix
 from tests.support.db import temporary_pg_database
 from tests.support.stack import Stack

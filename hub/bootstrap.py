@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import Engine, text
 
 import connectors
+from hub.agencies.directory import DbAgencies
 from hub.agencies.port import AgencyDirectory, StaticAgencies
 from hub.citizens.audit import IdHasher
 from hub.citizens.service import CitizenService
@@ -110,7 +111,7 @@ def bootstrap(
 ) -> Hub:
     """The whole hub. Tests hand in fakes: a ``transport``, payment ``gateways`` (profile ->
     gateway), ``resolve`` for the webhook receivers' names, partners' settings, and the
-    ``agencies`` (default: ``HUB_AGENCIES_FILE``, else none)."""
+    ``agencies`` (default: ``HUB_AGENCIES_FILE``, else the database's directory)."""
     db = open_database(settings, run_migrations=run_migrations)
     s, engine, ledger = db.settings, db.engine, db.ledger
     partners = partners or PartnerSettings()
@@ -120,7 +121,7 @@ def bootstrap(
     )  # the receivers' address rules are the webhook connector's (HUB_WEBHOOK_*)
     partners = replace(partners, webhooks=webhook_settings)
     if agencies is None:
-        agencies = StaticAgencies.from_file(s.agencies_file) if s.agencies_file else StaticAgencies()
+        agencies = agency_directory(s, engine)  # per-agency configuration (hub.agencies): the services ask it
     routing = _delivery(partners, subscriptions, resolve, agencies)
     payment = partner("payment_napas")
     gateways = gateways or {
@@ -134,6 +135,7 @@ def bootstrap(
         breaker_failures=s.payment_breaker_failures,
         breaker_reset=s.payment_breaker_reset,
         default_profile=s.payment_profile,
+        agencies=agencies,
     )
     citizens = citizen_service(s, engine, partners.population_db or partner("population_db").PopulationDbSettings())
     return Hub(
@@ -152,6 +154,7 @@ def bootstrap(
         payments=payments,
         citizens=citizens,
         subscriptions=subscriptions,
+        agencies=agencies,
         postal=postal_service(s, engine, ledger, routing, partners, agencies),
     )
 
@@ -177,6 +180,14 @@ def postal_service(
         push_parser=lambda body: vnpost.parse_push(partners.vnpost, body),
         push_customers=s.postal_push_customers,
     )
+
+
+def agency_directory(settings: Settings, engine: Engine) -> AgencyDirectory:
+    """The per-agency configuration: the database's (``lgsp agencies``), or a fixed JSON file
+    (``HUB_AGENCIES_FILE``, read once here)."""
+    if settings.agencies_file:
+        return StaticAgencies.from_file(settings.agencies_file)
+    return DbAgencies(engine)
 
 
 def open_database(settings: Settings | None = None, *, run_migrations: bool = True) -> Database:

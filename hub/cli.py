@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from hub.cli_agencies import agencies_app
 from hub.cli_clients import clients_app
 from hub.cli_ops import partners_app
 from hub.console.cli import dev_operator, operators_app
@@ -32,6 +34,7 @@ mock_app = typer.Typer(help="Mock partners (protocol-faithful, with fault inject
 schemas_app = typer.Typer(help="JSON Schema of the canonical messages (schemas/).", no_args_is_help=True)
 for sub, name in (
     (clients_app, "clients"),  # hub/cli_clients.py
+    (agencies_app, "agencies"),  # hub/cli_agencies.py
     (partners_app, "partners"),  # hub/cli_ops.py
     (messages_app, "messages"),
     (db_app, "db"),
@@ -159,6 +162,15 @@ def _require_broker(s: Settings, role: str) -> None:
         raise typer.Exit(2)
 
 
+def _dev_agency(directory: Any) -> None:
+    """The demo agency (the examples' 000.00.00.H56), added to the database's directory if absent."""
+    from hub.agencies.directory import DEV_AGENCY, AgencyExists, DbAgencies
+
+    if isinstance(directory, DbAgencies) and directory.get(DEV_AGENCY.code) is None:
+        with contextlib.suppress(AgencyExists):  # another process added it meanwhile
+            directory.add(DEV_AGENCY)
+
+
 @app.command()
 def dev(
     port: Annotated[int, typer.Option(help="API port")] = 8000,
@@ -172,6 +184,7 @@ def dev(
     SIGTERM stops it and its mock partners (which also die with it if it is killed)."""
     import os
 
+    from hub.agencies.directory import DEV_AGENCY
     from hub.api import server
     from hub.api.app import create_app
     from hub.bootstrap import bootstrap
@@ -201,7 +214,8 @@ def dev(
     hub = bootstrap(s, partners=_dev_partners(env, mocks))
     key = s.dev_api_key.get_secret_value()
     grants = [DOSSIER_STATUS_CHANGED, "payment.open", "postal.order", "subscribe", ADMIN, *DEMO_GRANTS]
-    ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key)
+    ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key, agencies=[DEV_AGENCY.code])
+    _dev_agency(hub.agencies)
     console_line = dev_operator(hub, base)
     children: list[subprocess.Popen[bytes]] = []
     # uvicorn stops on SIGTERM and then raises the signal again: with the default handler the

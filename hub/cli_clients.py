@@ -1,5 +1,5 @@
 """`lgsp clients`: client systems and their API keys (create, list, rotate, disable, enable,
-grant, revoke-grant, history). Each change is recorded with ``cli:<user>`` as who made it."""
+grant, revoke-grant, bind, unbind, history). Each change is recorded with ``cli:<user>`` as who made it."""
 
 from __future__ import annotations
 
@@ -40,6 +40,28 @@ def _checked_grants(grants: list[str]) -> list[str]:
     return grants
 
 
+def _checked_agencies(codes: list[str]) -> list[str]:
+    import re
+
+    from hub.agencies.port import AGENCY_CODE
+
+    bad = [c for c in codes if not re.fullmatch(AGENCY_CODE, c)]
+    if bad:
+        typer.echo(f"invalid agency code (expected e.g. 000.00.00.H56): {', '.join(bad)}", err=True)
+        raise typer.Exit(2)
+    return codes
+
+
+AgencyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--agency",
+        help="Agency code the client is bound to (repeatable), e.g. 000.00.00.H56: it pushes dossiers and "
+        "payments of these agencies only",
+    ),
+]
+
+
 def _client_change(fn: Any, *args: Any) -> Any:
     """Run a lifecycle change; an unknown client is one line on stderr and exit 1."""
     from hub.bootstrap import open_database
@@ -67,19 +89,23 @@ def clients_create(
     code: Annotated[str, typer.Argument(help="Client system code, e.g. ONEGATE-H56")],
     name: Annotated[str, typer.Option(help="Display name")] = "",
     grant: GrantOption = None,
+    agency: AgencyOption = None,
 ) -> None:
     """Register a client system and print its API key (shown once; only its hash is stored)."""
     from hub.bootstrap import open_database
     from hub.clients import ClientExists, create_client
 
     grants = _checked_grants(grant or [DOSSIER_STATUS_CHANGED])
+    agencies = _checked_agencies(agency or [])
     hub = open_database(_settings())
     try:
-        key = create_client(hub.engine, code, name or code, grants, actor=_actor())
+        key = create_client(hub.engine, code, name or code, grants, actor=_actor(), agencies=agencies)
     except ClientExists:
         typer.echo(f"client {code} exists already: `lgsp clients rotate {code}` gives it a new key", err=True)
         raise typer.Exit(1) from None
     typer.echo(key)
+    if not agencies:
+        typer.echo(f"{code} is bound to no agency: `lgsp clients bind {code} <agency code>`", err=True)
 
 
 @clients_app.command("list")
@@ -145,6 +171,24 @@ def clients_revoke_grant(code: str, grants: Annotated[list[str], typer.Argument(
 
     view = _client_change(change_grants, code, [], grants, _actor())
     typer.echo(f"{code}: {', '.join(view['grants']) or '(no grants)'}")
+
+
+@clients_app.command("bind")
+def clients_bind(code: str, agencies: Annotated[list[str], typer.Argument(help="Agency codes to bind")]) -> None:
+    """Bind a client to agencies: it may push their dossiers and payments (recorded in its history)."""
+    from hub.clients import change_agencies
+
+    view = _client_change(change_agencies, code, _checked_agencies(agencies), [], _actor())
+    typer.echo(f"{code}: {', '.join(view['agencies']) or '(no agencies)'}")
+
+
+@clients_app.command("unbind")
+def clients_unbind(code: str, agencies: Annotated[list[str], typer.Argument(help="Agency codes to unbind")]) -> None:
+    """Unbind a client from agencies (effective within HUB_AUTH_CACHE_SECONDS on running apis)."""
+    from hub.clients import change_agencies
+
+    view = _client_change(change_agencies, code, [], agencies, _actor())
+    typer.echo(f"{code}: {', '.join(view['agencies']) or '(no agencies)'}")
 
 
 @clients_app.command("history")

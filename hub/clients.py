@@ -1,7 +1,8 @@
 """Client systems and their API keys: created, listed, rotated (the old key keeps working for a
-grace period), disabled and enabled, grants given and revoked. Keys are random, shown once, and
-stored as SHA-256. Every change is a row of ``client_changes`` (when, who, what), written in the
-same transaction as the change.
+grace period), disabled and enabled, grants given and revoked, agencies bound and unbound
+(``hub.agencies.binding``: a client pushes the dossiers and payments of its agencies only). Keys
+are random, shown once, and stored as SHA-256. Every change is a row of ``client_changes`` (when,
+who, what), written in the same transaction as the change.
 
 A change reaches every api process within the Authenticator's cache time
 (``HUB_AUTH_CACHE_SECONDS``, 10 s): a disabled client, a revoked grant or an expired old key stop
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +40,7 @@ class Client:
     id: int
     code: str
     grants: frozenset[str]
+    agencies: frozenset[str] = frozenset()  # agency codes it is bound to (hub.agencies.binding)
 
     def may(self, grant: str) -> bool:
         return grant in self.grants or ADMIN in self.grants
@@ -64,41 +67,48 @@ def _record(c: Connection, client_id: int, code: str, actor: str, action: str, *
 
 
 def create_client(
-    engine: Engine, code: str, name: str, grants: list[str], key: str | None = None, actor: str = "system"
+    engine: Engine,
+    code: str,
+    name: str,
+    grants: list[str],
+    key: str | None = None,
+    actor: str = "system",
+    agencies: Iterable[str] = (),
 ) -> str:
-    """Register a client system; returns its API key (only the hash is stored). ``ClientExists``
-    if the code is taken."""
+    """Register a client system, bound to ``agencies``; returns its API key (only the hash is
+    stored). ``ClientExists`` if the code is taken."""
     key = key or new_key()
+    bound = sorted(set(agencies))
     with engine.begin() as c:
         if c.execute(select(clients.c.id).where(clients.c.code == code)).first() is not None:
             raise ClientExists(code)
         inserted = c.execute(
             insert(clients).values(
-                code=code, name=name, key_hash=hash_key(key), grants=sorted(set(grants)), created_at=utcnow()
+                code=code,
+                name=name,
+                key_hash=hash_key(key),
+                grants=sorted(set(grants)),
+                agencies=bound,
+                created_at=utcnow(),
             )
         ).inserted_primary_key
         assert inserted is not None
         cid = int(inserted[0])
-        _record(c, cid, code, actor, "create", grants=sorted(set(grants)))
+        _record(c, cid, code, actor, "create", grants=sorted(set(grants)), agencies=bound)
     return key
 
 
-def ensure_client(engine: Engine, code: str, name: str, grants: list[str], key: str) -> None:
-    """Create the client with this key, or reset its key and grants (development convenience)."""
+def ensure_client(
+    engine: Engine, code: str, name: str, grants: list[str], key: str, agencies: Iterable[str] = ()
+) -> None:
+    """Create the client with this key, or reset its key, grants and agencies (development convenience)."""
+    values = {"key_hash": hash_key(key), "grants": sorted(set(grants)), "agencies": sorted(set(agencies))}
     with engine.begin() as c:
         row = c.execute(select(clients.c.id).where(clients.c.code == code)).first()
         if row is None:
-            c.execute(
-                insert(clients).values(
-                    code=code, name=name, key_hash=hash_key(key), grants=sorted(set(grants)), created_at=utcnow()
-                )
-            )
+            c.execute(insert(clients).values(code=code, name=name, created_at=utcnow(), **values))
         else:
-            c.execute(
-                update(clients)
-                .where(clients.c.id == row.id)
-                .values(key_hash=hash_key(key), grants=sorted(set(grants)), disabled_at=None)
-            )
+            c.execute(update(clients).where(clients.c.id == row.id).values(disabled_at=None, **values))
 
 
 def view(r: Any, now: datetime | None = None) -> dict[str, Any]:
@@ -109,6 +119,7 @@ def view(r: Any, now: datetime | None = None) -> dict[str, Any]:
         "code": r.code,
         "name": r.name,
         "grants": sorted(r.grants),
+        "agencies": sorted(r.agencies or ()),
         "created_at": iso(r.created_at),
         "disabled_at": iso(r.disabled_at),
         "old_key_valid_until": iso(old_until),
@@ -179,6 +190,23 @@ def change_grants(engine: Engine, code: str, add: list[str], remove: list[str], 
     return view(updated)
 
 
+def change_agencies(engine: Engine, code: str, add: list[str], remove: list[str], actor: str) -> dict[str, Any]:
+    """Bind the client to ``add`` and unbind it from ``remove``; records what actually changed
+    (``bind_agency`` / ``unbind_agency``). Takes effect within the Authenticator's cache time."""
+    with engine.begin() as c:
+        row = _locked(c, code)
+        before = set(row.agencies or ())
+        after = (before | set(add)) - set(remove)
+        if after != before:
+            c.execute(update(clients).where(clients.c.id == row.id).values(agencies=sorted(after)))
+            if after - before:
+                _record(c, row.id, code, actor, "bind_agency", agencies=sorted(after - before))
+            if before - after:
+                _record(c, row.id, code, actor, "unbind_agency", agencies=sorted(before - after))
+        updated = c.execute(select(clients).where(clients.c.id == row.id)).one()
+    return view(updated)
+
+
 def history(engine: Engine, code: str, limit: int = 100) -> list[dict[str, Any]]:
     """The client's changes, newest first."""
     with engine.connect() as c:
@@ -222,11 +250,11 @@ class Authenticator:
         in_grace = and_(clients.c.old_key_hash == h, clients.c.old_key_until > utcnow())
         with self.engine.connect() as c:
             row = c.execute(
-                select(clients.c.id, clients.c.code, clients.c.grants).where(
+                select(clients.c.id, clients.c.code, clients.c.grants, clients.c.agencies).where(
                     or_(current, in_grace), clients.c.disabled_at.is_(None)
                 )
             ).first()
-        client = Client(row.id, row.code, frozenset(row.grants)) if row else None
+        client = Client(row.id, row.code, frozenset(row.grants), frozenset(row.agencies or ())) if row else None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[h] = (now + self.ttl, client)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from hub.agencies.port import AgencyDirectory
 from hub.citizens.service import CitizenService
 from hub.dossiers.service import Dossiers
 from hub.ledger import Ledger
@@ -43,6 +44,7 @@ class Hub(Database):
     citizens: CitizenService
     subscriptions: Subscriptions
     postal: Postal
+    agencies: AgencyDirectory  # per-agency configuration (hub.agencies): the database's, or HUB_AGENCIES_FILE
 
     def close(self) -> None:
         self.transport.close()

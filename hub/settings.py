@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Retry-After (s) of the 503 answered while the database is unavailable."
     )
     subscriptions_per_client: int = Field(default=20, ge=1, description="Active webhook subscriptions per client.")
+    agencies_file: str | None = Field(
+        default=None,
+        description="A JSON file of agencies (a list of hub.agencies.port.Agency) served read-only instead of "
+        "the database's directory (`lgsp agencies`); unset: the database's.",
+    )
     key_rotation_grace: int = Field(
         default=86_400, ge=0, le=30 * 86_400, description="Seconds a rotated API key keeps working (default 1 day)."
     )
@@ -131,10 +136,7 @@ class Settings(BaseSettings):
     )
     callback_max_bytes: int = Field(default=65_536, description="Partner callback bodies above this are refused.")
 
-    # ---- agencies and the postal service (VNPost; the connector's own settings are HUB_VNPOST_*)
-    agencies_file: str | None = Field(
-        default=None, description="JSON list of agencies (hub.agencies.port.Agency): portal unit, PayGov, VNPost."
-    )
+    # ---- the postal service (VNPost; agencies' customer codes in the agency directory; HUB_VNPOST_*)
     postal_poll_interval: float = Field(
         default=60.0, gt=0, description="Seconds between two reads of each VNPost customer's tracking feed."
     )

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+
+from hub import clients
+from hub.agencies.directory import AgencyExists, DbAgencies
+from hub.agencies.port import Agency, PayGovBeneficiary, PortalUnit
 from hub.canonical import VN_TZ, DossierStatusChange
 from hub.ledger import NewMessage
 
@@ -75,6 +82,7 @@ def payment_request(code: str | None = None, profile: str = "napas", **over: Any
         "client_reference": f"REF-{code}-{profile}",
         "dossier_code": code,
         "procedure_code": "2.002492",
+        "procedure_name": "Cấp giấy phép xây dựng",
         "agency_code": "000.00.00.H56",
         "amount": 150_000,
         "fee_items": [{"code": "LP01", "name": "Lệ phí cấp giấy phép", "amount": 150_000}],
@@ -85,3 +93,40 @@ def payment_request(code: str | None = None, profile: str = "napas", **over: Any
     }
     body.update(over)
     return body
+
+
+# The agency of the payloads above, configured for every partner's tests (a PayGov beneficiary, a portal
+# unit), and the agencies every test client is bound to (hub.agencies.binding).
+TEST_AGENCY = Agency(
+    code="000.00.00.H56",
+    name="Sở Xây dựng tỉnh Thanh Hóa",
+    province_codes=("H56",),
+    portal=PortalUnit(madonvi="000.00.00.H56"),
+    paygov=PayGovBeneficiary(
+        account="3511.0.1055555", bank_code="KBNN", account_name="Sở Xây dựng Thanh Hóa", unit_name="Sở Xây dựng"
+    ),
+)
+TEST_AGENCIES: tuple[str, ...] = (TEST_AGENCY.code,)
+
+
+def ensure_agency(engine: Engine, agency: Agency = TEST_AGENCY) -> None:
+    """The agency in the database's directory (``lgsp agencies add``), if it is not there yet."""
+    directory = DbAgencies(engine)
+    if directory.get(agency.code) is None:
+        with contextlib.suppress(AgencyExists):
+            directory.add(agency)
+
+
+def create_client(
+    engine: Engine,
+    code: str,
+    name: str,
+    grants: list[str],
+    key: str | None = None,
+    actor: str = "system",
+    agencies: Iterable[str] = TEST_AGENCIES,
+) -> str:
+    """``hub.clients.create_client`` for tests: the client is bound to ``TEST_AGENCIES`` unless told, and
+    ``TEST_AGENCY`` is in the directory (the one place tests get their agency binding and configuration)."""
+    ensure_agency(engine)
+    return clients.create_client(engine, code, name, grants, key, actor, agencies)

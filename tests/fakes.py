@@ -83,6 +83,7 @@ class FakeGateway:
         self.orders: list[PaymentOrder] = []
         self.create_error: Exception | None = None  # raised by create_order while set
         self.status: dict[str, GatewayStatus] = {}  # reference -> what query answers
+        self.queried: list[tuple[str, datetime | None]] = []  # (reference, opened_at) of every query
 
     def create_order(self, order: PaymentOrder) -> OrderCreated:
         self.orders.append(order)
@@ -90,13 +91,14 @@ class FakeGateway:
             raise self.create_error
         return OrderCreated(order.reference, f"GW-{order.reference}", f"https://pay.example/{order.reference}")
 
-    def query(self, reference: str) -> GatewayStatus:
+    def query(self, reference: str, opened_at: datetime | None = None) -> GatewayStatus:
+        self.queried.append((reference, opened_at))
         return self.status.get(reference) or GatewayStatus(reference, "unknown", None, None, None, "404")
 
     def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
         raise NotImplementedError("callbacks are verified by the real profiles")
 
-    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
+    def callback_reply(self, answer: CallbackAnswer, result: PaymentResult | None = None) -> tuple[int, dict[str, Any]]:
         return 200, {"answer": answer}
 
     def close(self) -> None:

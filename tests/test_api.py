@@ -13,11 +13,11 @@ from sqlalchemy import Table, func, select
 
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
-from hub.clients import ADMIN, create_client
+from hub.clients import ADMIN
 from hub.db.schema import messages, outbox
 from hub.ports import DeliveryPolicy, Outcome, OutcomeKind
 from hub.settings import Settings
-from tests.factories import dossier_code, status_change
+from tests.factories import create_client, dossier_code, status_change
 from tests.support.problems import problem
 
 URL = "/v1/dossiers/status-changes"

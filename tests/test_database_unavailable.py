@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
 from hub.bootstrap import bootstrap, migrate
-from hub.clients import create_client
 from hub.db.engine import make_engine
 from hub.logging import configure
 from hub.settings import Settings
+from tests.factories import create_client
 from tests.support.problems import problem
 from tests.support.stack import free_port
 from tests.support.tcp_proxy import TcpProxy

@@ -16,13 +16,12 @@ from sqlalchemy import select
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical import DossierDefaults
-from hub.clients import create_client
 from hub.db.schema import messages
 from hub.ledger import NewMessage
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
 from hub.settings import Settings
 from tests import factories
-from tests.factories import status_change
+from tests.factories import create_client, status_change
 from tests.support.problems import problem
 from tests.test_payments_api import Rig, rig  # noqa: F401  (the payment rig fixture)
 

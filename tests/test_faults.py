@@ -18,10 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from hub.clients import create_client
 from hub.db.engine import make_engine
 from hub.db.schema import attempts
-from tests.factories import dossier_code, status_change
+from tests.factories import create_client, dossier_code, status_change
 from tests.support.broker import broker_address, random_prefix, require_broker, via
 from tests.support.stack import Stack, free_port
 from tests.support.tcp_proxy import TcpProxy

@@ -20,10 +20,11 @@ from hub import clients
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.cli import app as lgsp
-from hub.clients import ADMIN, Authenticator, create_client
+from hub.clients import ADMIN, Authenticator
 from hub.db.schema import clients as clients_table
 from hub.envelope import utcnow
 from hub.settings import Settings
+from tests.factories import create_client
 from tests.support.problems import problem
 
 

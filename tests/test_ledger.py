@@ -322,7 +322,8 @@ def test_idempotency_key_returns_first_answer(ledger: Ledger, engine: Engine) ->
 
 
 def _client(engine: Engine) -> int:
-    from hub.clients import Authenticator, create_client
+    from hub.clients import Authenticator
+    from tests.factories import create_client
 
     key = create_client(engine, "c", "c", ["dossier.status.changed"])
     client = Authenticator(engine)(key)

@@ -20,6 +20,8 @@ import pytest
 
 from connectors.national_portal.mock_rules import RULES as PORTAL_RULES
 from connectors.national_portal.mock_rules import Rule as PortalRule
+from connectors.payment_napas.mock_rules import RULES as PAYGOV_RULES
+from connectors.payment_napas.mock_rules import Rule as PaygovRule
 from connectors.population_db.mock_rules import RULES as POPDB_RULES
 from connectors.population_db.mock_rules import Rule as PopdbRule
 
@@ -30,7 +32,7 @@ FACT_ID = re.compile(r"^S\d+(\.\d+)?-\d{2}$")
 NOT_HONOURED_ID = re.compile(r"^N\d+(\.\d+)?-\d{2}$")
 TEST_REF = re.compile(r"`(tests/[\w/]+\.py::[\w]+(?:\[[^\]`]+\])?)`")
 # sections whose every [C] fact has a row: §1 the national portal, §4 the population database, §6 codes
-COVERED = ("1", "4", "6")
+COVERED = ("1", "2", "4", "6")
 # §0 facts, per partner that has its rows (the rest of §0 belongs to partners still to be added)
 REQUIRED_ELSEWHERE = {
     "0": [
@@ -48,7 +50,8 @@ REQUIRED_ELSEWHERE = {
         "Dates on DVCQG sync are strings",
     ],
 }
-MOCK_RULES: dict[str, tuple[PortalRule | PopdbRule, ...]] = {
+MOCK_RULES: dict[str, tuple[PortalRule | PopdbRule | PaygovRule, ...]] = {
+    "paygov": PAYGOV_RULES,
     "population_db": POPDB_RULES,
     "national_portal": PORTAL_RULES,
 }
@@ -56,7 +59,7 @@ _HEADER_CELLS = ("Field", "Code", "Id")
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"[*`]", "", text).strip()
+    return re.sub(r"[*`]", "", text).replace("\\|", "|").strip()
 
 
 def rows() -> list[list[str]]:

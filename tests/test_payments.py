@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Engine, Table, func, select
 
 from hub import subscriptions
-from hub.clients import create_client
 from hub.db.schema import clients, messages, outbox, payments
 from hub.ledger import Ledger
 from hub.payments.port import (
@@ -27,7 +26,7 @@ from hub.payments.port import (
 )
 from hub.payments.reconcile import reconcile
 from hub.payments.service import GatewayUnavailable, PaymentConflict, Payments, Routes
-from tests.factories import dossier_code
+from tests.factories import create_client, dossier_code
 from tests.fakes import FakeGateway
 
 

@@ -24,12 +24,12 @@ from connectors.payment_napas.mock import create_app as create_gateway_app
 from connectors.webhooks import WebhookSettings
 from hub.api.app import create_app
 from hub.bootstrap import Hub, PartnerSettings, bootstrap
-from hub.clients import create_client
 from hub.db.schema import messages, payment_events, payments
 from hub.payments.reconcile import reconcile
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
 from tests import factories
+from tests.factories import create_client
 from tests.support.clock import OffsetClock
 
 GATEWAY = "http://gateway.test"

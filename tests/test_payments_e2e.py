@@ -53,8 +53,8 @@ def test_paid_fees_reach_the_subscriber_and_the_portal_exactly_once(tmp_path: Pa
 
 
 def _scenario(stack: Stack, receiver: Receiver) -> None:
-    from hub.clients import create_client
     from hub.db.engine import make_engine
+    from tests.factories import create_client
 
     engine = make_engine(stack.env["HUB_DATABASE_URL"])
     key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed", "payment.open", "subscribe"])

@@ -13,13 +13,12 @@ from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
-from hub.clients import create_client
 from hub.ledger import Claim
 from hub.pipeline import Pipeline
 from hub.ports import DeliveryItem, Outcome, OutcomeKind, TransportError
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
-from tests.factories import dossier_code, status_change
+from tests.factories import create_client, dossier_code, status_change
 from tests.fakes import FakeConnector
 from tests.support.wait import all_in, states, until
 

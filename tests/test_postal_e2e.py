@@ -147,7 +147,8 @@ def _scenario(stack: Stack, receiver: Receiver, mock_url: str, lgsp: Lgsp) -> No
     from hub.db.engine import make_engine
 
     engine = make_engine(stack.env["HUB_DATABASE_URL"])
-    key = create_client(engine, "ONEGATE", "one-stop", ["dossier.status.changed", "postal.order", "subscribe"])
+    grants = ["dossier.status.changed", "postal.order", "subscribe"]
+    key = create_client(engine, "ONEGATE", "one-stop", grants, agencies=list(AGENCY_OF.values()))
     engine.dispose()
     http = httpx.Client(base_url=stack.api, headers={"X-API-Key": key}, timeout=30)
     mock = httpx.Client(base_url=mock_url, timeout=10)

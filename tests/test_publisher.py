@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
-from hub.clients import create_client
 from hub.db.schema import outbox
 from hub.ledger import Accepted
 from hub.ports import OutgoingMessage, TransportError
@@ -21,7 +20,7 @@ from hub.relay import Relay
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
 from tests.conftest import Clock
-from tests.factories import model, status_change
+from tests.factories import create_client, model, status_change
 from tests.support.wait import until
 
 URL = "/v1/dossiers/status-changes"

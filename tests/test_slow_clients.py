@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from hub.api import server
 from hub.api.app import create_app
 from hub.bootstrap import bootstrap
-from hub.clients import create_client
 from hub.settings import Settings
+from tests.factories import create_client
 from tests.support.stack import free_port
 
 pytestmark = pytest.mark.slow

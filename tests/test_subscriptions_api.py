@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from connectors.webhooks import WebhookSettings
 from hub.api.app import create_app
 from hub.bootstrap import Hub, PartnerSettings, bootstrap
-from hub.clients import create_client
 from hub.settings import Settings
 from hub.ssrf import IPAddress
+from tests.factories import create_client
 from tests.support.problems import problem
 
 NAMES = {"public.test": "8.8.8.8", "inward.test": "10.0.0.7", "metadata.test": "169.254.169.254"}

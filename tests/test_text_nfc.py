@@ -20,10 +20,9 @@ from hub import jsonbody
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical import DossierStatusChange
-from hub.clients import create_client
 from hub.db.schema import messages, payments
 from hub.settings import Settings
-from tests.factories import status_change
+from tests.factories import create_client, status_change
 from tests.test_payments_api import Rig, payment_request, rig  # noqa: F401  (the payment rig fixture)
 from tests.vnpost.conftest import BASE, settings
 

@@ -92,7 +92,8 @@ def test_deferred_messages_are_handed_back_for_the_caller_to_publish(ledger: Led
 
 
 def test_the_idempotent_answer_and_the_messages_roll_back_together(ledger: Ledger, engine: Engine) -> None:
-    from hub.clients import Authenticator, create_client
+    from hub.clients import Authenticator
+    from tests.factories import create_client
 
     client = Authenticator(engine)(create_client(engine, "c", "c", ["dossier.status.changed"]))
     assert client is not None

@@ -18,11 +18,11 @@ from standardwebhooks import Webhook
 from connectors.webhooks import WebhookConnector, WebhookSettings
 from connectors.webhooks.client import signed_request
 from hub import subscriptions
-from hub.clients import create_client
 from hub.db.schema import clients
 from hub.ports import DeliveryItem, OutcomeKind
 from hub.ssrf import AddressPolicy, IPAddress, Resolver
 from hub.subscriptions import Directory
+from tests.factories import create_client
 
 EVENT = {"type": "payment.status.changed", "payment_id": "01PAY", "state": "paid", "amount": 150000}
 

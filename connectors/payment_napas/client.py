@@ -190,7 +190,7 @@ class NapasGateway(_HttpGateway[NapasSettings]):
 
         return self._logged_create(order, call)
 
-    def query(self, reference: str) -> GatewayStatus:
+    def query(self, reference: str, opened_at: datetime | None = None) -> GatewayStatus:
         def call() -> GatewayStatus:
             status, answer = self._authorized("query", "GET", self.format.status_url(reference))
             return self.format.read_status(reference, status, answer)
@@ -200,7 +200,7 @@ class NapasGateway(_HttpGateway[NapasSettings]):
     def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
         return self.format.parse_callback(body, now or self._clock())
 
-    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
+    def callback_reply(self, answer: CallbackAnswer, result: PaymentResult | None = None) -> tuple[int, dict[str, Any]]:
         return self.format.callback_reply(answer)
 
 
@@ -231,11 +231,13 @@ class PayGovGateway(_HttpGateway[PayGovSettings]):
 
         return self._logged_create(order, call)
 
-    def query(self, reference: str) -> GatewayStatus:
+    def query(self, reference: str, opened_at: datetime | None = None) -> GatewayStatus:
+        """``opened_at``: the order's INIT time, which PayGov looks it up by (the hub always gives it;
+        "now" only for a caller that does not know it, and PayGov may then not find the order)."""
+        when = opened_at or self._clock()
+
         def call() -> GatewayStatus:
-            status, answer = self._post(
-                "query", self.settings.query_path, self.format.query_body(reference, self._clock())
-            )
+            status, answer = self._post("query", self.settings.query_path, self.format.query_body(reference, when))
             return self.format.read_status(reference, status, answer)
 
         return self._logged_query(reference, call)
@@ -243,5 +245,5 @@ class PayGovGateway(_HttpGateway[PayGovSettings]):
     def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
         return self.format.parse_callback(body, now or self._clock())
 
-    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
-        return self.format.callback_reply(answer, self._clock())
+    def callback_reply(self, answer: CallbackAnswer, result: PaymentResult | None = None) -> tuple[int, dict[str, Any]]:
+        return self.format.callback_reply(answer, self._clock(), result)

@@ -97,14 +97,36 @@ class PayGovSettings(_Common):
     client_ip: str = Field(default="127.0.0.1", description="Ip sent in INIT (THH sends the server's IPv4).")
     service_code: str = Field(default="2", description='MaDichVu: "2" = fees and charges of a procedure [C].')
     fee_type: str = Field(default="Phi", description='[I] LoaiPhiLePhi of each fee item (THH sends "Phi").')
-    beneficiary_account: str = Field(default="", description="TKThuHuong (beneficiary account).")
-    beneficiary_bank: str = Field(default="", description="MaNHThuHuong (beneficiary bank code).")
-    beneficiary_name: str = Field(default="", description="TenTKThuHuong (beneficiary account name).")
+    # TKThuHuong, MaNHThuHuong, TenTKThuHuong and TenDonVi are per agency, not settings: the agency
+    # directory's PayGov section (`lgsp agencies`), handed in on each order (PaymentOrder.beneficiary).
+    anonymous_payer_id: str = Field(
+        default="000000000",
+        description="[C] SoCMNDNguoiNop when the payer's ID number is not given (THH sends 000000000).",
+    )
+    procedure_name_limit: int = Field(
+        default=250, ge=10, description="[C] TenTTHC longer than this is cut to its first 200 characters + '...' (THH)."
+    )
     send_return_url: bool = Field(default=True, description="[I] Send UrlTraVe (return URL; unsigned) in INIT.")
     paid_codes: tuple[str, ...] = Field(default=("00",), description='[C] MaLoi "00" = paid.')
-    query_paid_states: tuple[str, ...] = Field(default=("1",), description="[I] TrangThaiGD = paid.")
-    query_failed_states: tuple[str, ...] = Field(default=("2",), description="[I] TrangThaiGD = failed.")
+    query_ok_codes: tuple[str, ...] = Field(default=("00",), description='[C] QUERY MaLoi "00": the query succeeded.')
+    query_paid_states: tuple[str, ...] = Field(default=("1",), description="[C] TrangThaiGD 1 = paid.")
+    query_failed_states: tuple[str, ...] = Field(default=("4",), description="[C] TrangThaiGD 4 = failed.")
+    query_pending_states: tuple[str, ...] = Field(
+        default=("3",), description="[C] TrangThaiGD 3 = pending (the platform does not know the final state yet)."
+    )
     query_not_found_codes: tuple[str, ...] = Field(default=("01",), description="[I] MaLoi of QUERY = unknown order.")
+    callback_max_age_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="[I] Freshness window of a confirm, judged on the ThoiGianGD it signs, which may be the "
+        "opening (INIT) time: it covers the citizen's time on the payment page and the gateway's resends "
+        "(THH relies on the signature and idempotency alone; a replay of a settled payment changes nothing).",
+    )
+    reply_echo: bool = Field(
+        default=True,
+        description="[C] Answer an accepted confirm by echoing its MaLoi, ThoiGianGD and MaXacThuc (THH), MoTaLoi "
+        "empty; false: a reply signed by the hub with its own codes (reply_codes).",
+    )
     retryable_codes: tuple[str, ...] = Field(default=(), description="[I] INIT error_code values to retry.")
     reply_codes: dict[str, str] = Field(
         default={

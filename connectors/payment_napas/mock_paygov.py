@@ -1,4 +1,5 @@
-"""Mock PayGov routes (under ``/paygov``): INIT and QUERY of DvcPayment v1.0.6. See ``mock.py``."""
+"""Mock PayGov routes (under ``/paygov``): INIT and QUERY of DvcPayment v1.0.6. The rules and what
+the mock cannot know: ``mock_rules.py`` (its capability card, ``GET /_mock/card``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from .mock_state import PAYGOV_DECLINED, PAYGOV_PENDING, PAYGOV_STATES, MockGateway, MockOrder, fault_of, read_json
+from .mock_state import PAYGOV_STATES, MockGateway, MockOrder, fault_of, read_json
 from .signing import PAYGOV_CONFIRM_FIELDS, PAYGOV_INIT_FIELDS, PAYGOV_QUERY_FIELDS
 from .translate import parse_amount, parse_paygov_time, paygov_time
 
@@ -35,7 +36,32 @@ def _paygov_init_problem(gw: MockGateway, body: dict[str, Any]) -> tuple[str, st
     bill = body.get("ThongTinBienLai")
     if not isinstance(bill, dict) or not bill.get("MaHoSo") or not isinstance(bill.get("PhiLePhi"), list):
         wrong.append("ThongTinBienLai")
+    elif gw.strict and not wrong:
+        wrong += _bill_problems(body["SoTien"], bill)
     return ("1", "Dữ liệu không hợp lệ (invalid data): " + ", ".join(wrong)) if wrong else None
+
+
+def _bill_problems(amount: str, bill: dict[str, Any]) -> list[str]:
+    """Strict rules of ThongTinBienLai (mock_rules: amount-is-fee-sum, beneficiary): field and rule names only."""
+    wrong = []
+    for key in ("PhiLePhi", "DSKhoanNop"):
+        lines = bill.get(key)
+        if key == "DSKhoanNop" and lines is None:
+            continue
+        try:
+            if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+                raise ValueError(key)
+            total = sum(parse_amount(line.get("SoTien")) for line in lines)
+        except ValueError:
+            wrong.append(f"{key}[].SoTien (unreadable)")
+            continue
+        if total != int(amount):
+            wrong.append(f"SoTien (must be the sum of {key}[].SoTien)")
+    wrong += [f"{k} (empty)" for k in BENEFICIARY if not isinstance(bill.get(k), str) or not bill[k].strip()]
+    return wrong
+
+
+BENEFICIARY = ("TKThuHuong", "MaNHThuHuong", "TenTKThuHuong", "TenDonVi")
 
 
 def install_paygov(app: FastAPI, gw: MockGateway) -> None:
@@ -78,6 +104,7 @@ def install_paygov(app: FastAPI, gw: MockGateway) -> None:
             callback_url=s.callback_url,
             gateway_ref=reference,
             created_at=gw.clock(),
+            opened_time=str(body["ThoiGianGD"]),
         )
         if not gw.add_order(record):
             gw.reject("3")
@@ -109,17 +136,20 @@ def install_paygov(app: FastAPI, gw: MockGateway) -> None:
                 return JSONResponse(
                     {"MaLoi": "01", "MoTaLoi": "Không tìm thấy giao dịch (not found)", "ThoiGianGD": now}
                 )
-            code = {"pending": PAYGOV_PENDING, "paid": "00", "failed": PAYGOV_DECLINED}[order.state]
+            if gw.strict and body.get("ThoiGianGD") != order.opened_time:
+                gw.reject("99")
+                text = "ThoiGianGD phải là thời gian giao dịch gốc (must be the INIT ThoiGianGD)"
+                return JSONResponse({"MaLoi": "99", "MoTaLoi": text, "ThoiGianGD": now})
             answer = {
                 "LoaiBanTin": "QUERY",
-                "MaLoi": code,
+                "MaLoi": "00",  # [C] the query itself succeeded; the payment's state is TrangThaiGD
                 "MaDoiTac": s.partner_code,
                 "MaThamChieu": order.reference,
                 "SoTien": str(order.amount),
                 "MaTienTe": "VND",
                 "MaGiaoDich": order.txn_id,
                 "MaNganHang": "PAYMENT",
-                "ThoiGianGD": paygov_time(order.settled_at or order.created_at),
+                "ThoiGianGD": order.opened_time,
                 "ThongTinGiaoDich": order.description,
             }
             state = PAYGOV_STATES[order.state]

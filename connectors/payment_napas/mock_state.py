@@ -31,9 +31,8 @@ from .paygov import PayGovProfile
 from .signing import PAYGOV_CONFIRM_FIELDS
 from .translate import napas_time, paygov_time, utcnow
 
-PAYGOV_DECLINED = "24"  # [I] MaLoi of a declined / cancelled payment (VNPay's "customer cancelled")
-PAYGOV_PENDING = "09"  # [I] MaLoi of a QUERY answer for an order not paid yet
-PAYGOV_STATES = {"pending": "0", "paid": "1", "failed": "2"}  # [I] TrangThaiGD, as PayGovSettings expects
+PAYGOV_DECLINED = "24"  # [I] MaLoi of a confirm for a declined / cancelled payment (VNPay's "customer cancelled")
+PAYGOV_STATES = {"pending": "3", "paid": "1", "failed": "4"}  # [C] TrangThaiGD of a QUERY answer (MaLoi "00")
 
 
 class Faults(FaultSettings):
@@ -71,6 +70,7 @@ class MockOrder:
     txn_id: str = ""
     settled_at: datetime | None = None
     last_callback: dict[str, Any] | None = None
+    opened_time: str = ""  # PayGov: the INIT ThoiGianGD, as sent (QUERY must repeat it)
 
     def view(self) -> dict[str, Any]:
         out = asdict(self)
@@ -92,6 +92,7 @@ class SentCallback:
     answer: Any = None
     error: str | None = None
     seq: int = field(default=0)
+    echoed: bool | None = None  # PayGov: the reply echoed MaLoi, ThoiGianGD and MaXacThuc (None: not PayGov)
 
 
 class MockGateway:
@@ -106,8 +107,12 @@ class MockGateway:
         http_factory: Callable[[], httpx.Client] | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_amount: int = 500_000_000,
+        strict: bool = True,
+        paygov_callback_time: Literal["opening", "payment"] = "opening",
     ) -> None:
         self.napas, self.paygov = NapasProfile(napas), PayGovProfile(paygov)
+        self.strict = strict  # mock_rules.RULES: strict-only rules apply
+        self.paygov_callback_time = paygov_callback_time  # which time a PayGov confirm signs
         self.public_url = public_url.rstrip("/")
         self.http_factory = http_factory or (lambda: httpx.Client(timeout=10.0))
         self.clock = clock
@@ -214,7 +219,8 @@ class MockGateway:
             "MaTienTe": "VND",
             "MaGiaoDich": order.txn_id,
             "MaNganHang": "PAYMENT",
-            "ThoiGianGD": paygov_time(at),
+            # [I] the opening (INIT) time by default: a citizen may take long on the payment page
+            "ThoiGianGD": order.opened_time if self.paygov_callback_time == "opening" else paygov_time(at),
             "ThongTinGiaoDich": order.description,
         }
         signed = self.paygov.sign(message, PAYGOV_CONFIRM_FIELDS)
@@ -269,6 +275,9 @@ class MockGateway:
                 record.answer = jsonbody.parse(response.content)
             except ValueError:
                 record.answer = response.text[:500]
+            if order.profile == "paygov":
+                answer = record.answer if isinstance(record.answer, dict) else {}
+                record.echoed = all(answer.get(k) == body.get(k) for k in ("MaLoi", "ThoiGianGD", "MaXacThuc"))
         except httpx.HTTPError as exc:
             record.error = type(exc).__name__
         with self.lock:
@@ -287,6 +296,8 @@ class MockGateway:
                 "faults_injected": dict(self.injected),
                 "callbacks_sent": len(self.callbacks),
                 "callback_answers": dict(Counter(str(c.status or c.error) for c in self.callbacks)),
+                "paygov_replies_not_echoed": sum(c.echoed is False for c in self.callbacks),
+                "strict": self.strict,
             }
 
 

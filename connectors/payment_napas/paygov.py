@@ -42,8 +42,9 @@ from .signing import (
     paygov_sign,
     same_digest,
 )
-from .translate import check_fresh, json_object, parse_amount, parse_paygov_time, paygov_time
+from .translate import check_fresh, json_object, nfc, parse_amount, parse_paygov_time, paygov_time
 
+ECHOED = ("MaLoi", "ThoiGianGD", "MaXacThuc")  # [C] what THH's reply to a confirm echoes
 INIT_CONSTANTS = {
     "LoaiHinhThanhToan": "PAY",
     "MaKenhThanhToan": "1",
@@ -91,7 +92,11 @@ class PayGovProfile:
 
     # ------------------------------------------------------------------ requests
     def init_body(self, order: PaymentOrder, now: datetime) -> dict[str, Any]:
+        """INIT; ``ThoiGianGD`` is the order's ``opened_at`` (recorded by the hub: QUERY sends it again),
+        ``now`` only for an order without one. Text in NFC: the signature is over bytes."""
         s = self.settings
+        if sum(f.amount for f in order.fee_items) != order.amount:
+            raise PermanentGatewayError("create_order: SoTien must be the sum of the PhiLePhi amounts")
         message: dict[str, Any] = {
             "LoaiBanTin": "INIT",
             "PhienBan": s.version,
@@ -99,8 +104,8 @@ class PayGovProfile:
             "MaThamChieu": order.reference,
             "SoTien": str(order.amount),
             **INIT_CONSTANTS,
-            "ThongTinGiaoDich": order.description,
-            "ThoiGianGD": paygov_time(now),
+            "ThongTinGiaoDich": nfc(order.description),
+            "ThoiGianGD": paygov_time(order.opened_at or now),
             "Ip": s.client_ip,
         }
         signed = self.sign(message, PAYGOV_INIT_FIELDS)
@@ -110,8 +115,17 @@ class PayGovProfile:
         return signed
 
     def _bill(self, order: PaymentOrder) -> dict[str, Any]:
-        """``ThongTinBienLai`` (receipt/bill info); the fine-related keys stay empty for fees."""
+        """``ThongTinBienLai`` (receipt/bill info) as THH fills it: the agency's beneficiary account and
+        unit name (``order.beneficiary``, from the agency directory), the procedure's name (over
+        ``procedure_name_limit`` characters: the first 200 and "..."), the payer's name and ID number
+        (``anonymous_payer_id`` when absent); the fine-related keys stay empty for fees."""
         s = self.settings
+        to = order.beneficiary
+        if to is None or not to.account:
+            raise PermanentGatewayError("create_order: the agency's beneficiary account (TKThuHuong) is not configured")
+        name = nfc(order.procedure_name or order.description)
+        if len(name) > s.procedure_name_limit:
+            name = name[:200] + "..."
         fine_keys = (
             *("MaLoaiHinhThuPhat", "TenLoaiHinhThuPhat", "MaCoQuanQD", "TenCoQuanQD", "KhoBac", "NgayQD", "SoQD"),
             *("ThoiGianViPham", "DiaDiemViPham", "TenNguoiViPham", "TaiKhoanThuNSNN"),
@@ -119,36 +133,37 @@ class PayGovProfile:
         return {
             "MaDichVu": s.service_code,
             "MaDVC": f"{order.procedure_code}.01",
-            "TenDVC": order.description,
+            "TenDVC": name,
             "MaTTHC": order.procedure_code,
-            "TenTTHC": order.description,
+            "TenTTHC": name,
             "MaDonVi": order.agency_code,
-            "TenDonVi": "",
+            "TenDonVi": nfc(to.unit_name),
             "MaHoSo": order.dossier_code,
-            "TKThuHuong": s.beneficiary_account,
-            "MaNHThuHuong": s.beneficiary_bank,
-            "TenTKThuHuong": s.beneficiary_name,
+            "TKThuHuong": to.account,
+            "MaNHThuHuong": to.bank_code,
+            "TenTKThuHuong": nfc(to.account_name),
             **dict.fromkeys(fine_keys, ""),
-            "NoiDungThanhToan": order.description,
-            "HoTenNguoiNop": order.payer_name,
-            "SoCMNDNguoiNop": "",
+            "NoiDungThanhToan": nfc(order.description),
+            "HoTenNguoiNop": nfc(order.payer_name),
+            "SoCMNDNguoiNop": order.payer_id_number or s.anonymous_payer_id,
             "DiaChiNguoiNop": "",
             "HuyenNguoiNop": "",
             "TinhNguoiNop": "",
             "PhiLePhi": [
-                {"LoaiPhiLePhi": s.fee_type, "MaPhiLePhi": f.code, "TenPhiLePhi": f.name, "SoTien": str(f.amount)}
+                {"LoaiPhiLePhi": s.fee_type, "MaPhiLePhi": f.code, "TenPhiLePhi": nfc(f.name), "SoTien": str(f.amount)}
                 for f in order.fee_items
             ],
-            "DSKhoanNop": [{"NoiDung": f.name, "SoTien": str(f.amount)} for f in order.fee_items],
+            "DSKhoanNop": [{"NoiDung": nfc(f.name), "SoTien": str(f.amount)} for f in order.fee_items],
         }
 
-    def query_body(self, reference: str, now: datetime) -> dict[str, Any]:
+    def query_body(self, reference: str, opened_at: datetime) -> dict[str, Any]:
+        """QUERY with the order's original transaction time (its INIT ``ThoiGianGD``), not "now" [C THH]."""
         message = {
             "LoaiBanTin": "QUERY",
             "PhienBan": self.settings.version,
             "MaDoiTac": self.settings.partner_code,
             "MaThamChieu": reference,
-            "ThoiGianGD": paygov_time(now),
+            "ThoiGianGD": paygov_time(opened_at),
         }
         return self.sign(message, PAYGOV_QUERY_FIELDS)
 
@@ -182,7 +197,7 @@ class PayGovProfile:
         code = str(body["MaLoi"])
         if code in s.query_not_found_codes:
             return GatewayStatus(reference, "unknown", None, None, None, code)
-        if "TrangThaiGD" not in body:
+        if code not in s.query_ok_codes or "TrangThaiGD" not in body:  # the query itself did not succeed
             raise PermanentGatewayError(f"query: MaLoi {code}: {scrub(body.get('MoTaLoi'))}", code=code)
         if "MaXacThuc" in body and not self.verify(body, PAYGOV_CONFIRM_FIELDS):
             raise PermanentGatewayError("query: the answer's MaXacThuc does not match", code=code)
@@ -190,11 +205,12 @@ class PayGovProfile:
         if body.get("MaThamChieu") not in (None, reference):
             raise PermanentGatewayError("query: the answer names another order", code=code)
         state_code = str(body["TrangThaiGD"])
-        state: QueryState = "pending"
+        state: QueryState = "pending"  # 3, and any state not listed: only a known final state settles
         if state_code in s.query_paid_states:
             state = "paid"
         elif state_code in s.query_failed_states:
             state = "failed"
+        code = f"{code}/{state_code}"  # MaLoi/TrangThaiGD, in the payment's history
         try:
             amount = parse_amount(body["SoTien"]) if body.get("SoTien") not in (None, "") else None
         except ValueError as exc:
@@ -235,11 +251,26 @@ class PayGovProfile:
             gateway_txn_id=str(message["MaGiaoDich"]),
             occurred_at=occurred_at,
             code=code,
+            echo={k: str(message[k]) for k in ECHOED},
         )
 
-    def callback_reply(self, answer: str, now: datetime) -> tuple[int, dict[str, Any]]:
+    def callback_reply(
+        self, answer: str, now: datetime, result: PaymentResult | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """An accepted confirm (ok, already confirmed) echoes its ``MaLoi``, ``ThoiGianGD`` and ``MaXacThuc``
+        with ``MoTaLoi`` empty [C THH], so a failed payment is answered with its own code; any other answer
+        (or ``reply_echo`` off) is signed by the hub with its ``reply_codes`` [I]."""
         if answer not in REPLY_TEXTS:
             raise ValueError(f"unknown callback answer {answer!r}")
+        if self.settings.reply_echo and answer in ("ok", "already_settled") and result is not None and result.echo:
+            echo = result.echo
+            return 200, {
+                "MaLoi": echo["MaLoi"],
+                "MoTaLoi": "",
+                "MaDoiTac": self.settings.partner_code,
+                "ThoiGianGD": echo["ThoiGianGD"],
+                "MaXacThuc": echo["MaXacThuc"],
+            }
         reply = {
             "MaLoi": self.settings.reply_codes.get(answer, "99"),
             "MoTaLoi": REPLY_TEXTS[answer],

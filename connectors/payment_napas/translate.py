@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -11,6 +12,11 @@ from hub.canonical import VN_TZ
 from hub.payments.port import CallbackRejected
 
 PAYGOV_TIME = "%Y%m%d%H%M%S"  # [C] yyyyMMddHHmmss, Asia/Ho_Chi_Minh (THH's "hh" is a 12-hour bug)
+
+
+def nfc(text: str) -> str:
+    """Unicode NFC: PayGov signs bytes, so text goes out in one normal form."""
+    return unicodedata.normalize("NFC", text)
 
 
 def utcnow() -> datetime:

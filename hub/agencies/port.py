@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 Int = Annotated[int, Strict()]
 AGENCY_CODE = r"^\d{3}\.\d{2,3}\.\d{2}\.[A-Z]\d{2}$"  # widths vary: 000.00.00.H56, 000.701.18.G12
+PROVINCE_CODE = r"^[A-Z]\d{2}$"  # the last group of an agency code: H56 (a province), G12 (a ministry)
 
 
 class _Model(BaseModel):
@@ -63,7 +64,11 @@ class Agency(_Model):
     code: str = Field(pattern=AGENCY_CODE, description="Electronic agency code (mã định danh điện tử).")
     name: str = Field(min_length=1, max_length=250)
     # dossier-code prefixes this agency's dossiers may carry (a merged province keeps old ones)
-    province_codes: tuple[str, ...] = Field(default=(), description="MaDinhDanhTinh values, e.g. ('H56',).")
+    province_codes: tuple[Annotated[str, Field(pattern=PROVINCE_CODE)], ...] = Field(
+        default=(),
+        max_length=20,
+        description="MaDinhDanhTinh values, e.g. ('H56',); empty: the last group of the agency's own code.",
+    )
     portal: PortalUnit | None = None
     paygov: PayGovBeneficiary | None = None
     postal: PostalSender | None = None

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub import clients
+from hub.agencies.port import AGENCY_CODE
 from hub.api.bodies import HubRoute
 from hub.api.deps import get_client, get_engine, get_settings, require
 from hub.api.openapi import errors
@@ -45,10 +46,14 @@ def _grants(value: list[str]) -> list[str]:
     return value
 
 
+AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, description="Electronic agency code, e.g. 000.00.00.H56.")]
+
+
 class ClientView(BaseModel):
     code: str
     name: str
     grants: list[str]
+    agencies: list[str] = Field(description="Agency codes it is bound to: it pushes their dossiers and payments only.")
     created_at: str | None
     disabled_at: str | None = Field(description="When it was disabled (its keys stopped working); null if enabled.")
     old_key_valid_until: str | None = Field(description="A rotated-out key works until then; null if none does.")
@@ -59,11 +64,17 @@ class NewClient(BaseModel):
     code: str = Field(pattern=CODE, description="Client system code, e.g. ONEGATE-H56.")
     name: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
     grants: list[Annotated[str, Field(pattern=GRANT)]] = Field(default_factory=list, max_length=50)
+    agencies: list[AgencyCode] = Field(default_factory=list, max_length=200)
 
     @field_validator("grants")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
         return _grants(value)
+
+
+class Agencies(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    agencies: list[AgencyCode] = Field(min_length=1, max_length=200)
 
 
 class Grants(BaseModel):
@@ -93,7 +104,7 @@ class CreatedClient(ClientView):
 class Change(BaseModel):
     at: str | None
     actor: str = Field(description="`client:<code>` (this API) or `cli:<user>` (lgsp clients)")
-    action: str = Field(description="create, rotate, disable, enable, grant, revoke_grant")
+    action: str = Field(description="create, rotate, disable, enable, grant, revoke_grant, bind_agency, unbind_agency")
     detail: dict[str, Any]
 
 
@@ -131,13 +142,25 @@ async def list_clients(engine: Engine = Depends(get_engine), _: Client = Depends
 async def create_client(
     body: Annotated[
         NewClient,
-        Body(openapi_examples={"onegate": {"value": {"code": "ONEGATE-H56", "grants": ["dossier.status.changed"]}}}),
+        Body(
+            openapi_examples={
+                "onegate": {
+                    "value": {
+                        "code": "ONEGATE-H56",
+                        "grants": ["dossier.status.changed"],
+                        "agencies": ["000.00.00.H56"],
+                    }
+                }
+            }
+        ),
     ],
     engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
     def create() -> dict[str, Any]:
-        key = clients.create_client(engine, body.code, body.name or body.code, body.grants, actor=_actor(caller))
+        key = clients.create_client(
+            engine, body.code, body.name or body.code, body.grants, actor=_actor(caller), agencies=body.agencies
+        )
         return {**clients.get(engine, body.code), "api_key": key}
 
     try:
@@ -222,6 +245,33 @@ async def revoke_grant(
     if ADMIN in body.grants:
         _not_self(caller, code, "revoke the admin grant of")
     return await _call(request, lambda: clients.change_grants(engine, code, [], list(body.grants), _actor(caller)))
+
+
+@router.post(
+    "/{code}/agencies",
+    summary="Bind agencies: the client may push their dossiers and payments",
+    response_model=ClientView,
+    responses=_FOUND,
+)
+async def bind_agencies(
+    request: Request,
+    body: Annotated[Agencies, Body(openapi_examples={"one": {"value": {"agencies": ["000.00.00.H56"]}}})],
+    code: str = Path(pattern=CODE),
+    engine: Engine = Depends(get_engine),
+    caller: Client = Depends(_admin),
+) -> dict[str, Any]:
+    return await _call(request, lambda: clients.change_agencies(engine, code, list(body.agencies), [], _actor(caller)))
+
+
+@router.post("/{code}/agencies/remove", summary="Unbind agencies", response_model=ClientView, responses=_FOUND)
+async def unbind_agencies(
+    request: Request,
+    body: Annotated[Agencies, Body(openapi_examples={"one": {"value": {"agencies": ["000.00.00.H56"]}}})],
+    code: str = Path(pattern=CODE),
+    engine: Engine = Depends(get_engine),
+    caller: Client = Depends(_admin),
+) -> dict[str, Any]:
+    return await _call(request, lambda: clients.change_agencies(engine, code, [], list(body.agencies), _actor(caller)))
 
 
 @router.get(

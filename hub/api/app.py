@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import console, opsdata
-from hub.api import admin, openapi, operations, reports, trace
+from hub.api import admin, agencies, openapi, operations, reports, trace
 from hub.api.bodies import HubRoute
 from hub.api.deps import database_unavailable
 from hub.api.errors import describe
@@ -99,6 +99,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     for router in (ingress.router, trace.router, payments.router, postal.router, subscriptions.router, citizens_router):
         app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(agencies.router)
     app.include_router(operations.router)
     app.include_router(reports.router)
     app.include_router(_ops(hub))

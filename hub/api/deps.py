@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
+from hub.agencies.port import AgencyDirectory
 from hub.api.problems import ProblemError
 from hub.citizens.service import CitizenService
 from hub.clients import Authenticator, Client
@@ -45,6 +46,10 @@ async def get_ledger(request: Request) -> Ledger:
 
 async def get_dossiers(request: Request) -> Dossiers:
     return _hub(request).dossiers
+
+
+async def get_agencies(request: Request) -> AgencyDirectory:
+    return _hub(request).agencies
 
 
 async def get_payments(request: Request) -> Payments:

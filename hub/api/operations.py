@@ -18,6 +18,7 @@ from hub.api.problems import ProblemError
 from hub.clients import ADMIN, Client
 from hub.console import bulk, operations
 from hub.console.operations import ActionRefused, Actor
+from hub.dossiers.api import EXAMPLE as DOSSIER_EXAMPLE
 from hub.ledger import Ledger, NotFound
 from hub.ledger.edits import InvalidPayload
 from hub.services import Hub
@@ -160,7 +161,20 @@ async def resume(
 )
 async def edit_replay(
     request: Request,
-    body: EditReplay,
+    body: Annotated[
+        EditReplay,
+        Body(
+            openapi_examples={
+                "corrected": {
+                    "summary": "A status change whose procedure name was missing, corrected",
+                    "value": {
+                        "payload": DOSSIER_EXAMPLE,
+                        "reason": "TenTTHC was missing; corrected from the one-stop system",
+                    },
+                }
+            }
+        ),
+    ],
     message_id: str = Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$"),
     ledger: Ledger = Depends(get_ledger),
     client: Client = Depends(_admin),
@@ -200,6 +214,16 @@ class BulkSelection(BaseModel):
 
 class BulkRun(BulkSelection):
     reason: str = Field(min_length=3, max_length=500, description="Why (written to the audit).")
+
+
+_SELECTION = {"connector": "national_portal", "type": "dossier.status.changed", "since": "2026-12-01T00:00:00+07:00"}
+_SELECTION_EXAMPLES: dict[str, Any] = {"portal_today": {"summary": "Today's dead portal messages", "value": _SELECTION}}
+_RUN_EXAMPLES: dict[str, Any] = {
+    "portal_today": {
+        "summary": "Replay them",
+        "value": _SELECTION | {"reason": "Portal outage, ticket 4411"},
+    }
+}
 
 
 class InvalidMessage(BaseModel):
@@ -255,7 +279,9 @@ def _bulk_view(job: dict[str, Any]) -> dict[str, Any]:
     responses=errors(403, 422, _403=_403),
 )
 async def bulk_dry_run(
-    body: BulkSelection, ledger: Ledger = Depends(get_ledger), _: Client = Depends(_admin)
+    body: Annotated[BulkSelection, Body(openapi_examples=_SELECTION_EXAMPLES)],
+    ledger: Ledger = Depends(get_ledger),
+    _: Client = Depends(_admin),
 ) -> dict[str, Any]:
     try:
         dry = await run_in_threadpool(bulk.dry_run, ledger.engine, body.selection())
@@ -272,7 +298,10 @@ async def bulk_dry_run(
     responses=errors(403, 422, _403=_403),
 )
 async def bulk_replay(
-    request: Request, body: BulkRun, ledger: Ledger = Depends(get_ledger), client: Client = Depends(_admin)
+    request: Request,
+    body: Annotated[BulkRun, Body(openapi_examples=_RUN_EXAMPLES)],
+    ledger: Ledger = Depends(get_ledger),
+    client: Client = Depends(_admin),
 ) -> dict[str, Any]:
     actor = _actor(request, client)
     try:

@@ -17,5 +17,9 @@ def install(app: FastAPI, hub: Hub) -> None:
     from hub.console.apidocs import install_docs
     from hub.console.web import create_console
 
-    app.mount("/console", create_console(hub, list(hub.routing.names)))
+    console = create_console(hub, list(hub.routing.names))
+    authenticator = getattr(app.state, "authenticator", None)
+    if authenticator is not None:  # a client change in the console ends this process's cached keys at once
+        console.state.console.forget_keys = authenticator.forget
+    app.mount("/console", console)
     install_docs(app)

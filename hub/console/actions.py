@@ -199,6 +199,7 @@ async def create_client(ctx: Ctx = Depends(context)) -> Response:
         )
     except ActionRefused as exc:
         return await _clients(ctx, 422, error=str(exc))
+    ctx.console.forget_keys()
     return await _clients(ctx, new_key=key, new_key_for=code)  # shown this once, never in a URL
 
 
@@ -217,9 +218,11 @@ async def client_action(code: str, do: str, ctx: Ctx = Depends(context)) -> Resp
             hours = data.get("grace_hours", "24")
             grace = int(hours) * 3600 if hours.isdigit() else -1
             key = await run_in_threadpool(operations.rotate_client, ctx.engine, code, grace, actor(ctx), reason)
+            ctx.console.forget_keys()
             return await _clients(ctx, new_key=key, new_key_for=code)
         disabled = do == "disable"
         await run_in_threadpool(operations.set_client_disabled, ctx.engine, code, disabled, actor(ctx), reason)
     except ActionRefused as exc:
         return await _clients(ctx, 422, error=str(exc))
+    ctx.console.forget_keys()
     return redirect(ctx, f"/clients?done={do}&code={quote(code)}")

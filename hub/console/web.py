@@ -53,6 +53,8 @@ class Console:
     codec: SessionCodec
     templates: Environment
     connectors: Sequence[str]
+    # forgets the api's cached client keys (set by ``install``): a disabled or rotated key stops at once here
+    forget_keys: Callable[[], None] = lambda: None
 
 
 @dataclass

@@ -71,7 +71,24 @@ clients = Table(
     # after a rotation, the previous key keeps working until old_key_until (migration 0007)
     Column("old_key_hash", String(64)),
     Column("old_key_until", UTCDateTime()),
+    # the agency codes it is bound to: it pushes dossiers and payments of these only (migration 0012)
+    Column("agencies", JSON, nullable=False, server_default="[]"),
     Index("ix_clients_old_key_hash", "old_key_hash", unique=True),
+)
+
+# Per-agency configuration (migration 0012): one JSON section per partner, each validated by
+# ``hub.agencies.port`` (PortalUnit, PayGovBeneficiary, PostalSender); ``lgsp agencies``.
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("code", String(35), primary_key=True),  # mã định danh điện tử, e.g. 000.00.00.H56
+    Column("name", String(250), nullable=False),
+    Column("province_codes", JSON, nullable=False),  # MaDinhDanhTinh prefixes its dossiers may carry
+    Column("portal", JSON),
+    Column("paygov", JSON),
+    Column("postal", JSON),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 # Every change to a client (created, key rotated, disabled, enabled, grants given or revoked):
@@ -227,6 +244,8 @@ payments = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("settled_at", UTCDateTime()),
+    # the transaction time the gateway was given at opening (PayGov INIT ThoiGianGD; migration 0012)
+    Column("opened_at", UTCDateTime()),
     UniqueConstraint("client_id", "client_reference", name="uq_payments_client_reference"),
     Index("ix_payments_dossier", "dossier_code"),
     Index("ix_payments_state_updated", "state", "updated_at"),

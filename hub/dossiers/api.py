@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from hub import jsonbody, metrics
+from hub.agencies import binding
+from hub.agencies.port import AgencyDirectory
 from hub.api.bodies import HubRoute, malformed, read_raw
-from hub.api.deps import get_client, get_dossiers, require
+from hub.api.deps import get_agencies, get_client, get_dossiers, require
 from hub.api.errors import field_errors
 from hub.api.openapi import errors
 from hub.api.problems import FieldError, ProblemError, field_error
@@ -154,6 +156,46 @@ def _validate_items(
     return single, valid, rejected
 
 
+async def _bound(
+    client: Client,
+    directory: AgencyDirectory,
+    single: bool,
+    valid: list[tuple[int, DossierStatusChange]],
+    rejected: dict[int, Any],
+) -> tuple[list[tuple[int, DossierStatusChange]], dict[int, Any]]:
+    """The items this client may push (``hub.agencies.binding``: its agencies, their provinces'
+    dossier codes); the others rejected with the field and the rule. One item refused: its problem."""
+    refused: dict[int, binding.Refusal] = {}
+    ask: list[tuple[int, DossierStatusChange]] = []
+    for i, m in valid:
+        verdict = binding.quick(client.agencies, m.agency_code, m.dossier_code)
+        if isinstance(verdict, binding.Refusal):
+            refused[i] = verdict
+        elif verdict == binding.ASK:
+            ask.append((i, m))
+    if ask:  # a dossier code of another province: the directory decides (the 2025 merger)
+
+        def decide() -> dict[int, binding.Refusal | None]:
+            return {i: binding.check(client.agencies, directory, m.agency_code, m.dossier_code) for i, m in ask}
+
+        refused |= {i: r for i, r in (await run_in_threadpool(decide)).items() if r is not None}
+    if not refused:
+        return valid, rejected
+    metrics.REJECTED.labels(TYPE).inc(len(refused))
+    if single:
+        r = refused[0]
+        raise ProblemError(r.code, f"the status change is refused: {r.message}", errors=[r.error()])
+    rejected = {**rejected, **{i: [r.error()] for i, r in refused.items()}}
+    kept = [(i, m) for i, m in valid if i not in refused]
+    if not kept:
+        raise ProblemError(
+            "validation_failed",
+            "no item of the batch may be pushed by this client; nothing was stored",
+            results=[{"index": i, "status": "rejected", "errors": rejected[i]} for i in sorted(rejected)],
+        )
+    return kept, rejected
+
+
 @router.post(
     "/v1/dossiers/status-changes",
     status_code=202,
@@ -162,13 +204,20 @@ def _validate_items(
     response_model=ChangeAccepted | BatchAccepted,
     responses={
         202: {"description": "Accepted: stored durably; will be delivered to the national portal"},
-        **errors(403, 422, _403="The client is not granted `dossier.status.changed`"),
+        **errors(
+            403,
+            422,
+            _403="The client is not granted `dossier.status.changed`, or is not bound to the dossier's agency "
+            "(`errors`: agency_code, agency_not_bound)",
+            _422="Validation failed, or the dossier code is not of its agency's province (dossier_code_province)",
+        ),
     },
 )
 async def post_status_changes(
     request: Request,
     dossiers: Dossiers = Depends(get_dossiers),
     client: Client = Depends(get_client),
+    agencies: AgencyDirectory = Depends(get_agencies),
     idempotency_key: str | None = Header(
         default=None, max_length=200, description="Retries with the same key return the first answer"
     ),
@@ -185,6 +234,7 @@ async def post_status_changes(
     else:
         single, valid, rejected = _validate_items(raw, limit, defaults)
 
+    valid, rejected = await _bound(client, agencies, single, valid, rejected)
     corr = correlation_id or new_id()
     connector = dossiers.connector
     new = [

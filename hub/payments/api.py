@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import metrics
+from hub.agencies import binding
+from hub.agencies.port import AgencyNotConfigured
 from hub.api.bodies import HubRoute
 from hub.api.deps import database_unavailable, get_client, get_payments, get_settings, require
 from hub.api.limits import BodyTimeout
 from hub.api.openapi import errors
-from hub.api.problems import ProblemError
+from hub.api.problems import ProblemError, field_error
 from hub.clients import ADMIN, Client
 from hub.envelope import iso
 from hub.payments.models import (
@@ -29,7 +31,14 @@ from hub.payments.models import (
     PaymentDetail,
     PaymentView,
 )
-from hub.payments.port import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder
+from hub.payments.port import (
+    CallbackAnswer,
+    CallbackRejected,
+    FeeItem,
+    PaymentGateway,
+    PaymentOrder,
+    PaymentResult,
+)
 from hub.payments.rules import PAYMENT_ID
 from hub.payments.service import GatewayUnavailable, PaymentConflict, Payments
 from hub.settings import Settings
@@ -73,9 +82,12 @@ def view(p: dict[str, Any], full: bool = False) -> dict[str, Any]:
         **errors(
             403,
             409,
+            422,
             502,
             503,
-            _403="The client is not granted `payment.open`",
+            _403="The client is not granted `payment.open`, or is not bound to the agency (agency_not_bound)",
+            _422="Validation failed; the dossier code is not of its agency's province (dossier_code_province); "
+            "the agency has no configuration for the gateway (agency_not_configured, e.g. its PayGov beneficiary)",
             _409="client_reference already used for a different request",
             _502="The gateway refused the order (`payment_id` names the payment, state refused)",
             _503="The gateway (or the hub's database) is unavailable: nothing was opened; Retry-After",
@@ -89,6 +101,16 @@ async def open_payment(
 ) -> JSONResponse:
     require(GRANT, client)
     profile = cmd.profile or payments.default_profile
+    refused = binding.quick(client.agencies, cmd.agency_code, cmd.dossier_code)
+    if refused == binding.ASK:  # a dossier code of another province: the directory decides
+        refused = await run_in_threadpool(
+            binding.check, client.agencies, payments.agencies, cmd.agency_code, cmd.dossier_code
+        )
+    if isinstance(refused, binding.Refusal):
+        raise ProblemError(refused.code, f"the payment is refused: {refused.message}", errors=[refused.error()])
+    if profile == "paygov" and cmd.procedure_name is None:
+        error = field_error("procedure_name", "missing", "required for the paygov profile (TenTTHC of the receipt)")
+        raise ProblemError("validation_failed", "the paygov profile needs the procedure's name", errors=[error])
     order = PaymentOrder(
         reference="",  # the hub's payment id, set when recorded
         dossier_code=cmd.dossier_code,
@@ -99,10 +121,17 @@ async def open_payment(
         fee_items=tuple(FeeItem(f.code, f.name, f.amount) for f in cmd.fee_items),
         payer_name=cmd.payer.name,
         return_url=str(cmd.return_url),
+        procedure_name=cmd.procedure_name or "",
+        payer_id_number=cmd.payer.id_number or "",
     )
     digest = hashlib.sha256(cmd.model_dump_json().encode()).hexdigest()
     try:
         opened = await run_in_threadpool(payments.open, client.id, order, cmd.client_reference, profile, digest)
+    except AgencyNotConfigured as exc:
+        error = field_error("agency_code", "agency_not_configured", f"{exc}: an operator adds it (`lgsp agencies`)")
+        raise ProblemError(
+            "agency_not_configured", f"{exc} (`lgsp agencies`, /v1/admin/agencies)", errors=[error], agency=exc.agency
+        ) from None
     except PaymentConflict:
         raise ProblemError(
             "client_reference_reused", "this client_reference was used for a different request"
@@ -169,8 +198,9 @@ NAPAS_STATUSES = {
     503: "The hub cannot record it now (SERVER_BUSY): send it again",
 }
 PAYGOV_STATUSES = {
-    200: "Every answer, signed: MaLoi 00 ok, 02 already confirmed, 01 unknown order, 04 amount, 03 partner, "
-    "97 signature, 98 stale, 99 invalid data, 96 unavailable (send again)",
+    200: "Every answer. Accepted (recorded now or before): the confirm's own MaLoi, ThoiGianGD and MaXacThuc echoed, "
+    "MoTaLoi empty. Refused, signed by the hub: MaLoi 01 unknown order, 04 amount, 03 partner, 97 signature, "
+    "98 stale, 99 invalid data, 96 unavailable (send again)",
     408: "The body did not arrive in time (MaLoi 99)",
     413: "Body too large (MaLoi 99)",
 }
@@ -242,11 +272,11 @@ async def _callback(request: Request, payments: Payments, limit: int, profile: s
         structlog.get_logger("hub.api.payments").warning(
             "payment.callback_unrecorded", profile=profile, error=type(exc).__name__
         )
-        return _reply(gateway, "unavailable")
+        return _reply(gateway, "unavailable", result=result)
     if answer == "malformed":
         metrics.CALLBACKS_REFUSED.labels(profile, "unstorable").inc()
         log.warning("payment.callback_refused", profile=profile, reason="unstorable", payment_id=result.reference)
-    return _reply(gateway, answer)
+    return _reply(gateway, answer, result=result)
 
 
 async def _evidence(payments: Payments, profile: str, reason: str, body: bytes) -> None:
@@ -261,8 +291,10 @@ async def _evidence(payments: Payments, profile: str, reason: str, body: bytes) 
         )
 
 
-def _reply(gateway: PaymentGateway, answer: CallbackAnswer, status: int | None = None) -> JSONResponse:
-    code, body = gateway.callback_reply(answer)
+def _reply(
+    gateway: PaymentGateway, answer: CallbackAnswer, status: int | None = None, result: PaymentResult | None = None
+) -> JSONResponse:
+    code, body = gateway.callback_reply(answer, result)
     return JSONResponse(body, status_code=status or code)
 
 

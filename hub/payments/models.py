@@ -6,13 +6,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from hub.canonical import MAX_AMOUNT_VND, PositiveAmountVND
+from hub.canonical import ID_NUMBER_PATTERN, MAX_AMOUNT_VND, PositiveAmountVND
 from hub.codes import AgencyCode, DossierCode, ProcedureCode
 
 EXAMPLE = {
     "client_reference": "HS-0001-LEPHI",
     "dossier_code": "000.00.00.H56-251122-0001",
     "procedure_code": "2.002492",
+    "procedure_name": "Cấp giấy phép xây dựng",
     "agency_code": "000.00.00.H56",
     "amount": 150000,
     "fee_items": [{"code": "LP01", "name": "Lệ phí cấp giấy phép", "amount": 150000}],
@@ -33,6 +34,12 @@ class FeeItemIn(BaseModel):
 class PayerIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="Payer's full name (HoTenNguoiNop); never logged.")
+    id_number: str | None = Field(
+        default=None,
+        pattern=ID_NUMBER_PATTERN,
+        description="Payer's ID number (SoCMNDNguoiNop: CCCD 12 digits, CMND 9, or a tax code); sent to PayGov "
+        'only ("000000000" when absent, as the public integrations send), never stored or logged.',
+    )
 
 
 class OpenPayment(BaseModel):
@@ -43,6 +50,13 @@ class OpenPayment(BaseModel):
     client_reference: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,100}$")
     dossier_code: DossierCode = Field(description="Dossier code (MaHoSo).")
     procedure_code: ProcedureCode = Field(description="National procedure code (MaTTHC).")
+    procedure_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="The procedure's name (TenTTHC; PayGov's receipt shows it). Required for the paygov profile.",
+    )
     agency_code: AgencyCode = Field(description="Agency code (MaDonVi).")
     amount: PositiveAmountVND = Field(
         description=f"Total in VND, an integer from 1 to {MAX_AMOUNT_VND:,}: the sum of the fee items."
@@ -124,7 +138,8 @@ class PayGovConfirm(BaseModel):
 
 
 class PayGovReply(BaseModel):
-    """The hub's answer to PayGov, signed: ``{MaLoi, MoTaLoi, MaDoiTac, ThoiGianGD, MaXacThuc}``."""
+    """The hub's answer to PayGov: ``{MaLoi, MoTaLoi, MaDoiTac, ThoiGianGD, MaXacThuc}``; an accepted confirm's
+    own ``MaLoi``, ``ThoiGianGD`` and ``MaXacThuc`` echoed, a refusal signed by the hub with its code."""
 
     MaLoi: str
     MoTaLoi: str

@@ -19,10 +19,12 @@ Errors (classified by each profile, ``connectors/payment_napas/errors.py``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from hub.agencies.port import PayGovBeneficiary
 from hub.partners import PartnerError, PermanentError, RetryableError
 
 Outcome = Literal["paid", "failed"]
@@ -65,8 +67,12 @@ class FeeItem:
 
 @dataclass(frozen=True)
 class PaymentOrder:
-    """A fee payment to open at the gateway. ``payer_name`` is personal data: sent only where the
-    gateway needs it (the PayGov receipt), never logged."""
+    """A fee payment to open at the gateway. ``payer_name`` and ``payer_id_number`` are personal
+    data: sent only where the gateway needs them (the PayGov receipt), never logged or stored.
+
+    ``beneficiary`` is the agency's PayGov configuration (``hub.agencies``: TKThuHuong, MaNHThuHuong,
+    TenTKThuHuong, TenDonVi), set by the service for the paygov profile. ``opened_at`` is the
+    transaction time given to the gateway (PayGov INIT ``ThoiGianGD``); a status query sends it again."""
 
     reference: str
     dossier_code: str
@@ -77,6 +83,10 @@ class PaymentOrder:
     fee_items: tuple[FeeItem, ...]
     payer_name: str
     return_url: str
+    procedure_name: str = ""
+    payer_id_number: str = ""
+    beneficiary: PayGovBeneficiary | None = None
+    opened_at: datetime | None = None
 
     def __repr__(self) -> str:  # keep the payer's name out of tracebacks and logs
         return f"PaymentOrder(reference={self.reference!r}, dossier_code={self.dossier_code!r}, amount={self.amount})"
@@ -116,6 +126,8 @@ class PaymentResult:
     gateway_txn_id: str
     occurred_at: datetime  # timezone-aware
     code: str
+    # the callback's fields the gateway expects echoed in the reply (PayGov: MaLoi, ThoiGianGD, MaXacThuc)
+    echo: Mapping[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -129,8 +141,9 @@ class PaymentGateway(Protocol):
         """Open the order; never retried blindly (raises ``GatewayTimeout`` when in doubt)."""
         ...
 
-    def query(self, reference: str) -> GatewayStatus:
-        """The gateway's view of the order; retryable failures are retried a bounded number of times."""
+    def query(self, reference: str, opened_at: datetime | None = None) -> GatewayStatus:
+        """The gateway's view of the order; retryable failures are retried a bounded number of times.
+        ``opened_at``: the order's ``PaymentOrder.opened_at`` (PayGov queries with it, not "now")."""
         ...
 
     def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
@@ -138,8 +151,9 @@ class PaymentGateway(Protocol):
         ``CallbackRejected`` with its reason."""
         ...
 
-    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
-        """HTTP status and JSON body acknowledging a callback, in the gateway's own format."""
+    def callback_reply(self, answer: CallbackAnswer, result: PaymentResult | None = None) -> tuple[int, dict[str, Any]]:
+        """HTTP status and JSON body acknowledging a callback, in the gateway's own format; ``result``
+        (when the callback was read) gives the fields the gateway expects echoed."""
         ...
 
     def close(self) -> None: ...

@@ -29,7 +29,14 @@ def reconcile(service: Payments, older_than: float, limit: int = 100) -> int:
     cutoff = service.now() - timedelta(seconds=older_than)
     with service.engine.connect() as c:
         due = c.execute(
-            select(payments.c.id, payments.c.profile, payments.c.state)
+            select(
+                payments.c.id,
+                payments.c.profile,
+                payments.c.state,
+                payments.c.amount,
+                payments.c.opened_at,
+                payments.c.created_at,
+            )
             .where(payments.c.state.in_(UNSETTLED), payments.c.updated_at < cutoff)
             .order_by(payments.c.updated_at)
             .limit(limit)
@@ -40,19 +47,23 @@ def reconcile(service: Payments, older_than: float, limit: int = 100) -> int:
         if breaker.admit() is not None:
             continue  # the gateway is failing: ask again on a later run
         try:
-            status = service.gateway(p.profile).query(p.id)
+            # the transaction time the gateway was given at opening (PayGov looks the order up by it)
+            status = service.gateway(p.profile).query(p.id, p.opened_at or p.created_at)
         except GatewayError as exc:
             breaker.failed()
             log.warning("payment.query_failed", payment_id=p.id, error=type(exc).__name__)
             continue
         breaker.succeeded()
-        if status.state in ("paid", "failed") and status.amount is not None:
+        # a failure the gateway reports without an amount is still final (PayGov TrangThaiGD 4): it must
+        # not stay pending; a payment is settled paid only with the gateway's amount (checked against ours)
+        amount = status.amount if status.amount is not None else (p.amount if status.state == "failed" else None)
+        if status.state in ("paid", "failed") and amount is not None:
             result = PaymentResult(
                 profile=p.profile,
                 merchant=service.gateway(p.profile).merchant,
                 reference=p.id,
                 outcome=status.state,
-                amount=status.amount,
+                amount=amount,
                 currency=status.currency or "VND",
                 gateway_txn_id=status.gateway_txn_id or "",
                 occurred_at=service.now(),

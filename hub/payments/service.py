@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import metrics
+from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, StaticAgencies, require
 from hub.canonical import DossierFeePaid, DossierStatusChange
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
@@ -82,8 +83,10 @@ class Payments:
         breaker_failures: int = 5,
         breaker_reset: float = 30.0,
         default_profile: str = "napas",
+        agencies: AgencyDirectory | None = None,
     ):
         self.engine, self.ledger, self.gateways, self.routes, self.now = engine, ledger, dict(gateways), routes, clock
+        self.agencies: AgencyDirectory = agencies if agencies is not None else StaticAgencies()
         self.default_profile = default_profile  # HUB_PAYMENT_PROFILE: for a request that names none
         self.breaker_failures, self.breaker_reset = breaker_failures, breaker_reset
         self._breakers: dict[str, CallBreaker] = {}
@@ -104,16 +107,33 @@ class Payments:
         return self._breakers[profile]
 
     # ------------------------------------------------------------------ open
+    def beneficiary(self, order: PaymentOrder, profile: str) -> PaymentOrder:
+        """The order with its agency's PayGov beneficiary (``hub.agencies``) for the paygov profile;
+        ``AgencyNotConfigured`` naming the agency and the section when it has none."""
+        if profile != "paygov":
+            return order
+        return replace(order, beneficiary=require(self.agencies, order.agency_code, "paygov").paygov)
+
     def open(self, client_id: int, order: PaymentOrder, client_reference: str, profile: str, digest: str) -> Opened:
         """Open a payment at the gateway; the same client reference returns the same payment
-        (re-asking the gateway only if it never answered: orders are keyed by our id)."""
+        (re-asking the gateway only if it never answered: orders are keyed by our id). The
+        transaction time given to the gateway is recorded (``opened_at``) before it is called: a
+        status query sends it again. ``AgencyNotConfigured`` (nothing recorded) for a paygov payment
+        of an agency without its PayGov configuration."""
         try:
-            pid, created, done = self._record_request(client_id, order, client_reference, profile, digest)
+            order = self.beneficiary(order, profile)
+        except AgencyNotConfigured:  # a repeat of a payment opened before its agency changed is still that payment
+            known = self._opened_before(client_id, client_reference, digest)
+            if known is None:
+                raise
+            return Opened(False, known)
+        try:
+            pid, created, done, opened_at = self._record_request(client_id, order, client_reference, profile, digest)
         except IntegrityError:  # the same reference, sent twice at once: the other one inserted it
-            pid, created, done = self._record_request(client_id, order, client_reference, profile, digest)
+            pid, created, done, opened_at = self._record_request(client_id, order, client_reference, profile, digest)
         if done:
             return Opened(False, self.get(pid) or {})
-        order = _with_reference(order, pid)
+        order = replace(order, reference=pid, opened_at=opened_at)
         breaker = self.breaker(profile)
         wait = breaker.admit()
         if wait is not None:  # the gateway has been failing: do not call it; nothing opened
@@ -136,10 +156,23 @@ class Payments:
             self._after_open(pid, "pending", "pending", None, url=opened.payment_url, ref=opened.gateway_ref)
         return Opened(created, self.get(pid) or {})
 
+    def _opened_before(self, client_id: int, client_reference: str, digest: str) -> dict[str, Any] | None:
+        """The payment this same request opened before (past ``opening``), or None."""
+        with self.engine.connect() as c:
+            row = c.execute(
+                select(payments.c.id, payments.c.state, payments.c.request_hash).where(
+                    payments.c.client_id == client_id, payments.c.client_reference == client_reference
+                )
+            ).first()
+        if row is None or row.request_hash != digest or row.state == "opening":
+            return None
+        return self.get(row.id)
+
     def _record_request(
         self, client_id: int, order: PaymentOrder, client_reference: str, profile: str, digest: str
-    ) -> tuple[str, bool, bool]:
-        """(payment id, created now, nothing left to do) for this client reference."""
+    ) -> tuple[str, bool, bool, datetime]:
+        """(payment id, created now, nothing left to do, the transaction time to give the gateway)
+        for this client reference; a payment still ``opening`` gets a new transaction time."""
         now = self.now()
         with self.engine.begin() as c:
             row = c.execute(
@@ -150,7 +183,9 @@ class Payments:
             if row is not None and row.request_hash != digest:
                 raise PaymentConflict(client_reference)
             if row is not None:
-                return row.id, False, row.state != "opening"
+                if row.state == "opening":
+                    c.execute(update(payments).where(payments.c.id == row.id).values(opened_at=now))
+                return row.id, False, row.state != "opening", now
             pid = new_id()
             c.execute(
                 insert(payments).values(
@@ -166,10 +201,11 @@ class Payments:
                     state="opening",
                     created_at=now,
                     updated_at=now,
+                    opened_at=now,
                 )
             )
             record_event(c, pid, now, "open", "requested", None)
-        return pid, True, False
+        return pid, True, False, now
 
     def _after_open(
         self, pid: str, state: str, outcome: str, detail: str | None, url: str | None = None, ref: str | None = None
@@ -354,7 +390,3 @@ def _details(order: PaymentOrder) -> dict[str, Any]:
         "fee_items": [{"code": f.code, "name": f.name, "amount": f.amount} for f in order.fee_items],
         "return_url": order.return_url,
     }
-
-
-def _with_reference(order: PaymentOrder, reference: str) -> PaymentOrder:
-    return replace(order, reference=reference)

@@ -22,10 +22,11 @@ from connectors.population_db import PopulationDbSettings
 from connectors.population_db.mock import Faults, create_app
 from hub.api.app import create_app as create_hub_app
 from hub.bootstrap import Hub, PartnerSettings, bootstrap
-from hub.clients import ADMIN, create_client
+from hub.clients import ADMIN
 from hub.db.schema import citizen_queries
 from hub.logging import configure
 from hub.settings import Settings
+from tests.factories import create_client
 from tests.population_db.conftest import AN_BIRTH, AN_ID, AN_NAME, OFFICER
 from tests.support.live import serve
 

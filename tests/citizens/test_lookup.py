@@ -11,8 +11,9 @@ from hub.bootstrap import Hub
 from hub.citizens import grants
 from hub.citizens.port import CITIZEN_FIELDS
 from hub.cli import app as lgsp
-from hub.clients import Client, create_client
+from hub.clients import Client
 from hub.db.schema import clients
+from tests.factories import create_client
 from tests.population_db.conftest import AN_BIRTH, AN_NAME
 from tests.support.problems import problem
 

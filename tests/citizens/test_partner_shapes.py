@@ -14,8 +14,8 @@ from connectors.population_db import PopulationDbSettings
 from connectors.population_db.limits import FieldLimits
 from hub.api.app import create_app as create_hub_app
 from hub.bootstrap import Hub, PartnerSettings, bootstrap
-from hub.clients import create_client
 from hub.settings import Settings
+from tests.factories import create_client
 
 from .conftest import AUDIT_KEY, Mock, assert_nothing_personal, audit_rows, h, query, table_text
 

@@ -13,12 +13,11 @@ from datetime import timedelta
 from sqlalchemy import insert
 
 from hub.canonical import DossierStatusChange
-from hub.clients import create_client
 from hub.db.schema import payment_events, payments
 from hub.envelope import new_id, utcnow
 from hub.ledger import Ledger
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
-from tests.factories import dossier_code, model, new_message
+from tests.factories import create_client, dossier_code, model, new_message
 from tests.fakes import FakeConnector
 
 PORTAL = "national_portal"

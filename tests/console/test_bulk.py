@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.cli import app as cli
-from hub.clients import create_client
 from hub.console import bulk
 from hub.console.failures import classify
 from hub.db.schema import messages
 from tests.console.conftest import csrf_of
 from tests.console.seed import OUTAGE, VALIDATION, Seeded
 from tests.console.test_pages import actions, state_of
+from tests.factories import create_client
 from tests.support.wait import until
 
 

@@ -67,3 +67,27 @@ def test_an_operator_sees_clients_but_may_not_change_them(hub: Hub, as_operator:
     r = as_operator.post("/console/clients", data={"csrf": csrf_of(page.text), "code": "X", "grants": "admin"})
     assert r.status_code == 403
     assert all(c["code"] != "X" for c in clients.list_clients(hub.engine))
+
+
+def test_a_key_disabled_in_the_console_stops_at_once_in_its_api_process(db_url: str) -> None:
+    from fastapi.testclient import TestClient as Client
+
+    from hub.api.app import create_app
+    from hub.bootstrap import bootstrap
+    from hub.console.operators import Operators
+    from hub.settings import Settings
+    from tests.console.conftest import FAST_HASH
+
+    hub = bootstrap(Settings(database_url=db_url, auth_cache_seconds=3600))  # keys cached for an hour
+    try:
+        Operators(hub.engine, FAST_HASH).create("root", "Root", "admin", "correct horse battery staple")
+        key = clients.create_client(hub.engine, "ONEGATE-X", "x", ["dossier.status.changed"])
+        with Client(create_app(hub, pipeline=False), base_url="http://127.0.0.1") as web:
+            assert web.get("/v1/messages", headers={"X-API-Key": key}).status_code == 200  # now cached
+            login(web, "root")
+            page = web.get("/console/clients")
+            r = web.post("/console/clients/ONEGATE-X/disable", data={"csrf": csrf_of(page.text), "reason": "retired"})
+            assert r.status_code == 200
+            assert web.get("/v1/messages", headers={"X-API-Key": key}).status_code == 401  # not an hour later
+    finally:
+        hub.close()

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.cli import app as cli
-from hub.clients import create_client
 from hub.console import queries
 from hub.db.schema import message_replays, messages
 from tests.console.conftest import csrf_of
 from tests.console.seed import Seeded
 from tests.console.test_pages import actions, state_of
+from tests.factories import create_client
 
 
 def count(hub: Hub) -> int:

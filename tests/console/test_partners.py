@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.cli import app as cli
-from hub.clients import create_client
 from hub.ledger.holds import PartnerHolds
 from tests.console.conftest import csrf_of, login
 from tests.console.seed import Seeded
 from tests.console.test_pages import actions
+from tests.factories import create_client
 
 
 def test_hold_and_resume_from_the_partners_page(hub: Hub, seeded: Seeded, as_operator: TestClient) -> None:

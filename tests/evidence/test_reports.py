@@ -16,11 +16,11 @@ from hub import reports
 from hub.api.app import create_app
 from hub.bootstrap import bootstrap
 from hub.cli import app as lgsp
-from hub.clients import ADMIN, create_client
+from hub.clients import ADMIN
 from hub.db.schema import clients, messages, payments
 from hub.ledger import make_ledger
 from hub.settings import Settings
-from tests.factories import dossier_code, model, new_message
+from tests.factories import create_client, dossier_code, model, new_message
 
 TZ = "Asia/Ho_Chi_Minh"
 

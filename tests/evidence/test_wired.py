@@ -31,7 +31,7 @@ from hub import trace
 from hub.api.app import create_app
 from hub.bootstrap import Hub, PartnerSettings, bootstrap
 from hub.cli import app as lgsp
-from hub.clients import ADMIN, create_client
+from hub.clients import ADMIN
 from hub.db.schema import evidence, evidence_seals, messages
 from hub.pipeline import Pipeline
 from hub.ports import Delivery, Outcome, OutcomeKind
@@ -40,6 +40,7 @@ from hub.transports.inprocess import InProcessTransport
 from hub.worker import Worker
 from tests import factories
 from tests.citizens.conftest import mock, popdb_live, popdb_settings, query  # noqa: F401 -- fixtures
+from tests.factories import create_client
 from tests.fakes import FakeConnector
 from tests.population_db.conftest import AN_ID
 from tests.support.clock import OffsetClock

@@ -20,13 +20,12 @@ from connectors.national_portal.config import AuthScheme, Variant
 from connectors.national_portal.mock import create_app
 from hub.api.app import create_app as create_hub_app
 from hub.bootstrap import Hub, bootstrap
-from hub.clients import create_client
 from hub.pipeline import Pipeline
 from hub.ports import OutcomeKind
 from hub.settings import Settings
 from hub.transports.inprocess import InProcessTransport
 from hub.transports.rabbitmq import RabbitMQTransport
-from tests.factories import dossier_code, status_change
+from tests.factories import create_client, dossier_code, status_change
 from tests.support.broker import random_prefix, require_broker
 from tests.support.wait import all_in, until
 

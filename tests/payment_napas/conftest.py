@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from connectors.payment_napas import NapasSettings, PayGovSettings, build_gateway
 from connectors.payment_napas.mock import MockGateway, create_app
+from hub.agencies.port import PayGovBeneficiary
 from hub.payments.port import CallbackAnswer, CallbackRejected, FeeItem, PaymentGateway, PaymentOrder, PaymentResult
 from tests.support.clock import OffsetClock
 from tests.support.live import serve
@@ -26,6 +27,10 @@ NAPAS_SECRET = "napas-dev-client-secret"
 PAYGOV_SECRET = "paygov-dev-secret-key"
 PAYGOV_TOKEN = "paygov-dev-access-token"
 _serial = count(1)
+OPENED = datetime.now(tz=UTC).replace(microsecond=0)  # orders' INIT time (PaymentOrder.opened_at); queries repeat it
+BENEFICIARY = PayGovBeneficiary(
+    account="3511.0.1055555", bank_code="KBNN", account_name="Sở Xây dựng Thanh Hóa", unit_name="Sở Xây dựng"
+)
 
 
 def reference() -> str:
@@ -44,6 +49,10 @@ def order(ref: str | None = None, amount: int = 150_000, **overrides: Any) -> Pa
         "fee_items": (FeeItem("LP01", "Lệ phí", amount),),
         "payer_name": PAYER,
         "return_url": "https://onegate.example/return",
+        "procedure_name": "Cấp giấy phép xây dựng",
+        "payer_id_number": "038090001234",
+        "beneficiary": BENEFICIARY,
+        "opened_at": OPENED,
     }
     return PaymentOrder(**(fields | overrides))
 
@@ -84,7 +93,7 @@ class FakeHub:
             )
             if answer == "ok":
                 self.results.append(result)
-        status, body = gateway.callback_reply(answer)
+        status, body = gateway.callback_reply(answer, result)
         return httpx.Response(status, json=body)
 
     def client(self) -> httpx.Client:

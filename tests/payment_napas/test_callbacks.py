@@ -239,8 +239,35 @@ def test_paygov_tampered_fields_and_wrong_mac(paygov: PaymentGateway) -> None:
 
 
 def test_paygov_stale_callback(paygov: PaymentGateway) -> None:
-    assert reason(paygov, paygov_body(), now=SETTLED + timedelta(seconds=901)) == "stale"
-    assert reason(paygov, paygov_body(ThoiGianGD="20250224084500")) == "stale"  # a day-old replay
+    assert reason(paygov, paygov_body(), now=SETTLED + timedelta(seconds=86_401)) == "stale"
+    assert reason(paygov, paygov_body(ThoiGianGD="20250223084500")) == "stale"  # a two-day-old replay
+
+
+def test_paygov_accepts_a_confirm_signing_the_opening_time_of_a_slow_payer(paygov: PaymentGateway) -> None:
+    """The confirm's ThoiGianGD (the one time it signs) may be the INIT time: a citizen who took twenty
+    minutes on the payment page must not be refused as stale (the old 15-minute window did)."""
+    twenty_minutes_later = SETTLED + timedelta(minutes=20)
+    assert paygov.parse_callback(paygov_body(), now=twenty_minutes_later).outcome == "paid"
+    assert PayGovSettings().callback_max_age_seconds == 86_400  # documented: HUB_PAYGOV_CALLBACK_MAX_AGE_SECONDS
+
+
+def test_paygov_accepted_confirms_are_answered_with_their_own_fields_echoed(paygov: PaymentGateway) -> None:
+    for code in ("00", "24"):  # a failed payment is answered with its own code
+        body = paygov_body(MaLoi=code)
+        result = paygov.parse_callback(body, now=NOW)
+        sent = json.loads(body)
+        for answer in ("ok", "already_settled"):
+            status, reply = paygov.callback_reply(answer, result)
+            assert status == 200 and reply == {
+                "MaLoi": code,
+                "MoTaLoi": "",
+                "MaDoiTac": "LGSPHUB01",
+                "ThoiGianGD": sent["ThoiGianGD"],
+                "MaXacThuc": sent["MaXacThuc"],
+            }
+        assert paygov.callback_reply("amount_mismatch", result)[1]["MaLoi"] == "04"  # refusals: the hub's own code
+    echo_off = build_gateway("paygov", PayGovSettings(reply_echo=False))
+    assert echo_off.callback_reply("ok", result)[1]["MaXacThuc"] != sent["MaXacThuc"]
 
 
 def test_paygov_other_partner(paygov: PaymentGateway) -> None:

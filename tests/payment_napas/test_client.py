@@ -344,27 +344,39 @@ def signed_query_answer(state: str, secret: str = PAYGOV_SECRET, **overrides: st
 
 
 def test_query_request_and_states(paygov: PayGovGateway, paygov_api: respx.MockRouter) -> None:
+    """MaLoi "00" = the query succeeded; TrangThaiGD 1 paid, 4 failed, 3 pending [C THH]; the query carries
+    the order's original transaction time, not "now"."""
     route = paygov_api.post("/query").mock(
         side_effect=[
             signed_query_answer("1"),
-            signed_query_answer("2", MaLoi="24"),
-            signed_query_answer("0", MaLoi="09", MaGiaoDich=""),
+            signed_query_answer("4"),
+            signed_query_answer("3", MaGiaoDich=""),
             httpx.Response(200, json={"MaLoi": "01", "MoTaLoi": "Không tìm thấy giao dịch"}),
         ]
     )
-    paid, failed, pending, unknown = (paygov.query(REF) for _ in range(4))
+    opened = at("2025-02-24T01:00:00")  # 08:00 Vietnam time, the day before the clock's "now"
+    paid, failed, pending, unknown = (paygov.query(REF, opened) for _ in range(4))
     assert (paid.state, paid.amount, paid.currency, paid.gateway_txn_id, paid.code) == (
         "paid",
         150000,
         "VND",
         "TXN9",
-        "00",
+        "00/1",
     )
-    assert (failed.state, failed.code, pending.state, pending.gateway_txn_id) == ("failed", "24", "pending", None)
+    assert (failed.state, failed.code, pending.state, pending.gateway_txn_id) == ("failed", "00/4", "pending", None)
     assert (unknown.state, unknown.code) == ("unknown", "01")
     sent = json.loads(route.calls.last.request.content)
-    joined = f"QUERY|1.0.6|LGSPHUB01|{REF}|20250225083000|{PAYGOV_SECRET}"
+    assert sent["ThoiGianGD"] == "20250224080000"
+    joined = f"QUERY|1.0.6|LGSPHUB01|{REF}|20250224080000|{PAYGOV_SECRET}"
     assert sent["MaXacThuc"] == hashlib.sha256(joined.encode()).hexdigest()
+
+
+def test_a_query_that_did_not_succeed_is_not_read_as_a_state(
+    paygov: PayGovGateway, paygov_api: respx.MockRouter
+) -> None:
+    paygov_api.post("/query").mock(return_value=signed_query_answer("4", MaLoi="99"))
+    with pytest.raises(PermanentGatewayError, match="MaLoi 99"):
+        paygov.query(REF, at("2025-02-24T01:00:00"))
 
 
 def test_a_query_answer_signed_over_nfd_text_is_verified_as_sent(

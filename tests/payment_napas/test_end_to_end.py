@@ -9,7 +9,7 @@ import pytest
 from connectors.payment_napas import NapasSettings, PayGovSettings, build_gateway
 from hub.payments.port import GatewayTimeout, PermanentGatewayError, RetryableGatewayError
 
-from .conftest import BASE, Rig, order, reference
+from .conftest import BASE, OPENED, Rig, order, reference
 
 PROFILES = ("napas", "paygov")
 
@@ -21,14 +21,14 @@ def test_an_order_from_creation_to_payment(rig: Rig, profile: str) -> None:
     created = gateway.create_order(order(ref))
     assert created.reference == ref and created.payment_url == f"{BASE}/pay/{ref}"
     assert rig.http.get(created.payment_url).status_code == 200
-    pending = gateway.query(ref)
+    pending = gateway.query(ref, OPENED)
     assert (pending.state, pending.amount, pending.gateway_txn_id) == ("pending", 150_000, None)
     rig.act(ref, "pay")
-    paid = gateway.query(ref)
+    paid = gateway.query(ref, OPENED)
     [result] = rig.hub.results
     assert (paid.state, paid.amount, paid.currency) == ("paid", 150_000, "VND")
     assert paid.gateway_txn_id == result.gateway_txn_id and paid.gateway_txn_id
-    assert gateway.query(reference()).state == "unknown"
+    assert gateway.query(reference(), OPENED).state == "unknown"
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -36,13 +36,13 @@ def test_a_declined_order_queries_as_failed(rig: Rig, profile: str) -> None:
     ref = reference()
     rig.gateway(profile).create_order(order(ref))
     rig.act(ref, "decline")
-    assert rig.gateway(profile).query(ref).state == "failed"
+    assert rig.gateway(profile).query(ref, OPENED).state == "failed"
 
 
 def test_napas_token_is_cached_and_renewed_when_the_gateway_drops_it(rig: Rig) -> None:
     for _ in range(2):
         rig.napas.create_order(order())
-    rig.napas.query(reference())
+    rig.napas.query(reference(), OPENED)
     assert rig.http.get("/_mock/stats").json()["calls"]["napas.token"] == 1
     rig.faults(expire_tokens=True)
     rig.napas.create_order(order())  # 401, a new token, the same call once more
@@ -53,8 +53,8 @@ def test_napas_token_is_cached_and_renewed_when_the_gateway_drops_it(rig: Rig) -
 
 def test_napas_short_lived_tokens_are_renewed_before_expiry(rig: Rig) -> None:
     rig.faults(token_ttl_seconds=30)  # shorter than the 60 s renewal margin: every call takes a new token
-    rig.napas.query(reference())
-    rig.napas.query(reference())
+    rig.napas.query(reference(), OPENED)
+    rig.napas.query(reference(), OPENED)
     assert rig.http.get("/_mock/stats").json()["calls"]["napas.token"] == 2
 
 
@@ -81,7 +81,7 @@ def test_a_hang_longer_than_the_client_timeout_is_in_doubt(live_url: str, profil
         with pytest.raises(GatewayTimeout, match="no answer in time"):
             gateway.create_order(order())
         with pytest.raises(GatewayTimeout):
-            gateway.query(ref)
+            gateway.query(ref, OPENED)
         stats = httpx.get(f"{live_url}/_mock/stats").json()
         assert stats["faults_injected"] == {"timeout": 2} and stats["orders"] == {"pending": 1}
     finally:

@@ -69,7 +69,7 @@ def test_the_vectors_use_the_default_development_secrets() -> None:
 
 
 def test_paygov_init_mac_known_answer() -> None:
-    body = paygov().init_body(order(REF), T0)
+    body = paygov().init_body(order(REF, opened_at=T0), T0)
     assert body["MaXacThuc"] == INIT_MAC
     assert body["ThoiGianGD"] == "20250225083000"  # Vietnam time, 24-hour clock
     assert (body["LoaiBanTin"], body["PhienBan"], body["SoTien"], body["Ip"]) == (

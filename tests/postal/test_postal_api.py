@@ -302,7 +302,7 @@ def test_the_status_change_of_a_dossier_goes_with_its_postal_steps(env: Env) -> 
     code = dossier_code()
     from hub.dossiers.service import Dossiers  # noqa: F401 - the ingress is the API's
 
-    grant = create_client(env.hub.engine, "PUBLISHER", "publisher", ["dossier.status.changed"])
+    grant = create_client(env.hub.engine, "PUBLISHER", "publisher", ["dossier.status.changed"], agencies=[AGENCY])
     r = env.http.post(
         "/v1/dossiers/status-changes", json=status_change(code=code, status=9), headers={"X-API-Key": grant}
     )

@@ -17,10 +17,11 @@ from connectors.population_db.mock import Faults, create_app
 from connectors.webhooks import WebhookSettings
 from hub.bootstrap import Hub, PartnerSettings, bootstrap
 from hub.citizens.grants import LOOKUP_FIELDS, LOOKUP_PREFIX, VERIFY
-from hub.clients import ADMIN, create_client
+from hub.clients import ADMIN
 from hub.payments.port import CallbackAnswer, PaymentResult
 from hub.settings import Settings
 from hub.ssrf import IPAddress
+from tests.factories import create_client
 from tests.fakes import FakeGateway
 from tests.support.live import serve
 
@@ -51,8 +52,8 @@ class CallbackGateway(FakeGateway):
     def parse_callback(self, body: bytes, now: datetime | None = None) -> PaymentResult:
         return self.real.parse_callback(body, now)
 
-    def callback_reply(self, answer: CallbackAnswer) -> tuple[int, dict[str, Any]]:
-        return self.real.callback_reply(answer)
+    def callback_reply(self, answer: CallbackAnswer, result: PaymentResult | None = None) -> tuple[int, dict[str, Any]]:
+        return self.real.callback_reply(answer, result)
 
 
 @dataclass
