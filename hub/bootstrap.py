@@ -174,7 +174,7 @@ def postal_service(
             events=routing.connector_for(POSTAL_STATUS_CHANGED),
             portal=routing.connector_for(DOSSIER_POSTAL_STEP),
         ),
-        vnpost.build_gateways(partners.vnpost, agencies.all()),
+        lambda: vnpost.build_gateways(partners.vnpost, agencies.all()),  # on first use: no I/O here
         lambda: UnitMap.load(s.postal_units_file, placeholders=s.postal_unit_placeholders),
         page_size=s.postal_page_size,
         push_parser=lambda body: vnpost.parse_push(partners.vnpost, body),

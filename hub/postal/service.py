@@ -104,7 +104,7 @@ class Postal:
         ledger: Ledger,
         agencies: AgencyDirectory,
         routes: PostalRoutes,
-        gateways: Mapping[str, PostalGateway],
+        gateways: Mapping[str, PostalGateway] | Callable[[], Mapping[str, PostalGateway]],
         units: Callable[[], UnitMap],
         clock: Callable[[], datetime] = utcnow,
         page_size: int = 50,
@@ -113,14 +113,23 @@ class Postal:
         push_customers: Iterable[str] = (),
     ) -> None:
         self.engine, self.ledger, self.agencies, self.routes = engine, ledger, agencies, routes
-        self.gateways = dict(gateways)  # customer code -> the partner its feed is read from
+        # customer code -> the partner its feed is read from; a factory is called on first use (it
+        # may read the agency directory, which the composition root must not do)
+        self._gateways_of = gateways if callable(gateways) else (lambda: gateways)
+        self._gateways: dict[str, PostalGateway] | None = None
         self.units = cache(units)  # loaded on first use: the lists are large, most processes never map
         self.now, self.page_size, self.max_pages = clock, page_size, max_pages
         self.push_parser = push_parser
         self.push_customers = frozenset(push_customers)  # their LGSP pushes: never polled
 
+    @property
+    def gateways(self) -> dict[str, PostalGateway]:
+        if self._gateways is None:
+            self._gateways = dict(self._gateways_of())
+        return self._gateways
+
     def close(self) -> None:
-        for gateway in {id(g): g for g in self.gateways.values()}.values():
+        for gateway in {id(g): g for g in (self._gateways or {}).values()}.values():
             gateway.close()
 
     # ------------------------------------------------------------------ order
