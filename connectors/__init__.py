@@ -22,7 +22,7 @@ REGISTRY: dict[str, str] = {
     "national_portal": "connectors.national_portal",  # DVCQG dossier sync (delivery)
     "payment_napas": "connectors.payment_napas",  # NAPAS and PayGov fee payments (payment_gateway)
     "population_db": "connectors.population_db",  # national population database (population_db)
-    "vnpost": "connectors.vnpost",  # VNPost postal service (delivery; not wired into the hub yet)
+    "vnpost": "connectors.vnpost",  # VNPost postal service (delivery; postal_gateway for the tracking feeds)
     "webhooks": "connectors.webhooks",  # events to local systems' subscriptions (delivery)
 }
 

@@ -27,11 +27,20 @@ from hub.db.engine import make_engine, upgrade
 from hub.dossiers.service import Dossiers
 from hub.evidence import facts as evidence
 from hub.evidence.keyring import Keyring
-from hub.ledger import make_ledger
-from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED
+from hub.ledger import Ledger, make_ledger
+from hub.messages import (
+    DOSSIER_FEE_PAID,
+    DOSSIER_POSTAL_STEP,
+    DOSSIER_STATUS_CHANGED,
+    PAYMENT_STATUS_CHANGED,
+    POSTAL_ORDER_REQUESTED,
+    POSTAL_STATUS_CHANGED,
+)
 from hub.payments.port import PaymentGateway
 from hub.payments.service import Payments, Routes
 from hub.ports import Connector, Transport
+from hub.postal.service import Postal, PostalRoutes
+from hub.postal.units import UnitMap
 from hub.resilience import CallBreaker
 from hub.routing import DeliveryConnector, Routing
 from hub.services import Database, Hub
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
     from connectors.national_portal import NationalPortalSettings
     from connectors.payment_napas import NapasSettings, PayGovSettings
     from connectors.population_db import PopulationDbSettings
+    from connectors.vnpost import VnpostSettings
     from connectors.webhooks import WebhookSettings
 
 __all__ = ["Database", "Hub", "PartnerSettings", "bootstrap", "make_transport", "migrate", "open_database"]
@@ -57,6 +67,7 @@ class PartnerSettings:
     napas: NapasSettings | None = None
     paygov: PayGovSettings | None = None
     population_db: PopulationDbSettings | None = None
+    vnpost: VnpostSettings | None = None
     webhooks: WebhookSettings | None = None
 
 
@@ -65,7 +76,9 @@ def partner(name: str) -> ModuleType:
     return connectors.load(name)
 
 
-def _delivery(partners: PartnerSettings, subscriptions: Subscriptions, resolve: Resolver) -> Routing:
+def _delivery(
+    partners: PartnerSettings, subscriptions: Subscriptions, resolve: Resolver, agencies: AgencyDirectory
+) -> Routing:
     """The connectors the workers deliver through, one line each; each declares its own message types."""
 
     def wired(name: str, build: Callable[[ModuleType], Connector]) -> DeliveryConnector:
@@ -76,7 +89,12 @@ def _delivery(partners: PartnerSettings, subscriptions: Subscriptions, resolve: 
         [
             wired("national_portal", lambda m: m.build_connector(partners.national_portal)),
             wired("webhooks", lambda m: m.build_connector(subscriptions.directory, partners.webhooks, resolve)),
-            # the postal service's wiring adds this one line: wired("vnpost", lambda m: m.build_connector()),
+            wired(  # one client per customer code: the default one and each agency's own variant
+                "vnpost",
+                lambda m: m.build_connector(
+                    partners.vnpost, gateways=m.build_gateways(partners.vnpost, agencies.all())
+                ),
+            ),
         ]
     )
 
@@ -89,9 +107,11 @@ def bootstrap(
     partners: PartnerSettings | None = None,
     gateways: Mapping[str, PaymentGateway] | None = None,
     resolve: Resolver = system_resolver,
+    agencies: AgencyDirectory | None = None,
 ) -> Hub:
     """The whole hub. Tests hand in fakes: a ``transport``, payment ``gateways`` (profile ->
-    gateway), ``resolve`` for the webhook receivers' names, and partners' settings."""
+    gateway), ``resolve`` for the webhook receivers' names, partners' settings, and the
+    ``agencies`` (default: ``HUB_AGENCIES_FILE``, else the database's directory)."""
     db = open_database(settings, run_migrations=run_migrations)
     s, engine, ledger = db.settings, db.engine, db.ledger
     partners = partners or PartnerSettings()
@@ -100,8 +120,9 @@ def bootstrap(
         engine, webhook_settings.address_policy(), resolve, limit=s.subscriptions_per_client
     )  # the receivers' address rules are the webhook connector's (HUB_WEBHOOK_*)
     partners = replace(partners, webhooks=webhook_settings)
-    routing = _delivery(partners, subscriptions, resolve)
-    agencies = agency_directory(s, engine)  # per-agency configuration (hub.agencies): the services ask it
+    if agencies is None:
+        agencies = agency_directory(s, engine)  # per-agency configuration (hub.agencies): the services ask it
+    routing = _delivery(partners, subscriptions, resolve, agencies)
     payment = partner("payment_napas")
     gateways = gateways or {
         p: payment.build_gateway(p, getattr(partners, p)) for p in payment.PROFILES
@@ -134,6 +155,30 @@ def bootstrap(
         citizens=citizens,
         subscriptions=subscriptions,
         agencies=agencies,
+        postal=postal_service(s, engine, ledger, routing, partners, agencies),
+    )
+
+
+def postal_service(
+    s: Settings, engine: Engine, ledger: Ledger, routing: Routing, partners: PartnerSettings, agencies: AgencyDirectory
+) -> Postal:
+    """The postal service: its orders go through the vnpost connector; the feeds it polls are the
+    connector package's clients, one per customer code (the default one and each agency's)."""
+    vnpost = partner("vnpost")
+    return Postal(
+        engine,
+        ledger,
+        agencies,
+        PostalRoutes(
+            orders=routing.connector_for(POSTAL_ORDER_REQUESTED),
+            events=routing.connector_for(POSTAL_STATUS_CHANGED),
+            portal=routing.connector_for(DOSSIER_POSTAL_STEP),
+        ),
+        lambda: vnpost.build_gateways(partners.vnpost, agencies.all()),  # on first use: no I/O here
+        lambda: UnitMap.load(s.postal_units_file, placeholders=s.postal_unit_placeholders),
+        page_size=s.postal_page_size,
+        push_parser=lambda body: vnpost.parse_push(partners.vnpost, body),
+        push_customers=s.postal_push_customers,
     )
 
 

@@ -22,6 +22,8 @@ from hub.evidence.cli import app as evidence_app
 from hub.reports_cli import reports as reports_command
 from hub.settings import Settings
 
+DEMO_AGENCIES = Path(__file__).resolve().parent / "agencies" / "demo.json"  # `lgsp dev`'s directory
+
 if TYPE_CHECKING:
     from hub.bootstrap import PartnerSettings
 
@@ -175,6 +177,7 @@ def dev(
     portal_port: Annotated[int, typer.Option(help="Mock national portal port")] = 8101,
     gateway_port: Annotated[int, typer.Option(help="Mock payment gateway port (NAPAS and PayGov)")] = 8102,
     population_db_port: Annotated[int, typer.Option(help="Mock population database port")] = 8103,
+    vnpost_port: Annotated[int, typer.Option(help="Mock VNPost port (direct, LGSP and MyVNPost variants)")] = 8104,
     mocks: Annotated[bool, typer.Option(help="Start the mock partners")] = True,
 ) -> None:
     """Everything for development: the hub (api + relay + worker) and the mock partners. SIGINT or
@@ -191,18 +194,26 @@ def dev(
 
     base = f"http://127.0.0.1:{port}"
     gateway = f"http://127.0.0.1:{gateway_port}"
-    defaults = {"HUB_WEBHOOK_ALLOW_LOOPBACK": "true"}  # development receivers on this machine
+    defaults = {
+        "HUB_WEBHOOK_ALLOW_LOOPBACK": "true",  # development receivers on this machine
+        "HUB_AGENCIES_FILE": str(DEMO_AGENCIES),  # one demo agency, with its VNPost customer code
+        "HUB_POSTAL_UNIT_PLACEHOLDERS": "true",  # VNPost's real unit ids are not public: synthetic ones
+        "HUB_POSTAL_POLL_INTERVAL": "5",
+    }
     if mocks:  # the hub and the mock partners find each other (variables set by the user win)
         defaults["HUB_PORTAL_BASE_URL"] = f"http://127.0.0.1:{portal_port}"
         for profile in ("napas", "paygov"):
             defaults[f"HUB_{profile.upper()}_BASE_URL"] = f"{gateway}/{profile}"
             defaults[f"HUB_{profile.upper()}_CALLBACK_URL"] = f"{base}/v1/callbacks/payment/{profile}"
         defaults["HUB_POPDB_BASE_URL"] = f"http://127.0.0.1:{population_db_port}"
+        defaults["HUB_VNPOST_BASE_URL"] = f"http://127.0.0.1:{vnpost_port}"
     env = {**defaults, **os.environ}  # the mock partners' environment: they read the same settings
+    for name in ("HUB_AGENCIES_FILE", "HUB_POSTAL_UNIT_PLACEHOLDERS", "HUB_POSTAL_POLL_INTERVAL"):
+        os.environ.setdefault(name, env[name])  # the hub's own settings (read by _settings() below)
     s = _settings()
     hub = bootstrap(s, partners=_dev_partners(env, mocks))
     key = s.dev_api_key.get_secret_value()
-    grants = [DOSSIER_STATUS_CHANGED, "payment.open", "subscribe", ADMIN, *DEMO_GRANTS]
+    grants = [DOSSIER_STATUS_CHANGED, "payment.open", "postal.order", "subscribe", ADMIN, *DEMO_GRANTS]
     ensure_client(hub.engine, "demo", "Demo one-stop system", grants, key, agencies=[DEV_AGENCY.code])
     _dev_agency(hub.agencies)
     console_line = dev_operator(hub, base)
@@ -215,6 +226,7 @@ def dev(
             ("connectors.national_portal.mock", portal_port),
             ("connectors.payment_napas.mock", gateway_port),
             ("connectors.population_db.mock", population_db_port),
+            ("connectors.vnpost.mock", vnpost_port),
         ):
             children.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and module; a separate process
@@ -234,6 +246,8 @@ def dev(
                 f"  Trace a message:        GET  {base}/v1/messages/{{id}}",
                 f"  Dossier timeline:       GET  {base}/v1/dossiers/{{MaHoSo}}/timeline",
                 f"  Open a fee payment:     POST {base}/v1/payments  (then pay on the payment_url it returns)",
+                f"  Order a VNPost parcel:  POST {base}/v1/postal/orders  (then GET /v1/postal/orders/{{id}})",
+                f"  VNPost pushes:          POST {base}/v1/callbacks/vnpost  (signed; polling is the default)",
                 f"  Subscribe to events:    POST {base}/v1/subscriptions",
                 f"  Verify a citizen:       POST {base}/v1/citizens/verify",
                 f"  Look up a citizen:      POST {base}/v1/citizens/lookup",
@@ -252,6 +266,8 @@ def dev(
                     "(demo citizens: /_mock/citizens)",
                     f"  Mock population faults: POST http://127.0.0.1:{population_db_port}/_mock/faults  "
                     '(e.g. {"timeout_rate": 1})',
+                    f"  Mock VNPost:            http://127.0.0.1:{vnpost_port}/_mock/state  (orders, feed, waybills; "
+                    "move its clock: POST /_mock/clock/advance)",
                 ]
                 if mocks
                 else []
@@ -275,6 +291,7 @@ def _dev_partners(env: dict[str, str], mocks: bool) -> PartnerSettings:
     from connectors.national_portal import NationalPortalSettings
     from connectors.payment_napas import NapasSettings, PayGovSettings
     from connectors.population_db import PopulationDbSettings
+    from connectors.vnpost import VnpostSettings
     from connectors.webhooks import WebhookSettings
     from hub.bootstrap import PartnerSettings
 
@@ -286,6 +303,7 @@ def _dev_partners(env: dict[str, str], mocks: bool) -> PartnerSettings:
         napas=NapasSettings(base_url=env["HUB_NAPAS_BASE_URL"], callback_url=env["HUB_NAPAS_CALLBACK_URL"]),
         paygov=PayGovSettings(base_url=env["HUB_PAYGOV_BASE_URL"], callback_url=env["HUB_PAYGOV_CALLBACK_URL"]),
         population_db=PopulationDbSettings(base_url=env["HUB_POPDB_BASE_URL"]),
+        vnpost=VnpostSettings(base_url=env["HUB_VNPOST_BASE_URL"]),
         webhooks=webhooks,
     )
 
@@ -353,6 +371,21 @@ def mock_population_db(ctx: typer.Context) -> None:
     flags (--latency-ms, --timeout-rate, --fault-rate, --hostile-rate --hostile-kind ...; --help lists them).
     Change faults at run time with POST /_mock/faults; see what it was asked at GET /_mock/requests."""
     from connectors.population_db import mock
+
+    mock.main(list(ctx.args))
+
+
+@mock_app.command(
+    "vnpost",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def mock_vnpost(ctx: typer.Context) -> None:
+    """The mock VNPost (direct MITC, province LGSP and MyVNPost variants at once): --host, --port (8104),
+    --step-seconds (mock time between two statuses), --no-realtime (the clock moves only by
+    POST /_mock/clock/advance), and fault flags (--duplicate-rate, --reorder-rate, --lose-page-rate,
+    --error-5xx-rate, --outage-seconds ...; --help lists them). State at GET /_mock/state."""
+    from connectors.vnpost import mock
 
     mock.main(list(ctx.args))
 

@@ -12,11 +12,12 @@ type                                v    payload model                 who sends
 ``payment.status.changed``          1    ``PaymentStatusChanged``      the hub -> webhook subscribers
 ``postal.order.requested``          1    ``PostalOrderRequest``        (postal domain) -> vnpost
 ``postal.order.cancel_requested``   1    ``CancelRequest``             (postal domain) -> vnpost
-``postal.status.changed``           1    ``PostalStatusChanged``       (postal domain) -> webhook subscribers
+``postal.status.changed``           1    ``PostalStatusChanged``       the hub (a parcel moved) -> webhook subscribers
+``dossier.postal.step``             1    ``DossierPostalStep``         the hub (a parcel moved) -> national portal
 ==================================  ===  ============================  ====================================
 
-The postal types are not published yet: the postal service is not wired into the hub (its wiring
-adds them to ``schemas/`` by setting ``published``).
+The postal commands are the hub's own (built by ``hub.postal.service`` from ``POST /v1/postal/orders``,
+never sent by local systems as such): not published. The postal events are.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from hub.canonical import DossierFeePaid, DossierStatusChange, PaymentStatusChanged
-from hub.postal.messages import PostalStatusChanged
+from hub.postal.messages import DossierPostalStep, PostalStatusChanged
 from hub.postal.port import CancelRequest, PostalOrderRequest
 
 DOSSIER_STATUS_CHANGED: Final = "dossier.status.changed"
@@ -36,6 +37,7 @@ PAYMENT_STATUS_CHANGED: Final = "payment.status.changed"
 POSTAL_ORDER_REQUESTED: Final = "postal.order.requested"
 POSTAL_CANCEL_REQUESTED: Final = "postal.order.cancel_requested"
 POSTAL_STATUS_CHANGED: Final = "postal.status.changed"
+DOSSIER_POSTAL_STEP: Final = "dossier.postal.step"
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,12 @@ TYPES: Final[dict[str, MessageType]] = {
         MessageType(PAYMENT_STATUS_CHANGED, 1, PaymentStatusChanged),
         MessageType(POSTAL_ORDER_REQUESTED, 1, PostalOrderRequest, published=False),
         MessageType(POSTAL_CANCEL_REQUESTED, 1, CancelRequest, published=False),
-        MessageType(POSTAL_STATUS_CHANGED, 1, PostalStatusChanged, published=False),
+        MessageType(POSTAL_STATUS_CHANGED, 1, PostalStatusChanged),
+        MessageType(DOSSIER_POSTAL_STEP, 1, DossierPostalStep),
     )
 }
 # Event types a local system may subscribe a webhook to (``/v1/subscriptions``).
-EVENTS: Final[tuple[str, ...]] = (PAYMENT_STATUS_CHANGED,)
+EVENTS: Final[tuple[str, ...]] = (PAYMENT_STATUS_CHANGED, POSTAL_STATUS_CHANGED)
 
 
 def version(name: str) -> int:

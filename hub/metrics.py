@@ -37,6 +37,14 @@ PAYMENT_SETTLEMENTS = Counter(
 CALLBACKS_REFUSED = Counter(
     "lgsp_callbacks_refused_total", "Partner callbacks refused before any change", ["profile", "reason"]
 )
+POSTAL_POLLS = Counter(
+    "lgsp_postal_polls_total", "Tracking feed reads by customer code and outcome", ["customer", "outcome"]
+)
+POSTAL_EVENTS = Counter(
+    "lgsp_postal_events_total",
+    "Tracking events by source (poll/push) and verdict (applied, stale...)",
+    ["source", "verdict"],
+)
 CIRCUIT_STATES = ("closed", "half_open", "open")
 CIRCUIT_STATE = Gauge(
     "lgsp_circuit_state", "The connector's circuit breaker: 0 closed, 1 half open, 2 open", ["connector"]

@@ -55,6 +55,8 @@ class Pipeline:
             relay = Relay(self.hub.ledger, self.hub.transport, batch=s.relay_batch, idle_sleep=s.relay_idle_sleep)
             self._spawn("relay", relay.run)
             self._spawn("reconciler", self._reconcile)
+            if s.postal_poll:
+                self._spawn("postal-poller", self._poll_postal)
             self._spawn("evidence-chainer", self._chain_evidence)
             self._spawn("retention", self._retention)
         keeper = LeaseKeeper(self.hub.ledger, s.lease_margin)  # renews every batch in progress here
@@ -89,6 +91,12 @@ class Pipeline:
 
         s = self.hub.settings
         reconcile_forever(self.hub.payments, s.payment_reconcile_interval, s.payment_reconcile_after, stop)
+
+    def _poll_postal(self, stop: threading.Event) -> None:
+        """Read the VNPost tracking feeds (runs beside the relay)."""
+        from hub.postal.poller import poll_forever
+
+        poll_forever(self.hub.postal, self.hub.settings.postal_poll_interval, stop)
 
     def _chain_evidence(self, stop: threading.Event) -> None:
         """Link staged evidence facts into the chains and seal them (beside the relay)."""

@@ -14,6 +14,7 @@ from hub.dossiers.service import Dossiers
 from hub.ledger import Ledger
 from hub.payments.service import Payments
 from hub.ports import Transport
+from hub.postal.service import Postal
 from hub.routing import Routing
 from hub.settings import Settings
 from hub.subscriptions.service import Subscriptions
@@ -42,10 +43,12 @@ class Hub(Database):
     payments: Payments
     citizens: CitizenService
     subscriptions: Subscriptions
+    postal: Postal
     agencies: AgencyDirectory  # per-agency configuration (hub.agencies): the database's, or HUB_AGENCIES_FILE
 
     def close(self) -> None:
         self.transport.close()
         self.payments.close()
+        self.postal.close()
         self.citizens.close()
         super().close()

@@ -136,6 +136,29 @@ class Settings(BaseSettings):
     )
     callback_max_bytes: int = Field(default=65_536, description="Partner callback bodies above this are refused.")
 
+    # ---- the postal service (VNPost; agencies' customer codes in the agency directory; HUB_VNPOST_*)
+    postal_poll_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between two reads of each VNPost customer's tracking feed."
+    )
+    postal_poll: bool = Field(default=True, description="Poll the tracking feeds (beside the relay).")
+    postal_page_size: int = Field(default=50, ge=1, le=100, description="Tracking feed entries per page.")
+    postal_push_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the LGSP's tracking pushes (POST /v1/callbacks/vnpost, HMAC-SHA256 of the "
+        "body in X-Lgsp-Signature); unset: pushes are refused (polling is the default).",
+    )
+    postal_push_customers: tuple[str, ...] = Field(
+        default=(),
+        description='VNPost customer codes whose tracking an LGSP pushes (JSON, e.g. ["BCCI_H22"]): not polled.',
+    )
+    postal_units_file: str | None = Field(
+        default=None, description="The operator's VNPost units file (CSV, see docs/postal.md): extends the shipped."
+    )
+    postal_unit_placeholders: bool = Field(
+        default=False,
+        description="Fill unknown VNPost unit ids with synthetic ones (900+province...): development, the mock.",
+    )
+
     dev_api_key: SecretStr = Field(
         default=SecretStr("dev-secret-key"), description="API key of the 'demo' client created by `lgsp dev`."
     )

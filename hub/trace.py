@@ -8,13 +8,25 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from hub.db.schema import attempts, messages, payment_events, payments
+from hub.db.schema import attempts, messages, payment_events, payments, postal_events, postal_orders
 from hub.envelope import iso
 from hub.privacy import mask_id, mask_name
 
 
+def _masked_party(party: dict[str, Any]) -> dict[str, Any]:
+    """A postal order's party (hub.postal.port.PostalParty): unit ids kept, the rest masked."""
+    return {
+        **party,
+        "name": mask_name(party.get("name")),
+        **{k: "***" for k in ("phone", "email", "address") if party.get(k)},
+    }
+
+
 def masked_payload(payload: dict[str, Any]) -> dict[str, Any]:
     out = dict(payload)
+    for role in ("citizen", "agency"):  # postal.order.requested
+        if isinstance(out.get(role), dict):
+            out[role] = _masked_party(out[role])
     applicant = out.get("applicant")
     if isinstance(applicant, dict):
         out["applicant"] = {
@@ -89,15 +101,27 @@ def get_message(engine: Engine, message_id: str) -> dict[str, Any] | None:
 
 
 def timeline(engine: Engine, key: str, client: tuple[str, int] | None = None) -> dict[str, Any]:
-    """A dossier's journey: its messages in order and its payments, each with every gateway
-    call, callback and query, and the messages the hub sent about it (events to subscribers,
-    the report to the portal). ``client`` (code, id): only what that client sent or opened."""
+    """A dossier's journey: its messages in order, its payments, each with every gateway
+    call, callback and query, its parcels (postal orders) with every tracking event, and the
+    messages the hub sent about them (events to subscribers, the reports to the portal, the
+    orders to VNPost). ``client`` (code, id): only what that client sent, opened or ordered."""
     pq = select(payments).where(payments.c.dossier_code == key).order_by(payments.c.created_at)
+    oq = select(postal_orders).where(postal_orders.c.dossier_code == key).order_by(postal_orders.c.created_at)
     mq = select(messages).where(messages.c.key == key)
     if client is not None:
         pq = pq.where(payments.c.client_id == client[1])
+        oq = oq.where(postal_orders.c.client_id == client[1])
         mq = mq.where(messages.c.source == client[0])
     with engine.connect() as c:
+        orders = c.execute(oq).all()
+        tracking = c.execute(
+            select(postal_events)
+            .where(postal_events.c.order_id.in_([o.id for o in orders]))
+            .order_by(postal_events.c.occurred_at, postal_events.c.id)
+        ).all()
+        # the orders (and cancels) sent to VNPost; the portal's postal steps are keyed by the dossier
+        sent = [m for o in orders for m in (o.order_message_id, o.cancel_message_id) if m]
+        by_order = {r.id: r for r in c.execute(select(messages).where(messages.c.id.in_(sent)))}
         pays = c.execute(pq).all()
         events = c.execute(
             select(payment_events)
@@ -107,6 +131,7 @@ def timeline(engine: Engine, key: str, client: tuple[str, int] | None = None) ->
         announced = [m["message_id"] for e in events if e.kind == "announce" for m in json.loads(e.detail or "[]")]
         rows = {r.id: r for r in c.execute(mq)}
         rows |= {r.id: r for r in c.execute(select(messages).where(messages.c.id.in_(announced)))}
+        rows |= by_order
     return {
         "messages": [_summary(r) for r in sorted(rows.values(), key=lambda r: (r.occurred_at, r.id))],
         "payments": [
@@ -125,6 +150,27 @@ def timeline(engine: Engine, key: str, client: tuple[str, int] | None = None) ->
                 ],
             }
             for p in pays
+        ],
+        "parcels": [
+            {
+                "id": o.id,
+                "kind": o.kind,
+                "item_code": o.item_code,
+                "status": o.status,
+                "created_at": iso(o.created_at),
+                "history": [
+                    {
+                        "occurred_at": iso(e.occurred_at),
+                        "status": e.status,
+                        "raw_status": e.raw_status,
+                        "verdict": e.verdict,
+                        "source": e.source,
+                    }
+                    for e in tracking
+                    if e.order_id == o.id
+                ],
+            }
+            for o in orders
         ],
     }
 

@@ -27,11 +27,19 @@ def hub_services(compose: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_production_shape_is_there(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"rabbitmq", "postgres", "api", "relay", "mock-portal", "mock-gateway", "mock-population-db"} <= set(
-        services
-    )
-    workers = [n for n, s in hub_services(compose).items() if s["command"][0] == "worker"]
-    assert len(workers) == 2
+    assert {
+        "rabbitmq",
+        "postgres",
+        "api",
+        "relay",
+        "mock-portal",
+        "mock-gateway",
+        "mock-population-db",
+        "mock-vnpost",
+    } <= set(services)
+    workers = [n for n, s in hub_services(compose).items() if s["command"] == ["worker"]]
+    assert len(workers) == 2  # every connector
+    assert services["worker-vnpost"]["command"] == ["worker", "--connector", "vnpost"]
     env = services["api"]["environment"]
     assert env["HUB_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:" in env["HUB_DATABASE_URL"]
     assert "@rabbitmq:5672" in env["HUB_BROKER_URL"]
@@ -39,6 +47,14 @@ def test_the_production_shape_is_there(compose: dict[str, Any]) -> None:
     assert env["HUB_NAPAS_BASE_URL"].startswith("http://mock-gateway:8102/")
     assert env["HUB_NAPAS_CALLBACK_URL"] == "http://api:8000/v1/callbacks/payment/napas"  # the gateway reaches the api
     assert env["HUB_POPDB_BASE_URL"] == "http://mock-population-db:8103"
+    assert env["HUB_VNPOST_BASE_URL"] == "http://mock-vnpost:8104"
+    assert services["mock-vnpost"]["command"][:2] == ["mock", "vnpost"]
+
+
+def test_the_agencies_file_is_in_the_image(compose: dict[str, Any]) -> None:
+    """The demo agencies file the services name is the one shipped in hub/ (copied to /app/hub)."""
+    path = compose["services"]["api"]["environment"]["HUB_AGENCIES_FILE"]
+    assert path.startswith("/app/") and (ROOT / path.removeprefix("/app/")).is_file()
 
 
 def test_relay_and_workers_expose_their_metrics(compose: dict[str, Any]) -> None:
@@ -58,7 +74,18 @@ def test_dependencies_name_real_services(compose: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "service",
-    ["migrate", "api", "relay", "worker-1", "worker-2", "mock-portal", "mock-gateway", "mock-population-db"],
+    [
+        "migrate",
+        "api",
+        "relay",
+        "worker-1",
+        "worker-2",
+        "worker-vnpost",
+        "mock-portal",
+        "mock-gateway",
+        "mock-population-db",
+        "mock-vnpost",
+    ],
 )
 def test_every_command_is_a_real_cli_entry_point(compose: dict[str, Any], service: str) -> None:
     command = compose["services"][service]["command"]

@@ -27,10 +27,10 @@ def _listening(port: int) -> bool:
 
 
 def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
-    ports = [free_port() for _ in range(4)]
+    ports = [free_port() for _ in range(5)]
     env = {**os.environ, "HUB_DATABASE_URL": f"sqlite:///{tmp_path}/dev.db", "HUB_LOG_LEVEL": "WARNING"}
     args = ["--port", str(ports[0]), "--portal-port", str(ports[1]), "--gateway-port", str(ports[2])]
-    args += ["--population-db-port", str(ports[3])]
+    args += ["--population-db-port", str(ports[3]), "--vnpost-port", str(ports[4])]
     proc = subprocess.Popen([LGSP, "dev", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{ports[0]}/healthz", timeout=60)
     deadline = time.monotonic() + 30
@@ -44,7 +44,7 @@ def _start_dev(tmp_path: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
 def test_stopping_lgsp_dev_stops_its_mocks(tmp_path: Path, sig: signal.Signals) -> None:
     proc, ports = _start_dev(tmp_path)
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert len(children) == 3
+    assert len(children) == 4
     try:
         proc.send_signal(sig)
         proc.wait(20)

@@ -22,7 +22,7 @@ import httpx
 import structlog
 
 from hub.http import FormHttp, HttpFailure, HttpxHttp, JsonHttp, PooledHttp
-from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_POSTAL_STEP, DOSSIER_STATUS_CHANGED
 from hub.partners import Classified, Verdict
 from hub.ports import NOT_ATTEMPTED, Connector, DeliveryItem, LeaseBudget, Outcome, OutcomeKind
 from hub.privacy import scrub
@@ -34,11 +34,12 @@ from .errors import Codes, PortalError, classify
 log = structlog.get_logger("connectors.national_portal")
 
 NAME = "national_portal"
-MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID)
+MESSAGE_TYPES: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID, DOSSIER_POSTAL_STEP)
 # message type -> (canonical payload -> HoSo or None, canonical payload -> progress entry)
 _TRANSLATORS: dict[str, tuple[Callable[..., dict[str, Any] | None], Callable[..., dict[str, Any]]]] = {
     DOSSIER_STATUS_CHANGED: (tr.to_hoso, tr.to_progress),
     DOSSIER_FEE_PAID: (tr.fee_paid_hoso, tr.fee_paid_progress),
+    DOSSIER_POSTAL_STEP: (tr.postal_step_hoso, tr.postal_step_progress),
 }
 
 

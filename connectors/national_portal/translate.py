@@ -205,6 +205,41 @@ def fee_paid_progress(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT
     return entry
 
 
+# Postal steps (dossier.postal.step): the markers of a dossier that goes by post [C] field names,
+# values [I]: KenhThucHien 3 "qua BCCI" (handed in by post), HinhThuc 1 "qua bưu chính" (result by post).
+BY_POST_CHANNEL = 3
+RESULT_BY_POST = 1
+POSTAL_ACTOR = "Bưu điện (VNPost, bưu chính công ích)"
+
+
+def postal_step_hoso(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any] | None:
+    """Canonical ``dossier.postal.step`` -> the dossier's ``HoSo`` with its postal markers (and, once
+    the result was delivered, ``NgayTra``), or None when the hub does not know the dossier."""
+    dossier = payload.get("dossier")
+    if not dossier:
+        return None
+    hoso = to_hoso(dossier, limits)
+    if payload["kind"] == "pickup":
+        _put(hoso, "KenhThucHien", BY_POST_CHANNEL)
+    else:
+        _put(hoso, "HinhThuc", RESULT_BY_POST)
+    _put(hoso, "NgayTra", portal_time(payload.get("returned_at")))
+    return hoso
+
+
+def postal_step_progress(payload: Mapping[str, Any], limits: PortalLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Canonical ``dossier.postal.step`` -> one progress entry (``TrangThai`` 9 as provinces write them)."""
+    at = portal_time(payload["occurred_at"])
+    entry: dict[str, Any] = {}
+    _put(entry, "MaHoSo", payload["dossier_code"])
+    _put(entry, "NguoiXuLy", officer(POSTAL_ACTOR, limits))
+    _put(entry, "ThoiDiemXuLy", at)
+    _put(entry, "NoiDungXuLy", payload["text"])  # e.g. "... sang hệ thống VNPost với mã vận đơn: ..."
+    _put(entry, "TrangThai", payload.get("progress_status") or 9)
+    _put(entry, "NgayBatDau", at)
+    return entry
+
+
 def progress_key(entry: Mapping[str, Any]) -> ProgressKey:
     """Natural key of a progress entry: (MaHoSo, TrangThai, ThoiDiemXuLy), as strings."""
     return (str(entry.get("MaHoSo", "")), str(entry.get("TrangThai", "")), str(entry.get("ThoiDiemXuLy", "")))

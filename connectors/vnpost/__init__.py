@@ -41,8 +41,13 @@ Capability card
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from hub.agencies.port import Agency
+from hub.postal.port import INITIAL_CURSOR, TrackingEvent
+
+from . import translate
 from .client import VnpostClient
 from .config import VARIANTS, VnpostSettings
 from .connector import MESSAGE_TYPES, NAME, VnpostConnector
@@ -58,6 +63,8 @@ __all__ = [
     "VnpostConnector",
     "VnpostSettings",
     "build_connector",
+    "build_gateways",
+    "parse_push",
 ]
 
 
@@ -65,3 +72,31 @@ def build_connector(settings: VnpostSettings | None = None, **deps: Any) -> Vnpo
     """The connector for the composition root; opens no connection until the first delivery.
     ``deps`` may hand ``gateways`` (customer code -> ``PostalGateway``) for per-agency partners."""
     return VnpostConnector(settings or VnpostSettings(), gateways=deps.get("gateways"))
+
+
+def build_gateways(settings: VnpostSettings | None, agencies: Iterable[Agency]) -> dict[str, VnpostClient]:
+    """One client per VNPost customer code: the default customer's (``settings``), and each agency's
+    with its own variant (``PostalSender.variant``); other settings shared. No connection yet."""
+    base = settings or VnpostSettings()
+    out: dict[str, VnpostClient] = {base.customer_code: VnpostClient(base)}
+    for agency in agencies:
+        sender = agency.postal
+        if sender is None or sender.customer_code in out:
+            continue
+        variant = sender.variant if sender.variant in VARIANTS else base.variant
+        own = base.model_copy(update={"customer_code": sender.customer_code, "variant": variant})
+        out[sender.customer_code] = VnpostClient(own)
+    return out
+
+
+def parse_push(settings: VnpostSettings | None, body: Any) -> tuple[TrackingEvent, ...]:
+    """Tracking events an LGSP pushes: a feed page (HAL ``_embedded["rh:doc"]``), one entry, or a list
+    of entries, read as the feed is (``translate.parse_feed``) with the variant's status table."""
+    s = settings or VnpostSettings()
+    if isinstance(body, list):
+        body = {"_embedded": {"rh:doc": body}}
+    elif isinstance(body, dict) and "_embedded" not in body:
+        body = {"_embedded": {"rh:doc": [body]}}
+    if not isinstance(body, dict):
+        raise ValueError("a push is a JSON object or a list of entries")
+    return translate.parse_feed(body, s.table(), INITIAL_CURSOR, s.customer_code).events

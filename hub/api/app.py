@@ -31,6 +31,7 @@ from hub.clients import Authenticator
 from hub.dossiers import api as ingress
 from hub.payments import api as payments
 from hub.pipeline import Pipeline
+from hub.postal import api as postal
 from hub.publisher import Publisher
 from hub.services import Hub
 from hub.subscriptions import api as subscriptions
@@ -95,7 +96,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
     opsdata.watch(hub.engine, hub.routing.names, hub.transport)  # the backlog gauges of /metrics
     app.state.publisher = None  # set while the app runs (lifespan)
     app.state.authenticator = Authenticator(hub.engine, ttl=hub.settings.auth_cache_seconds)
-    for router in (ingress.router, trace.router, payments.router, subscriptions.router, citizens_router):
+    for router in (ingress.router, trace.router, payments.router, postal.router, subscriptions.router, citizens_router):
         app.include_router(router)
     app.include_router(admin.router)
     app.include_router(agencies.router)
@@ -192,4 +193,5 @@ def _extend_schema(schema: dict[str, Any]) -> None:
     components.update(defs.pop("$defs", {}))
     components["DossierStatusChange"] = defs
     payments.extend_schema(schema)
+    postal.extend_schema(schema)
     citizens_api.extend_schema(schema)

@@ -16,6 +16,7 @@ from hub.clients import Authenticator, Client
 from hub.dossiers.service import Dossiers
 from hub.ledger import Ledger
 from hub.payments.service import Payments
+from hub.postal.service import Postal
 from hub.services import Hub
 from hub.settings import Settings
 from hub.subscriptions.service import Subscriptions
@@ -53,6 +54,10 @@ async def get_agencies(request: Request) -> AgencyDirectory:
 
 async def get_payments(request: Request) -> Payments:
     return _hub(request).payments
+
+
+async def get_postal(request: Request) -> Postal:
+    return _hub(request).postal
 
 
 async def get_citizens(request: Request) -> CitizenService:

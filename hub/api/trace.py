@@ -55,7 +55,7 @@ async def dossier_timeline(
 ) -> dict[str, Any]:
     whose = None if client.may(ADMIN) else (client.code, client.id)
     found = await run_in_threadpool(trace.timeline, engine, dossier_code, whose)
-    if not found["messages"] and not found["payments"]:
+    if not found["messages"] and not found["payments"] and not found["parcels"]:
         raise _not_found("message or payment for this dossier")
     return {"dossier_code": dossier_code, **found}
 

@@ -63,10 +63,28 @@ class TimelinePayment(BaseModel):
     history: list[PaymentEvent]
 
 
+class ParcelEvent(BaseModel):
+    occurred_at: str | None = Field(description="EventTime.")
+    status: str | None = Field(description="Canonical status (null: a code not in the variant's table).")
+    raw_status: str
+    verdict: str = Field(description="applied, stale, after_final, unknown_status (duplicates are not kept)")
+    source: str = Field(description="poll or push")
+
+
+class TimelineParcel(BaseModel):
+    id: str = Field(description="The postal order (GET /v1/postal/orders/{id}).")
+    kind: str = Field(description="pickup or delivery")
+    item_code: str | None
+    status: str | None
+    created_at: str | None
+    history: list[ParcelEvent]
+
+
 class Timeline(BaseModel):
     dossier_code: str
     messages: list[MessageSummary]
     payments: list[TimelinePayment]
+    parcels: list[TimelineParcel] = Field(default_factory=list, description="Its postal orders (VNPost parcels).")
 
 
 class MessageList(BaseModel):

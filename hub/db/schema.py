@@ -422,6 +422,61 @@ job_cursors = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# The postal service (hub/postal/): one order per dossier and kind (pickup | delivery), its parcel's
+# canonical status (applied monotonically, hub/postal/rules.py), every tracking event seen (once per
+# customer's feed id: a feed page read again or a push repeated changes nothing), and the poller's
+# durable cursor per VNPost customer code. No personal data: names, phones and addresses live only
+# in the order's ledger message.
+postal_orders = Table(
+    "postal_orders",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("dossier_code", String(100), nullable=False),  # MaHoSo, VNPost's OrderNumber
+    Column("kind", String(16), nullable=False),  # pickup | delivery
+    Column("agency_code", String(40), nullable=False),
+    Column("customer_code", String(50), nullable=False),  # VNPost CustomerCode
+    Column("item_code", String(20)),  # waybill ItemCode (pre-allocated, or read from the feed)
+    Column("details", JSON, nullable=False),  # cod_amount, description, units (VNPost ids and how found)
+    Column("status", String(20)),  # canonical parcel status; NULL until VNPost's first event
+    Column("status_at", UTCDateTime()),  # the status's event time (EventTime)
+    Column("status_feed_id", String(24)),
+    Column("announced_at", UTCDateTime()),  # occurred_at of the last event announced (order per parcel)
+    Column("order_message_id", String(26), nullable=False),
+    Column("cancel_message_id", String(26)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("dossier_code", "kind", name="uq_postal_orders_dossier_kind"),
+    Index("ix_postal_orders_customer_dossier", "customer_code", "dossier_code"),
+    Index("ix_postal_orders_item", "customer_code", "item_code"),
+)
+postal_events = Table(
+    "postal_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("customer_code", String(50), nullable=False),
+    Column("feed_id", String(24), nullable=False),  # _id.$oid
+    Column("order_id", String(26), ForeignKey("postal_orders.id")),  # NULL: no order of the hub's
+    Column("order_number", String(100), nullable=False),
+    Column("item_code", String(20)),
+    Column("raw_status", String(20), nullable=False),
+    Column("status", String(20)),  # canonical; NULL: not in the variant's table
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("post_office", String(50)),
+    Column("note", Text),
+    Column("verdict", String(16), nullable=False),  # applied | stale | duplicate | after_final | unknown_*
+    Column("source", String(8), nullable=False),  # poll | push
+    Column("received_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("customer_code", "feed_id", name="uq_postal_events_feed_id"),
+    Index("ix_postal_events_order", "order_id", "occurred_at"),
+)
+postal_cursors = Table(
+    "postal_cursors",
+    metadata,
+    Column("customer_code", String(50), primary_key=True),
+    Column("cursor", String(24), nullable=False),  # lastId: the greatest feed id read
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
 # ---- Partners an operator holds (hub/ledger/holds.py, migration 0013): while a connector has a row
 # here its workers claim nothing (the messages wait in the ledger, no attempt is counted); resume
 # deletes the row and queues its waiting messages again in order.

@@ -31,7 +31,7 @@ class NewSubscription(BaseModel):
         "allows the network (HUB_WEBHOOK_ALLOW_NETWORKS); checked now and again at each delivery. Redirects "
         "are not followed.",
     )
-    event_types: list[Literal["payment.status.changed"]] = Field(min_length=1, max_length=10)
+    event_types: list[Literal["payment.status.changed", "postal.status.changed"]] = Field(min_length=1, max_length=10)
 
 
 class Subscription(BaseModel):

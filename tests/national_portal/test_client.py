@@ -77,7 +77,10 @@ def conn(settings: NationalPortalSettings, portal: Portal) -> Iterator[NationalP
 
 def test_connector_satisfies_the_port(settings: NationalPortalSettings) -> None:
     port: Connector = build_connector(settings)
-    assert (port.name, port.message_types) == ("national_portal", ("dossier.status.changed", "dossier.fee.paid"))
+    assert (port.name, port.message_types) == (
+        "national_portal",
+        ("dossier.status.changed", "dossier.fee.paid", "dossier.postal.step"),
+    )
     assert port.policy.batch_size == 50 and port.policy.timeout == 10.0
 
 

@@ -93,17 +93,19 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start(self, workers: int = 2, mock_args: tuple[str, ...] = (), gateway: bool = False) -> Stack:
+    def start(
+        self, workers: int = 2, mock_args: tuple[str, ...] = (), gateway: bool = False, timeout: float = 120.0
+    ) -> Stack:
         """Start every process (``gateway``: the mock payment gateway too); if any fails to come
-        up, stop those already started."""
+        up within ``timeout`` seconds, stop those already started."""
         try:
             self.spawn("mock", "mock", "national-portal", "--port", str(self.portal_port), *mock_args)
             if gateway:
                 self.spawn("gateway", "mock", "payment-gateway", "--port", str(self.gateway_port))
                 wait_http(self.gateway + "/_mock/stats")
             self.spawn("api", "api", "--port", str(self.api_port))
-            wait_http(self.api + "/readyz", timeout=120)  # the api ran the migrations (slow on a loaded machine)
-            wait_http(self.portal + "/_mock/stats")
+            wait_http(self.api + "/readyz", timeout)  # the api ran the migrations (slow on a loaded machine)
+            wait_http(self.portal + "/_mock/stats", timeout)
             self.spawn("relay", "relay")
             for n in range(workers):
                 self.spawn(f"worker-{n}", "worker")

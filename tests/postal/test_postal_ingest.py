@@ -1,0 +1,80 @@
+"""Tracking events brought by several appliers at once (two pollers, a poller and a push) are
+recorded and announced once each: the unique (customer code, feed id) and the order's row lock
+decide, and a batch that loses the race is applied again event by event."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from hub.agencies.port import StaticAgencies
+from hub.bootstrap import bootstrap
+from hub.clients import create_client
+from hub.db.schema import messages, postal_events
+from hub.envelope import utcnow
+from hub.postal.models import PostalOrderIn
+from hub.postal.port import TrackingEvent
+from hub.postal.rules import ParcelStatus
+from hub.settings import Settings
+from tests.factories import dossier_code
+from tests.postal.test_postal_api import AGENCIES, AGENCY, CITIZEN, CUSTOMER
+
+S = ParcelStatus
+JOURNEY = (S.ACCEPTED, S.PICKED_UP, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED)
+
+
+def test_the_same_events_from_four_appliers_at_once_are_applied_once(db_url: str) -> None:
+    s = Settings(database_url=db_url, api_publishes=False, postal_unit_placeholders=True, postal_poll=False)
+    hub = bootstrap(s, agencies=StaticAgencies(AGENCIES))
+    try:
+        client = create_client(hub.engine, "ONEGATE", "one-stop", ["postal.order"])
+        assert client
+        codes = [dossier_code() for _ in range(3)]
+        for code in codes:
+            req = PostalOrderIn.model_validate(
+                {"dossier_code": code, "agency_code": AGENCY, "kind": "delivery", "receiver": CITIZEN}
+                | {"description": "Kết quả"}
+            )
+            hub.postal.order(1, "ONEGATE", req)
+        start = utcnow()
+        events = [
+            TrackingEvent(
+                feed_id=f"{n:08x}{i:016x}",
+                customer_code=CUSTOMER,
+                order_number=code,
+                raw_status=str(i),
+                status=status,
+                occurred_at=start + timedelta(minutes=i),
+            )
+            for n, code in enumerate(codes)
+            for i, status in enumerate(JOURNEY)
+        ]
+        verdicts: list[Counter[str]] = []
+        barrier = threading.Barrier(4)
+
+        def apply_all() -> None:
+            barrier.wait()
+            verdicts.append(hub.postal.ingest(events, "poll"))
+
+        threads = [threading.Thread(target=apply_all) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(verdicts) == 4
+        total = sum(verdicts, Counter())
+        assert total["applied"] == len(events) and total["duplicate"] == 3 * len(events), total
+        with hub.engine.connect() as c:
+            recorded = c.execute(select(func.count()).select_from(postal_events)).scalar_one()
+            steps = c.execute(
+                select(func.count()).select_from(messages).where(messages.c.type == "dossier.postal.step")
+            ).scalar_one()
+        assert recorded == len(events) and steps == len(events)  # each status announced once
+        for code in codes:
+            (order,) = [o for o in [hub.postal._find(code, "delivery")] if o]
+            assert order["status"] == "delivered"
+    finally:
+        hub.close()
