@@ -5,7 +5,7 @@ PostgreSQL: ``lgsp_record`` (migration 0006) wrote the column when it released a
 it is replaced by the same function without it.
 
 Revision ID: 0010
-Revises: 0009 (re-chained by the coordinator at merge time)
+Revises: 0009
 """
 
 import importlib.util

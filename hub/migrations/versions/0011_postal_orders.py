@@ -5,7 +5,7 @@
 * postal_cursors: the feed's lastId per VNPost customer code.
 
 Revision ID: 0011
-Revises: 0012 (0009 on the branch; re-chained after main's 0010 -> 0013 -> 0012)
+Revises: 0010
 """
 
 from typing import Any
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = "0011"
-down_revision = "0012"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@
   (PayGov ``ThoiGianGD`` of INIT); a status query sends it again.
 
 Revision ID: 0012
-Revises: 0013 (re-chained onto main's head when main was merged; the coordinator re-chains at merge)
+Revises: 0011
 """
 
 from alembic import op
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = "0012"
-down_revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@
   On PostgreSQL adding the stored column rewrites the messages table once.
 
 Revision ID: 0013
-Revises: 0010 (main's head when main was merged into this branch; re-chained by the coordinator at merge time)
+Revises: 0012
 """
 
 from alembic import op
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
