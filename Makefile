@@ -34,9 +34,11 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/lgsp schemas export --check
 
-## test: lint, then the whole suite (RabbitMQ and PostgreSQL tests included; in CI they must run)
+## test: lint, then the whole suite (RabbitMQ and PostgreSQL tests included; in CI they must run),
+## on TEST_WORKERS processes (pytest-xdist; each has its own PostgreSQL database and broker names)
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 ## bench: end-to-end benchmark against RabbitMQ + PostgreSQL (see docs/performance.md)
 bench: install

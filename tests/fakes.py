@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_POSTAL_STEP, DOSSIER_STATUS_CHANGED
 from hub.payments.port import CallbackAnswer, GatewayStatus, OrderCreated, PaymentOrder, PaymentResult
 from hub.ports import DeliveryItem, DeliveryPolicy, Outcome, OutcomeKind
 
@@ -37,7 +37,7 @@ class FakeConnector:
         self,
         policy: DeliveryPolicy = FAST,
         decide: Callable[[DeliveryItem], Outcome] | None = None,
-        message_types: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID),
+        message_types: tuple[str, ...] = (DOSSIER_STATUS_CHANGED, DOSSIER_FEE_PAID, DOSSIER_POSTAL_STEP),
     ):
         self.policy = policy
         self.message_types: tuple[str, ...] = message_types

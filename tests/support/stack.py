@@ -58,6 +58,7 @@ class Stack:
             "HUB_PORTAL_BREAKER_RESET": "1.0",
             "HUB_PORTAL_TIMEOUT": "3",
             "HUB_WEBHOOK_TIMEOUT": "3",
+            "HUB_VNPOST_TIMEOUT": "3",  # every connector's call must fit the short lease (the worker checks)
             "HUB_PORTAL_MAX_ATTEMPTS": "1000",
             "HUB_LEASE_SECONDS": "6",  # short, so a lost worker is taken over soon; renewed meanwhile
             "HUB_LEASE_MARGIN": "0.5",
