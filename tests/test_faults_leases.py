@@ -102,7 +102,13 @@ def test_backlog_then_a_portal_slower_than_a_lease_allows(tmp_path: Path, pg: st
         assert r.stack.portal_state()["stats"]["calls"].get("TraCuuHoSo", 0) == 0
 
 
-SHORT_LEASE = {"HUB_LEASE_SECONDS": "4", "HUB_PORTAL_TIMEOUT": "2", "HUB_WEBHOOK_TIMEOUT": "2"}
+# every connector's call timeout must fit the lease (the worker refuses to start otherwise)
+SHORT_LEASE = {
+    "HUB_LEASE_SECONDS": "4",
+    "HUB_PORTAL_TIMEOUT": "2",
+    "HUB_WEBHOOK_TIMEOUT": "2",
+    "HUB_VNPOST_TIMEOUT": "2",
+}
 
 
 def retried(r: Running) -> int:
