@@ -32,6 +32,7 @@ from hub.settings import Settings
 
 from .models import EXAMPLE, ORDER_ID, PostalOrderDetail, PostalOrderIn, PostalOrderView, PushAnswer
 from .service import AgencyUnusable, CancelNotAllowed, OrderedByAnother, OrderOpen, Postal, UnmappableUnit
+from .waybills import PoolExhausted, WaybillRefused
 
 router = APIRouter(tags=["postal"], route_class=HubRoute)
 log = structlog.get_logger("hub.api.postal")
@@ -72,10 +73,11 @@ def _own(o: dict[str, Any] | None, client: Client) -> dict[str, Any]:
             409,
             422,
             _403="The client is not granted `postal.order`",
-            _409="The dossier's order of the other kind is not finished (VNPost takes one order per dossier), "
-            "or another client ordered this dossier and kind",
-            _422="Invalid field, an agency without VNPost configuration, or an administrative unit that "
-            "cannot be mapped to VNPost's ids (`errors` names the field and the unit)",
+            _409="The dossier's order of the other kind is not finished, another client ordered this dossier "
+            "and kind, or the agency's waybill pool has no free number left (`waybill_pool_exhausted`)",
+            _422="Invalid field, an agency without VNPost configuration, an administrative unit that "
+            "cannot be mapped to VNPost's ids (`errors` names the field and the unit), or an `item_code` that "
+            "is not a free number of the agency's waybill pool",
         ),
     },
 )
@@ -101,6 +103,12 @@ async def order(
         ) from None
     except OrderOpen as exc:
         raise ProblemError("postal_order_open", str(exc), order_id=exc.order_id) from None
+    except WaybillRefused as exc:
+        raise ProblemError(
+            "validation_failed", str(exc), errors=[field_error("item_code", exc.rule, str(exc))]
+        ) from None
+    except PoolExhausted as exc:
+        raise ProblemError("waybill_pool_exhausted", str(exc)) from None
     except OrderedByAnother:
         raise ProblemError("conflict", "this dossier was ordered for this kind by another client system") from None
     body = _summary(placed.order, duplicate=not placed.created)

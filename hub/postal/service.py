@@ -49,9 +49,18 @@ from hub.messages import (
 )
 from hub.subscriptions import subscribed
 
+from . import waybills
 from .messages import DossierPostalStep, PostalStatusChanged, order_key, step_text
 from .models import PartyIn, PostalOrderIn
-from .port import INITIAL_CURSOR, CancelRequest, PostalGateway, PostalOrderRequest, PostalParty, TrackingEvent
+from .port import (
+    INITIAL_CURSOR,
+    CancelRequest,
+    PostalGateway,
+    PostalOrderRequest,
+    PostalParty,
+    TrackingEvent,
+    order_number,
+)
 from .rules import FINAL, CancelDecision, ParcelState, ParcelStatus, apply, cancel_decision
 from .units import UnitCodes, UnitMap, UnmappableUnit
 
@@ -61,10 +70,11 @@ UNIT_FIELDS = {"province": "province_code", "district": "district_code", "commun
 
 
 class OrderOpen(Exception):
-    """VNPost knows one order per dossier code: the dossier's other order is still on its way."""
+    """The dossier's order of the other kind is still on its way (a dossier's result goes out
+    after its pickup is done, or the other way round)."""
 
     def __init__(self, order_id: str, kind: str) -> None:
-        super().__init__(f"the dossier's {kind} order {order_id} is not finished; VNPost takes one order per dossier")
+        super().__init__(f"the dossier's {kind} order {order_id} is not finished: one parcel of a dossier at a time")
         self.order_id, self.kind = order_id, kind
 
 
@@ -121,6 +131,7 @@ class Postal:
         self.now, self.page_size, self.max_pages = clock, page_size, max_pages
         self.push_parser = push_parser
         self.push_customers = frozenset(push_customers)  # their LGSP pushes: never polled
+        self._numbered: dict[str, bool] = {}  # customer code -> its variant sends ItemCode
 
     @property
     def gateways(self) -> dict[str, PostalGateway]:
@@ -192,6 +203,7 @@ class Postal:
             note=req.note,
             item_code=req.item_code,
         )
+        self._numbered[sender.customer_code] = sender.variant != "direct"  # MITC's MOrder has no ItemCode
         return order, {"agency": agency_units, "citizen": citizen_units}
 
     def order(self, client_id: int, client_code: str, req: PostalOrderIn) -> Placed:
@@ -228,6 +240,7 @@ class Postal:
     ) -> str:
         now = self.now()
         oid = new_id()
+        dossier_code = order.order_number  # build() sends the dossier code; _record makes the OrderNumber
         with self.ledger.unit_of_work() as uow:
             c = uow.connection
             other = c.execute(
@@ -237,6 +250,17 @@ class Postal:
             ).first()
             if other is not None and (other.status is None or ParcelStatus(other.status) not in FINAL):
                 raise OrderOpen(other.id, other.kind)
+            # one VNPost order per (CustomerCode, OrderNumber): the dossier's second kind has its own
+            order = order.model_copy(
+                update={"order_number": order_number(order.order_number, order.kind, other is not None)}
+            )
+            if self._numbered.get(order.customer_code, True):
+                if order.item_code:
+                    waybills.claim_given(c, order.customer_code, order.item_code, oid, now)
+                else:
+                    item = waybills.claim_next(c, order.customer_code, oid, now)
+                    if item is not None:
+                        order = order.model_copy(update={"item_code": item})
             message = NewMessage(
                 type=POSTAL_ORDER_REQUESTED,
                 key=order_key(order.customer_code, order.order_number),
@@ -252,7 +276,8 @@ class Postal:
                 insert(postal_orders).values(
                     id=oid,
                     client_id=client_id,
-                    dossier_code=order.order_number,
+                    dossier_code=dossier_code,
+                    order_number=order.order_number,
                     kind=order.kind,
                     agency_code=agency_code,
                     customer_code=order.customer_code,
@@ -279,10 +304,11 @@ class Postal:
             if decision is CancelDecision.REFUSED:
                 raise CancelNotAllowed(str(status))
             if decision is CancelDecision.ALLOWED and row.cancel_message_id is None:
-                request = CancelRequest(customer_code=row.customer_code, order_number=row.dossier_code, reason=reason)
+                number = row.order_number or row.dossier_code
+                request = CancelRequest(customer_code=row.customer_code, order_number=number, reason=reason)
                 message = NewMessage(
                     type=POSTAL_CANCEL_REQUESTED,
-                    key=order_key(row.customer_code, row.dossier_code),
+                    key=order_key(row.customer_code, number),
                     occurred_at=max(now, row.created_at + TICK),  # after its order, on the same key
                     natural_key=f"{order_id}:cancel",
                     connector=self.routes.orders,
@@ -331,14 +357,17 @@ class Postal:
         return name
 
     def _match(self, c: Connection, e: TrackingEvent) -> Row[Any] | None:
-        q = select(postal_orders).where(postal_orders.c.customer_code == e.customer_code)
+        """The order of an event: by its OrderNumber (and waybill, when both are known: a released
+        number may be another order's since). Orders from before OrderNumbers had kind suffixes
+        may share a dossier code: the open one, else the latest."""
+        q = select(postal_orders).where(
+            postal_orders.c.customer_code == e.customer_code, postal_orders.c.order_number == e.order_number
+        )
         if e.item_code:
             row = c.execute(q.where(postal_orders.c.item_code == e.item_code).with_for_update()).first()
             if row is not None:
                 return row
-        rows = c.execute(
-            q.where(postal_orders.c.dossier_code == e.order_number).order_by(postal_orders.c.created_at.desc())
-        ).all()
+        rows = c.execute(q.order_by(postal_orders.c.created_at.desc())).all()
         if not rows:
             return None
         open_ = [r for r in rows if r.status is None or ParcelStatus(r.status) not in FINAL]
@@ -391,6 +420,10 @@ class Postal:
         }
         if order.item_code is None and e.item_code:
             values["item_code"] = e.item_code
+        if result.state.status is ParcelStatus.CANCELLED:
+            waybills.release(c, order.id, now)  # back to the pool, once
+        elif cancel_decision(result.state.status) is CancelDecision.REFUSED:
+            waybills.mark_used(c, order.id, now)  # picked up: the number is spent
         if result.status_changed:
             values["announced_at"] = self._announce(uow, order, e, current, values.get("item_code"))
         c.execute(update(postal_orders).where(postal_orders.c.id == order.id).values(**values))
@@ -541,6 +574,7 @@ def view(
         "dossier_code": row["dossier_code"],
         "agency_code": row["agency_code"],
         "kind": row["kind"],
+        "order_number": row["order_number"] or row["dossier_code"],
         "customer_code": row["customer_code"],
         "item_code": row["item_code"],
         "status": status,
