@@ -20,7 +20,7 @@ from hub.postal.port import TrackingEvent
 from hub.postal.rules import ParcelStatus
 from hub.settings import Settings
 from tests.factories import dossier_code
-from tests.postal.test_postal_api import AGENCIES, AGENCY, CITIZEN, CUSTOMER
+from tests.postal.conftest import AGENCIES, AGENCY, CITIZEN, CUSTOMER
 
 S = ParcelStatus
 JOURNEY = (S.ACCEPTED, S.PICKED_UP, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED)
