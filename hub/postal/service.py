@@ -31,7 +31,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, require
@@ -121,6 +121,7 @@ class Postal:
         max_pages: int = 200,
         push_parser: Callable[[Any], Sequence[TrackingEvent]] | None = None,
         push_customers: Iterable[str] = (),
+        batch_ingest: bool = True,
     ) -> None:
         self.engine, self.ledger, self.agencies, self.routes = engine, ledger, agencies, routes
         # customer code -> the partner its feed is read from; a factory is called on first use (it
@@ -132,6 +133,7 @@ class Postal:
         self.push_parser = push_parser
         self.push_customers = frozenset(push_customers)  # their LGSP pushes: never polled
         self._numbered: dict[str, bool] = {}  # customer code -> its variant sends ItemCode
+        self.batch_ingest = batch_ingest  # a page's reads and writes in a few statements (False: per event)
 
     @property
     def gateways(self) -> dict[str, PostalGateway]:
@@ -329,13 +331,18 @@ class Postal:
     def ingest(self, events: Iterable[TrackingEvent], source: str) -> Counter[str]:
         """Apply tracking events (a feed page, a push), each once; returns the verdicts counted.
         Events are taken in event-time order, so a page whose entries came swapped applies whole.
-        One transaction for them all; if another poller or a push recorded one of them first (or
-        the two took their order locks in another order), each again in its own transaction."""
+        One transaction for them all (``batch_ingest``: the page's orders locked and its seen feed
+        ids read in one query each, its events, order updates and announcements written in one
+        statement each); if another poller or a push recorded one of them first (or the two took
+        their order locks in another order), each again in its own transaction."""
         ordered = sorted(events, key=lambda e: (e.occurred_at, e.feed_id))
         verdicts: Counter[str] = Counter()
         try:
             with self.ledger.unit_of_work() as uow:
-                changed = [(e, self._apply_in(uow, e, source)) for e in ordered]
+                if self.batch_ingest:
+                    changed = list(zip(ordered, self._apply_page(uow, ordered, source), strict=True))
+                else:
+                    changed = [(e, self._apply_in(uow, e, source)) for e in ordered]
         except (IntegrityError, OperationalError):
             for event in ordered:
                 try:
@@ -420,20 +427,132 @@ class Postal:
         }
         if order.item_code is None and e.item_code:
             values["item_code"] = e.item_code
-        if result.state.status is ParcelStatus.CANCELLED:
+        spent = _waybill_change(current, result.state.status) if order.item_code else None
+        if spent == "released":
             waybills.release(c, order.id, now)  # back to the pool, once
-        elif cancel_decision(result.state.status) is CancelDecision.REFUSED:
+        elif spent == "used":
             waybills.mark_used(c, order.id, now)  # picked up: the number is spent
         if result.status_changed:
             values["announced_at"] = self._announce(uow, order, e, current, values.get("item_code"))
         c.execute(update(postal_orders).where(postal_orders.c.id == order.id).values(**values))
         return ("applied*" if result.status_changed else "applied"), order.id
 
+    def _apply_page(
+        self, uow: UnitOfWork, events: Sequence[TrackingEvent], source: str
+    ) -> list[tuple[str, str | None]]:
+        """``_apply_in`` for a whole page, in the caller's transaction, with the same verdicts: the
+        page's orders read (and locked, in id order) in one query per customer code, its seen feed
+        ids in one, the dossiers' latest status changes in one; then its events inserted, its
+        orders updated and its announcements recorded in one statement each."""
+        c, now = uow.connection, self.now()
+        candidates: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        numbers: dict[str, set[str]] = {}
+        for e in events:
+            numbers.setdefault(e.customer_code, set()).add(e.order_number)
+        for customer, wanted in numbers.items():
+            rows = c.execute(
+                select(postal_orders)
+                .where(postal_orders.c.customer_code == customer, postal_orders.c.order_number.in_(sorted(wanted)))
+                .order_by(postal_orders.c.id)
+                .with_for_update()
+            )
+            for r in rows:
+                candidates.setdefault((customer, r.order_number), []).append(dict(r._mapping))
+        seen: set[tuple[str, str]] = set()
+        for customer in numbers:
+            ids = sorted({e.feed_id for e in events if e.customer_code == customer})
+            found = c.execute(
+                select(postal_events.c.feed_id).where(
+                    postal_events.c.customer_code == customer, postal_events.c.feed_id.in_(ids)
+                )
+            ).scalars()
+            seen.update((customer, f) for f in found)
+        dossiers = sorted({o["dossier_code"] for rows in candidates.values() for o in rows})
+        latest = _latest_payloads(c, dossiers, DOSSIER_STATUS_CHANGED) if dossiers else {}
+        subscribers: dict[int, list[str]] = {}
+        results: list[tuple[str, str | None]] = []
+        inserts: list[dict[str, Any]] = []
+        changed: dict[str, dict[str, Any]] = {}
+        spent: dict[str, list[str]] = {"used": [], "released": []}
+        out: list[NewMessage] = []
+        for e in events:
+            order = _pick(candidates.get((e.customer_code, e.order_number), []), e)
+            if order is None:
+                results.append(("unknown_order", None))
+                continue
+            if (e.customer_code, e.feed_id) in seen:
+                results.append(("duplicate", order["id"]))
+                continue
+            seen.add((e.customer_code, e.feed_id))
+            current = (
+                ParcelState(ParcelStatus(order["status"]), order["status_at"], order["status_feed_id"] or "")
+                if order["status"]
+                else None
+            )
+            result = apply(current, e)
+            inserts.append(_event_row(e, order["id"], result.verdict, source, now))
+            if result.verdict != "applied" or result.state is None:
+                results.append((result.verdict, order["id"]))
+                continue
+            values: dict[str, Any] = {
+                "status": result.state.status.value,
+                "status_at": result.state.occurred_at,
+                "status_feed_id": e.feed_id,
+                "updated_at": now,
+            }
+            if order["item_code"] is None and e.item_code:
+                values["item_code"] = e.item_code
+            change = _waybill_change(current, result.state.status)
+            if change is not None and order["item_code"] is not None:  # none: no number of the pool
+                spent[change].append(order["id"])
+            if result.status_changed:
+                client = order["client_id"]
+                if client not in subscribers:
+                    subscribers[client] = subscribed(c, client, POSTAL_STATUS_CHANGED)
+                values["announced_at"] = self._announce(
+                    uow,
+                    _Order(order),
+                    e,
+                    current,
+                    values.get("item_code"),
+                    sink=out,
+                    subscribers=subscribers[client],
+                    latest=latest.get(order["dossier_code"]),
+                )
+            order.update(values)
+            changed[order["id"]] = order
+            results.append(("applied*" if result.status_changed else "applied", order["id"]))
+        if inserts:
+            c.execute(insert(postal_events), inserts)
+        if changed:
+            fields = ("status", "status_at", "status_feed_id", "item_code", "announced_at", "updated_at")
+            c.execute(
+                update(postal_orders)
+                .where(postal_orders.c.id == bindparam("oid"))
+                .values({f: bindparam(f"v_{f}") for f in fields}),
+                [{"oid": oid, **{f"v_{f}": o[f] for f in fields}} for oid, o in changed.items()],
+            )
+        waybills.release(c, spent["released"], now)
+        waybills.mark_used(c, spent["used"], now)
+        if out:
+            uow.add("hub", out)
+        return results
+
     def _announce(
-        self, uow: UnitOfWork, order: Row[Any], e: TrackingEvent, previous: ParcelState | None, item: str | None
+        self,
+        uow: UnitOfWork,
+        order: Any,
+        e: TrackingEvent,
+        previous: ParcelState | None,
+        item: str | None,
+        sink: list[NewMessage] | None = None,
+        subscribers: Sequence[str] | None = None,
+        latest: Any = None,
     ) -> datetime:
         """The new status to the ordering client's subscribers and to the portal; returns the
-        announcements' occurred_at (never earlier than the parcel's previous one)."""
+        announcements' occurred_at (never earlier than the parcel's previous one). ``sink``: the
+        messages are appended there (the caller records them), else recorded now; ``subscribers``
+        and ``latest`` (the dossier's latest status change): as read by the caller, else read here."""
         assert e.status is not None
         at = e.occurred_at if order.announced_at is None else max(e.occurred_at, order.announced_at + TICK)
         item_code = item or order.item_code
@@ -460,9 +579,14 @@ class Postal:
                 payload={"subscription_id": sub, "event": event},
                 correlation_id=order.id,
             )
-            for sub in subscribed(uow.connection, order.client_id, POSTAL_STATUS_CHANGED)
+            for sub in (
+                subscribed(uow.connection, order.client_id, POSTAL_STATUS_CHANGED)
+                if subscribers is None
+                else subscribers
+            )
         ]
-        latest: Any = uow.latest_payload(order.dossier_code, DOSSIER_STATUS_CHANGED)
+        if sink is None:
+            latest = uow.latest_payload(order.dossier_code, DOSSIER_STATUS_CHANGED)
         try:
             dossier = DossierStatusChange.model_validate(latest) if latest else None
         except ValidationError:  # e.g. its personal data was redacted since: the progress entry alone
@@ -492,7 +616,10 @@ class Postal:
                 correlation_id=order.id,
             )
         )
-        uow.add("hub", items)
+        if sink is None:
+            uow.add("hub", items)
+        else:
+            sink.extend(items)
         return at
 
     # ------------------------------------------------------------------ the feed
@@ -561,6 +688,75 @@ class Postal:
                 )
             ).all()
         return view(dict(row._mapping), [dict(e._mapping) for e in events], [dict(m._mapping) for m in msgs])
+
+
+class _Order:
+    """A page's order row (a dict) read by attribute, as ``_announce`` reads a row."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _pick(rows: Sequence[dict[str, Any]], e: TrackingEvent) -> dict[str, Any] | None:
+    """``Postal._match`` over the rows of the event's OrderNumber: by waybill when it names one of
+    them, else the open one, else the latest."""
+    if e.item_code:
+        for row in rows:
+            if row["item_code"] == e.item_code:
+                return row
+    if not rows:
+        return None
+    latest = sorted(rows, key=lambda r: r["created_at"], reverse=True)
+    open_ = [r for r in latest if r["status"] is None or ParcelStatus(r["status"]) not in FINAL]
+    return (open_ or latest)[0]
+
+
+def _waybill_change(previous: ParcelState | None, status: ParcelStatus) -> str | None:
+    """What a new status does to the order's pool number: "released" (cancelled), "used" (the
+    first status past pickup), or nothing."""
+    if status is ParcelStatus.CANCELLED:
+        return "released"
+    was_open = previous is None or cancel_decision(previous.status) is not CancelDecision.REFUSED
+    return "used" if was_open and cancel_decision(status) is CancelDecision.REFUSED else None
+
+
+def _event_row(e: TrackingEvent, order_id: str, verdict: str, source: str, now: datetime) -> dict[str, Any]:
+    return {
+        "customer_code": e.customer_code,
+        "feed_id": e.feed_id,
+        "order_id": order_id,
+        "order_number": e.order_number,
+        "item_code": e.item_code,
+        "raw_status": e.raw_status,
+        "status": e.status.value if e.status else None,
+        "occurred_at": e.occurred_at,
+        "post_office": e.post_office,
+        "note": e.note,
+        "verdict": verdict,
+        "source": source,
+        "received_at": now,
+    }
+
+
+def _latest_payloads(c: Connection, keys: Sequence[str], message_type: str) -> dict[str, Any]:
+    """``hub.ledger.reads.latest_payload`` for many ordering keys in one query."""
+    best: dict[str, tuple[Any, str, Any]] = {}
+    for i in range(0, len(keys), 500):
+        rows = c.execute(
+            select(messages.c.key, messages.c.occurred_at, messages.c.id, messages.c.payload).where(
+                messages.c.type == message_type, messages.c.key.in_(keys[i : i + 500])
+            )
+        )
+        for key, at, mid, payload in rows:
+            if key not in best or (at, mid) > best[key][:2]:
+                best[key] = (at, mid, payload)
+    return {k: v[2] for k, v in best.items()}
 
 
 def view(

@@ -23,7 +23,7 @@ an operator loads them (``lgsp postal waybills add``, ``POST /v1/admin/postal/wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -116,17 +116,24 @@ def claim_given(c: Connection, customer: str, item_code: str, order_id: str, now
         raise WaybillRefused("waybill_not_in_pool", f"not a waybill number of VNPost customer {customer}'s pool")
 
 
-def mark_used(c: Connection, order_id: str, now: datetime) -> int:
-    """The order's parcel was picked up: its number is used, for good."""
+def mark_used(c: Connection, order_ids: str | Collection[str], now: datetime) -> int:
+    """The orders' parcels were picked up: their numbers are used, for good."""
+    ids = [order_ids] if isinstance(order_ids, str) else sorted(order_ids)
+    if not ids:
+        return 0
     return c.execute(
-        update(w).where(w.c.order_id == order_id, w.c.state == "assigned").values(state="used", used_at=now)
+        update(w).where(w.c.order_id.in_(ids), w.c.state == "assigned").values(state="used", used_at=now)
     ).rowcount
 
 
-def release(c: Connection, order_id: str, now: datetime) -> int:
-    """The order was cancelled before pickup: its number back to the pool, once (1), else 0."""
+def release(c: Connection, order_ids: str | Collection[str], now: datetime) -> int:
+    """The orders were cancelled before pickup: their numbers back to the pool, each once (the
+    count of numbers released; a second release counts 0)."""
+    ids = [order_ids] if isinstance(order_ids, str) else sorted(order_ids)
+    if not ids:
+        return 0
     return c.execute(
-        update(w).where(w.c.order_id == order_id, w.c.state == "assigned").values(state="released", released_at=now)
+        update(w).where(w.c.order_id.in_(ids), w.c.state == "assigned").values(state="released", released_at=now)
     ).rowcount
 
 
