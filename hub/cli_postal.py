@@ -23,8 +23,7 @@ CustomerOption = Annotated[str | None, typer.Option("--customer-code", help="VNP
 
 
 def _customer(customer_code: str | None, agency: str | None) -> str:
-    from hub.agencies.directory import DbAgencies
-    from hub.bootstrap import open_database
+    from hub.bootstrap import agency_directory, open_database
     from hub.cli import _settings
 
     if (customer_code is None) == (agency is None):
@@ -32,7 +31,8 @@ def _customer(customer_code: str | None, agency: str | None) -> str:
         raise typer.Exit(2)
     if customer_code is not None:
         return customer_code
-    found = DbAgencies(open_database(_settings()).engine).get(agency or "")
+    settings = _settings()
+    found = agency_directory(settings, open_database(settings).engine).get(agency or "")  # HUB_AGENCIES_FILE too
     if found is None or found.postal is None:
         typer.echo(f"no agency {agency} with a VNPost configuration (postal.customer_code)", err=True)
         raise typer.Exit(1)
