@@ -34,7 +34,12 @@ def _customer(customer_code: str | None, agency: str | None) -> str:
     settings = _settings()
     found = agency_directory(settings, open_database(settings).engine).get(agency or "")  # HUB_AGENCIES_FILE too
     if found is None or found.postal is None:
-        typer.echo(f"no agency {agency} with a VNPost configuration (postal.customer_code)", err=True)
+        where = f"the file {settings.agencies_file}" if settings.agencies_file else "the database's directory"
+        typer.echo(
+            f"no agency {agency} with a VNPost configuration (postal.customer_code) in {where} "
+            "(the hub's HUB_AGENCIES_FILE, if it has one, must be set here too): or give --customer-code",
+            err=True,
+        )
         raise typer.Exit(1)
     return found.postal.customer_code
 

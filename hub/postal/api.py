@@ -46,12 +46,12 @@ class CancelIn(BaseModel):
 
 
 def _summary(o: dict[str, Any], duplicate: bool = False) -> dict[str, Any]:
-    keys = PostalOrderView.model_fields.keys() - {"duplicate"}
-    return {**{k: o[k] for k in keys}, "duplicate": duplicate}
+    """The view's fields in the model's order (as documented), ``duplicate`` last."""
+    return {**{k: o[k] for k in PostalOrderView.model_fields if k != "duplicate"}, "duplicate": duplicate}
 
 
 def _detail(o: dict[str, Any]) -> dict[str, Any]:
-    return {k: o[k] for k in PostalOrderDetail.model_fields.keys() - {"duplicate"}} | {"duplicate": False}
+    return {k: o[k] for k in PostalOrderDetail.model_fields if k != "duplicate"} | {"duplicate": False}
 
 
 def _own(o: dict[str, Any] | None, client: Client) -> dict[str, Any]:

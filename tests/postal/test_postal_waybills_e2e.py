@@ -113,6 +113,12 @@ def test_a_parcel_vnpost_numbered_carries_its_waybill_to_the_portal(env: Env) ->
     until(lambda: portal_steps(env.hub, code), what="the first postal step")
     (step,) = portal_steps(env.hub, code)
     assert step["item_code"] == item and step["text"].endswith(f"với mã vận đơn: {item}")
+    # an operator's timeline holds the hub's own messages too: the postal step (a parcel status, not
+    # a dossier status) among them
+    timeline = env.http.get(f"/v1/dossiers/{code}/timeline", headers=admin_key(env))
+    assert timeline.status_code == 200, timeline.text
+    steps = [m for m in timeline.json()["messages"] if m["type"] == "dossier.postal.step"]
+    assert len(steps) == 1 and steps[0]["status"] is None
 
 
 def test_the_second_kind_of_a_dossier_is_its_own_vnpost_order(env: Env) -> None:
