@@ -87,7 +87,7 @@ def _delivery(
 
     return Routing(
         [
-            wired("national_portal", lambda m: m.build_connector(partners.national_portal)),
+            wired("national_portal", lambda m: m.build_connector(partners.national_portal, agencies)),
             wired("webhooks", lambda m: m.build_connector(subscriptions.directory, partners.webhooks, resolve)),
             wired(  # one client per customer code: the default one and each agency's own variant
                 "vnpost",
@@ -150,6 +150,7 @@ def bootstrap(
             s.max_batch_items,
             s.outbox_defer,
             s.dossier_defaults,
+            portal_unit_required=not portal_settings(partners).unit_fallback,
         ),
         payments=payments,
         citizens=citizens,
@@ -157,6 +158,12 @@ def bootstrap(
         agencies=agencies,
         postal=postal_service(s, engine, ledger, routing, partners, agencies),
     )
+
+
+def portal_settings(partners: PartnerSettings) -> NationalPortalSettings:
+    """The national portal connector's settings (given, or its own ``HUB_PORTAL_*``)."""
+    settings: NationalPortalSettings = partners.national_portal or partner("national_portal").NationalPortalSettings()
+    return settings
 
 
 def postal_service(

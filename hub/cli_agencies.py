@@ -23,7 +23,7 @@ agencies_app = typer.Typer(help="Agencies and their per-partner configuration.",
 FieldsArgument = Annotated[
     list[str] | None,
     typer.Argument(
-        help="section.field=value (portal.madonvi, portal.variant, paygov.account, paygov.bank_code, "
+        help="section.field=value (portal.madonvi, portal.profile, payment.profile, paygov.account, paygov.bank_code, "
         "paygov.account_name, paygov.unit_name, postal.customer_code, postal.variant, postal.name, postal.phone, "
         "postal.email, postal.address, postal.province_id, postal.district_id)"
     ),

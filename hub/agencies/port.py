@@ -2,10 +2,13 @@
 
 One province has many agencies (sở, ban, ngành, UBND cấp xã ...), each with its own electronic
 code (mã định danh điện tử, QĐ 20/2020/QĐ-TTg, e.g. ``000.00.00.H56``), and each partner is
-configured per agency, not globally: the national portal's unit code (``madonvi``) and variant,
-the PayGov beneficiary account and unit name, the VNPost customer code, variant and sender
-address. A domain asks the directory for an agency and refuses clearly when the agency (or its
-section for that partner) is missing: ``AgencyNotConfigured`` names the agency and what is missing.
+configured per agency, not globally: the national portal's unit code (``madonvi``) and connector
+profile, the payment gateway profile, the PayGov beneficiary account and unit name, the VNPost
+customer code, variant and sender address. A profile is a *name*: its settings (URLs, variant,
+credentials) stay in the environment (``HUB_PORTAL_PROFILES``; the payment profiles ``napas`` and
+``paygov``), never in the database. A domain asks the directory for an agency and refuses clearly
+when the agency (or its section for that partner) is missing: ``AgencyNotConfigured`` names the
+agency and what is missing.
 
 ``StaticAgencies`` serves a fixed set (tests, ``lgsp dev``, a JSON file given by
 ``HUB_AGENCIES_FILE``); the database-backed directory (table, CLI and admin API) implements the
@@ -21,9 +24,13 @@ from typing import Annotated, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
+from hub.codes import AGENCY_CODE_MAX, AGENCY_CODE_PATTERN
+
 Int = Annotated[int, Strict()]
 AGENCY_CODE = r"^\d{3}\.\d{2,3}\.\d{2}\.[A-Z]\d{2}$"  # widths vary: 000.00.00.H56, 000.701.18.G12
 PROVINCE_CODE = r"^[A-Z]\d{2}$"  # the last group of an agency code: H56 (a province), G12 (a ministry)
+PROFILE_NAME = r"^[a-z][a-z0-9_]{0,39}$"  # a connector profile's name, as the environment names it
+DEFAULT_PROFILE = "default"  # the portal connector's own HUB_PORTAL_* settings
 
 
 class _Model(BaseModel):
@@ -33,8 +40,27 @@ class _Model(BaseModel):
 class PortalUnit(_Model):
     """How this agency's dossiers reach the national portal (DVCQG)."""
 
-    madonvi: str = Field(min_length=1, max_length=35, description="Unit code sent as `madonvi` / `MaDinhDanhDV`.")
-    variant: str = Field(default="adapter", max_length=40, description="Connector variant (see its config).")
+    madonvi: str = Field(
+        pattern=AGENCY_CODE_PATTERN,
+        max_length=AGENCY_CODE_MAX,
+        description="Unit code sent as `madonvi` / `MaDinhDanhDV` on its calls (an agency code, QĐ 20/2020).",
+    )
+    profile: str = Field(
+        default=DEFAULT_PROFILE,
+        pattern=PROFILE_NAME,
+        description="The portal connector profile its dossiers go through: `default` (the HUB_PORTAL_* settings) or "
+        "a name of HUB_PORTAL_PROFILES (e.g. an LGSP-fronted variant); the settings stay in the environment.",
+    )
+
+
+class PaymentChoice(_Model):
+    """Which payment gateway profile this agency's fees are paid through."""
+
+    profile: str = Field(
+        pattern=PROFILE_NAME,
+        description="A gateway profile of the hub (napas, paygov): used when a request names none; a request "
+        "naming another is refused (payment_profile_of_agency).",
+    )
 
 
 class PayGovBeneficiary(_Model):
@@ -70,12 +96,13 @@ class Agency(_Model):
         description="MaDinhDanhTinh values, e.g. ('H56',); empty: the last group of the agency's own code.",
     )
     portal: PortalUnit | None = None
+    payment: PaymentChoice | None = None
     paygov: PayGovBeneficiary | None = None
     postal: PostalSender | None = None
 
 
 class AgencyNotConfigured(LookupError):
-    """``agency`` is unknown, or has no ``section`` (portal, paygov, postal) configured."""
+    """``agency`` is unknown, or has no ``section`` (portal, payment, paygov, postal) configured."""
 
     def __init__(self, agency: str, section: str | None = None) -> None:
         what = f"agency {agency} has no {section} configuration" if section else f"agency {agency} is not configured"
