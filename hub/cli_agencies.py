@@ -5,6 +5,8 @@
         portal.madonvi=000.00.00.H56 paygov.account=3511.0.1234567 paygov.bank_code=KBNN \\
         paygov.account_name="Sở Xây dựng" paygov.unit_name="Sở Xây dựng"
     lgsp agencies set 000.00.00.H56 paygov.account=3511.0.7654321 --unset postal
+    lgsp agencies set 000.00.00.H61 portal.profile=tuyenquang_lgsp payment.profile=paygov \
+        portal.madonvi_by_province='{"H22": "000.00.01.H22"}'
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ agencies_app = typer.Typer(help="Agencies and their per-partner configuration.",
 FieldsArgument = Annotated[
     list[str] | None,
     typer.Argument(
-        help="section.field=value (portal.madonvi, portal.profile, payment.profile, paygov.account, paygov.bank_code, "
+        help="section.field=value (portal.madonvi, portal.profile, portal.madonvi_by_province (JSON), "
+        "payment.profile, paygov.account, paygov.bank_code, "
         "paygov.account_name, paygov.unit_name, postal.customer_code, postal.variant, postal.name, postal.phone, "
         "postal.email, postal.address, postal.province_id, postal.district_id)"
     ),
@@ -57,11 +60,17 @@ def _sections(pairs: list[str]) -> dict[str, dict[str, Any]]:
         if name not in fields:
             typer.echo(f"{section} has no field {name}; it has {', '.join(fields)}", err=True)
             raise typer.Exit(2)
-        is_int = fields[name].annotation is int or "int" in str(fields[name].annotation)
+        annotation = str(fields[name].annotation)
+        is_int = fields[name].annotation is int or "int" in annotation
         try:
-            out.setdefault(section, {})[name] = int(value) if is_int else value
+            if annotation.startswith("dict"):  # a JSON object, e.g. portal.madonvi_by_province='{"H22": "..."}'
+                out.setdefault(section, {})[name] = json.loads(value)
+            else:
+                out.setdefault(section, {})[name] = int(value) if is_int else value
         except ValueError:
-            typer.echo(f"{key}: a whole number expected", err=True)
+            typer.echo(
+                f"{key}: {'a JSON object' if annotation.startswith('dict') else 'a whole number'} expected", err=True
+            )
             raise typer.Exit(2) from None
     return out
 

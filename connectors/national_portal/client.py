@@ -398,7 +398,7 @@ class NationalPortalConnector:
         to_hoso, to_progress = translators
         agency = str(item.payload.get("agency_code") or "")
         try:
-            route = self.units.route(agency)
+            route = self.units.route(agency, str(item.payload.get("dossier_code") or item.key))
         except Exception as exc:  # the directory (its database) is unreachable: nothing was sent
             log.warning("portal.agency_directory_failed", error=type(exc).__name__)
             detail = f"the agency directory could not be read ({type(exc).__name__})"

@@ -47,7 +47,7 @@ import json
 import re
 from typing import Any, Literal, NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.agencies.port import DEFAULT_PROFILE, PROFILE_NAME
@@ -211,21 +211,21 @@ class NationalPortalSettings(BaseSettings):
                 continue
             try:
                 self.for_profile(name)
-            except ValidationError as exc:
-                reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-                problems.append(f"HUB_PORTAL_PROFILES.{name}: {reasons}")
+            except ValueError as exc:
+                problems.append(f"HUB_PORTAL_PROFILES.{name}: {exc}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def for_profile(self, name: str) -> NationalPortalSettings:
         """The settings of a profile: these, with what the profile overrides (``KeyError`` for an unknown
-        name; ``ValidationError`` for a profile that cannot work)."""
+        name; ``ValueError`` for a profile that cannot work)."""
         if name == DEFAULT_PROFILE:
             return self
-        overrides = self.profiles[name].model_dump(exclude_none=True)
-        data: dict[str, Any] = {k: getattr(self, k) for k in type(self).model_fields if k != "profiles"}
-        return type(self)(**(data | overrides), profiles={})
+        overrides: dict[str, Any] = dict(self.profiles[name])  # typed as these fields are (PortalProfile)
+        # a copy, not a constructor: that would read the environment again (HUB_PORTAL_PROFILES merged back in)
+        settings = self.model_copy(update={k: v for k, v in overrides.items() if v is not None} | {"profiles": {}})
+        return settings._consistent()
 
     @property
     def auth(self) -> AuthScheme:

@@ -1,7 +1,8 @@
 """Which unit code (``madonvi``) and which connector profile each agency's dossiers go out under.
 
 The agency directory (``hub.agencies``: ``lgsp agencies``, ``/v1/admin/agencies``) holds each agency's
-``portal`` section, ``{madonvi, profile}``; every message the connector delivers names its agency
+``portal`` section, ``{madonvi, madonvi_by_province, profile}`` (a merged province's dossiers under an
+old prefix go under that province's unit code); every message the connector delivers names its agency
 (``agency_code`` of the canonical payload). An agency read is kept ``unit_cache_seconds`` (one
 directory read per agency per period, not one per message); an operator's change takes effect within
 that time. An agency without a portal section goes out under ``HUB_PORTAL_MADONVI`` and the default
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.agencies.port import DEFAULT_PROFILE, AgencyDirectory, PortalUnit
+from hub.codes import agency_prefix_of, unit_of
 
 from .config import NationalPortalSettings
 
@@ -68,7 +70,9 @@ class AgencyUnits:
             self._cache[agency_code] = (now + self.settings.unit_cache_seconds, unit)
         return unit
 
-    def route(self, agency_code: str) -> Route | Problem:
+    def route(self, agency_code: str, dossier_code: str = "") -> Route | Problem:
+        """The route of a message of ``agency_code`` about ``dossier_code`` (a merged province's old
+        prefix may have its own unit code: ``madonvi_by_province``)."""
         unit = self.unit(agency_code) if agency_code else None
         if unit is None:
             if self.settings.unit_fallback:
@@ -82,4 +86,13 @@ class AgencyUnits:
                 f"agency {agency_code}: its portal profile {unit.profile!r} is not configured (HUB_PORTAL_PROFILES "
                 f"defines {', '.join(sorted(self.settings.profiles)) or 'none'})"
             )
-        return Route(unit.profile, unit.madonvi)
+        province = _province(dossier_code)
+        return Route(unit.profile, unit.unit_for(province) if province else unit.madonvi)
+
+
+def _province(dossier_code: str) -> str:
+    """The province of a dossier code's unit prefix (``H22`` of ``000.00.01.H22-250225-0001``), or ""."""
+    try:
+        return unit_of(agency_prefix_of(dossier_code))
+    except ValueError:
+        return ""

@@ -18,11 +18,12 @@ same protocol. No I/O at import or construction.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from hub.codes import AGENCY_CODE_MAX, AGENCY_CODE_PATTERN
 
@@ -45,12 +46,31 @@ class PortalUnit(_Model):
         max_length=AGENCY_CODE_MAX,
         description="Unit code sent as `madonvi` / `MaDinhDanhDV` on its calls (an agency code, QĐ 20/2020).",
     )
+    madonvi_by_province: dict[Annotated[str, Field(pattern=PROVINCE_CODE)], str] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="A merged province's old prefixes: the unit code of the dossiers whose code carries that "
+        'province, e.g. {"H22": "000.00.01.H22"} (each of that province); the others go under madonvi.',
+    )
     profile: str = Field(
         default=DEFAULT_PROFILE,
         pattern=PROFILE_NAME,
         description="The portal connector profile its dossiers go through: `default` (the HUB_PORTAL_* settings) or "
         "a name of HUB_PORTAL_PROFILES (e.g. an LGSP-fronted variant); the settings stay in the environment.",
     )
+
+    @model_validator(mode="after")
+    def _units_of_their_province(self) -> PortalUnit:
+        for province, unit in self.madonvi_by_province.items():
+            if not re.match(AGENCY_CODE_PATTERN, unit) or unit.rsplit(".", 1)[-1] != province:
+                raise ValueError(
+                    f"madonvi_by_province.{province}: must be a unit code of {province}, e.g. 000.00.01.{province}"
+                )
+        return self
+
+    def unit_for(self, province: str) -> str:
+        """The unit code of a dossier whose code carries ``province``."""
+        return self.madonvi_by_province.get(province, self.madonvi)
 
 
 class PaymentChoice(_Model):

@@ -2,8 +2,8 @@
 
 One province has many agencies; each partner is configured per agency (``hub.agencies.port``): the
 national portal's unit code (``madonvi``) and connector profile, the payment gateway profile, the
-PayGov beneficiary account and unit name, the VNPost customer code, variant and sender. A service that needs a section the agency lacks
-refuses with ``agency_not_configured`` naming the agency and the section.
+PayGov beneficiary account and unit name, the VNPost customer code, variant and sender. A service
+that needs a section the agency lacks refuses with ``agency_not_configured`` naming the agency and the section.
 """
 
 from __future__ import annotations
