@@ -198,6 +198,12 @@ class NationalPortalSettings(BaseSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         """Refuse at start-up what every call would be refused for (the error names the setting)."""
+        problems = self._problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _problems(self) -> list[str]:
         problems = []
         if not is_agency_code(self.madonvi):
             problems.append("HUB_PORTAL_MADONVI: not shaped like an agency code (QĐ 20/2020), e.g. 000.00.00.H56")
@@ -213,9 +219,7 @@ class NationalPortalSettings(BaseSettings):
                 self.for_profile(name)
             except ValueError as exc:
                 problems.append(f"HUB_PORTAL_PROFILES.{name}: {exc}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return problems
 
     def for_profile(self, name: str) -> NationalPortalSettings:
         """The settings of a profile: these, with what the profile overrides (``KeyError`` for an unknown
@@ -225,7 +229,10 @@ class NationalPortalSettings(BaseSettings):
         overrides: dict[str, Any] = dict(self.profiles[name])  # typed as these fields are (PortalProfile)
         # a copy, not a constructor: that would read the environment again (HUB_PORTAL_PROFILES merged back in)
         settings = self.model_copy(update={k: v for k, v in overrides.items() if v is not None} | {"profiles": {}})
-        return settings._consistent()
+        problems = settings._problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return settings
 
     @property
     def auth(self) -> AuthScheme:

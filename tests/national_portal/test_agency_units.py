@@ -25,7 +25,7 @@ SO_XAY_DUNG = "000.00.00.H56"
 UBND_XA = "000.17.22.H56"  # another agency of the same province, with its own unit code
 TUYEN_QUANG = "000.00.00.H61"  # a merged province: Hà Giang's (H22) dossiers keep their prefix
 HA_GIANG_UNIT = "000.00.01.H22"
-LGSP = {"variant": "lgsp_hagiang", "auth_scheme": "bearer", "token": "lgsp-static-token"}
+LGSP: dict[str, Any] = {"variant": "lgsp_hagiang", "auth_scheme": "bearer", "token": "lgsp-static-token"}
 
 
 def agency(code: str, unit: str | None = None, **portal: Any) -> Agency:
