@@ -302,6 +302,11 @@ class _Work:
         return "|".join(tr.progress_key(self.progress))  # same as DossierStatusChange.natural_key()
 
 
+def _after_waiting(item: DeliveryItem) -> Outcome:
+    detail = "an earlier change of this dossier in the batch was not delivered"
+    return Outcome(OutcomeKind.RETRY, detail, in_doubt=item.in_doubt)
+
+
 def _failed(exc: PortalError, doubt: bool) -> Outcome:
     kind = OutcomeKind.RETRY if exc.retryable else OutcomeKind.DEAD
     detail = f"{exc.operation}: {exc.classified.describe()}"
@@ -362,9 +367,12 @@ class NationalPortalConnector:
         works: list[_Work] = []
         rounds: list[list[_Work]] = []
         seen: dict[str, int] = {}
+        waiting: set[str] = set()  # dossiers whose earlier change waits (retried): their later ones wait too
         for item in items:
-            work = self._prepare(item)
+            work = self._prepare(item) if item.key not in waiting else _Work(item, {}, {}, False, _after_waiting(item))
             works.append(work)
+            if work.outcome is not None and work.outcome.kind is OutcomeKind.RETRY:
+                waiting.add(item.key)
             if work.outcome is None:
                 n = seen[item.key] = seen.get(item.key, -1) + 1
                 if n == len(rounds):

@@ -104,6 +104,18 @@ def test_an_agency_without_a_unit_uses_the_fallback_or_waits_with_a_reason_namin
     assert unknown.kind is OutcomeKind.RETRY and SO_XAY_DUNG in unknown.detail
 
 
+def test_a_later_change_of_a_dossier_waiting_for_its_unit_waits_too(mock: TestClient) -> None:
+    """A dossier moved to another agency: its first change (the agency without a unit) waits, so the later
+    one (an agency with a unit) must not overtake it."""
+    portal = connector(mock, [agency(SO_XAY_DUNG, ""), agency(UBND_XA)], unit_fallback=False)
+    first = payload(SO_XAY_DUNG, status=1)
+    later = change(int(first["dossier_code"][-4:]), status=2, minute=30, agency_code=UBND_XA)
+    outcomes = portal.deliver([item(first), item(later)])
+    assert [o.kind for o in outcomes] == [OutcomeKind.RETRY, OutcomeKind.RETRY], outcomes
+    assert "earlier change of this dossier" in outcomes[1].detail
+    assert mock.get("/_mock/stats").json()["calls"] == {}
+
+
 def test_each_agency_goes_through_its_own_profile(mock: TestClient) -> None:
     """Agency A through the adapter (the default profile), agency B through the province's LGSP."""
     agencies = [agency(SO_XAY_DUNG), agency(TUYEN_QUANG, HA_GIANG_UNIT, profile="hagiang")]
