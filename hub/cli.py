@@ -50,13 +50,10 @@ app.command("reports")(reports_command)
 
 
 def _settings() -> Settings:
-    import logging
-
     from hub.logging import configure
 
     s = Settings()
     configure(s.log_level, s.log_json)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ...", "Will assume ..." on every command
     return s
 
 
