@@ -38,29 +38,3 @@ def test_log_lines_mask_personal_keys_and_id_numbers(log_stream: io.StringIO) ->
 def test_mask_text_leaves_longer_numbers_alone() -> None:
     assert mask_text("id 001234567890 x") == "id *********890 x"
     assert mask_text("ref 12345678901234") == "ref 12345678901234"
-
-
-def test_a_command_prints_no_alembic_chatter(tmp_path) -> None:
-    """Every entry point configures logging through ``configure``: alembic's INFO lines ("Context
-    impl ...", "setup plugin ...") are not an operator's business on a CLI command."""
-    import os
-    import subprocess
-    import sys
-
-    from hub.db.engine import make_engine, upgrade
-
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_LOG_LEVEL": "INFO"}
-    done = subprocess.run(
-        [sys.executable, "-c", "from hub.cli import app; app()", "evidence", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "evidence intact" in done.stdout
-    assert "alembic" not in done.stderr, done.stderr
