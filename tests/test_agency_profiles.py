@@ -202,3 +202,16 @@ def _agencies_0013() -> Any:
         Column("created_at", DateTime),
         Column("updated_at", DateTime),
     )
+
+
+def test_the_demo_agency_of_lgsp_dev_is_configured_for_every_per_agency_section() -> None:
+    """Every README example runs in `lgsp dev` (PayGov payments too): its agency has every section."""
+    from hub.agencies.directory import DEV_AGENCY, SECTIONS
+    from hub.agencies.port import StaticAgencies
+    from hub.cli import DEMO_AGENCIES
+
+    [demo] = StaticAgencies.from_file(DEMO_AGENCIES).all()
+    assert demo.code == DEV_AGENCY.code
+    missing = [s for s in SECTIONS if getattr(demo, s) is None and s != "payment"]  # payment: any profile
+    assert not missing, f"the demo agency lacks {missing}"
+    assert demo.payment is None  # no gateway profile of its own: the request's (napas or paygov)
