@@ -166,6 +166,14 @@ def portal_settings(partners: PartnerSettings) -> NationalPortalSettings:
     return settings
 
 
+def partner_profiles(partners: PartnerSettings | None = None) -> dict[str, frozenset[str]]:
+    """The connector profiles this environment defines, by agency section (``portal.profile``,
+    ``payment.profile``): what an agency may name (``lgsp agencies`` warns about the others)."""
+    portal = portal_settings(partners or PartnerSettings())
+    payment: tuple[str, ...] = tuple(partner("payment_napas").PROFILES)
+    return {"portal": frozenset({"default", *portal.profiles}), "payment": frozenset(payment)}
+
+
 def postal_service(
     s: Settings, engine: Engine, ledger: Ledger, routing: Routing, partners: PartnerSettings, agencies: AgencyDirectory
 ) -> Postal:

@@ -88,6 +88,27 @@ def _refuse(exc: Exception) -> typer.Exit:
 
 def _show(agency: Any) -> None:
     typer.echo(json.dumps(agency.model_dump(mode="json"), ensure_ascii=False))
+    _warn_profiles(agency)
+
+
+def _warn_profiles(agency: Any) -> None:
+    """A profile this environment does not define: stored (another process may define it), but said."""
+    from hub.bootstrap import partner_profiles
+
+    known = partner_profiles()
+    for section in ("portal", "payment"):
+        profile = getattr(getattr(agency, section, None), "profile", None)
+        if profile is not None and profile not in known[section]:
+            typer.echo(
+                f"warning: {agency.code}: {section}.profile {profile!r} is not defined here "
+                f"(known: {', '.join(sorted(known[section]))}); "
+                + (
+                    "its dossiers wait until HUB_PORTAL_PROFILES defines it"
+                    if section == "portal"
+                    else "its payments are refused until it is a gateway of the hub"
+                ),
+                err=True,
+            )
 
 
 @agencies_app.command("add")

@@ -152,6 +152,13 @@ def test_the_operator_sets_the_profiles_with_the_cli_and_the_admin_api(
     assert agency is not None and agency.payment == PaymentChoice(profile="paygov")
     assert agency.portal is not None and agency.portal.profile == "hagiang"
     assert agency.portal.unit_for("H22") == "000.00.01.H22" and agency.portal.unit_for("H56") == TEST_AGENCY.code
+    assert "portal.profile 'hagiang' is not defined here (known: default)" in done.stderr  # no HUB_PORTAL_PROFILES
+    defined = runner.invoke(
+        lgsp,
+        ["agencies", "set", TEST_AGENCY.code, "portal.profile=hagiang"],
+        env=env | {"HUB_PORTAL_PROFILES": '{"hagiang": {"variant": "lgsp_hagiang"}}'},
+    )
+    assert defined.exit_code == 0 and "warning" not in defined.stderr, defined.output
     refused = runner.invoke(lgsp, ["agencies", "set", TEST_AGENCY.code, "portal.profile=Not A Name"], env=env)
     assert refused.exit_code == 2 and "portal.profile" in refused.output
     admin = {"X-API-Key": create_client(hub.engine, "OPS", "operator", [ADMIN], agencies=())}
