@@ -170,8 +170,12 @@ def test_the_operator_sets_the_profiles_with_the_cli_and_the_admin_api(
         assert any("portal" in e["field"] for e in doc["errors"])
 
 
-def test_migration_0015_turns_the_unused_portal_variant_into_the_default_profile(tmp_path: Any) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_migration_0015_turns_the_unused_portal_variant_into_the_default_profile(
+    database: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("pg_url") if database == "postgres" else f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
     config = alembic_config(engine)
     command.upgrade(config, "0013")
     old = {"madonvi": TEST_AGENCY.code, "variant": "adapter"}
