@@ -160,7 +160,7 @@ def agencies_set(
     fields: FieldsArgument = None,
     name: Annotated[str | None, typer.Option(help="The agency's name")] = None,
     province: ProvinceOption = None,
-    unset: Annotated[list[str] | None, typer.Option(help="Remove a section: portal, paygov or postal")] = None,
+    unset: Annotated[list[str] | None, typer.Option(help="Remove a section: portal, payment, paygov or postal")] = None,
 ) -> None:
     """Change fields of an agency; the result is checked as a whole before it is stored."""
     from hub.agencies.directory import SECTIONS, AgencyInvalid, AgencyNotFound
