@@ -31,6 +31,7 @@ from hub.payments.service import ProfileNotOfAgency
 from hub.settings import Settings
 from tests import factories
 from tests.factories import TEST_AGENCY, create_client
+from tests.support.db import temporary_pg_database
 from tests.support.problems import problem
 
 UBND_XA = Agency(code="000.17.22.H56", name="UBND xã (no portal unit yet)")
@@ -170,12 +171,18 @@ def test_the_operator_sets_the_profiles_with_the_cli_and_the_admin_api(
         assert any("portal" in e["field"] for e in doc["errors"])
 
 
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_migration_0015_turns_the_unused_portal_variant_into_the_default_profile(
-    database: str, tmp_path: Any, request: pytest.FixtureRequest
-) -> None:
-    url = request.getfixturevalue("pg_url") if database == "postgres" else f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(url)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A database of its own, never migrated (not the session's shared PostgreSQL database)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    with temporary_pg_database() as url:
+        yield url
+
+
+def test_migration_0015_turns_the_unused_portal_variant_into_the_default_profile(empty_url: str) -> None:
+    engine = make_engine(empty_url)
     config = alembic_config(engine)
     command.upgrade(config, "0013")
     old = {"madonvi": TEST_AGENCY.code, "variant": "adapter"}
