@@ -27,7 +27,7 @@ from hub.envelope import new_id, utcnow
 from hub.evidence import facts as evidence
 from hub.evidence.model import Fact
 from hub.ledger import Ledger, NewMessage, UnitOfWork
-from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, new_message
 from hub.payments.port import (
     CallbackAnswer,
     GatewayError,
@@ -46,6 +46,19 @@ log = structlog.get_logger("hub.payments")
 
 class PaymentConflict(Exception):
     """The client reference was used before for a different payment request."""
+
+
+class ProfileNotOfAgency(Exception):
+    """The request names another gateway profile than its agency's (``lgsp agencies``: ``payment.profile``),
+    or the agency names a profile the hub has no gateway for."""
+
+    def __init__(self, agency: str, profile: str, requested: str | None, known: tuple[str, ...]) -> None:
+        if profile not in known:
+            what = f"agency {agency}'s payment profile {profile!r} is not a gateway of the hub ({', '.join(known)})"
+        else:
+            what = f"agency {agency} pays through the {profile} profile, not {requested}"
+        super().__init__(what)
+        self.agency, self.profile, self.requested = agency, profile, requested
 
 
 class GatewayUnavailable(Exception):
@@ -107,6 +120,18 @@ class Payments:
         return self._breakers[profile]
 
     # ------------------------------------------------------------------ open
+    def profile_for(self, agency_code: str, requested: str | None) -> str:
+        """The gateway profile of a payment: its agency's (``payment.profile`` in the directory), else the
+        request's, else ``HUB_PAYMENT_PROFILE``. ``ProfileNotOfAgency`` when the request names another
+        than its agency's, or the agency's is not a gateway of the hub."""
+        agency = self.agencies.get(agency_code)
+        own = agency.payment.profile if agency is not None and agency.payment is not None else None
+        if own is None:
+            return requested or self.default_profile
+        if own not in self.gateways or (requested is not None and requested != own):
+            raise ProfileNotOfAgency(agency_code, own, requested, tuple(sorted(self.gateways)))
+        return own
+
     def beneficiary(self, order: PaymentOrder, profile: str) -> PaymentOrder:
         """The order with its agency's PayGov beneficiary (``hub.agencies``) for the paygov profile;
         ``AgencyNotConfigured`` naming the agency and the section when it has none."""
@@ -308,13 +333,12 @@ class Payments:
         # only the opening client's subscriptions: a client hears of its own payments
         subs = subscribed(uow.connection, payment["client_id"], PAYMENT_STATUS_CHANGED)
         items = [
-            NewMessage(
-                type=PAYMENT_STATUS_CHANGED,
+            new_message(
+                PAYMENT_STATUS_CHANGED,
                 key=f"{sub}:{payment['dossier_code']}",  # one receiver gets one dossier's events in order
                 occurred_at=result.occurred_at,
                 natural_key=f"{payment['id']}:{payment['state']}:{sub}",
                 connector=self.routes.events,
-                schema_version=version(PAYMENT_STATUS_CHANGED),
                 payload={"subscription_id": sub, "event": event},
                 correlation_id=payment["id"],
             )
@@ -351,13 +375,12 @@ class Payments:
             fee_items=details["fee_items"],
             dossier=latest,
         )
-        return NewMessage(
-            type=DOSSIER_FEE_PAID,
+        return new_message(
+            DOSSIER_FEE_PAID,
             key=fact.dossier_code,  # the dossier's ordering key: in order with its status changes
             occurred_at=fact.paid_at,
             natural_key=fact.natural_key(),
             connector=self.routes.fee_paid,
-            schema_version=version(DOSSIER_FEE_PAID),
             payload=fact.model_dump(mode="json"),
             correlation_id=payment["id"],
         )

@@ -45,7 +45,7 @@ from hub.messages import (
     POSTAL_CANCEL_REQUESTED,
     POSTAL_ORDER_REQUESTED,
     POSTAL_STATUS_CHANGED,
-    version,
+    new_message,
 )
 from hub.subscriptions import subscribed
 
@@ -263,13 +263,12 @@ class Postal:
                     item = waybills.claim_next(c, order.customer_code, oid, now)
                     if item is not None:
                         order = order.model_copy(update={"item_code": item})
-            message = NewMessage(
-                type=POSTAL_ORDER_REQUESTED,
+            message = new_message(
+                POSTAL_ORDER_REQUESTED,
                 key=order_key(order.customer_code, order.order_number),
                 occurred_at=now,
                 natural_key=f"{oid}:order",
                 connector=self.routes.orders,
-                schema_version=version(POSTAL_ORDER_REQUESTED),
                 payload=order.model_dump(mode="json"),
                 correlation_id=oid,
             )
@@ -308,13 +307,12 @@ class Postal:
             if decision is CancelDecision.ALLOWED and row.cancel_message_id is None:
                 number = row.order_number or row.dossier_code
                 request = CancelRequest(customer_code=row.customer_code, order_number=number, reason=reason)
-                message = NewMessage(
-                    type=POSTAL_CANCEL_REQUESTED,
+                message = new_message(
+                    POSTAL_CANCEL_REQUESTED,
                     key=order_key(row.customer_code, number),
                     occurred_at=max(now, row.created_at + TICK),  # after its order, on the same key
                     natural_key=f"{order_id}:cancel",
                     connector=self.routes.orders,
-                    schema_version=version(POSTAL_CANCEL_REQUESTED),
                     payload=request.model_dump(mode="json"),
                     correlation_id=order_id,
                 )
@@ -569,13 +567,12 @@ class Postal:
             final=e.status in FINAL,
         ).model_dump(mode="json")
         items = [
-            NewMessage(
-                type=POSTAL_STATUS_CHANGED,
+            new_message(
+                POSTAL_STATUS_CHANGED,
                 key=f"{sub}:{order.id}",  # one receiver gets one parcel's statuses in order
                 occurred_at=at,
                 natural_key=f"{order.id}:{e.feed_id}:{sub}",
                 connector=self.routes.events,
-                schema_version=version(POSTAL_STATUS_CHANGED),
                 payload={"subscription_id": sub, "event": event},
                 correlation_id=order.id,
             )
@@ -605,13 +602,12 @@ class Postal:
             dossier=dossier,
         )
         items.append(
-            NewMessage(
-                type=DOSSIER_POSTAL_STEP,
+            new_message(
+                DOSSIER_POSTAL_STEP,
                 key=order.dossier_code,  # the dossier's ordering key: in order with its status changes
                 occurred_at=at,
                 natural_key=step.natural_key(),
                 connector=self.routes.portal,
-                schema_version=version(DOSSIER_POSTAL_STEP),
                 payload=step.model_dump(mode="json"),
                 correlation_id=order.id,
             )
