@@ -130,7 +130,12 @@ async def add_waybills(
     return added.as_dict()
 
 
-@router.get("", summary="The waybill pool: counts per state, and the numbers", response_model=PoolOut)
+@router.get(
+    "",
+    summary="The waybill pool: counts per state, and the numbers",
+    response_model=PoolOut,
+    responses=errors(403, 422, _403=_403, _422="An agency without VNPost configuration, or a bad parameter"),
+)
 async def list_waybills(
     customer_code: Annotated[str | None, Query(pattern=CUSTOMER_CODE_PATTERN)] = None,
     agency_code: Annotated[str | None, Query(pattern=AGENCY_CODE)] = None,
