@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -149,3 +150,30 @@ def test_concurrent_claims_never_share_a_number(engine: Engine, threads: int) ->
     with engine.connect() as c:
         owners = c.execute(select(postal_waybills.c.order_id)).scalars().all()
     assert len(set(owners)) == size
+
+
+def test_an_agency_on_the_direct_api_takes_no_pool_number(db_url: str) -> None:
+    """MITC's MOrder has no ItemCode: a direct-variant agency's orders leave its pool alone."""
+    from hub.agencies.port import StaticAgencies
+    from hub.bootstrap import bootstrap
+    from hub.clients import create_client
+    from hub.postal.models import PostalOrderIn
+    from hub.settings import Settings
+    from tests.factories import dossier_code
+    from tests.postal.conftest import AGENCIES, AGENCY, CITIZEN
+
+    postal: dict[str, Any] = dict(AGENCIES[0]["postal"])  # type: ignore[arg-type]
+    direct = [{**AGENCIES[0], "postal": {**postal, "variant": "direct"}}]
+    s = Settings(database_url=db_url, api_publishes=False, postal_unit_placeholders=True, postal_poll=False)
+    hub = bootstrap(s, agencies=StaticAgencies(direct))
+    try:
+        create_client(hub.engine, "ONEGATE", "one-stop", ["postal.order"])
+        codes = load(hub.engine, 1)
+        body = {"agency_code": AGENCY, "kind": "delivery", "receiver": CITIZEN, "description": "K"}
+        placed = hub.postal.order(1, "ONEGATE", PostalOrderIn.model_validate({"dossier_code": dossier_code(), **body}))
+        assert placed.order["item_code"] is None and state_of(hub.engine, codes[0]) == ("free", None)
+        hub.postal.agencies = StaticAgencies(AGENCIES)  # the same customer code on the LGSP: numbered
+        placed = hub.postal.order(1, "ONEGATE", PostalOrderIn.model_validate({"dossier_code": dossier_code(), **body}))
+        assert placed.order["item_code"] == codes[0]
+    finally:
+        hub.close()
