@@ -114,3 +114,22 @@ def waybills_list(
     typer.echo(json.dumps({"counts": pool.counts(customer)}))
     for row in pool.list(customer, state, limit) if limit else []:
         typer.echo(json.dumps(row))
+
+
+@waybills_app.command("release")
+def waybills_release(item_code: Annotated[str, typer.Argument(help="The waybill number")]) -> None:
+    """Take back the number of an order VNPost never took (its order dead, no parcel reported)."""
+    from hub.envelope import utcnow
+    from hub.postal.waybills import RevokeRefused, Waybills
+
+    pool = _pool()
+    assert isinstance(pool, Waybills)
+    try:
+        done = pool.revoke(item_code, utcnow())
+    except RevokeRefused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if done is None:
+        typer.echo(f"no waybill number {item_code} in the pool", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(done))

@@ -4,14 +4,15 @@
 directly, or as the agency whose ``postal.customer_code`` it is): a list, or a range of UPU S10
 serials (``prefix``, ``first`` serial, ``count``; the check digit computed). Numbers the pool
 holds already are left as they are (a load repeated changes nothing). ``GET`` counts them per state
-and lists them. See ``hub.postal.waybills`` for how orders take and release them.
+and lists them. ``POST …/{item_code}/release`` takes back the number of an order VNPost never took.
+See ``hub.postal.waybills`` for how orders take and release them.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +26,7 @@ from hub.envelope import utcnow
 
 from .port import CUSTOMER_CODE_PATTERN, ITEM_CODE_PATTERN, s10
 from .service import Postal
-from .waybills import MAX_ADD, STATES, Waybills, WaybillTaken
+from .waybills import MAX_ADD, STATES, RevokeRefused, Waybills, WaybillTaken
 
 router = APIRouter(prefix="/v1/admin/postal/waybills", tags=["admin"], route_class=HubRoute)
 _403 = "The client is not granted `admin`"
@@ -152,3 +153,36 @@ async def list_waybills(
     counts = await run_in_threadpool(pool.counts, customer)
     items = await run_in_threadpool(pool.list, customer, state, limit, after) if limit else []
     return {"counts": counts, "items": items}
+
+
+class RevokedOut(BaseModel):
+    item_code: str
+    state: Literal["free", "released"]
+    released: bool = Field(description="Released now (false: it was free or released already).")
+
+
+@router.post(
+    "/{item_code}/release",
+    summary="Take back the number of an order VNPost never took (its order dead, no parcel reported)",
+    response_model=RevokedOut,
+    responses=errors(
+        403,
+        404,
+        409,
+        _403=_403,
+        _404="No such number in the pool",
+        _409="Used by a parcel VNPost picked up, or its order is on its way (cancel the order instead)",
+    ),
+)
+async def release_waybill(
+    item_code: Annotated[str, Path(pattern=ITEM_CODE_PATTERN, examples=["EB100000017VN"])],
+    postal: Postal = Depends(get_postal),
+    _: Client = Depends(_admin),
+) -> dict[str, Any]:
+    try:
+        done = await run_in_threadpool(Waybills(postal.engine).revoke, item_code, utcnow())
+    except RevokeRefused as exc:
+        raise ProblemError("conflict", str(exc)) from None
+    if done is None:
+        raise ProblemError("not_found", "no such waybill number in the pool")
+    return done

@@ -137,8 +137,12 @@ def release(c: Connection, order_ids: str | Collection[str], now: datetime) -> i
     ).rowcount
 
 
+class RevokeRefused(Exception):
+    """The number cannot be released: its parcel was picked up, or its order is still alive."""
+
+
 class Waybills:
-    """The operator's side: load numbers, count and list them."""
+    """The operator's side: load numbers, count and list them, revoke one."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -163,6 +167,34 @@ class Waybills:
                     [{"customer_code": customer, "item_code": k, "state": "free", "added_at": now} for k in new],
                 )
         return Added(customer, len(new), len(codes) - len(new))
+
+    def revoke(self, item_code: str, now: datetime) -> dict[str, Any] | None:
+        """The operator takes back the number of an order VNPost never took (THH's
+        ``ThuHoiMaVanDonBuuDien``): only when that order's message to VNPost is ``dead`` (refused,
+        or its retry budget spent) and VNPost never reported the parcel; then ``released``, once.
+        A number free or released already: nothing changes (``released`` false). None: no such
+        number; ``RevokeRefused``: used, or its order still on its way."""
+        from hub.db.schema import messages, postal_orders
+
+        with self.engine.begin() as c:
+            row = c.execute(select(w).where(w.c.item_code == item_code).with_for_update()).first()
+            if row is None:
+                return None
+            if row.state in ("free", "released"):
+                return {"item_code": item_code, "state": row.state, "released": False}
+            if row.state == "used":
+                raise RevokeRefused("the number was used by a parcel VNPost picked up: never released")
+            order = c.execute(
+                select(postal_orders.c.status, messages.c.state)
+                .select_from(postal_orders.join(messages, messages.c.id == postal_orders.c.order_message_id))
+                .where(postal_orders.c.id == row.order_id)
+            ).first()
+            if order is not None and (order.status is not None or order.state != "dead"):
+                raise RevokeRefused(
+                    "its order is on its way or known to VNPost: cancel the order (its number then comes back)"
+                )
+            released = release(c, str(row.order_id), now)
+        return {"item_code": item_code, "state": "released", "released": bool(released)}
 
     def counts(self, customer: str | None = None) -> dict[str, dict[str, int]]:
         q = select(w.c.customer_code, w.c.state, func.count()).group_by(w.c.customer_code, w.c.state)

@@ -184,3 +184,29 @@ def test_an_unknown_agency_has_no_pool_to_load(env: Env) -> None:
     assert problem(r, 422, "agency_not_configured")["errors"][0]["field"] == "agency_code"
     both = env.http.post(POOL, json={"agency_code": AGENCY, "customer_code": CUSTOMER, "item_codes": []}, headers=admin)
     problem(both, 422)
+
+
+def test_an_operator_takes_back_the_number_of_an_order_vnpost_refused(env: Env) -> None:
+    """Revocation (THH's ThuHoiMaVanDonBuuDien): only the number of an order VNPost never took
+    (dead, no parcel reported) comes back, once; a live order's or a used one's never."""
+    admin = admin_key(env)
+    (good,) = issued(env, 1)
+    bad = s10("EB", 5)  # not issued by VNPost: the mock refuses it (103), the order is dead
+    r = env.http.post(POOL, json={"customer_code": CUSTOMER, "item_codes": [bad, good]}, headers=admin)
+    assert r.status_code == 201, r.text
+    refused = env.http.post("/v1/postal/orders", json=order_body(dossier_code(), item_code=bad))
+    assert refused.status_code == 202, refused.text
+    until(lambda: env.get(refused.json()["id"])["messages"][0]["state"] == "dead", what="VNPost refusing the order")
+    live = env.http.post("/v1/postal/orders", json=order_body(dossier_code()))
+    assert live.json()["item_code"] == good
+    delivered(env, live.json()["id"])
+    problem(env.http.post(f"{POOL}/{good}/release", headers=admin), 409, "conflict")  # on its way
+    first = env.http.post(f"{POOL}/{bad}/release", headers=admin)
+    assert first.status_code == 200 and first.json() == {"item_code": bad, "state": "released", "released": True}
+    again = env.http.post(f"{POOL}/{bad}/release", headers=admin)
+    assert again.status_code == 200 and again.json()["released"] is False
+    env.advance(1.5)
+    env.poll()
+    assert pool(env, admin)[good] == "used"
+    assert "picked up" in problem(env.http.post(f"{POOL}/{good}/release", headers=admin), 409)["detail"]
+    problem(env.http.post(f"{POOL}/{s10('EB', 6)}/release", headers=admin), 404, "not_found")
