@@ -173,9 +173,11 @@ def test_the_cli_loads_a_range_and_lists_the_pool(db_url: str, cli: CliRunner) -
     assert run("add", s10("EB", 5)).exit_code == 2  # whose?
     lines = run("list", "--customer-code", CUSTOMER, "--state", "free").stdout.splitlines()
     assert json.loads(lines[0]) == {"counts": {CUSTOMER: {"free": 4, "assigned": 0, "used": 0, "released": 0}}}
-    assert [json.loads(x)["item_code"] for x in lines[1:]] == sorted(
-        s10("EB", n) for n in (10000001, 10000002, 10000003, 10000009)
-    )
+    free = sorted(s10("EB", n) for n in (10000001, 10000002, 10000003, 10000009))
+    assert [json.loads(x)["item_code"] for x in lines[1:]] == free
+    released = run("release", free[0])  # a free number: nothing to take back
+    assert released.exit_code == 0 and json.loads(released.stdout)["released"] is False
+    assert run("release", s10("EB", 42)).exit_code == 1  # not in the pool
 
 
 def test_an_unknown_agency_has_no_pool_to_load(env: Env) -> None:
