@@ -116,7 +116,7 @@ def _distinct_errors(c: Connection, f: FailureFilters) -> list[Any]:
             func.min(m.updated_at).label("first"),
             func.max(m.updated_at).label("last"),
         )
-    ).group_by(m.connector, ERROR, m.state)
+    ).group_by(m.connector, m.state, ERROR)  # the failing index's order: grouped as it is read, no hashing
     return list(c.execute(q))
 
 
