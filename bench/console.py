@@ -24,7 +24,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -37,7 +37,7 @@ from sqlalchemy import Engine, create_engine, text
 from bench.console_seed import CONNECTORS, captured, explain, seed
 from hub.bootstrap import open_database
 from hub.console import bulk, queries
-from hub.console.operators import Operators
+from hub.console.operators import OperatorError, Operators
 from hub.console.settings import ConsoleSettings
 from hub.console.web import create_console
 from hub.envelope import utcnow
@@ -90,7 +90,8 @@ class Browser:
 
 def serve(engine_url: str) -> tuple[str, Any]:
     hub = open_database(Settings(database_url=engine_url), run_migrations=False)
-    Operators(hub.engine).create("bench", "Bench", "operator", PASSWORD)
+    with suppress(OperatorError):  # a kept database (--keep): made by an earlier run, same password
+        Operators(hub.engine).create("bench", "Bench", "operator", PASSWORD)
     app = FastAPI()
     settings = ConsoleSettings(secret_key=SecretStr("bench"))
     app.mount("/console", create_console(hub, CONNECTORS, settings))

@@ -209,7 +209,9 @@ def run(ledger: Ledger, bulk_id: str, actor: Actor) -> dict[str, int]:
     beat = _Heartbeat(ledger.engine, bulk_id)
     beat.start()
     try:
-        while (chunk := _next_chunk(ledger, bulk_id, beat)) is not None:
+        after = ""  # items are done in message id order: each chunk starts past the last one taken
+        while (taken := _next_chunk(ledger, bulk_id, beat, after)) is not None:
+            after, chunk = taken
             with ledger.engine.connect() as c:
                 found = {r.id: r for r in c.execute(select(m.id, m.type, PAYLOAD_JSON).where(m.id.in_(chunk)))}
             items = []
@@ -251,11 +253,11 @@ def _record_outcomes(engine: Engine, bulk_id: str, items: list[dict[str, Any]]) 
         )
 
 
-def _next_chunk(ledger: Ledger, bulk_id: str, beat: _Heartbeat) -> list[str] | None:
-    """Take the next items not done (``replaying``, claimed now), if this process still owns the
-    run; None when none is left. An item a stopped run had taken was replayed if its message's
-    budget restarted at or after that claim: recorded as queued, not taken again (the chunk is
-    then empty or short)."""
+def _next_chunk(ledger: Ledger, bulk_id: str, beat: _Heartbeat, after: str) -> tuple[str, list[str]] | None:
+    """Take the next items not done past ``after`` (``replaying``, claimed now), if this process
+    still owns the run; the last id seen and the chunk, or None when none is left. An item a
+    stopped run had taken was replayed if its message's budget restarted at or after that claim:
+    recorded as queued, not taken again (the chunk is then empty or short)."""
     it = bulk_replay_items.c
     now = ledger.now()
     with ledger.engine.begin() as c:
@@ -272,7 +274,7 @@ def _next_chunk(ledger: Ledger, bulk_id: str, beat: _Heartbeat) -> list[str] | N
             select(it.message_id, it.outcome, it.claimed_at, m.budget_since)
             .select_from(bulk_replay_items)
             .outerjoin(messages, m.id == it.message_id)
-            .where(it.bulk_id == bulk_id, it.outcome.in_(UNDONE))
+            .where(it.bulk_id == bulk_id, it.message_id > after, it.outcome.in_(UNDONE))
             .order_by(it.message_id)
             .limit(CHUNK)
         ).all()
@@ -310,7 +312,7 @@ def _next_chunk(ledger: Ledger, bulk_id: str, beat: _Heartbeat) -> list[str] | N
                 .where(it.bulk_id == bulk_id, it.message_id.in_(chunk))
                 .values(outcome="replaying", claimed_at=now)
             )
-    return chunk
+    return rows[-1].message_id, chunk
 
 
 def _aware(at: datetime) -> datetime:
