@@ -84,7 +84,8 @@ agencies = Table(
     Column("code", String(35), primary_key=True),  # mã định danh điện tử, e.g. 000.00.00.H56
     Column("name", String(250), nullable=False),
     Column("province_codes", JSON, nullable=False),  # MaDinhDanhTinh prefixes its dossiers may carry
-    Column("portal", JSON),
+    Column("portal", JSON),  # {madonvi, profile} (migration 0015: profile replaced an unused variant)
+    Column("payment", JSON),  # {profile}: the agency's payment gateway profile (migration 0015)
     Column("paygov", JSON),
     Column("postal", JSON),
     Column("created_at", UTCDateTime(), nullable=False),
