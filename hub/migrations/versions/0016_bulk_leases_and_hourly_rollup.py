@@ -10,7 +10,7 @@
   (hub/console/queries.py); the Overview counts only the current hour live.
 
 Revision ID: 0016
-Revises: 0013 (on this branch; re-chained after 0015 at merge)
+Revises: 0015 (0015 itself is re-chained after 0014 at merge)
 """
 
 from alembic import op
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
