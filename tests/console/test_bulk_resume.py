@@ -216,3 +216,58 @@ def test_a_message_replayed_then_dead_again_is_not_replayed_twice_on_resume(
     bulk.resume(hub.ledger, run.bid, ACTOR, "api restarted")
     bulk.run(hub.ledger, run.bid, ACTOR)
     assert run.replays == Counter(run.ids) and state_of(hub, third) == "dead"
+
+
+def test_a_live_run_renews_its_lease_and_is_never_taken_for_gone(
+    hub: Hub, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replays slower than the whole lease: the heartbeat keeps the run its owner's; a sweep
+    meanwhile marks nothing."""
+    import threading
+    import time
+
+    monkeypatch.setattr(bulk, "LEASE_SECONDS", 0.8)
+    monkeypatch.setattr(bulk, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(bulk, "CHUNK", 50)  # one chunk: only the heartbeat thread renews the lease
+    real_one = bulk._replay_one
+
+    def slow(ledger: Any, mid: str, row: Any) -> tuple[str, str | None]:
+        time.sleep(0.2)
+        return real_one(ledger, mid, row)
+
+    monkeypatch.setattr(bulk, "_replay_one", slow)
+    bid, ids = bulk.start(hub.ledger, bulk.Selection(connector="national_portal"), ACTOR, "slow partner")
+    runner = threading.Thread(target=bulk.run, args=(hub.ledger, bid, ACTOR))
+    runner.start()
+    swept: list[str] = []
+    while runner.is_alive():  # 9 x 0.2 s: more than twice the lease
+        swept += bulk.sweep(hub.engine)
+        time.sleep(0.05)
+    runner.join()
+    assert swept == []
+    job = bulk.status(hub.engine, bid)
+    assert job is not None and job["state"] == "finished" and job["counts"] == {"queued": len(ids)}
+
+
+def test_a_run_taken_over_stops_without_finishing(hub: Hub, seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process resumed the run (this one was taken for gone): this one finds out when it
+    next renews its lease (its next chunk, or its heartbeat) and stops, without finishing the run
+    or taking more items. (A takeover needs the lease to have run out, and a run stops replaying
+    once it could not renew for half the lease: the chunk in flight here is the test's shortcut.)"""
+    monkeypatch.setattr(bulk, "CHUNK", 3)
+    bid, _ = bulk.start(hub.ledger, bulk.Selection(connector="national_portal"), ACTOR, "portal fixed")
+    real_one = bulk._replay_one
+    done: list[str] = []
+
+    def taken_over_after_two(ledger: Any, mid: str, row: Any) -> tuple[str, str | None]:
+        done.append(mid)
+        if len(done) == 2:
+            with hub.engine.begin() as c:
+                c.execute(update(bulk_replays).where(bulk_replays.c.id == bid).values(owner="elsewhere:1:x"))
+        return real_one(ledger, mid, row)
+
+    monkeypatch.setattr(bulk, "_replay_one", taken_over_after_two)
+    counts = bulk.run(hub.ledger, bid, ACTOR)
+    assert sum(counts.values()) == 3  # the rest of its chunk (taken before the takeover), then it stopped
+    job = bulk.status(hub.engine, bid)
+    assert job is not None and job["state"] == "running" and job["done"] == 3 and job["left"] == 6
