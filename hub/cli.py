@@ -473,6 +473,15 @@ def messages_bulk_replay(
     bulk_replay(sel | {"since": since, "until": until}, reason, dry_run)
 
 
+@messages_app.command("bulk-unfinished")
+def messages_bulk_unfinished() -> None:
+    """Bulk replays running or interrupted (a running one whose process stopped is marked so
+    first), newest first, one JSON line each: what `bulk-resume` takes."""
+    from hub.cli_ops import bulk_unfinished
+
+    bulk_unfinished()
+
+
 @messages_app.command("bulk-resume")
 def messages_bulk_resume(
     bulk_id: Annotated[str, typer.Argument(help="The interrupted bulk replay's id")],

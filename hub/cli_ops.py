@@ -137,6 +137,14 @@ def bulk_replay(selection: dict[str, str | None], reason: str | None, dry: bool)
     typer.echo(json.dumps({"id": bid, **counts}))
 
 
+def bulk_unfinished() -> None:
+    from hub.console import bulk
+
+    with _hub() as hub:
+        for r in bulk.unfinished(hub.engine):
+            typer.echo(json.dumps({**r, "created_at": r["created_at"].isoformat()}, ensure_ascii=False))
+
+
 def bulk_resume(bulk_id: str, reason: str | None) -> None:
     """``lgsp messages bulk-replay --resume ID``: an interrupted bulk replay's items not done, here."""
     from hub.console import bulk

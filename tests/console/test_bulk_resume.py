@@ -192,6 +192,10 @@ def test_resume_with_the_cli(hub: Hub, seeded: Seeded, db_url: str, monkeypatch:
 
     monkeypatch.setattr(Ledger, "replay", counted)
     del real
+    r = CliRunner().invoke(cli, ["messages", "bulk-unfinished"])
+    assert r.exit_code == 0, r.output
+    listed = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]  # not the log lines
+    assert [(x["id"], x["state"], x["done"], x["total"]) for x in listed] == [(run.bid, "interrupted", 2, 9)]
     r = CliRunner().invoke(cli, ["messages", "bulk-resume", run.bid])
     assert r.exit_code == 2  # a reason is required
     r = CliRunner().invoke(cli, ["messages", "bulk-resume", run.bid, "-r", "api restarted"])
