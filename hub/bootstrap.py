@@ -22,7 +22,7 @@ import connectors
 from hub.agencies.directory import DbAgencies
 from hub.agencies.port import AgencyDirectory, StaticAgencies
 from hub.citizens.audit import IdHasher
-from hub.citizens.service import CitizenService
+from hub.citizens.service import CitizenService, Profile
 from hub.db.engine import make_engine, upgrade
 from hub.dossiers.service import Dossiers
 from hub.evidence import facts as evidence
@@ -137,7 +137,9 @@ def bootstrap(
         default_profile=s.payment_profile,
         agencies=agencies,
     )
-    citizens = citizen_service(s, engine, partners.population_db or partner("population_db").PopulationDbSettings())
+    citizens = citizen_service(
+        s, engine, partners.population_db or partner("population_db").PopulationDbSettings(), agencies
+    )
     return Hub(
         settings=s,
         engine=engine,
@@ -168,10 +170,17 @@ def portal_settings(partners: PartnerSettings) -> NationalPortalSettings:
 
 def partner_profiles(partners: PartnerSettings | None = None) -> dict[str, frozenset[str]]:
     """The connector profiles this environment defines, by agency section (``portal.profile``,
-    ``payment.profile``): what an agency may name (``lgsp agencies`` warns about the others)."""
-    portal = portal_settings(partners or PartnerSettings())
+    ``payment.profile``, ``population_db.profile``): what an agency may name (``lgsp agencies`` warns
+    about the others)."""
+    partners = partners or PartnerSettings()
+    portal = portal_settings(partners)
     payment: tuple[str, ...] = tuple(partner("payment_napas").PROFILES)
-    return {"portal": frozenset({"default", *portal.profiles}), "payment": frozenset(payment)}
+    popdb = partners.population_db or partner("population_db").PopulationDbSettings()
+    return {
+        "portal": frozenset({"default", *portal.profiles}),
+        "payment": frozenset(payment),
+        "population_db": frozenset({"default", *popdb.profiles}),
+    }
 
 
 def postal_service(
@@ -216,9 +225,23 @@ def open_database(settings: Settings | None = None, *, run_migrations: bool = Tr
     return Database(settings=s, engine=engine, ledger=ledger)
 
 
-def citizen_service(settings: Settings, engine: Engine, popdb: PopulationDbSettings) -> CitizenService:
+def citizen_service(
+    settings: Settings, engine: Engine, popdb: PopulationDbSettings, agencies: AgencyDirectory | None = None
+) -> CitizenService:
     """The citizens service over the population database connector; the connector's settings
-    (``HUB_POPDB_*``) also give the breaker's limits and the default MaDVC."""
+    (``HUB_POPDB_*``) also give the breaker's limits and the default MaDVC. One client and one breaker
+    per profile (``HUB_POPDB_PROFILES``, each checked when the settings were read): an agency's
+    ``population_db.profile`` picks one."""
+    connector = partner("population_db")
+    profiles = {}
+    for name in popdb.profiles:
+        s = popdb.for_profile(name)
+        profiles[name] = Profile(
+            name,
+            connector.build_client(s),
+            CallBreaker(f"population_db:{name}", s.breaker_failures, s.breaker_reset),
+            s.service_code,
+        )
     keyring = Keyring.from_settings(settings)
     if keyring.uses_development_key and not settings.is_sqlite:
         structlog.get_logger("hub.citizens").warning(
@@ -226,12 +249,14 @@ def citizen_service(settings: Settings, engine: Engine, popdb: PopulationDbSetti
         )
     return CitizenService(
         engine,
-        partner("population_db").build_client(popdb),
+        connector.build_client(popdb),
         IdHasher(keyring),
         breaker=CallBreaker("population_db", popdb.breaker_failures, popdb.breaker_reset),
         service_code=popdb.service_code,
         concurrency=settings.citizens_concurrency,
         retry_after=settings.citizens_retry_after,
+        profiles=profiles,
+        agencies=agencies,
     )
 
 

@@ -7,6 +7,7 @@
     lgsp agencies set 000.00.00.H56 paygov.account=3511.0.7654321 --unset postal
     lgsp agencies set 000.00.00.H61 portal.profile=tuyenquang_lgsp payment.profile=paygov \
         portal.madonvi_by_province='{"H22": "000.00.01.H22"}'
+    lgsp agencies set 000.00.00.H56 population_db.profile=thanhhoa_lgsp population_db.madonvi=000.00.00.H56
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ FieldsArgument = Annotated[
     list[str] | None,
     typer.Argument(
         help="section.field=value (portal.madonvi, portal.profile, portal.madonvi_by_province (JSON), "
-        "payment.profile, paygov.account, paygov.bank_code, "
+        "payment.profile, population_db.profile, population_db.madonvi, paygov.account, paygov.bank_code, "
         "paygov.account_name, paygov.unit_name, postal.customer_code, postal.variant, postal.name, postal.phone, "
         "postal.email, postal.address, postal.province_id, postal.district_id)"
     ),
@@ -96,17 +97,18 @@ def _warn_profiles(agency: Any) -> None:
     from hub.bootstrap import partner_profiles
 
     known = partner_profiles()
-    for section in ("portal", "payment"):
+    for section in ("portal", "payment", "population_db"):
         profile = getattr(getattr(agency, section, None), "profile", None)
         if profile is not None and profile not in known[section]:
             typer.echo(
                 f"warning: {agency.code}: {section}.profile {profile!r} is not defined here "
                 f"(known: {', '.join(sorted(known[section]))}); "
-                + (
-                    "its dossiers wait until HUB_PORTAL_PROFILES defines it"
-                    if section == "portal"
-                    else "its payments are refused until it is a gateway of the hub"
-                ),
+                + {
+                    "portal": "its dossiers wait until HUB_PORTAL_PROFILES defines it",
+                    "payment": "its payments are refused until it is a gateway of the hub",
+                    "population_db": "its citizen queries are refused (503 population_db_not_configured) until "
+                    "HUB_POPDB_PROFILES defines it",
+                }[section],
                 err=True,
             )
 
@@ -160,7 +162,9 @@ def agencies_set(
     fields: FieldsArgument = None,
     name: Annotated[str | None, typer.Option(help="The agency's name")] = None,
     province: ProvinceOption = None,
-    unset: Annotated[list[str] | None, typer.Option(help="Remove a section: portal, payment, paygov or postal")] = None,
+    unset: Annotated[
+        list[str] | None, typer.Option(help="Remove a section: portal, payment, paygov, postal or population_db")
+    ] = None,
 ) -> None:
     """Change fields of an agency; the result is checked as a whole before it is stored."""
     from hub.agencies.directory import SECTIONS, AgencyInvalid, AgencyNotFound

@@ -197,7 +197,7 @@ def test_migration_0015_turns_the_unused_portal_variant_into_the_default_profile
                 updated_at=datetime.now(UTC),
             )
         )
-    command.upgrade(config, "0015")
+    command.upgrade(config, "head")  # 0015, and the later columns the directory reads (0018: population_db)
     directory = DbAgencies(engine)
     agency = directory.get(TEST_AGENCY.code)
     assert agency is not None and agency.portal == PortalUnit(madonvi=TEST_AGENCY.code) and agency.payment is None

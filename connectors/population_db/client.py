@@ -155,16 +155,18 @@ class PopulationDbClient:
             return self._zeep, self._service
 
     # ---------------------------------------------------------------- requests
-    def options(self, operation: str) -> tr.WireOptions:
+    def options(self, operation: str, query: CitizenQuery | None = None) -> tr.WireOptions:
+        """How a query goes on the wire; its ``unit_code`` (the agency's MaDonVi) over the configured one."""
         s = self.settings
         code = s.integration_code_verify if operation == tr.OP_VERIFY else s.integration_code_lookup
-        return tr.WireOptions(s.agency_code, s.service_code, code, s.birth_date_format, s.uppercase_names)
+        unit = (query.unit_code if query is not None else None) or s.agency_code
+        return tr.WireOptions(unit, s.service_code, code, s.birth_date_format, s.uppercase_names)
 
     def build_envelope(self, operation: str, query: CitizenQuery) -> etree._Element:
         """The SOAP envelope a call would send (no I/O): for golden files, the benchmark, lgsp_hagiang."""
         zeep_client, service = self._bound()
         message: etree._Element = zeep_client.create_message(
-            service, operation, **tr.to_soap_request(query, self.options(operation))
+            service, operation, **tr.to_soap_request(query, self.options(operation, query))
         )
         return message
 
@@ -174,7 +176,7 @@ class PopulationDbClient:
 
     def _refusal(self, operation: str, query: CitizenQuery) -> InvalidRequest | None:
         """Why this query would not be sent (a field over its limit, named with the rule), or ``None``."""
-        fields = wire.flat(tr.to_soap_request(query, self.options(operation)))
+        fields = wire.flat(tr.to_soap_request(query, self.options(operation, query)))
         variant = self.settings.variant
         found = violation(wire.sent_fields(variant, fields), self.settings.limits, wire.required(variant))
         if found is None:
@@ -193,7 +195,7 @@ class PopulationDbClient:
                 etree.tostring(envelope, encoding="unicode"), self.credentials.bearer(http, operation), s
             )
             return {"Content-Type": "application/json; charset=utf-8"}, wire.json_bytes(body)
-        fields = wire.flat(tr.to_soap_request(query, self.options(operation)))
+        fields = wire.flat(tr.to_soap_request(query, self.options(operation, query)))
         body = wire.dongthap_body(fields, s) if variant == "lgsp_dongthap" else wire.thanhhoa_body(fields, s)
         headers = {"Content-Type": "application/json; charset=utf-8", **self.credentials.headers(http, operation)}
         return headers, wire.json_bytes(body)

@@ -22,6 +22,15 @@ nested settings take ``__``, e.g. ``HUB_POPDB_LIMITS__HOVATEN=80``.
 
 Each variant has a default authentication and endpoint path (``VARIANT_DEFAULTS``); set
 ``HUB_POPDB_AUTH_SCHEME`` / ``HUB_POPDB_ENDPOINT_PATH`` to override them.
+
+**Per-agency profiles** (``HUB_POPDB_PROFILES``): one province's agencies may reach the database in
+different ways (one through NDXP in SOAP, another through its LGSP's JSON). A *profile* is a name whose
+values override these settings (any of them but ``profiles``: variant, base_url, credentials, MaDVC,
+breaker limits...), e.g. ``HUB_POPDB_PROFILES='{"thanhhoa": {"variant": "lgsp_thanhhoa", "base_url":
+"https://lgsp.example"}}'``, with a secret apart: ``HUB_POPDB_PROFILES__THANHHOA__TOKEN=...``. The agency
+directory names each agency's profile (``population_db.profile``); ``default`` is these settings
+themselves. Every profile is checked at start-up like the settings (an unknown key, a value of the wrong
+type, a combination no call could work with: the error names ``HUB_POPDB_PROFILES.<name>``).
 """
 
 from __future__ import annotations
@@ -31,12 +40,13 @@ import hashlib
 import json
 import re
 import time
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub import codes
+from hub.agencies.port import DEFAULT_PROFILE, PROFILE_NAME
 
 from .limits import FieldLimits, Violation, birth_format
 
@@ -57,7 +67,9 @@ AGENCY_CODE_PATTERN = codes.AGENCY_CODE_PATTERN
 
 
 class PopulationDbSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HUB_POPDB_", extra="ignore", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(  # a refused value is never echoed: it may be a secret
+        env_prefix="HUB_POPDB_", extra="ignore", env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     # ---- where, and in which shape
     variant: Variant = Field(default="soap", description="How the province reaches the database (see above).")
@@ -130,6 +142,13 @@ class PopulationDbSettings(BaseSettings):
     breaker_failures: int = Field(default=5, ge=1, description="Consecutive breaker failures that open it.")
     breaker_reset: float = Field(default=30.0, gt=0, description="Seconds the breaker stays open before a probe.")
 
+    # ---- per-agency profiles (see above): name -> the settings it overrides
+    profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named ways to the database for the agencies that name one (population_db.profile); each "
+        "overrides any of these settings (variant, base_url, credentials...); checked at start-up.",
+    )
+
     # ---- [I] MaLoi codes in the fault detail (dan:ThongTinLoi/dan:MaLoi), and LGSP error_code; see errors.py
     invalid_codes: tuple[str, ...] = Field(default=("01",), description="Invalid request: permanent.")
     not_authorised_codes: tuple[str, ...] = Field(default=("02",), description="Caller not granted: permanent.")
@@ -139,6 +158,20 @@ class PopulationDbSettings(BaseSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         """Refuse at start-up what every call would be refused for (the error names the setting)."""
+        problems = self._problems()
+        for name in self.profiles:
+            if name == DEFAULT_PROFILE or not re.match(PROFILE_NAME, name):
+                problems.append(f"HUB_POPDB_PROFILES: {name!r} is not a profile name (a-z, 0-9, _; not 'default')")
+                continue
+            try:
+                self.for_profile(name)
+            except ValueError as exc:
+                problems.append(f"HUB_POPDB_PROFILES.{name}: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _problems(self) -> list[str]:
         problems = [str(v) for v in self.caller_violations()]
         if self.variant == "lgsp_dongthap" and not self.service_username:
             problems.append("HUB_POPDB_SERVICE_USERNAME: required by lgsp_dongthap (userNameService)")
@@ -155,9 +188,33 @@ class PopulationDbSettings(BaseSettings):
             problems.append("HUB_POPDB_BIRTH_DATE_FORMAT: not among HUB_POPDB_LIMITS__NGAYTHANGNAMSINH")
         if self.variant in ("lgsp_dongthap", "lgsp_thanhhoa") and "{operation}" not in self.path:
             problems.append("HUB_POPDB_ENDPOINT_PATH: a JSON variant names the operation in its path ({operation})")
+        return problems
+
+    def for_profile(self, name: str) -> PopulationDbSettings:
+        """The settings of a profile: these, with what the profile overrides, each value validated as its
+        setting is (``KeyError`` for an unknown name; ``ValueError`` for a profile that cannot work)."""
+        if name == DEFAULT_PROFILE:
+            return self
+        overrides, problems, fields = self.profiles[name], [], type(self).model_fields
+        values: dict[str, Any] = {}
+        for key, value in overrides.items():
+            field = fields.get(key)
+            if field is None or key == "profiles":
+                problems.append(f"{key}: not a setting of the population database connector")
+                continue
+            try:
+                kind: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+                values[key] = TypeAdapter(kind).validate_python(value)
+            except ValidationError as exc:
+                problems.append(f"{key}: {exc.errors(include_url=False, include_input=False)[0]['msg']}")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
+        # a copy, not a constructor: that would read the environment again (HUB_POPDB_PROFILES merged back in)
+        settings = self.model_copy(update=values | {"profiles": {}})
+        problems = settings._problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return settings
 
     def caller_violations(self) -> list[Violation]:
         lim, found = self.limits, []

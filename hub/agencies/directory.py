@@ -16,7 +16,14 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import Row
 
-from hub.agencies.port import Agency, PayGovBeneficiary, PaymentChoice, PortalUnit, PostalSender
+from hub.agencies.port import (
+    Agency,
+    PayGovBeneficiary,
+    PaymentChoice,
+    PopulationDbChoice,
+    PortalUnit,
+    PostalSender,
+)
 from hub.db.schema import agencies
 from hub.envelope import utcnow
 
@@ -25,6 +32,7 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
     "payment": PaymentChoice,
     "paygov": PayGovBeneficiary,
     "postal": PostalSender,
+    "population_db": PopulationDbChoice,
 }
 SECTIONS = tuple(SECTION_MODELS)
 # the agency of the examples and of `lgsp dev` (development values: not a real treasury account)

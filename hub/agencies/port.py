@@ -3,10 +3,11 @@
 One province has many agencies (sở, ban, ngành, UBND cấp xã ...), each with its own electronic
 code (mã định danh điện tử, QĐ 20/2020/QĐ-TTg, e.g. ``000.00.00.H56``), and each partner is
 configured per agency, not globally: the national portal's unit code (``madonvi``) and connector
-profile, the payment gateway profile, the PayGov beneficiary account and unit name, the VNPost
-customer code, variant and sender address. A profile is a *name*: its settings (URLs, variant,
-credentials) stay in the environment (``HUB_PORTAL_PROFILES``; the payment profiles ``napas`` and
-``paygov``), never in the database. A domain asks the directory for an agency and refuses clearly
+profile, the population database's connector profile and ``MaDonVi``, the payment gateway profile,
+the PayGov beneficiary account and unit name, the VNPost customer code, variant and sender address.
+A profile is a *name*: its settings (URLs, variant, credentials) stay in the environment
+(``HUB_PORTAL_PROFILES``, ``HUB_POPDB_PROFILES``; the payment profiles ``napas`` and ``paygov``),
+never in the database. A domain asks the directory for an agency and refuses clearly
 when the agency (or its section for that partner) is missing: ``AgencyNotConfigured`` names the
 agency and what is missing.
 
@@ -83,6 +84,24 @@ class PaymentChoice(_Model):
     )
 
 
+class PopulationDbChoice(_Model):
+    """How this agency's officers reach the national population database (``/v1/citizens/*``)."""
+
+    profile: str = Field(
+        default=DEFAULT_PROFILE,
+        pattern=PROFILE_NAME,
+        description="The population-database connector profile its queries go through: `default` (the HUB_POPDB_* "
+        "settings) or a name of HUB_POPDB_PROFILES (e.g. an LGSP-fronted variant); the settings stay in the "
+        "environment.",
+    )
+    madonvi: str | None = Field(
+        default=None,
+        pattern=AGENCY_CODE_PATTERN,
+        max_length=AGENCY_CODE_MAX,
+        description="MaDonVi sent on its queries (an agency code, QĐ 20/2020); default: the agency's own code.",
+    )
+
+
 class PayGovBeneficiary(_Model):
     """Where this agency's fees are paid (PayGov ThongTinBienLai)."""
 
@@ -119,10 +138,11 @@ class Agency(_Model):
     payment: PaymentChoice | None = None
     paygov: PayGovBeneficiary | None = None
     postal: PostalSender | None = None
+    population_db: PopulationDbChoice | None = None
 
 
 class AgencyNotConfigured(LookupError):
-    """``agency`` is unknown, or has no ``section`` (portal, payment, paygov, postal) configured."""
+    """``agency`` is unknown, or has no ``section`` (portal, payment, paygov, postal, population_db) configured."""
 
     def __init__(self, agency: str, section: str | None = None) -> None:
         what = f"agency {agency} has no {section} configuration" if section else f"agency {agency} is not configured"

@@ -1,7 +1,8 @@
 """Per-agency configuration, for operators (grant ``admin``): the same as ``lgsp agencies``.
 
 One province has many agencies; each partner is configured per agency (``hub.agencies.port``): the
-national portal's unit code (``madonvi``) and connector profile, the payment gateway profile, the
+national portal's unit code (``madonvi``) and connector profile, the population database's connector
+profile and ``MaDonVi``, the payment gateway profile, the
 PayGov beneficiary account and unit name, the VNPost customer code, variant and sender. A service
 that needs a section the agency lacks refuses with ``agency_not_configured`` naming the agency and the section.
 """
@@ -32,6 +33,7 @@ EXAMPLE = {
     "province_codes": ["H56"],
     "portal": {"madonvi": "000.00.00.H56", "profile": "default"},
     "payment": {"profile": "paygov"},
+    "population_db": {"profile": "thanhhoa_lgsp", "madonvi": "000.00.00.H56"},
     "paygov": {
         "account": "3511.0.1234567",
         "bank_code": "KBNN",

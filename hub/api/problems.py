@@ -55,6 +55,7 @@ CODES: dict[str, tuple[int, str]] = {
     "gateway_unavailable": (503, "The payment gateway is unavailable"),
     "population_db_unavailable": (503, "The national population database is unavailable"),
     "audit_unavailable": (503, "The query could not be recorded in the audit"),
+    "population_db_not_configured": (503, "The agency's population-database profile is not configured"),
     "server_busy": (503, "The hub has as many connections as it takes"),
 }
 

@@ -8,12 +8,23 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from hub.agencies import binding
 from hub.api.bodies import HubRoute, read_model
 from hub.api.deps import forbidden, get_citizens, get_client, require
 from hub.api.openapi import errors
 from hub.api.problems import ProblemError, field_error
 from hub.citizens import audit, grants
-from hub.citizens.models import EXAMPLE, AuditPage, AuditSearch, LookupIn, LookupOut, Since, VerifyIn, VerifyOut
+from hub.citizens.models import (
+    EXAMPLE,
+    AuditPage,
+    AuditSearch,
+    CitizenQueryIn,
+    LookupIn,
+    LookupOut,
+    Since,
+    VerifyIn,
+    VerifyOut,
+)
 from hub.citizens.port import LookupRequest, VerifyRequest
 from hub.citizens.service import Caller, CitizenQueryFailed, CitizenService
 from hub.clients import ADMIN, Client
@@ -29,17 +40,19 @@ MESSAGES = {
     "invalid_for_population_db": "the query breaks a field limit of the national population database; nothing "
     "was sent (`fields` names the field, `reason` the rule)",
     "audit_unavailable": "the query could not be recorded in the audit, so its answer is withheld; try again later",
+    "population_db_not_configured": "the agency's population-database profile is not configured in this hub",
 }
 _FIELD_LIST = "\n".join(f"- `{name}`: {gloss}" for name, gloss in grants.LOOKUP_FIELDS.items())
 _ERRORS = errors(
     403,
     502,
     503,
-    _403="The client lacks the grant (recorded in the audit)",
+    _403="The client lacks the grant, or names an agency it is not bound to (agency_not_bound); recorded in the audit",
     _502="The database refused the query (population_db_refused), or answered something unsafe "
     "(population_db_bad_answer): `reason` says which",
     _503="The database is unavailable (population_db_unavailable: breaker open, timeout, busy), or the query "
-    "could not be audited (audit_unavailable): Retry-After",
+    "could not be audited (audit_unavailable): Retry-After; or the agency's population-database profile is not "
+    "configured in this hub (population_db_not_configured: the message names the agency and the profile)",
 )
 
 
@@ -57,7 +70,7 @@ async def _read(request: Request, model: type[M]) -> M:
 def _failed(exc: CitizenQueryFailed) -> ProblemError:
     return ProblemError(
         exc.error,
-        MESSAGES.get(exc.error, exc.error),
+        exc.message or MESSAGES.get(exc.error, exc.error),
         status=exc.status,
         reason=exc.reason,
         retry_after=exc.retry_after,
@@ -67,6 +80,25 @@ def _failed(exc: CitizenQueryFailed) -> ProblemError:
 
 def _forbidden(client: Client, grant: str) -> ProblemError:
     return forbidden(client, grant)
+
+
+async def _caller(service: CitizenService, client: Client, operation: str, body: CitizenQueryIn) -> Caller:
+    """Who asks: the officer's agency must be one of the client's (``hub.agencies.binding``, 403
+    agency_not_bound, recorded); none named: the client's only agency, else no agency (the default profile)."""
+    agency = body.agency_code
+    if agency is None:
+        agency = next(iter(client.agencies)) if len(client.agencies) == 1 else None
+    else:
+        refusal = binding.quick(client.agencies, agency, agency)
+        if isinstance(refusal, binding.Refusal):
+            await service.forbidden(client.code, operation, agency_code=agency, reason="agency-not-bound")
+            raise ProblemError(
+                refusal.code,
+                "the query names an agency this client is not bound to",
+                status=refusal.status,
+                errors=[refusal.error()],
+            )
+    return Caller(client.code, body.purpose, agency)
 
 
 @router.post(
@@ -87,7 +119,7 @@ async def verify(
         raise _forbidden(client, grants.VERIFY)
     body = await _read(request, VerifyIn)
     try:
-        result = await service.verify(Caller(client.code, body.purpose), body.to_query(VerifyRequest))
+        result = await service.verify(await _caller(service, client, "verify", body), body.to_query(VerifyRequest))
     except CitizenQueryFailed as exc:
         raise _failed(exc) from None
     return {"exists": result.exists, "matches": result.matches, "request_id": result.request_id}
@@ -112,7 +144,8 @@ async def lookup(
         raise _forbidden(client, grants.LOOKUP_PREFIX + "<fields>")
     body = await _read(request, LookupIn)
     try:
-        result = await service.lookup(Caller(client.code, body.purpose), body.to_query(LookupRequest), fields)
+        caller = await _caller(service, client, "lookup", body)
+        result = await service.lookup(caller, body.to_query(LookupRequest), fields)
     except CitizenQueryFailed as exc:
         raise _failed(exc) from None
     citizen = result.record.restricted(fields) if result.record else None
@@ -128,6 +161,7 @@ async def lookup(
 async def _search(service: CitizenService, f: AuditSearch) -> dict[str, Any]:
     filters = audit.Filters(
         client_code=f.client,
+        agency_code=f.agency,
         officer_code=f.officer,
         operation=f.operation,
         outcome=f.outcome,

@@ -59,6 +59,7 @@ class QueryRecord:
     fields: list[str] | None = None
     request_id: str | None = None
     id_hash_key: str | None = None  # the key version of id_hash
+    agency_code: str | None = None  # the officer's agency (named in the query, or the client's only one)
 
 
 _INSERT = insert(citizen_queries)  # one statement object: compiled once, parameters per call
@@ -82,6 +83,7 @@ def query_fact(log: evidence.EvidenceLog, row_id: int, row: QueryRecord) -> Fact
     digests |= {k: log.digest(v) for k, v in (("officer", row.officer_code), ("purpose", row.purpose)) if v}
     details = {
         "operation": row.operation,
+        "agency_code": row.agency_code,
         "outcome": row.outcome,
         "http_status": row.http_status,
         "reason": row.reason,
@@ -97,6 +99,7 @@ def query_fact(log: evidence.EvidenceLog, row_id: int, row: QueryRecord) -> Fact
 @dataclass(frozen=True)
 class Filters:
     client_code: str | None = None
+    agency_code: str | None = None
     officer_code: str | None = None
     operation: str | None = None
     outcome: str | None = None
@@ -115,6 +118,7 @@ def search(engine: Engine, f: Filters) -> list[dict[str, Any]]:
     q = select(t).order_by(t.c.id.desc()).limit(f.limit)
     for column, value in (
         (t.c.client_code, f.client_code),
+        (t.c.agency_code, f.agency_code),
         (t.c.officer_code, f.officer_code),
         (t.c.operation, f.operation),
         (t.c.outcome, f.outcome),

@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from hub.canonical import timestamp_input
 from hub.citizens.port.models import CODE_PATTERN, ID_NUMBER_PATTERN, MIN_YEAR, CitizenQuery, clean_text, name_key
+from hub.codes import AgencyCode
 from hub.privacy import ID_NUMBER
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -111,7 +112,14 @@ class CitizenQueryIn(BaseModel):
         max_length=20,
         pattern=CODE_PATTERN,
         description="MaDVC: the public-service code (QĐ 362/QĐ-VPCP) the query is made for; default: the hub's "
-        "configured code (HUB_POPDB_SERVICE_CODE).",
+        "configured code (HUB_POPDB_SERVICE_CODE, or the agency's profile's).",
+    )
+    agency_code: AgencyCode | None = Field(
+        default=None,
+        description="The officer's agency (mã định danh điện tử), one the client is bound to (else 403 "
+        "agency_not_bound): its population_db profile and MaDonVi are used (`lgsp agencies`). Omitted: the "
+        "client's agency if it is bound to exactly one, else the deployment's default profile (HUB_POPDB_*).",
+        examples=["000.00.00.H56"],
     )
 
     @field_validator("full_name", mode="before")
@@ -187,6 +195,7 @@ class AuditSearch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True, populate_by_name=True)
 
     client: str | None = Field(default=None, max_length=64, description="Client system code.")
+    agency: str | None = Field(default=None, max_length=35, description="The officer's agency (agency code).")
     officer: str | None = Field(default=None, max_length=20, description="MaCanBo.")
     operation: str | None = Field(default=None, pattern=r"^(verify|lookup)$")
     outcome: str | None = Field(default=None, max_length=16)
@@ -205,6 +214,7 @@ class AuditRow(BaseModel):
     at: str | None
     operation: str = Field(description="verify | lookup")
     client_code: str
+    agency_code: str | None = Field(default=None, description="The officer's agency the query was made for.")
     officer_code: str | None
     purpose: str | None
     service_code: str | None

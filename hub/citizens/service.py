@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from hub.agencies.port import DEFAULT_PROFILE, AgencyDirectory
 from hub.citizens import audit
 from hub.citizens.port import (
     CitizenNotFound,
@@ -54,6 +55,7 @@ from hub.envelope import utcnow
 from hub.resilience import CallBreaker
 
 T = TypeVar("T")
+Q = TypeVar("Q", bound=CitizenQuery)
 CONNECTOR = "population_db"
 QUERIES = Counter("lgsp_citizen_queries_total", "Population database queries by outcome", ["operation", "outcome"])
 IGNORED = Counter(
@@ -77,6 +79,18 @@ def _log() -> Any:
 class Caller:
     client_code: str
     purpose: str  # the caller's stated reason, recorded in the audit
+    agency_code: str | None = None  # the officer's agency (bound to the client: the api checked it)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One way to the database (``HUB_POPDB_PROFILES``, or ``default``): its client and its own breaker,
+    so an LGSP that is down for one agency opens no breaker of another."""
+
+    name: str
+    client: PopulationDb
+    breaker: CallBreaker
+    service_code: str  # MaDVC recorded when a query names none
 
 
 class CitizenQueryFailed(Exception):
@@ -85,9 +99,18 @@ class CitizenQueryFailed(Exception):
     status = 502
     outcome = "refused"
 
-    def __init__(self, error: str, reason: str, *, retry_after: int | None = None, fields: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        error: str,
+        reason: str,
+        *,
+        retry_after: int | None = None,
+        fields: tuple[str, ...] = (),
+        message: str | None = None,
+    ):
         super().__init__(f"{error} ({reason})")
         self.error, self.reason, self.retry_after, self.fields = error, reason, retry_after, fields
+        self.message = message  # the caller's explanation, when the fixed one of the error is not enough
 
 
 class Unavailable(CitizenQueryFailed):
@@ -97,6 +120,14 @@ class Unavailable(CitizenQueryFailed):
 
 class Refused(CitizenQueryFailed):
     pass
+
+
+class NotConfigured(CitizenQueryFailed):
+    """The agency names a population-database profile this hub does not define: an operator's
+    misconfiguration, not the caller's fault, so 503; ``message`` names the agency and the profile."""
+
+    status = 503
+    outcome = "unconfigured"
 
 
 class InvalidForDatabase(CitizenQueryFailed):
@@ -134,18 +165,26 @@ class CitizenService:
         service_code: str,
         concurrency: int = 16,
         retry_after: int = 5,
+        profiles: Mapping[str, Profile] | None = None,
+        agencies: AgencyDirectory | None = None,
     ) -> None:
         self.engine = engine
-        self.client = client
+        self.client = client  # the default profile's
         self.hash_id = hasher
         self.breaker = breaker
         self.service_code = service_code  # MaDVC recorded when a query names none
+        self.profiles: dict[str, Profile] = {
+            **(profiles or {}),
+            DEFAULT_PROFILE: Profile(DEFAULT_PROFILE, client, breaker, service_code),
+        }
+        self.agencies = agencies  # each agency's population_db section (profile, MaDonVi)
         self.concurrency = concurrency
         self.retry_after = retry_after
         self._limiter: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = None
 
     def close(self) -> None:
-        self.client.close()
+        for profile in self.profiles.values():
+            profile.client.close()
 
     # ------------------------------------------------------------ operations
     async def verify(self, caller: Caller, req: VerifyRequest) -> VerifyResult:
@@ -154,37 +193,54 @@ class CitizenService:
                 return "not_found", None
             return ("matched" if all(result.matches.values()) else "mismatch"), None
 
-        return await self._run("verify", caller, req, partial(self.client.verify, req), judge)
+        return await self._run("verify", caller, req, lambda client, q: client.verify(q), judge)
 
     async def lookup(self, caller: Caller, req: LookupRequest, fields: frozenset[str]) -> LookupResult:
-        def call() -> LookupResult:
+        def call(client: PopulationDb, q: LookupRequest) -> LookupResult:
             try:
-                return LookupResult(self.client.lookup(req), req.request_id)
+                return LookupResult(client.lookup(q), q.request_id)
             except CitizenNotFound:
-                return LookupResult(None, req.request_id)
+                return LookupResult(None, q.request_id)
 
         def judge(result: LookupResult) -> tuple[str, list[str] | None]:
             return ("found", sorted(fields)) if result.record else ("not_found", None)
 
         return await self._run("lookup", caller, req, call, judge)
 
-    async def forbidden(self, client_code: str, operation: str) -> None:
-        """Record a call refused for want of a grant (before its body was read)."""
-        row = audit.QueryRecord(utcnow(), operation, client_code, "forbidden", 403, 0)
+    async def forbidden(
+        self, client_code: str, operation: str, *, agency_code: str | None = None, reason: str | None = None
+    ) -> None:
+        """Record a call refused for want of a grant (before its body was read), or for naming an agency
+        the client is not bound to (``reason`` agency-not-bound)."""
+        row = audit.QueryRecord(
+            utcnow(), operation, client_code, "forbidden", 403, 0, reason=reason, agency_code=agency_code
+        )
         QUERIES.labels(operation, "forbidden").inc()
         with contextlib.suppress(Unavailable):  # logged by _write; the caller is refused anyway, learns nothing
             await run_in_threadpool(self._write, row)
 
     # ------------------------------------------------------------ the path of one call
+    async def _route(self, caller: Caller) -> tuple[Profile | str, str | None]:
+        """The profile of the caller's agency (or the name it gives that is not defined) and the MaDonVi
+        to send (None: the profile's own). No agency, or one without a population_db section: default."""
+        if caller.agency_code is None or self.agencies is None:
+            return self.profiles[DEFAULT_PROFILE], None
+        agency = await run_in_threadpool(self.agencies.get, caller.agency_code)
+        section = agency.population_db if agency is not None else None
+        if agency is None or section is None:
+            return self.profiles[DEFAULT_PROFILE], None
+        return self.profiles.get(section.profile, section.profile), section.madonvi or agency.code
+
     async def _run(
         self,
         operation: Operation,
         caller: Caller,
-        query: CitizenQuery,
-        call: Callable[[], T],
+        query: Q,
+        call: Callable[[PopulationDb, Q], T],
         judge: Callable[[T], tuple[str, list[str] | None]],
     ) -> T:
         started = time.monotonic()
+        route, unit = await self._route(caller)
         row = partial(
             audit.QueryRecord,
             utcnow(),
@@ -192,27 +248,44 @@ class CitizenService:
             caller.client_code,
             officer_code=query.officer_code,
             purpose=caller.purpose,
-            service_code=query.purpose or self.service_code,
+            service_code=query.purpose or (route.service_code if isinstance(route, Profile) else self.service_code),
             id_hash=self.hash_id(query.id_number),
             id_hash_key=self.hash_id.version,
+            agency_code=caller.agency_code,
         )
-        refused = self.client.refusal(operation, query)
+        if not isinstance(route, Profile):  # the agency names a profile this hub does not define
+            defined = ", ".join(sorted(self.profiles))
+            missing = NotConfigured(
+                "population_db_not_configured",
+                "profile-undefined",
+                message=f"agency {caller.agency_code}: its population_db profile {route!r} is not configured in "
+                f"this hub (HUB_POPDB_PROFILES; defined: {defined}); nothing was sent. An operator defines it or "
+                f"changes the agency (`lgsp agencies set {caller.agency_code} population_db.profile=...`)",
+            )
+            await run_in_threadpool(self._fail, operation, row, started, missing, f"profile {route}", None)
+            raise missing
+        if unit is not None:
+            query = query.model_copy(update={"unit_code": unit})
+        client, breaker = route.client, route.breaker
+        refused = client.refusal(operation, query)
         if refused is not None:  # nothing is sent; the breaker is not involved
             invalid = InvalidForDatabase(
                 "invalid_for_population_db", f"{refused.fields[0]}: {refused.rule}"[:64], fields=refused.fields
             )
             await run_in_threadpool(self._fail, operation, row, started, invalid, refused.describe(), None)
             raise invalid
-        wait = self.breaker.admit()
+        wait = breaker.admit()
         if wait is not None:  # nothing is sent: the database is known to be down
             error = Unavailable("population_db_unavailable", "circuit-open", retry_after=wait)
             await run_in_threadpool(self._fail, operation, row, started, error, None, None)
             raise error
-        work = partial(self._call, operation, row, started, query.request_id, call, judge)
+        bound = partial(call, client, query)
+        work = partial(self._call, route, operation, row, started, query.request_id, bound, judge)
         return await anyio.to_thread.run_sync(work, limiter=self.limiter())
 
     def _call(
         self,
+        route: Profile,
         operation: str,
         row: Callable[..., audit.QueryRecord],
         started: float,
@@ -224,14 +297,14 @@ class CitizenService:
         try:
             result = call()
         except PopulationDbError as exc:
-            error = self._classify(exc)
+            error = self._classify(route, exc)
             self._fail(operation, row, started, error, exc.describe(), request_id)
             raise error from None
         except BaseException:
-            self.breaker.failed()  # a fault of ours; never leave a probe in flight
+            route.breaker.failed()  # a fault of ours; never leave a probe in flight
             self._fail(operation, row, started, HubFault("internal_error", "hub-error"), None, request_id)
             raise
-        self.breaker.succeeded()
+        route.breaker.succeeded()
         outcome, fields = judge(result)
         ignored = _ignored(result)
         detail = None
@@ -243,14 +316,16 @@ class CitizenService:
         QUERY_SECONDS.labels(operation).observe(time.monotonic() - started)
         return result  # not logged: the audit row is the record
 
-    def _classify(self, exc: PopulationDbError) -> CitizenQueryFailed:
+    def _classify(self, route: Profile, exc: PopulationDbError) -> CitizenQueryFailed:
         opened = None
         if exc.breaker_failure:
-            opened = self.breaker.failed()
+            opened = route.breaker.failed()
         else:  # a definite answer (not authorised, invalid request): the database is there
-            self.breaker.succeeded()
+            route.breaker.succeeded()
         if opened:
-            _log().warning("citizens.breaker_open", connector=CONNECTOR, seconds=opened, reason=exc.reason)
+            _log().warning(
+                "citizens.breaker_open", connector=CONNECTOR, profile=route.name, seconds=opened, reason=exc.reason
+            )
         if isinstance(exc, RetryableError):
             return Unavailable("population_db_unavailable", exc.reason, retry_after=opened or self.retry_after)
         if isinstance(exc, UnsafeResponse):

@@ -88,6 +88,7 @@ agencies = Table(
     Column("payment", JSON),  # {profile}: the agency's payment gateway profile (migration 0015)
     Column("paygov", JSON),
     Column("postal", JSON),
+    Column("population_db", JSON),  # {profile, madonvi}: its population-database profile (migration 0018)
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -289,6 +290,7 @@ citizen_queries = Table(
     Column("at", UTCDateTime(), nullable=False),  # when the query arrived
     Column("operation", String(16), nullable=False),  # verify | lookup
     Column("client_code", String(64), nullable=False),
+    Column("agency_code", String(35)),  # the officer's agency, when named or implied (migration 0018)
     Column("officer_code", String(20)),  # MaCanBo (null when refused before the body was read)
     Column("purpose", String(200)),  # the caller's stated reason
     Column("service_code", String(20)),  # MaDVC sent to the database

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.citizens.port.text import clean_text as clean_text
 from hub.citizens.port.text import name_key as name_key
+from hub.codes import AGENCY_CODE_MAX, AGENCY_CODE_PATTERN
 from hub.privacy import mask_id
 
 ID_NUMBER_PATTERN = r"^(\d{12}|\d{9})$"  # SoDinhDanh (12 digits) or the old SoCMND (9 digits) [C]
@@ -50,6 +51,8 @@ class CitizenQuery(_Private):
       made for; ``None`` uses the configured ``service_code``. The hub records the free-text reason itself.
     - ``officer_code``: the officer's account at the database (MaCanBo, up to 20 characters) [C].
     - ``request_id``: MaYeuCau, unique per call, up to 40 characters [C]; generated when not given.
+    - ``unit_code``: MaDonVi, the calling agency's electronic code (QĐ 20/2020) [C]; ``None`` uses the
+      connector's configured ``agency_code`` (the hub sets it from the agency's ``population_db`` section).
     """
 
     id_number: str = Field(pattern=ID_NUMBER_PATTERN)
@@ -58,6 +61,7 @@ class CitizenQuery(_Private):
     purpose: str | None = Field(default=None, min_length=1, max_length=20, pattern=CODE_PATTERN)
     officer_code: str = Field(min_length=1, max_length=20)
     request_id: str = Field(default_factory=new_request_id, min_length=1, max_length=40, pattern=CODE_PATTERN)
+    unit_code: str | None = Field(default=None, pattern=AGENCY_CODE_PATTERN, max_length=AGENCY_CODE_MAX)
 
     @field_validator("id_number", mode="before")
     @classmethod
