@@ -42,7 +42,7 @@ import re
 import time
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub import codes
@@ -155,14 +155,38 @@ class PopulationDbSettings(BaseSettings):
     not_found_codes: tuple[str, ...] = Field(default=("03",), description="No such citizen: CitizenNotFound.")
     busy_codes: tuple[str, ...] = Field(default=("99",), description="Database busy/overloaded: retryable.")
 
+    @field_validator("profiles", mode="after")
+    @classmethod
+    def _typed_profiles(cls, profiles: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Each profile's values validated as the setting they override is (a secret becomes a SecretStr,
+        never shown); an unknown key or a wrong value is refused, naming the profile and the key."""
+        problems, typed, fields = [], {}, cls.model_fields
+        for name, overrides in profiles.items():
+            if name == DEFAULT_PROFILE or not re.match(PROFILE_NAME, name):
+                problems.append(f"HUB_POPDB_PROFILES: {name!r} is not a profile name (a-z, 0-9, _; not 'default')")
+                continue
+            values: dict[str, Any] = {}
+            for key, value in overrides.items():
+                field = fields.get(key)
+                if field is None or key == "profiles":
+                    problems.append(f"HUB_POPDB_PROFILES.{name}: {key}: not a setting of the population database")
+                    continue
+                try:
+                    kind: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+                    values[key] = TypeAdapter(kind).validate_python(value)
+                except ValidationError as exc:
+                    msg = exc.errors(include_url=False, include_input=False)[0]["msg"]
+                    problems.append(f"HUB_POPDB_PROFILES.{name}: {key}: {msg}")
+            typed[name] = values
+        if problems:
+            raise ValueError("; ".join(problems))
+        return typed
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         """Refuse at start-up what every call would be refused for (the error names the setting)."""
         problems = self._problems()
         for name in self.profiles:
-            if name == DEFAULT_PROFILE or not re.match(PROFILE_NAME, name):
-                problems.append(f"HUB_POPDB_PROFILES: {name!r} is not a profile name (a-z, 0-9, _; not 'default')")
-                continue
             try:
                 self.for_profile(name)
             except ValueError as exc:
@@ -195,20 +219,7 @@ class PopulationDbSettings(BaseSettings):
         setting is (``KeyError`` for an unknown name; ``ValueError`` for a profile that cannot work)."""
         if name == DEFAULT_PROFILE:
             return self
-        overrides, problems, fields = self.profiles[name], [], type(self).model_fields
-        values: dict[str, Any] = {}
-        for key, value in overrides.items():
-            field = fields.get(key)
-            if field is None or key == "profiles":
-                problems.append(f"{key}: not a setting of the population database connector")
-                continue
-            try:
-                kind: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-                values[key] = TypeAdapter(kind).validate_python(value)
-            except ValidationError as exc:
-                problems.append(f"{key}: {exc.errors(include_url=False, include_input=False)[0]['msg']}")
-        if problems:
-            raise ValueError("; ".join(problems))
+        values = self.profiles[name]  # typed as the settings are (_typed_profiles)
         # a copy, not a constructor: that would read the environment again (HUB_POPDB_PROFILES merged back in)
         settings = self.model_copy(update=values | {"profiles": {}})
         problems = settings._problems()

@@ -184,6 +184,7 @@ async def _search(service: CitizenService, f: AuditSearch) -> dict[str, Any]:
 async def list_queries(
     request: Request,
     client_code: str | None = Query(default=None, alias="client", max_length=64),
+    agency: str | None = Query(default=None, max_length=35, description="The officer's agency (agency code)"),
     officer: str | None = Query(default=None, max_length=20),
     operation: str | None = Query(default=None, pattern=r"^(verify|lookup)$"),
     outcome: str | None = Query(default=None, max_length=16),
@@ -204,6 +205,7 @@ async def list_queries(
     f = AuditSearch.model_validate(
         {
             "client": client_code,
+            "agency": agency,
             "officer": officer,
             "operation": operation,
             "outcome": outcome,
