@@ -11,6 +11,10 @@ Capability card
   ``lgsp_dongthap`` (camelCase JSON, Bearer; [I] answered in the Thanh Hóa wrapper),
   ``lgsp_thanhhoa`` (JSON, answered ``{error_code, message: "<SOAP XML>"}``). Paths per variant, with the
   operation's name in them for the LGSPs [I] (``HUB_POPDB_ENDPOINT_PATH``).
+- **Per agency** (``HUB_POPDB_PROFILES``, ``config.py``): named configurations (variant, address,
+  credentials, breaker...), each checked at start-up; the hub builds one client and one breaker per
+  profile and picks one by the query's agency (its ``population_db`` section); a query's ``unit_code``
+  is the MaDonVi it is sent with (the agency's), over ``HUB_POPDB_AGENCY_CODE``.
 - **Operations** (synchronous request/reply, called by the hub's API, not through the queue):
   ``verify`` -> ``XacThucThongTinCongDan`` (does the citizen exist, which given fields match) and
   ``lookup`` -> ``TraCuuThongTinCongDan`` (the citizen's record; the hub filters it by the caller's

@@ -39,7 +39,10 @@ from .conftest import AUDIT_KEY, BREAKER_FAILURES, BREAKER_RESET, Mock, audit_ro
 SOAP_AGENCY = Agency(
     code="000.00.01.H56",
     name="Sở Tư pháp (SOAP through NDXP)",
-    population_db=PopulationDbChoice(profile="default", madonvi="000.00.01.H56"),
+    population_db=PopulationDbChoice(profile="default", madonvi="000.00.09.H56"),  # its unit at the database
+)
+OWN_AGENCY = Agency(
+    code="000.00.05.H56", name="Sở on the default profile, under its own code", population_db=PopulationDbChoice()
 )
 LGSP_AGENCY = Agency(
     code="000.00.02.H56",
@@ -81,7 +84,7 @@ def hub(db_url: str, mock: Mock, lgsp: Mock) -> Iterator[Hub]:
     settings = Settings(database_url=db_url, api_publishes=False, audit_hash_key=SecretStr(AUDIT_KEY))
     h = bootstrap(settings, partners=PartnerSettings(population_db=popdb))
     directory = DbAgencies(h.engine)
-    for agency in (SOAP_AGENCY, LGSP_AGENCY, GHOST_AGENCY, PLAIN_AGENCY):
+    for agency in (SOAP_AGENCY, LGSP_AGENCY, GHOST_AGENCY, PLAIN_AGENCY, OWN_AGENCY):
         directory.add(agency)
     yield h
     h.close()
@@ -99,7 +102,7 @@ GRANTS = ["citizen.verify", "citizen.lookup:full_name,birth_date"]
 @pytest.fixture
 def several(hub: Hub) -> dict[str, str]:
     """A client of four agencies (each named per query)."""
-    agencies = (SOAP_AGENCY.code, LGSP_AGENCY.code, GHOST_AGENCY.code, PLAIN_AGENCY.code)
+    agencies = (SOAP_AGENCY.code, LGSP_AGENCY.code, GHOST_AGENCY.code, PLAIN_AGENCY.code, OWN_AGENCY.code)
     return h(create_client(hub.engine, "ONEGATE-MANY", "many agencies", GRANTS, agencies=agencies))
 
 
@@ -128,7 +131,7 @@ def test_each_agencys_queries_go_out_in_its_profiles_shape(
     assert r.status_code == 200, r.text
     assert r.json()["exists"] is True and all(r.json()["matches"].values())
     [soap] = reached(mock)
-    assert soap["operation"] == "XacThucThongTinCongDan" and soap["MaDonVi"] == SOAP_AGENCY.code
+    assert soap["operation"] == "XacThucThongTinCongDan" and soap["MaDonVi"] == "000.00.09.H56"
     assert reached(lgsp) == []
 
     r = api.post("/v1/citizens/lookup", json=query(agency_code=LGSP_AGENCY.code), headers=several)
@@ -163,7 +166,14 @@ def test_a_client_of_one_agency_may_omit_it_and_of_several_gets_the_default_prof
     r = api.post("/v1/citizens/verify", json=query(agency_code=PLAIN_AGENCY.code), headers=several)
     assert r.status_code == 200  # an agency without a population_db section: the default profile
     assert reached(mock)[-1]["MaDonVi"] == DEFAULT_MADONVI
-    assert [row["agency_code"] for row in audit_rows(hub)] == [LGSP_AGENCY.code, None, PLAIN_AGENCY.code]
+    r = api.post("/v1/citizens/verify", json=query(agency_code=OWN_AGENCY.code), headers=several)
+    assert r.status_code == 200 and reached(mock)[-1]["MaDonVi"] == OWN_AGENCY.code  # no madonvi: its own code
+    assert [row["agency_code"] for row in audit_rows(hub)] == [
+        LGSP_AGENCY.code,
+        None,
+        PLAIN_AGENCY.code,
+        OWN_AGENCY.code,
+    ]
 
 
 def test_an_agency_the_client_is_not_bound_to_is_refused_and_recorded(
