@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
+from hub.envelope import utcnow
 from hub.evidence.keyring import Keyring
-from hub.evidence.model import Fact
-from hub.evidence.store import DEFAULT_CHAINS, pg_params, record_many
+from hub.evidence.model import BATCH, Fact, chain_of, entry_text
+from hub.evidence.store import DEFAULT_CHAINS, record_batched
 from hub.ports import OutcomeKind
 
 if TYPE_CHECKING:
@@ -46,16 +47,26 @@ FINAL_KINDS = {"delivered": "message.delivered", "dead": "message.dead"}
 
 # The PostgreSQL form: facts ride in the statement that makes the change, each with a gate: ''
 # (always), ``+<message id>`` (only if that id is among the rows of ``{source}``: the messages the
-# statement inserted or whose outcome it applied) or ``-<message id>`` (only if it is not).
+# statement inserted or whose outcome it applied) or ``-<message id>`` (only if it is not). The facts
+# that pass are grouped as ``store.batched`` does: one batch record per chain, actor and time (a fact
+# alone in its group stays a plain record), their entries (``model.entry_text``) in the order given.
 # ``{p}`` is the parameter style's prefix.
 _GATED = (
     "INSERT INTO evidence_staged (chain, at, kind, actor, subject, digests, details) "
-    "SELECT c, a, k, ac, su, dg::json, de::json FROM unnest({p}ev_gate)b::varchar[], {p}ev_chain)b::smallint[], "
-    "{p}ev_at)b::timestamptz[], {p}ev_kind)b::text[], {p}ev_actor)b::text[], {p}ev_subject)b::text[], "
-    "{p}ev_digests)b::text[], {p}ev_details)b::text[]) AS u(g, c, a, k, ac, su, dg, de) "
+    "SELECT c, a, CASE WHEN n = 1 THEN e1::json->>'kind' ELSE 'batch' END, ac, "
+    "CASE WHEN n = 1 THEN e1::json->>'subject' ELSE 'batch' END, "
+    "CASE WHEN n = 1 THEN e1::json->'digests' ELSE '{{}}'::json END, "
+    "CASE WHEN n = 1 THEN e1::json->'details' ELSE ('{{\"facts\":[' || es || ']}}')::json END "
+    "FROM (SELECT c, a, ac, count(*) AS n, min(e) AS e1, string_agg(e, ',' ORDER BY o) AS es, min(o) AS o1 "
+    "FROM unnest({p}ev_gate)b::varchar[], {p}ev_chain)b::smallint[], {p}ev_at)b::timestamptz[], "
+    "{p}ev_actor)b::text[], {p}ev_entry)b::text[]) WITH ORDINALITY AS u(g, c, a, ac, e, o) "
     "WHERE u.g = '' OR (left(u.g, 1) = '+' AND substr(u.g, 2) IN (SELECT id FROM {source})) "
-    "OR (left(u.g, 1) = '-' AND substr(u.g, 2) NOT IN (SELECT id FROM {source}))"
+    "OR (left(u.g, 1) = '-' AND substr(u.g, 2) NOT IN (SELECT id FROM {source})) "
+    "GROUP BY c, a, ac) AS grouped ORDER BY o1"
 )
+
+
+assert BATCH == "batch"  # the literal in _GATED
 
 
 def gated_insert(source: str) -> str:
@@ -65,9 +76,19 @@ def gated_insert(source: str) -> str:
 
 def gated_arrays(facts: Sequence[tuple[str, Fact]], chains: int) -> dict[str, list[Any]]:
     """The ``ev_*`` parameters of :func:`gated_insert` for (gate, fact) pairs."""
-    arrays = pg_params([f for _, f in facts], chains)
-    names = ("ev_chain", "ev_at", "ev_kind", "ev_actor", "ev_subject", "ev_digests", "ev_details")
-    return {"ev_gate": [g for g, _ in facts]} | dict(zip(names, arrays, strict=True))
+    now = None
+    ats: list[datetime] = []
+    for _, f in facts:
+        if f.at is None:
+            now = now or utcnow()
+        ats.append(f.at or now)  # type: ignore[arg-type]  # now is set when f.at is None
+    return {
+        "ev_gate": [g for g, _ in facts],
+        "ev_chain": [chain_of(f.subject, chains) for _, f in facts],
+        "ev_at": ats,
+        "ev_actor": [f.actor for _, f in facts],
+        "ev_entry": [entry_text(f) for _, f in facts],
+    }
 
 
 class EvidenceLog:
@@ -87,12 +108,12 @@ class EvidenceLog:
         """Stage facts in ``c``'s transaction (nothing when the evidence log is off)."""
         if not self.enabled:
             return 0
-        return record_many(c, facts, chains=self.chains)
+        return record_batched(c, facts, chains=self.chains)
 
     def on_accept(self, c: Connection, source: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """The ledger's accept seam: ``message.accepted`` for each new message row."""
         if self.enabled:
-            record_many(c, self.accepted(source, rows), chains=self.chains)
+            record_batched(c, self.accepted(source, rows), chains=self.chains)
 
     def on_record(
         self,
@@ -105,7 +126,7 @@ class EvidenceLog:
         """The ledger's record seam (portable path): the attempts, and the outcomes it applied."""
         if self.enabled:
             gated = self.outcomes(claims, outcomes, applied, at)
-            record_many(c, [f for gate, f in gated if passes(gate, applied)], chains=self.chains)
+            record_batched(c, [f for gate, f in gated if passes(gate, applied)], chains=self.chains)
 
     def digest(self, value: Any) -> str:
         """A keyed digest of a JSON value, or of bytes / text as sent or received."""

@@ -19,6 +19,12 @@ Encoding version 1 (``V``). Every byte string below is UTF-8.
   "head": hash of record last_seq, "file": the segment's file name, "sha256": hex SHA-256 of its
   bytes, "created_at", "key"}``. The segment is JSON lines, one ``canonical(R + {"hash": ...})``
   per record, in seq order; the ``.sig`` file beside it is ``{"manifest": M, "signature": ...}``.
+* **batch record**: several facts of one chain, one actor and one time, recorded by one statement (an
+  accepted batch, a worker's outcomes), are one record: ``kind`` ``"batch"``, ``subject`` ``"batch"``,
+  ``digests`` ``{}``, ``details`` ``{"facts": [E, ...]}`` with ``E = {"kind", "subject", "digests",
+  "details"}`` of each fact in the order recorded; its ``actor`` and ``at`` are the facts'. It is hashed,
+  chained and sealed like any record (same bytes as above), so an edit of any fact inside it breaks its
+  hash. :func:`facts_of` gives the facts a record holds (one for a plain record).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ KINDS = frozenset(
         "payload.redacted",  # actor hub:retention, subject message:<id>, digests.payload (of what was removed)
     }
 )
+BATCH = "batch"  # the kind (and subject) of a record that holds several facts (its details.facts)
 MAX_TEXT = {"kind": 40, "actor": 100, "subject": 200}
 MAX_DETAILS_BYTES = 4096
 
@@ -208,3 +215,24 @@ def seal_bytes(chain: int, seq: int, head: str, at: str, key: str) -> bytes:
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return ARCHIVE_PREFIX + canonical(dict(manifest))
+
+
+def entry_text(fact: Fact) -> str:
+    """The canonical JSON text of a fact inside a batch record (``E`` above); the fact is checked first."""
+    fact.check()
+    return text({"kind": fact.kind, "subject": fact.subject, "digests": fact.digests, "details": fact.details})
+
+
+def batch_details_text(entries: list[str]) -> str:
+    """The canonical JSON text of a batch record's ``details`` from its entries' canonical texts."""
+    return '{"facts":[' + ",".join(entries) + "]}"
+
+
+def facts_of(kind: str, actor: str, subject: str, digests: Any, details: Any, at: datetime | None = None) -> list[Fact]:
+    """The facts a record holds: itself, or a batch record's entries (``digests`` / ``details`` as objects
+    or as their JSON text)."""
+    d = json.loads(digests) if isinstance(digests, str) else digests
+    e = json.loads(details) if isinstance(details, str) else details
+    if kind != BATCH:
+        return [Fact(kind, subject, actor, d, e, at=at)]
+    return [Fact(x["kind"], x["subject"], actor, x["digests"], x["details"], at=at) for x in e["facts"]]
