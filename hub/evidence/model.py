@@ -217,10 +217,17 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return ARCHIVE_PREFIX + canonical(dict(manifest))
 
 
-def entry_text(fact: Fact) -> str:
-    """The canonical JSON text of a fact inside a batch record (``E`` above); the fact is checked first."""
-    fact.check()
-    return text({"kind": fact.kind, "subject": fact.subject, "digests": fact.digests, "details": fact.details})
+def entry_text(fact: Fact, *, check: bool = True, details_text: str | None = None) -> str:
+    """The canonical JSON text of a fact inside a batch record (``E`` above), checked first unless the
+    caller built it from values it knows are valid (``check=False``); ``details_text``: the canonical
+    text of its details, if the caller has it (facts that share their details)."""
+    if check:
+        fact.check()
+    details = text(fact.details) if details_text is None else details_text
+    return (
+        f'{{"details":{details},"digests":{text(fact.digests)},"kind":{encode_basestring(fact.kind)},'
+        f'"subject":{encode_basestring(fact.subject)}}}'
+    )
 
 
 def batch_details_text(entries: list[str]) -> str:

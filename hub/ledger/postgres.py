@@ -176,7 +176,9 @@ class PgIntake(Intake):
             log = evidence.of(self.b.engine)
             if log.enabled:  # the new messages' facts, in the same statement
                 params |= evidence.gated_arrays(
-                    [("+" + r["id"], f) for r, f in zip(rows, log.accepted(source, rows), strict=True)], log.chains
+                    [("+" + r["id"], f) for r, f in zip(rows, log.accepted(source, rows), strict=True)],
+                    log.chains,
+                    trusted=True,
                 )
             cur.execute(_ACCEPT_EV if log.enabled else _ACCEPT, params)
             outboxed = {message_id: outbox_id for outbox_id, message_id in cur.fetchall()}
@@ -281,7 +283,7 @@ class PgDelivery(Delivery):
         if log.enabled:  # one statement still: lgsp_record and the facts' insert
             named = {f"r{i}": p for i, p in enumerate(params)}
             states = {v.message_id: v.state for v in verdicts}
-            named |= evidence.gated_arrays(log.outcomes(claims, outcomes, states, now), log.chains)
+            named |= evidence.gated_arrays(log.outcomes(claims, outcomes, states, now), log.chains, trusted=True)
             with _conn(self.b.engine, autocommit=True) as conn:
                 applied = {row[0] for row in conn.execute(_RECORD_EV, named).fetchall()}
         else:
