@@ -6,6 +6,7 @@ edit, a removal or a reordering of a fact inside it, in the database or in an ar
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from hub.db.schema import evidence, evidence_staged
 from hub.evidence import facts
 from hub.evidence.archive import archive
 from hub.evidence.chainer import Chainer
+from hub.evidence.export import export
 from hub.evidence.keyring import Keyring
 from hub.evidence.model import BATCH, Fact, chain_of, facts_of
 from hub.evidence.signing import Signer
@@ -215,3 +217,15 @@ def test_tampering_with_a_fact_inside_an_archived_batch_record_is_caught(
     report = check(batches, signer, tmp_path)
     [bad] = [c for c in report.chains if c.problem is not None]
     assert bad.problem is not None and bad.problem[:3] == (0, 2, "edited")
+
+
+def test_the_export_gives_the_security_operations_centre_one_line_per_fact_if_asked(batches: Engine) -> None:
+    since = datetime.now(tz=UTC) - timedelta(days=31)
+    records, each = io.StringIO(), io.StringIO()
+    assert export(batches, records, since, seals=False) == 3  # as archived: one line per record, re-checkable
+    assert export(batches, each, since, seals=False, facts=True) == 15
+    lines = [json.loads(x) for x in each.getvalue().splitlines()]
+    assert [x["subject"] for x in lines] == [f"message:M{b}{i}" for b in range(3) for i in range(5)]
+    assert {x["kind"] for x in lines} == {"message.accepted"} and lines[6]["fact"] == 2
+    assert lines[6]["seq"] == 2 and lines[6]["digests"] == {"payload": RING.json({"b": 1, "i": 1})}
+    assert lines[6]["hash"] == batch_record(batches, 2).hash and lines[6]["actor"] == "client:ONEGATE"
