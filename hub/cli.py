@@ -50,13 +50,10 @@ app.command("reports")(reports_command)
 
 
 def _settings() -> Settings:
-    import logging
-
     from hub.logging import configure
 
     s = Settings()
     configure(s.log_level, s.log_json)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ...", "Will assume ..." on every command
     return s
 
 
@@ -233,6 +230,9 @@ def dev(
                     [sys.executable, "-m", module, "--port", str(mock_port)], env=env, preexec_fn=_die_with_parent
                 )
             )
+        # the pipeline polls VNPost and delivers at once: start it when the mocks answer, not before
+        for late in _wait_for_ports([portal_port, gateway_port, population_db_port, vnpost_port], timeout=20.0):
+            typer.echo(f"warning: no mock partner listens on 127.0.0.1:{late} (port taken, or it failed)", err=True)
     typer.echo(
         "\n".join(
             [
@@ -281,6 +281,25 @@ def dev(
         server.run(application, s, s.api_host, port)
     finally:
         _stop_children(children)
+
+
+def _wait_for_ports(ports: list[int], timeout: float) -> list[int]:
+    """Wait until something accepts connections on each of ``ports`` on 127.0.0.1; those that
+    did not within ``timeout`` seconds."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    waiting = list(ports)
+    while waiting and time.monotonic() < deadline:
+        for p in list(waiting):
+            with socket.socket() as sock:
+                sock.settimeout(0.2)
+                if sock.connect_ex(("127.0.0.1", p)) == 0:
+                    waiting.remove(p)
+        if waiting:
+            time.sleep(0.1)
+    return waiting
 
 
 def _dev_partners(env: dict[str, str], mocks: bool) -> PartnerSettings:

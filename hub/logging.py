@@ -58,3 +58,5 @@ def configure(level: str = "INFO", json: bool = False, stream: TextIO | None = N
     root.setLevel(level.upper())
     logging.getLogger("pika").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per partner call (population database)
+    # "Context impl ...", "setup plugin ..." on every command that migrates: noise for an operator
+    logging.getLogger("alembic").setLevel(logging.WARNING)

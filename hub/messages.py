@@ -23,11 +23,13 @@ never sent by local systems as such): not published. The postal events are.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import BaseModel
 
 from hub.canonical import DossierFeePaid, DossierStatusChange, PaymentStatusChanged
+from hub.ledger.model import NewMessage
 from hub.postal.messages import DossierPostalStep, PostalStatusChanged
 from hub.postal.port import CancelRequest, PostalOrderRequest
 
@@ -67,6 +69,34 @@ EVENTS: Final[tuple[str, ...]] = (PAYMENT_STATUS_CHANGED, POSTAL_STATUS_CHANGED)
 def version(name: str) -> int:
     """The schema version of a message type (``KeyError`` for a type the hub does not carry)."""
     return TYPES[name].version
+
+
+def new_message(
+    name: str,
+    *,
+    key: str,
+    occurred_at: datetime,
+    natural_key: str,
+    connector: str,
+    payload: dict[str, Any],
+    correlation_id: str,
+    causation_id: str | None = None,
+    payload_json: str | None = None,
+) -> NewMessage:
+    """A ledger message of type ``name``, its schema version taken from the table above (the one
+    way the domains build one: a type's version is never spelt at a call site)."""
+    return NewMessage(
+        type=name,
+        key=key,
+        occurred_at=occurred_at,
+        natural_key=natural_key,
+        connector=connector,
+        schema_version=version(name),
+        payload=payload,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        payload_json=payload_json,
+    )
 
 
 def parse(name: str, payload: Any) -> BaseModel:

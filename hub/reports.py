@@ -6,14 +6,17 @@
   changes were accepted in the window, the share synced (every change delivered), and of the
   finished ones the share on time (``finished_at`` NgayKetThucXuLy <= ``appointment_at``
   NgayHenTra, the QĐ 766 KPI);
-* ``payments``: payments settled per day, gateway profile and outcome, with amounts.
+* ``payments``: payments settled per day, gateway profile and outcome, with amounts;
+* ``parcels``: VNPost parcels that reached a final status (delivered, returned, cancelled) per day,
+  agency and kind (pickup of a dossier, delivery of a result), with the cash collected at the door
+  and the median hours from the order to that status.
 
 Days begin in ``HUB_REPORT_TIMEZONE`` (Asia/Ho_Chi_Minh). Only non-personal payload fields are read,
 so the reports stay whole after retention has redacted payloads.
 
-**Extension point**: a new report (``parcels`` delivered, when the postal service lands) is one
-:class:`Report` added to :data:`REPORTS`; the CLI (``lgsp reports <name>``) and the admin API
-(``GET /v1/reports/<name>``) pick it up.
+**Extension point**: a new report is one :class:`Report` added to :data:`REPORTS` (and its name to
+``hub.reports_cli.NAMES``); the CLI (``lgsp reports <name>``), the admin API
+(``GET /v1/reports/<name>``) and the console's Reports page pick it up.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.sql import ColumnElement
 
-from hub.db.schema import messages, payments
+from hub.db.schema import messages, payments, postal_orders
 from hub.messages import DOSSIER_STATUS_CHANGED
 
 PORTAL = "national_portal"
@@ -171,6 +174,41 @@ def settled_payments(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
     return [{**r._mapping, "amount": int(r.amount or 0)} for r in c.execute(q)]
 
 
+PARCEL_FINAL = ("delivered", "returned", "cancelled")  # hub.postal.rules.FINAL, as stored
+
+
+def parcels(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
+    o = postal_orders
+    day = _day(c, o.c.status_at, tz).label("day")
+    q = (
+        select(day, o.c.agency_code, o.c.kind, o.c.status, o.c.created_at, o.c.status_at, o.c.details)
+        .where(o.c.status.in_(PARCEL_FINAL), o.c.status_at >= w.since, o.c.status_at < w.until)
+        .order_by(day, o.c.agency_code, o.c.kind, o.c.status)
+    )
+    groups: dict[tuple[str, str, str, str], list[tuple[float, int]]] = defaultdict(list)
+    for r in c.execute(q):
+        hours = max(0.0, (r.status_at - r.created_at).total_seconds() / 3600)
+        cod = int((r.details or {}).get("cod_amount") or 0) if r.status == "delivered" else 0
+        groups[(r.day, r.agency_code, r.kind, r.status)].append((hours, cod))
+    out = []
+    for (d, agency, kind, status), items in groups.items():
+        hours = sorted(h for h, _ in items)
+        mid = len(hours) // 2
+        median = hours[mid] if len(hours) % 2 else (hours[mid - 1] + hours[mid]) / 2
+        out.append(
+            {
+                "day": d,
+                "agency": agency,
+                "kind": kind,
+                "status": status,
+                "parcels": len(items),
+                "cod_collected": sum(cod for _, cod in items),
+                "median_hours": f"{median:.1f}",
+            }
+        )
+    return out
+
+
 def _at(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -195,7 +233,11 @@ REPORTS: dict[str, Report] = {
         ("day", "profile", "state", "payments", "amount"),
         settled_payments,
     ),
-    # "parcels": Report("Parcels delivered per day and agency", (...), parcels)  -- with the postal service
+    "parcels": Report(
+        "VNPost parcels that reached a final status per day, agency and kind",
+        ("day", "agency", "kind", "status", "parcels", "cod_collected", "median_hours"),
+        parcels,
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-NAMES = ("exchanges", "portal_sync", "payments")
+NAMES = ("exchanges", "portal_sync", "payments", "parcels")
 
 
 def reports(
@@ -21,7 +21,8 @@ def reports(
     format: Annotated[str, typer.Option(help="csv or json")] = "csv",
 ) -> None:
     """Reports over [since, until): exchanges per day, agency, client, partner and type; portal_sync (dossiers
-    synced to the national portal, finished on time); payments settled per day and profile. CSV or JSON."""
+    synced to the national portal, finished on time); payments settled per day and profile; parcels that reached a
+    final status per day, agency and kind. CSV or JSON."""
     from hub import reports as r
     from hub.db.engine import make_engine
     from hub.settings import Settings

@@ -49,7 +49,7 @@ async def list_reports(client: Client = Depends(get_client)) -> dict[str, Any]:
 
 @router.get(
     "/{name}",
-    summary="One report over [since, until): exchanges, portal_sync, payments (operator)",
+    summary="One report over [since, until): exchanges, portal_sync, payments, parcels (operator)",
     response_model=ReportTable,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON (default) or CSV"},

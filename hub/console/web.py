@@ -115,11 +115,12 @@ def create_console(
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    from hub.console import actions, auth, pages
+    from hub.console import actions, auth, pages, reports
 
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(reports.router)
     return app
 
 

@@ -22,13 +22,12 @@ from hub.canonical import DossierDefaults, DossierStatusChange, portal_names
 from hub.clients import Client
 from hub.dossiers.service import Dossiers
 from hub.envelope import new_id
-from hub.ledger import Accepted, IdempotencyKey, NewMessage
-from hub.messages import DOSSIER_STATUS_CHANGED, version
+from hub.ledger import Accepted, IdempotencyKey
+from hub.messages import DOSSIER_STATUS_CHANGED, new_message
 from hub.publisher import Publisher
 
 router = APIRouter(tags=["ingress"], route_class=HubRoute)
 TYPE = DOSSIER_STATUS_CHANGED
-SCHEMA_VERSION = version(TYPE)
 _BATCH = TypeAdapter(list[DossierStatusChange])
 # a missing field's error says the portal's name: "Field required (the national portal's TenTTHC)"
 PORTAL_NAMES = {path: f"the national portal's {name}" for path, name in portal_names(DossierStatusChange).items()}
@@ -238,13 +237,12 @@ async def post_status_changes(
     corr = correlation_id or new_id()
     connector = dossiers.connector
     new = [
-        NewMessage(
-            type=TYPE,
+        new_message(
+            TYPE,
             key=m.dossier_code,
             occurred_at=m.occurred_at,
             natural_key=m.natural_key(),
             connector=connector,
-            schema_version=SCHEMA_VERSION,
             payload=m.model_dump(mode="json"),
             payload_json=m.model_dump_json(),
             correlation_id=corr,

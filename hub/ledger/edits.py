@@ -16,7 +16,8 @@ from hub import messages as types
 from hub.db.schema import message_replays, messages
 from hub.envelope import new_id
 from hub.ledger.core import Ledger
-from hub.ledger.model import NewMessage, NotFound, NotReplayable
+from hub.ledger.model import NotFound, NotReplayable
+from hub.messages import new_message
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,12 @@ def replay_edited(ledger: Ledger, original_id: str, payload: dict[str, Any], ope
             raise NotReplayable(f"message {original_id} is {row.state}; only dead messages can be edited and replayed")
         clean = validate(row.type, payload)
         mid = new_id()
-        item = NewMessage(
-            type=row.type,
+        item = new_message(
+            row.type,
             key=row.key,
             occurred_at=row.occurred_at,
             natural_key=f"{row.natural_key[:240]}~edit:{mid}",
             connector=row.connector,
-            schema_version=types.version(row.type),
             payload=clean,
             correlation_id=row.correlation_id,
             causation_id=row.id,

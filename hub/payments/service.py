@@ -27,7 +27,7 @@ from hub.envelope import new_id, utcnow
 from hub.evidence import facts as evidence
 from hub.evidence.model import Fact
 from hub.ledger import Ledger, NewMessage, UnitOfWork
-from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, version
+from hub.messages import DOSSIER_FEE_PAID, DOSSIER_STATUS_CHANGED, PAYMENT_STATUS_CHANGED, new_message
 from hub.payments.port import (
     CallbackAnswer,
     GatewayError,
@@ -308,13 +308,12 @@ class Payments:
         # only the opening client's subscriptions: a client hears of its own payments
         subs = subscribed(uow.connection, payment["client_id"], PAYMENT_STATUS_CHANGED)
         items = [
-            NewMessage(
-                type=PAYMENT_STATUS_CHANGED,
+            new_message(
+                PAYMENT_STATUS_CHANGED,
                 key=f"{sub}:{payment['dossier_code']}",  # one receiver gets one dossier's events in order
                 occurred_at=result.occurred_at,
                 natural_key=f"{payment['id']}:{payment['state']}:{sub}",
                 connector=self.routes.events,
-                schema_version=version(PAYMENT_STATUS_CHANGED),
                 payload={"subscription_id": sub, "event": event},
                 correlation_id=payment["id"],
             )
@@ -351,13 +350,12 @@ class Payments:
             fee_items=details["fee_items"],
             dossier=latest,
         )
-        return NewMessage(
-            type=DOSSIER_FEE_PAID,
+        return new_message(
+            DOSSIER_FEE_PAID,
             key=fact.dossier_code,  # the dossier's ordering key: in order with its status changes
             occurred_at=fact.paid_at,
             natural_key=fact.natural_key(),
             connector=self.routes.fee_paid,
-            schema_version=version(DOSSIER_FEE_PAID),
             payload=fact.model_dump(mode="json"),
             correlation_id=payment["id"],
         )

@@ -38,14 +38,14 @@ from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, require
 from hub.canonical import VN_TZ, DossierStatusChange
 from hub.db.schema import messages, postal_cursors, postal_events, postal_orders
 from hub.envelope import iso, new_id, utcnow
-from hub.ledger import Ledger, NewMessage, UnitOfWork
+from hub.ledger import Ledger, UnitOfWork
 from hub.messages import (
     DOSSIER_POSTAL_STEP,
     DOSSIER_STATUS_CHANGED,
     POSTAL_CANCEL_REQUESTED,
     POSTAL_ORDER_REQUESTED,
     POSTAL_STATUS_CHANGED,
-    version,
+    new_message,
 )
 from hub.subscriptions import subscribed
 
@@ -237,13 +237,12 @@ class Postal:
             ).first()
             if other is not None and (other.status is None or ParcelStatus(other.status) not in FINAL):
                 raise OrderOpen(other.id, other.kind)
-            message = NewMessage(
-                type=POSTAL_ORDER_REQUESTED,
+            message = new_message(
+                POSTAL_ORDER_REQUESTED,
                 key=order_key(order.customer_code, order.order_number),
                 occurred_at=now,
                 natural_key=f"{oid}:order",
                 connector=self.routes.orders,
-                schema_version=version(POSTAL_ORDER_REQUESTED),
                 payload=order.model_dump(mode="json"),
                 correlation_id=oid,
             )
@@ -280,13 +279,12 @@ class Postal:
                 raise CancelNotAllowed(str(status))
             if decision is CancelDecision.ALLOWED and row.cancel_message_id is None:
                 request = CancelRequest(customer_code=row.customer_code, order_number=row.dossier_code, reason=reason)
-                message = NewMessage(
-                    type=POSTAL_CANCEL_REQUESTED,
+                message = new_message(
+                    POSTAL_CANCEL_REQUESTED,
                     key=order_key(row.customer_code, row.dossier_code),
                     occurred_at=max(now, row.created_at + TICK),  # after its order, on the same key
                     natural_key=f"{order_id}:cancel",
                     connector=self.routes.orders,
-                    schema_version=version(POSTAL_CANCEL_REQUESTED),
                     payload=request.model_dump(mode="json"),
                     correlation_id=order_id,
                 )
@@ -417,13 +415,12 @@ class Postal:
             final=e.status in FINAL,
         ).model_dump(mode="json")
         items = [
-            NewMessage(
-                type=POSTAL_STATUS_CHANGED,
+            new_message(
+                POSTAL_STATUS_CHANGED,
                 key=f"{sub}:{order.id}",  # one receiver gets one parcel's statuses in order
                 occurred_at=at,
                 natural_key=f"{order.id}:{e.feed_id}:{sub}",
                 connector=self.routes.events,
-                schema_version=version(POSTAL_STATUS_CHANGED),
                 payload={"subscription_id": sub, "event": event},
                 correlation_id=order.id,
             )
@@ -448,13 +445,12 @@ class Postal:
             dossier=dossier,
         )
         items.append(
-            NewMessage(
-                type=DOSSIER_POSTAL_STEP,
+            new_message(
+                DOSSIER_POSTAL_STEP,
                 key=order.dossier_code,  # the dossier's ordering key: in order with its status changes
                 occurred_at=at,
                 natural_key=step.natural_key(),
                 connector=self.routes.portal,
-                schema_version=version(DOSSIER_POSTAL_STEP),
                 payload=step.model_dump(mode="json"),
                 correlation_id=order.id,
             )

@@ -164,6 +164,20 @@ def test_the_dossier_page(page: Page, stack: tuple[str, Hub, Seeded], tmp_path: 
     shot(page, "dossier", tmp_path)
 
 
+def test_the_reports_page(page: Page, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
+    login(page, stack[0])
+    page.wait_for_url("**/console/overview")
+    page.click("nav.main >> text=Báo cáo")
+    page.wait_for_selector("#report-rows")
+    assert page.inner_text("h1") == "Báo cáo"
+    assert "national_portal" in page.inner_text("#report-rows")  # the seeded exchanges, counted
+    page.select_option("select[name=name]", "portal_sync")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/console/reports?name=portal_sync*")
+    assert "Tỉ lệ đồng bộ" in page.inner_text("#report-rows thead")
+    shot(page, "reports", tmp_path)
+
+
 def test_the_language_switch(page: Page, stack: tuple[str, Hub, Seeded]) -> None:
     login(page, stack[0])
     page.goto(stack[0] + "/console/failures")

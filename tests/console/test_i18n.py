@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hub import reports
 from hub.canonical import DOSSIER_STATUS_LABELS
 from hub.console import audit, queries
 from hub.console.i18n import LANGUAGES, Translator, catalogues
@@ -32,6 +33,8 @@ ENUMS = {
     "lang": LANGUAGES,
     "status": tuple(str(n) for n in DOSSIER_STATUS_LABELS),
     "payment": ("opening", "pending", "in_doubt", "refused", "paid", "failed", "not_opened"),
+    "reports.name": tuple(reports.REPORTS),
+    "reports.col": tuple({c for r in reports.REPORTS.values() for c in r.columns}),
 }
 ENUM_USE = re.compile(r"""t\.enum\(\s*["']([\w.]+)["']""")
 

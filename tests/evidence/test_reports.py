@@ -1,5 +1,5 @@
 """Reports: exchanges per day/agency/client/partner/type, the portal sync KPI (synced share, on time), payments
-settled; from the CLI and the admin API, as CSV and JSON."""
+settled, parcels that reached a final status; from the CLI and the admin API, as CSV and JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hub.api.app import create_app
 from hub.bootstrap import bootstrap
 from hub.cli import app as lgsp
 from hub.clients import ADMIN
-from hub.db.schema import clients, messages, payments
+from hub.db.schema import clients, messages, payments, postal_orders
 from hub.ledger import make_ledger
 from hub.settings import Settings
 from tests.factories import create_client, dossier_code, model, new_message
@@ -78,6 +78,33 @@ def seed(engine: Engine) -> None:
                     settled_at=now,
                 )
             )
+        # parcels: two results delivered (COD collected), one returned, one still moving, one final long ago
+        for i, (kind, status, hours, cod) in enumerate(
+            (
+                ("delivery", "delivered", 20, 30000),
+                ("delivery", "delivered", 40, 0),
+                ("delivery", "returned", 100, 25000),
+                ("pickup", "in_transit", 5, 0),
+                ("pickup", "delivered", 24 * 10 + 1, 0),
+            )
+        ):
+            at = now - timedelta(hours=1) if i < 4 else now - timedelta(days=10)
+            conn.execute(
+                insert(postal_orders).values(
+                    id=f"01PAR{i:021d}",
+                    client_id=client_id,
+                    dossier_code=f"{on_time}{i}",
+                    kind=kind,
+                    agency_code="000.00.00.H56",
+                    customer_code="BCCI_H56",
+                    details={"cod_amount": cod},
+                    status=status,
+                    status_at=at,
+                    order_message_id=f"01MSG{i:021d}",
+                    created_at=at - timedelta(hours=hours),
+                    updated_at=at,
+                )
+            )
 
 
 def test_the_reports(engine: Engine) -> None:
@@ -100,6 +127,11 @@ def test_the_reports(engine: Engine) -> None:
         ("napas", "paid"): (2, 200000),
         ("paygov", "failed"): (1, 70000),
     }
+    parcels = reports.run(engine, "parcels", window(), TZ).rows
+    assert {(r["kind"], r["status"]): (r["parcels"], r["cod_collected"], r["median_hours"]) for r in parcels} == {
+        ("delivery", "delivered"): (2, 30000, "30.0"),
+        ("delivery", "returned"): (1, 0, "100.0"),  # nothing collected from a parcel that came back
+    }  # the parcel in transit is not final; the one delivered ten days ago is outside the window
     text = reports.to_csv(reports.run(engine, "payments", window(), TZ))
     assert next(csv.reader(io.StringIO(text))) == ["day", "profile", "state", "payments", "amount"]
 
@@ -119,11 +151,14 @@ def test_reports_from_the_admin_api_and_the_cli(db_url: str, monkeypatch: Any) -
         assert as_csv.headers["content-type"].startswith("text/csv") and "napas,paid,2,200000" in as_csv.text
         backwards = {"since": params["until"], "until": params["since"]}
         assert api.get("/v1/reports/payments", params=backwards, headers={"X-API-Key": admin}).status_code == 422
-        assert api.get("/v1/reports/parcels", params=params, headers={"X-API-Key": admin}).status_code == 404
+        assert api.get("/v1/reports/weights", params=params, headers={"X-API-Key": admin}).status_code == 404
+        delivered = api.get("/v1/reports/parcels", params=params | {"format": "csv"}, headers={"X-API-Key": admin})
+        assert delivered.status_code == 200 and ",delivery,delivered,2,30000,30.0" in delivered.text
         assert [r["name"] for r in api.get("/v1/reports", headers={"X-API-Key": admin}).json()["reports"]] == [
             "exchanges",
             "portal_sync",
             "payments",
+            "parcels",
         ]
     hub.close()
     monkeypatch.setenv("HUB_DATABASE_URL", db_url)
@@ -135,7 +170,7 @@ def test_reports_from_the_admin_api_and_the_cli(db_url: str, monkeypatch: Any) -
     assert js.exit_code == 0 and '"rows"' in js.output
     assert (
         CliRunner()
-        .invoke(lgsp, ["reports", "parcels", "--since", params["since"], "--until", params["until"]])
+        .invoke(lgsp, ["reports", "weights", "--since", params["since"], "--until", params["until"]])
         .exit_code
         == 2
     )
