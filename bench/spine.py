@@ -155,9 +155,10 @@ def evidence_off_throughput(args: Any) -> tuple[int, dict[str, float]]:
             stack.wait_ready(consumers=args.workers * per_process, timeout=120)
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
             pids = {name: proc.pid for name, proc in stack.procs.items()}
-            before = cpu.snapshot(pids)
+            ours = cpu.pg_pids_of(engine)
+            before = cpu.snapshot(pids, ours)
             rate = delivered_per_s(stack, engine, key, workload(args.n), args, 0)[1]
-            return rate, cpu.per_message_ms(before, cpu.snapshot(pids), args.n)
+            return rate, cpu.per_message_ms(before, cpu.snapshot(pids, ours), args.n)
         finally:
             stack.stop()
             engine.dispose()
@@ -210,9 +211,10 @@ def main() -> None:
 
             # (a) + (b): throughput
             pids = {name: proc.pid for name, proc in stack.procs.items()}
-            cpu_before = cpu.snapshot(pids)
+            ours = cpu.pg_pids_of(engine)  # PostgreSQL: this run's database only (the machine is shared)
+            cpu_before = cpu.snapshot(pids, ours)
             figures["accepted_per_s"], figures["delivered_per_s"] = delivered_per_s(stack, engine, key, bodies, args, 0)
-            cpu_ms = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.n)
+            cpu_ms = cpu.per_message_ms(cpu_before, cpu.snapshot(pids, ours), args.n)
             done = args.n
             if args.evidence == "both":
                 figures["evidence_on_to_off"] = round(
@@ -237,10 +239,10 @@ def main() -> None:
                 mark = c.execute(select(func.max(messages.c.id))).scalar_one()
             paced = workload(args.latency_n)
             cpu.settle()  # steady state: what the burst left behind (autovacuum...) is done
-            cpu_before = cpu.snapshot(pids)
+            cpu_before = cpu.snapshot(pids, ours)
             figures["latency_offered_rate_achieved_per_s"] = round(post_paced(stack.api, key, paced, args.rate))
             wait_delivered(engine, done + args.latency_n, timeout=300)
-            cpu_ms_paced = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.latency_n)
+            cpu_ms_paced = cpu.per_message_ms(cpu_before, cpu.snapshot(pids, ours), args.latency_n)
             lat = [(d - a) * 1000 for a, d in ledger_times(engine, mark)]
             figures["latency_rate_per_s"] = args.rate
             figures["latency_p50_ms"] = round(statistics.median(lat), 1)
