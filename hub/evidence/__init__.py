@@ -47,6 +47,14 @@ client and key changes                                      digests before / aft
 
 On the PostgreSQL hot path the facts ride in the accept statement and the ``lgsp_record`` statement
 themselves (a data-modifying CTE, ``facts.gated_insert``): still one round trip per batch.
+
+Facts recorded together (an accepted batch, a worker's outcomes, any ``EvidenceLog.stage`` call) are
+**batch records**: one record per chain, actor and time, holding its facts in ``details.facts``
+(``model.py``; a fact alone stays a plain record). A batch of 100 changes is then about one record per
+chain instead of 100, which is what keeps the evidence log's cost on the spine within 10 %
+(``docs/performance.md``); the record is hashed, chained and sealed like any other, so a fact edited,
+removed, inserted or moved inside it breaks its hash. ``model.facts_of`` gives a record's facts;
+``lgsp evidence export --facts`` writes one line per fact.
 """
 
 from __future__ import annotations

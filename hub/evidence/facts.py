@@ -15,6 +15,9 @@ citizen queries                     ``hub.citizens.audit.record``
 operator / admin actions            ``hub.console.audit.record``, ``hub.clients._record``
 ==================================  ==================================================================
 
+Facts staged by one call become batch records, one per chain, actor and time (``store.batched`` on the
+portable path, the grouping of :func:`gated_insert` on PostgreSQL: the same records either way).
+
 The log of an engine is the one the composition root attached (:func:`attach`, from the settings:
 ``HUB_EVIDENCE_ENABLED``, ``HUB_EVIDENCE_CHAINS``, the keyring of ``HUB_AUDIT_HASH_KEYS``); an
 engine built elsewhere (a script, a test) gets one from ``Settings()``. Personal data never enters

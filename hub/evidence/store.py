@@ -2,7 +2,8 @@
 
 No lock is taken and the chain is not read: the fact is committed (or rolled back) with the state
 it records, and the chainer links it later. So a fact exists if and only if its transaction
-committed, and recording it costs the spine one row in a small table.
+committed, and recording it costs the spine one row in a small table. Facts recorded together
+(:func:`record_batched`) share a row: one batch record per chain, actor and time (``model.py``).
 """
 
 from __future__ import annotations
