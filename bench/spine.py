@@ -2,6 +2,7 @@
 (api, relay, workers and the mock portal as separate processes on this machine).
 
     python -m bench.spine [--n 6000] [--rate 200] [--latency-n 2000] [--workers 2] [--portal-latency-ms 200]
+                          [--evidence both|on|off] [--pairs N]
 
 Prints, from one run:
   (a) accepted/s through the real HTTP ingress (batches, several client threads);
@@ -14,6 +15,8 @@ Prints, from one run:
   (d) with ``--evidence both`` (the default): (b) once more in a stack with the evidence log off
       (``HUB_EVIDENCE_ENABLED=false``), before the main run (evidence on), and the ratio on/off
       (target >= 0.9); ``--evidence on|off`` runs the main stack so and skips (d);
+  (e) with ``--pairs N``: N more pairs of (d)'s phase off and on, in alternating order, each pair's ratio
+      and their median (a shared machine's load drifts: one pair is one sample);
   and the raw ceiling of this machine: pika publish (windowed confirms) -> consume -> ack of
   the same message size, with the ratios. Checks zero lost and zero duplicated deliveries
   at the mock portal (by natural key). Not a test: it prints figures.
@@ -144,10 +147,11 @@ def latency_split(engine: Any, since_id: str) -> dict[str, float]:
     }
 
 
-def evidence_off_throughput(args: Any) -> tuple[int, dict[str, float]]:
-    """(d): delivered/s of phase (b) in a stack of its own with the evidence log off, and its CPU per message."""
+def throughput_only(args: Any, evidence: bool = False) -> tuple[int, dict[str, float]]:
+    """(d): delivered/s of phase (b) in a stack of its own (the evidence log off, unless ``evidence``),
+    and its CPU per message."""
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, False))
+        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, evidence))
         stack.start(workers=args.workers)
         engine = make_engine(db_url)
         try:
@@ -162,6 +166,30 @@ def evidence_off_throughput(args: Any) -> tuple[int, dict[str, float]]:
         finally:
             stack.stop()
             engine.dispose()
+
+
+def pairs(args: Any) -> list[dict[str, Any]]:
+    """(e) ``--pairs N``: N more pairs of phase (b), each in fresh stacks, evidence off then on, then on
+    then off, alternately (so that the load of a shared machine drifting during the run favours neither)."""
+    out = []
+    for i in range(args.pairs):
+        got: dict[bool, tuple[int, dict[str, float]]] = {}
+        for evidence in (False, True) if i % 2 == 0 else (True, False):
+            cpu.settle()
+            got[evidence] = throughput_only(args, evidence)
+        (off, cpu_off), (on, cpu_on) = got[False], got[True]
+        out.append(
+            {
+                "order": "off,on" if i % 2 == 0 else "on,off",
+                "delivered_per_s_off": off,
+                "delivered_per_s_on": on,
+                "on_to_off": round(on / off, 3),
+                "cpu_total_ms_off_to_on": f"{cpu_off['total']} -> {cpu_on['total']}",
+                "load_average": round(os.getloadavg()[0], 1),
+            }
+        )
+        print(f"pair {i + 1}: {out[-1]}", flush=True)
+    return out
 
 
 def _env(args: Any, evidence: bool) -> dict[str, str]:
@@ -189,13 +217,20 @@ def main() -> None:
         default="both",
         help="evidence log in the main run; both: also phase (b) with it off, and the ratio",
     )
+    ap.add_argument(
+        "--pairs", type=int, default=0, help="with --evidence both: N more off/on pairs of phase (b), alternating order"
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
 
     figures: dict[str, Any] = {"n": args.n, "workers": args.workers, "batch": args.batch, "cpus": os.cpu_count()}
     figures["evidence"] = args.evidence
     if args.evidence == "both":
-        figures["delivered_per_s_evidence_off"], cpu_off = evidence_off_throughput(args)
+        if args.pairs:
+            figures["pairs"] = pairs(args)
+            ratios = sorted(p["on_to_off"] for p in figures["pairs"])
+            figures["pairs_on_to_off_median"] = ratios[len(ratios) // 2]
+        figures["delivered_per_s_evidence_off"], cpu_off = throughput_only(args)
         cpu.settle()
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, args.evidence != "off"))
