@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine
 
 from hub.envelope import utcnow
 from hub.evidence.keyring import Keyring
-from hub.evidence.model import BATCH, Fact, chain_of, entry_text, text
+from hub.evidence.model import BATCH, Fact, chain_of, entry_text
 from hub.evidence.store import DEFAULT_CHAINS, record_batched
 from hub.ports import OutcomeKind
 
@@ -83,17 +83,11 @@ def gated_arrays(facts: Sequence[tuple[str, Fact]], chains: int, *, trusted: boo
     now = None
     ats: list[datetime] = []
     entries: list[str] = []
-    shared: dict[int, str] = {}  # the details text of facts that share their details (an attempt's two forms)
     for _, f in facts:
         if f.at is None:
             now = now or utcnow()
         ats.append(f.at or now)  # type: ignore[arg-type]  # now is set when f.at is None
-        if not trusted:
-            f.check()
-        details = shared.get(id(f.details))
-        if details is None:
-            details = shared[id(f.details)] = text(f.details)
-        entries.append(entry_text(f, check=False, details_text=details))
+        entries.append(entry_text(f, check=not trusted))
     return {
         "ev_gate": [g for g, _ in facts],
         "ev_chain": [chain_of(f.subject, chains) for _, f in facts],

@@ -23,7 +23,7 @@ from hub.evidence.archive import archive
 from hub.evidence.chainer import Chainer
 from hub.evidence.export import export
 from hub.evidence.keyring import Keyring
-from hub.evidence.model import BATCH, Fact, chain_of, facts_of
+from hub.evidence.model import BATCH, Fact, canonical, chain_of, facts_of, text
 from hub.evidence.signing import Signer
 from hub.evidence.store import batched
 from hub.ledger import Ledger, make_ledger
@@ -229,3 +229,24 @@ def test_the_export_gives_the_security_operations_centre_one_line_per_fact_if_as
     assert {x["kind"] for x in lines} == {"message.accepted"} and lines[6]["fact"] == 2
     assert lines[6]["seq"] == 2 and lines[6]["digests"] == {"payload": RING.json({"b": 1, "i": 1})}
     assert lines[6]["hash"] == batch_record(batches, 2).hash and lines[6]["actor"] == "client:ONEGATE"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1, "a": [1, -2, {"z": None, "y": True, "x": False}], "c": 'Đã xử lý "xong"\n\t\\ \u2028 \x01'},
+        {"nested": {"k" * 50: ["", [], {}], "0": 2**70}},
+        "chuỗi",
+        [],
+        12,
+    ],
+)
+def test_the_canonical_encoder_gives_the_documented_bytes(value: Any) -> None:
+    """model.canonical (the standard library's C encoder, built once) is json.dumps as documented."""
+    documented = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert canonical(value) == documented and text(value).encode("utf-8") == documented
+
+
+def test_the_canonical_encoder_refuses_what_json_cannot_encode() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        canonical({"a": {1, 2}})
