@@ -179,14 +179,15 @@ def main() -> None:
         figures["staged_per_s"] = stage(url, 0, a.n, a.chains, a.per_record)
         print(f"staged {a.n:,} facts: {figures['staged_per_s']:,.0f} facts/s")
         n1, figures["chained_per_s"], figures["chainer_cpu_us"] = chain(url, signer, a.chains, a.batch, 1)
+        unit = "records" if a.per_record > 1 else "facts"  # the chainer counts records (a batch record holds K)
         print(
-            f"one chainer: {n1:,} facts chained and sealed, {figures['chained_per_s']:,.0f} facts/s, "
-            f"{figures['chainer_cpu_us']:.0f} us of the chainer's CPU per fact (PostgreSQL's not counted)"
+            f"one chainer: {n1:,} {unit} chained and sealed, {figures['chained_per_s']:,.0f} {unit}/s, "
+            f"{figures['chainer_cpu_us']:.0f} us of the chainer's CPU per {unit[:-1]} (PostgreSQL's not counted)"
         )
         extra = a.n // 5
         stage(url, a.n, extra, a.chains, a.per_record)
         n2, figures["chained_per_s_2"], _ = chain(url, signer, a.chains, a.batch, 2)
-        print(f"two chainers in parallel: {n2:,} facts, {figures['chained_per_s_2']:,.0f} facts/s")
+        print(f"two chainers in parallel: {n2:,} {unit}, {figures['chained_per_s_2']:,.0f} {unit}/s")
         seconds, out = verify_cli(url, signer)
         total = a.n + extra
         with make_engine(url).connect() as c:

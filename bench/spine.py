@@ -185,6 +185,11 @@ def pairs(args: Any) -> list[dict[str, Any]]:
                 "delivered_per_s_on": on,
                 "on_to_off": round(on / off, 3),
                 "cpu_total_ms_off_to_on": f"{cpu_off['total']} -> {cpu_on['total']}",
+                "cpu_ms_off_to_on": {
+                    role: f"{cpu_off.get(role, 0.0)} -> {ms}"
+                    for role, ms in cpu_on.items()
+                    if role not in ("total", "machine busy %", "phase seconds")
+                },
                 "load_average": round(os.getloadavg()[0], 1),
             }
         )
