@@ -38,6 +38,8 @@ worker records an outcome   ``delivery.attempt``            actor ``worker:<id>`
                             ``message.dead``                personal data), error class
 payment callback            ``callback.received``           subject ``payment:<id>``, actor ``partner:<profile>``,
                                                             details verified, reason (refusal code)
+payment reconciliation      ``payment.query``               subject ``payment:<id>``, actor ``hub:reconciler``,
+query                                                       details profile, state (the gateway's), answer, error
 citizen query audit row     ``citizen.query``               subject ``citizen-query:<row id>``, digests
                                                             ``id_number`` = ``keyring.id_number(n)``,
                                                             details operation, outcome, fields disclosed

@@ -11,6 +11,7 @@ ledger record (outcomes)            ``log.stage(c, log.outcomes(claims, outcomes
                                     ``lgsp_record`` statement carries them (:data:`PG_GATED_INSERT`)
 ledger replay                       ``log.stage(c, [log.operator(actor, "message.replay", ...)])``
 payment callbacks                   ``Payments.settle`` (verified) and ``Payments.refused_callback``
+payment reconciliation queries      ``Payments.query_fact`` (``hub/payments/reconcile.py``)
 citizen queries                     ``hub.citizens.audit.record``
 operator / admin actions            ``hub.console.audit.record``, ``hub.clients._record``
 ==================================  ==================================================================

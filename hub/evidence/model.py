@@ -54,6 +54,7 @@ KINDS = frozenset(
         "message.delivered",  # + digests.partner_ref
         "message.dead",  # + digests.detail: why (a partner's text, so a digest)
         "callback.received",  # actor partner:<profile>, details.verified true/false, details.reason
+        "payment.query",  # actor hub:reconciler, subject payment:<id>, details.state (the gateway says), .answer
         "citizen.query",  # actor client:<code>, subject citizen-query:<id>, digests.id_number, details.outcome
         "operator.action",  # actor operator:<name> or client:<code>, details.action, digests.before / .after
         "payload.redacted",  # actor hub:retention, subject message:<id>, digests.payload (of what was removed)
