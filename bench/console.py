@@ -3,7 +3,10 @@ across 4 connectors and 30 error classes, some retrying, a backlog, an attempt r
 payments for some dossiers), seeded in SQL; then each page's query and each page over HTTP
 (uvicorn on a loopback port, a logged-in operator), answered ``--repeat`` times: p50 / p95 / max.
 
-    python -m bench.console [--total 1000000] [--dead 20000] [--repeat 40] [--plans]
+    python -m bench.console [--total 1000000] [--dead 20000] [--repeat 40] [--plans] [--keep NAME]
+
+``--keep NAME`` seeds the database NAME (on the test PostgreSQL server) once and keeps it: a later
+run with the same name reuses it as it is (the same figures on the same data; drop it when done).
 
 Pages: the overview, failures grouped (no filter; one connector), a group's first page (the
 largest group, and a group whose details name the dossier, so every message's text differs),
@@ -20,7 +23,8 @@ import re
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -28,17 +32,17 @@ from urllib.parse import quote, urlencode
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from bench.console_seed import CONNECTORS, captured, explain, seed
 from hub.bootstrap import open_database
 from hub.console import bulk, queries
-from hub.console.operators import Operators
+from hub.console.operators import OperatorError, Operators
 from hub.console.settings import ConsoleSettings
 from hub.console.web import create_console
 from hub.envelope import utcnow
 from hub.settings import Settings
-from tests.support.db import temporary_pg_database
+from tests.support.db import PG_ADMIN_URL, temporary_pg_database
 from tests.support.stack import free_port
 
 PASSWORD = "bench console password"
@@ -86,7 +90,8 @@ class Browser:
 
 def serve(engine_url: str) -> tuple[str, Any]:
     hub = open_database(Settings(database_url=engine_url), run_migrations=False)
-    Operators(hub.engine).create("bench", "Bench", "operator", PASSWORD)
+    with suppress(OperatorError):  # a kept database (--keep): made by an earlier run, same password
+        Operators(hub.engine).create("bench", "Bench", "operator", PASSWORD)
     app = FastAPI()
     settings = ConsoleSettings(secret_key=SecretStr("bench"))
     app.mount("/console", create_console(hub, CONNECTORS, settings))
@@ -98,18 +103,37 @@ def serve(engine_url: str) -> tuple[str, Any]:
     return f"http://127.0.0.1:{port}", server
 
 
+@contextmanager
+def kept_pg_database(name: str) -> Iterator[str]:
+    """The database ``name`` on the test server, created if missing, never dropped."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name):
+        raise SystemExit("--keep: lower-case letters, digits and '_'")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        if not c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--total", type=int, default=1_000_000)
     ap.add_argument("--dead", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=40)
     ap.add_argument("--plans", action="store_true", help="print EXPLAIN ANALYZE of every query")
+    ap.add_argument("--keep", metavar="NAME", help="seed database NAME once, keep it and reuse it in later runs")
     args = ap.parse_args()
-    with temporary_pg_database() as url:
+    with kept_pg_database(args.keep) if args.keep else temporary_pg_database() as url:
         hub = open_database(Settings(database_url=url))
         engine: Engine = hub.engine
         t0 = time.perf_counter()
-        seed(engine, args.total, args.dead)
+        with engine.connect() as c:
+            seeded = c.execute(text("SELECT EXISTS (SELECT 1 FROM messages)")).scalar_one()
+        if seeded:
+            print("reusing the seeded database", args.keep)
+        else:
+            seed(engine, args.total, args.dead)
         with engine.connect() as c:
             counts: dict[str, int] = dict(c.execute(text("SELECT state, count(*) FROM messages GROUP BY state")).all())
             n_attempts = c.execute(text("SELECT count(*) FROM attempts")).scalar_one()
@@ -127,6 +151,11 @@ def main() -> None:
             f"per-message texts: {distinct.count} ({distinct.error.label})"
         )
         page = queries.group_messages(engine, largest.connector, largest.error.id, f)
+        with engine.begin() as c:  # the Overview's first call counts the finished hours and keeps them
+            c.execute(text("DELETE FROM console_hourly"))
+        t1 = time.perf_counter()
+        queries.overview(engine, CONNECTORS, utcnow())
+        print(f"overview, first call (23 finished hours counted, kept): {1000 * (time.perf_counter() - t1):.1f} ms")
         work: list[tuple[str, Callable[[], Any]]] = [
             ("overview", lambda: queries.overview(engine, CONNECTORS, utcnow())),
             ("failures grouped (all)", lambda: queries.failure_groups(engine, f)),

@@ -87,7 +87,7 @@ def _delivery(
 
     return Routing(
         [
-            wired("national_portal", lambda m: m.build_connector(partners.national_portal)),
+            wired("national_portal", lambda m: m.build_connector(partners.national_portal, agencies)),
             wired("webhooks", lambda m: m.build_connector(subscriptions.directory, partners.webhooks, resolve)),
             wired(  # one client per customer code: the default one and each agency's own variant
                 "vnpost",
@@ -150,6 +150,7 @@ def bootstrap(
             s.max_batch_items,
             s.outbox_defer,
             s.dossier_defaults,
+            portal_unit_required=not portal_settings(partners).unit_fallback,
         ),
         payments=payments,
         citizens=citizens,
@@ -157,6 +158,20 @@ def bootstrap(
         agencies=agencies,
         postal=postal_service(s, engine, ledger, routing, partners, agencies),
     )
+
+
+def portal_settings(partners: PartnerSettings) -> NationalPortalSettings:
+    """The national portal connector's settings (given, or its own ``HUB_PORTAL_*``)."""
+    settings: NationalPortalSettings = partners.national_portal or partner("national_portal").NationalPortalSettings()
+    return settings
+
+
+def partner_profiles(partners: PartnerSettings | None = None) -> dict[str, frozenset[str]]:
+    """The connector profiles this environment defines, by agency section (``portal.profile``,
+    ``payment.profile``): what an agency may name (``lgsp agencies`` warns about the others)."""
+    portal = portal_settings(partners or PartnerSettings())
+    payment: tuple[str, ...] = tuple(partner("payment_napas").PROFILES)
+    return {"portal": frozenset({"default", *portal.profiles}), "payment": frozenset(payment)}
 
 
 def postal_service(

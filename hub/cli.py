@@ -473,6 +473,27 @@ def messages_bulk_replay(
     bulk_replay(sel | {"since": since, "until": until}, reason, dry_run)
 
 
+@messages_app.command("bulk-unfinished")
+def messages_bulk_unfinished() -> None:
+    """Bulk replays running or interrupted (a running one whose process stopped is marked so
+    first), newest first, one JSON line each: what `bulk-resume` takes."""
+    from hub.cli_ops import bulk_unfinished
+
+    bulk_unfinished()
+
+
+@messages_app.command("bulk-resume")
+def messages_bulk_resume(
+    bulk_id: Annotated[str, typer.Argument(help="The interrupted bulk replay's id")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (3 to 500 characters; written to the audit)")],
+) -> None:
+    """Resume an interrupted bulk replay (its process stopped before it finished), here: only the
+    messages it had not done are replayed, none twice."""
+    from hub.cli_ops import bulk_resume
+
+    bulk_resume(bulk_id, reason)
+
+
 @citizens_app.command("audit")
 def citizens_audit(
     client: Annotated[str | None, typer.Option(help="Client system code")] = None,

@@ -5,6 +5,8 @@
         portal.madonvi=000.00.00.H56 paygov.account=3511.0.1234567 paygov.bank_code=KBNN \\
         paygov.account_name="Sở Xây dựng" paygov.unit_name="Sở Xây dựng"
     lgsp agencies set 000.00.00.H56 paygov.account=3511.0.7654321 --unset postal
+    lgsp agencies set 000.00.00.H61 portal.profile=tuyenquang_lgsp payment.profile=paygov \
+        portal.madonvi_by_province='{"H22": "000.00.01.H22"}'
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ agencies_app = typer.Typer(help="Agencies and their per-partner configuration.",
 FieldsArgument = Annotated[
     list[str] | None,
     typer.Argument(
-        help="section.field=value (portal.madonvi, portal.variant, paygov.account, paygov.bank_code, "
+        help="section.field=value (portal.madonvi, portal.profile, portal.madonvi_by_province (JSON), "
+        "payment.profile, paygov.account, paygov.bank_code, "
         "paygov.account_name, paygov.unit_name, postal.customer_code, postal.variant, postal.name, postal.phone, "
         "postal.email, postal.address, postal.province_id, postal.district_id)"
     ),
@@ -57,11 +60,17 @@ def _sections(pairs: list[str]) -> dict[str, dict[str, Any]]:
         if name not in fields:
             typer.echo(f"{section} has no field {name}; it has {', '.join(fields)}", err=True)
             raise typer.Exit(2)
-        is_int = fields[name].annotation is int or "int" in str(fields[name].annotation)
+        annotation = str(fields[name].annotation)
+        is_int = fields[name].annotation is int or "int" in annotation
         try:
-            out.setdefault(section, {})[name] = int(value) if is_int else value
+            if annotation.startswith("dict"):  # a JSON object, e.g. portal.madonvi_by_province='{"H22": "..."}'
+                out.setdefault(section, {})[name] = json.loads(value)
+            else:
+                out.setdefault(section, {})[name] = int(value) if is_int else value
         except ValueError:
-            typer.echo(f"{key}: a whole number expected", err=True)
+            typer.echo(
+                f"{key}: {'a JSON object' if annotation.startswith('dict') else 'a whole number'} expected", err=True
+            )
             raise typer.Exit(2) from None
     return out
 
@@ -79,6 +88,27 @@ def _refuse(exc: Exception) -> typer.Exit:
 
 def _show(agency: Any) -> None:
     typer.echo(json.dumps(agency.model_dump(mode="json"), ensure_ascii=False))
+    _warn_profiles(agency)
+
+
+def _warn_profiles(agency: Any) -> None:
+    """A profile this environment does not define: stored (another process may define it), but said."""
+    from hub.bootstrap import partner_profiles
+
+    known = partner_profiles()
+    for section in ("portal", "payment"):
+        profile = getattr(getattr(agency, section, None), "profile", None)
+        if profile is not None and profile not in known[section]:
+            typer.echo(
+                f"warning: {agency.code}: {section}.profile {profile!r} is not defined here "
+                f"(known: {', '.join(sorted(known[section]))}); "
+                + (
+                    "its dossiers wait until HUB_PORTAL_PROFILES defines it"
+                    if section == "portal"
+                    else "its payments are refused until it is a gateway of the hub"
+                ),
+                err=True,
+            )
 
 
 @agencies_app.command("add")
@@ -130,7 +160,7 @@ def agencies_set(
     fields: FieldsArgument = None,
     name: Annotated[str | None, typer.Option(help="The agency's name")] = None,
     province: ProvinceOption = None,
-    unset: Annotated[list[str] | None, typer.Option(help="Remove a section: portal, paygov or postal")] = None,
+    unset: Annotated[list[str] | None, typer.Option(help="Remove a section: portal, payment, paygov or postal")] = None,
 ) -> None:
     """Change fields of an agency; the result is checked as a whole before it is stored."""
     from hub.agencies.directory import SECTIONS, AgencyInvalid, AgencyNotFound

@@ -133,5 +133,24 @@ def bulk_replay(selection: dict[str, str | None], reason: str | None, dry: bool)
             return
         bid, ids = _refusable(lambda: bulk.start(hub.ledger, sel, _actor(), reason))
         typer.echo(f"bulk replay {bid}: {len(ids)} messages", err=True)
-        counts = bulk.run(hub.ledger, bid, ids, _actor())
+        counts = bulk.run(hub.ledger, bid, _actor())
     typer.echo(json.dumps({"id": bid, **counts}))
+
+
+def bulk_unfinished() -> None:
+    from hub.console import bulk
+
+    with _hub() as hub:
+        for r in bulk.unfinished(hub.engine):
+            typer.echo(json.dumps({**r, "created_at": r["created_at"].isoformat()}, ensure_ascii=False))
+
+
+def bulk_resume(bulk_id: str, reason: str | None) -> None:
+    """``lgsp messages bulk-replay --resume ID``: an interrupted bulk replay's items not done, here."""
+    from hub.console import bulk
+
+    with _hub() as hub:
+        left = _refusable(lambda: bulk.resume(hub.ledger, bulk_id, _actor(), reason))
+        typer.echo(f"bulk replay {bulk_id} resumed: {left} messages left", err=True)
+        counts = bulk.run(hub.ledger, bulk_id, _actor())
+    typer.echo(json.dumps({"id": bulk_id, **counts}))

@@ -2,7 +2,9 @@
 grace period), disabled and enabled, grants given and revoked, agencies bound and unbound
 (``hub.agencies.binding``: a client pushes the dossiers and payments of its agencies only). Keys
 are random, shown once, and stored as SHA-256. Every change is a row of ``client_changes`` (when,
-who, what), written in the same transaction as the change.
+who, what) and a row of the operators' audit (``operator_actions``: who, when, what, why — the
+console's Audit page), both written in the same transaction as the change, whoever made it (the
+console, /v1/admin/clients or ``lgsp clients``).
 
 A change reaches every api process within the Authenticator's cache time
 (``HUB_AUTH_CACHE_SECONDS``, 10 s): a disabled client, a revoked grant or an expired old key stop
@@ -54,8 +56,28 @@ def new_key() -> str:
     return "lgsp_" + secrets.token_urlsafe(32)
 
 
-def _record(c: Connection, client_id: int, code: str, actor: str, action: str, **detail: Any) -> None:
-    """The ``client_changes`` row and its ``operator.action`` evidence fact (action ``client.<action>``)."""
+@dataclass(frozen=True)
+class Why:
+    """Why a change is made, for the audit: the reason given (the console requires one; the admin
+    API and the CLI take one) and the address it came from."""
+
+    reason: str | None = None
+    remote_addr: str | None = None
+
+
+def _record(
+    c: Connection,
+    client_id: int,
+    code: str,
+    actor: str,
+    action: str,
+    why: Why | None = None,
+    **detail: Any,
+) -> None:
+    """The ``client_changes`` row and its ``operator.action`` evidence fact (action ``client.<action>``),
+    and the operators' audit row (who, what, why)."""
+    from hub.console import audit  # a leaf module: the schema and the evidence log only
+
     at = utcnow()
     c.execute(
         insert(client_changes).values(
@@ -64,6 +86,16 @@ def _record(c: Connection, client_id: int, code: str, actor: str, action: str, *
     )
     log = evidence.of(c)
     log.stage(c, [log.operator(actor, f"client.{action}", f"client:{code}", "ok", at=at, **detail)])
+    why = why or Why()
+    said = "; ".join(f"{k}: {_said(v)}" for k, v in detail.items()) or None
+    who = actor.removeprefix("operator:")  # the console's operators are named as everywhere else in the audit
+    audit.record(c, audit.Action(who, f"client.{action}", "ok", code, why.reason, said, why.remote_addr), at=at)
+
+
+def _said(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return "none" if value is None else str(value)
 
 
 def create_client(
@@ -74,6 +106,7 @@ def create_client(
     key: str | None = None,
     actor: str = "system",
     agencies: Iterable[str] = (),
+    why: Why | None = None,
 ) -> str:
     """Register a client system, bound to ``agencies``; returns its API key (only the hash is
     stored). ``ClientExists`` if the code is taken."""
@@ -94,7 +127,7 @@ def create_client(
         ).inserted_primary_key
         assert inserted is not None
         cid = int(inserted[0])
-        _record(c, cid, code, actor, "create", grants=sorted(set(grants)), agencies=bound)
+        _record(c, cid, code, actor, "create", why, grants=sorted(set(grants)), agencies=bound)
     return key
 
 
@@ -146,7 +179,9 @@ def _locked(c: Connection, code: str) -> Any:
     return row
 
 
-def rotate(engine: Engine, code: str, actor: str, grace_seconds: int) -> tuple[str, dict[str, Any]]:
+def rotate(
+    engine: Engine, code: str, actor: str, grace_seconds: int, why: Why | None = None
+) -> tuple[str, dict[str, Any]]:
     """A new key for the client (returned, shown once); the current one keeps working for
     ``grace_seconds`` (0: stops now). A key rotated out before is dropped."""
     key, now = new_key(), utcnow()
@@ -158,23 +193,25 @@ def rotate(engine: Engine, code: str, actor: str, grace_seconds: int) -> tuple[s
             .where(clients.c.id == row.id)
             .values(key_hash=hash_key(key), old_key_hash=row.key_hash if until else None, old_key_until=until)
         )
-        _record(c, row.id, code, actor, "rotate", grace_seconds=grace_seconds, old_key_valid_until=iso(until))
+        _record(c, row.id, code, actor, "rotate", why, grace_seconds=grace_seconds, old_key_valid_until=iso(until))
         updated = c.execute(select(clients).where(clients.c.id == row.id)).one()
     return key, view(updated, now)
 
 
-def set_disabled(engine: Engine, code: str, disabled: bool, actor: str) -> dict[str, Any]:
+def set_disabled(engine: Engine, code: str, disabled: bool, actor: str, why: Why | None = None) -> dict[str, Any]:
     """Disable (every key of the client stops working) or enable it again. Idempotent."""
     with engine.begin() as c:
         row = _locked(c, code)
         if (row.disabled_at is not None) != disabled:
             c.execute(update(clients).where(clients.c.id == row.id).values(disabled_at=utcnow() if disabled else None))
-            _record(c, row.id, code, actor, "disable" if disabled else "enable")
+            _record(c, row.id, code, actor, "disable" if disabled else "enable", why)
         updated = c.execute(select(clients).where(clients.c.id == row.id)).one()
     return view(updated)
 
 
-def change_grants(engine: Engine, code: str, add: list[str], remove: list[str], actor: str) -> dict[str, Any]:
+def change_grants(
+    engine: Engine, code: str, add: list[str], remove: list[str], actor: str, why: Why | None = None
+) -> dict[str, Any]:
     """Give ``add`` and revoke ``remove``; records what actually changed."""
     with engine.begin() as c:
         row = _locked(c, code)
@@ -183,14 +220,16 @@ def change_grants(engine: Engine, code: str, add: list[str], remove: list[str], 
         if after != before:
             c.execute(update(clients).where(clients.c.id == row.id).values(grants=sorted(after)))
             if after - before:
-                _record(c, row.id, code, actor, "grant", grants=sorted(after - before))
+                _record(c, row.id, code, actor, "grant", why, grants=sorted(after - before))
             if before - after:
-                _record(c, row.id, code, actor, "revoke_grant", grants=sorted(before - after))
+                _record(c, row.id, code, actor, "revoke_grant", why, grants=sorted(before - after))
         updated = c.execute(select(clients).where(clients.c.id == row.id)).one()
     return view(updated)
 
 
-def change_agencies(engine: Engine, code: str, add: list[str], remove: list[str], actor: str) -> dict[str, Any]:
+def change_agencies(
+    engine: Engine, code: str, add: list[str], remove: list[str], actor: str, why: Why | None = None
+) -> dict[str, Any]:
     """Bind the client to ``add`` and unbind it from ``remove``; records what actually changed
     (``bind_agency`` / ``unbind_agency``). Takes effect within the Authenticator's cache time."""
     with engine.begin() as c:
@@ -200,9 +239,9 @@ def change_agencies(engine: Engine, code: str, add: list[str], remove: list[str]
         if after != before:
             c.execute(update(clients).where(clients.c.id == row.id).values(agencies=sorted(after)))
             if after - before:
-                _record(c, row.id, code, actor, "bind_agency", agencies=sorted(after - before))
+                _record(c, row.id, code, actor, "bind_agency", why, agencies=sorted(after - before))
             if before - after:
-                _record(c, row.id, code, actor, "unbind_agency", agencies=sorted(before - after))
+                _record(c, row.id, code, actor, "unbind_agency", why, agencies=sorted(before - after))
         updated = c.execute(select(clients).where(clients.c.id == row.id)).one()
     return view(updated)
 

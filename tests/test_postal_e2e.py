@@ -49,6 +49,7 @@ def agency(customer: str) -> dict[str, Any]:
     return {
         "code": AGENCY_OF[customer],
         "name": f"Trung tâm hành chính công ({customer})",
+        "portal": {"madonvi": AGENCY_OF[customer]},  # its dossiers go to the portal under its own unit code
         "postal": {
             "customer_code": customer,
             "variant": "lgsp",
@@ -163,7 +164,7 @@ def _scenario(stack: Stack, receiver: Receiver, mock_url: str, lgsp: Lgsp) -> No
         for customer in (POLLED, PUSHED)
         for kind, scenario in (("delivery", "delivered"), ("pickup", "second_attempt"), ("delivery", "returned"))
     ]
-    codes = [dossier_code() for _ in plan]
+    codes = [dossier_code(AGENCY_OF[p[0]]) for p in plan]  # each of its agency's province (the portal checks)
     changes = [status_change(code=c, status=9, agency_code=AGENCY_OF[p[0]]) for c, p in zip(codes, plan, strict=True)]
     assert http.post("/v1/dossiers/status-changes", json=changes).status_code == 202  # the portal knows them
     orders: dict[str, tuple[str, str]] = {}  # order id -> (dossier code, kind)

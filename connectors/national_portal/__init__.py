@@ -28,6 +28,12 @@ Capability card
 - **Limits** (``HUB_PORTAL_LIMITS__*``, ``limits.py``, THH's values as defaults): progress entries per
   call (10), HoSo per call (50 [I]), ``NguoiXuLy`` (50: longer names are cut as THH cuts them),
   ``TrichYeuHoSo`` (1000, the canonical cap).
+- **Per agency** (``units.py``, ``config.py``): each message goes out under its agency's unit code
+  (``madonvi`` / ``MaDinhDanhDV``) and connector profile (``HUB_PORTAL_PROFILES``: variant, URLs,
+  credentials), both from the agency directory (``lgsp agencies``: ``portal.madonvi``, ``portal.profile``),
+  read once per agency per ``unit_cache_seconds``; one call per unit code. An agency without them: the
+  ``HUB_PORTAL_MADONVI`` fallback while ``HUB_PORTAL_UNIT_FALLBACK`` holds, else refused at intake (422)
+  and, for a message already accepted, retried with a reason naming the agency.
 - **Message**: ``dossier.status.changed`` -> ``DongBoHoSoMC`` then ``CapNhatTienDoHoSoMC``; up to
   ``batch_size`` HoSo per call (and ``limits.hoso_per_call``), progress entries ``limits.progress_per_call``
   per call; a rejected batch falls back to one call per item.
@@ -57,6 +63,8 @@ Capability card
 
 from __future__ import annotations
 
+from hub.agencies.port import AgencyDirectory
+
 from .client import MESSAGE_TYPES, NAME, NationalPortalClient, NationalPortalConnector
 from .config import NationalPortalSettings
 
@@ -73,6 +81,9 @@ __all__ = [
 ]
 
 
-def build_connector(settings: NationalPortalSettings | None = None) -> NationalPortalConnector:
-    """The connector for the composition root; opens no connection until the first delivery."""
-    return NationalPortalConnector(settings or NationalPortalSettings())
+def build_connector(
+    settings: NationalPortalSettings | None = None, agencies: AgencyDirectory | None = None
+) -> NationalPortalConnector:
+    """The connector for the composition root; opens no connection until the first delivery. ``agencies``:
+    the directory its messages' unit codes and profiles are read from (``units.py``)."""
+    return NationalPortalConnector(settings or NationalPortalSettings(), agencies=agencies)

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import httpx
 import structlog
 
+from hub.agencies.port import DEFAULT_PROFILE, AgencyDirectory
 from hub.http import FormHttp, HttpFailure, HttpxHttp, JsonHttp, PooledHttp
 from hub.messages import DOSSIER_FEE_PAID, DOSSIER_POSTAL_STEP, DOSSIER_STATUS_CHANGED
 from hub.partners import Classified, Verdict
@@ -30,6 +31,7 @@ from hub.privacy import scrub
 from . import translate as tr
 from .config import NationalPortalSettings
 from .errors import Codes, PortalError, classify
+from .units import AgencyUnits, Problem, Route
 
 log = structlog.get_logger("connectors.national_portal")
 
@@ -163,8 +165,8 @@ class NationalPortalClient:
         self.tokens_fetched += 1
         return f"{kind} {value}", time.monotonic() + lifetime
 
-    def _unit(self, **extra: str) -> dict[str, str]:
-        return {self.settings.unit_param: self.settings.madonvi, **extra}
+    def _unit(self, madonvi: str, **extra: str) -> dict[str, str]:
+        return {self.settings.unit_param: madonvi, **extra}
 
     def login(self, budget: LeaseBudget | None = None) -> str:
         """POST the auth endpoint; cache and return the session. A refused login is retryable:
@@ -209,14 +211,19 @@ class NationalPortalClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def sync_dossiers(
-        self, hoso_list: Sequence[Mapping[str, Any]], is_updating: bool, budget: LeaseBudget | None = None
+        self,
+        hoso_list: Sequence[Mapping[str, Any]],
+        is_updating: bool,
+        budget: LeaseBudget | None = None,
+        madonvi: str | None = None,
     ) -> dict[str, Any]:
-        """``DongBoHoSoMC``: insert (``is_updating=False``) or update HoSo records, all or nothing."""
-        madonvi = self.settings.madonvi
+        """``DongBoHoSoMC``: insert (``is_updating=False``) or update HoSo records, all or nothing, for the
+        unit ``madonvi`` (default: ``HUB_PORTAL_MADONVI``)."""
+        madonvi = madonvi or self.settings.madonvi
         if not self.settings.enveloped:
             path = self.settings.path("update" if is_updating else "sync")
             flag = "True" if is_updating else "False"
-            return self._plain(tr.SYNC_SERVICE, path, hoso_list, self._unit(isUpdating=flag), budget)
+            return self._plain(tr.SYNC_SERVICE, path, hoso_list, self._unit(madonvi, isUpdating=flag), budget)
         return self._call(
             tr.SYNC_SERVICE,
             self.settings.integration_endpoint,
@@ -225,12 +232,13 @@ class NationalPortalClient:
         )
 
     def update_progress(
-        self, entries: Sequence[Mapping[str, Any]], budget: LeaseBudget | None = None
+        self, entries: Sequence[Mapping[str, Any]], budget: LeaseBudget | None = None, madonvi: str | None = None
     ) -> dict[str, Any]:
-        """``CapNhatTienDoHoSoMC``: append progress entries."""
-        madonvi = self.settings.madonvi
+        """``CapNhatTienDoHoSoMC``: append progress entries (of the unit ``madonvi``)."""
+        madonvi = madonvi or self.settings.madonvi
         if not self.settings.enveloped:
-            return self._plain(tr.PROGRESS_SERVICE, self.settings.path("progress"), entries, self._unit(), budget)
+            path = self.settings.path("progress")
+            return self._plain(tr.PROGRESS_SERVICE, path, entries, self._unit(madonvi), budget)
         return self._call(
             tr.PROGRESS_SERVICE,
             self.settings.integration_endpoint,
@@ -238,10 +246,12 @@ class NationalPortalClient:
             budget,
         )
 
-    def lookup_dossier(self, mahoso: str, budget: LeaseBudget | None = None) -> dict[str, Any] | None:
+    def lookup_dossier(
+        self, mahoso: str, budget: LeaseBudget | None = None, madonvi: str | None = None
+    ) -> dict[str, Any] | None:
         """``TraCuuHoSo``: the stored HoSo (with its ``QuaTrinhXuLy`` progress list if the portal
         gives one), or None when the portal does not know the dossier."""
-        madonvi = self.settings.madonvi
+        madonvi = madonvi or self.settings.madonvi
         try:
             if self.settings.enveloped:
                 data = self._call(
@@ -252,7 +262,7 @@ class NationalPortalClient:
                 )
             else:  # [I] the LGSPs' lookup: {"mahoso": ...} to its own URL
                 data = self._plain(
-                    tr.LOOKUP_SERVICE, self.settings.path("lookup"), {"mahoso": mahoso}, self._unit(), budget
+                    tr.LOOKUP_SERVICE, self.settings.path("lookup"), {"mahoso": mahoso}, self._unit(madonvi), budget
                 )
         except PortalError as exc:
             if exc.verdict is Verdict.NOT_FOUND:
@@ -264,6 +274,9 @@ class NationalPortalClient:
         return result if isinstance(result, dict) and result else None
 
 
+NO_ROUTE = Route(DEFAULT_PROFILE, "")  # an item settled before its route mattered
+
+
 @dataclass
 class _Work:
     """One item on its way through ``deliver``."""
@@ -273,6 +286,7 @@ class _Work:
     progress: dict[str, Any]
     is_updating: bool
     outcome: Outcome | None = None
+    route: Route = NO_ROUTE  # its agency's profile and unit code (units.py)
     synced: bool = False
     # the portal may hold this change though no answer said so: from an earlier attempt (the
     # ledger's ``in_doubt``) until a lookup settles it, or from a progress call of this one
@@ -288,6 +302,11 @@ class _Work:
         return "|".join(tr.progress_key(self.progress))  # same as DossierStatusChange.natural_key()
 
 
+def _after_waiting(item: DeliveryItem) -> Outcome:
+    detail = "an earlier change of this dossier in the batch was not delivered"
+    return Outcome(OutcomeKind.RETRY, detail, in_doubt=item.in_doubt)
+
+
 def _failed(exc: PortalError, doubt: bool) -> Outcome:
     kind = OutcomeKind.RETRY if exc.retryable else OutcomeKind.DEAD
     detail = f"{exc.operation}: {exc.classified.describe()}"
@@ -298,8 +317,10 @@ class NationalPortalConnector:
     """``hub.ports.Connector`` for the national portal.
 
     One status change = ``DongBoHoSoMC`` (upsert of the HoSo) then ``CapNhatTienDoHoSoMC`` (its
-    progress entry). Items are batched: up to ``batch_size`` HoSo per sync call (one call per
-    ``isUpdating`` value), then one progress call for all synced items. A rejected batch is retried
+    progress entry). Each item goes out under its agency's unit code and profile (``units.py``: the
+    agency directory's ``portal`` section). Items are batched: up to ``batch_size`` HoSo per sync call
+    (one call per profile, unit code and ``isUpdating`` value), then one progress call per profile and
+    unit code for the synced items. A rejected batch is retried
     item by item so each item gets its own outcome; a retryable failure marks the whole batch RETRY.
     Several changes of one dossier in one ``deliver`` call go in successive rounds, in order.
     Items in doubt are looked up first (``TraCuuHoSo``); the lookups, and the chunks of one
@@ -315,26 +336,43 @@ class NationalPortalConnector:
         settings: NationalPortalSettings | None = None,
         client: NationalPortalClient | None = None,
         http: httpx.Client | JsonHttp | None = None,
+        agencies: AgencyDirectory | None = None,
     ) -> None:
         self.settings = settings or NationalPortalSettings()
         self.client = client or NationalPortalClient(self.settings, http)
+        self.units = AgencyUnits(self.settings, agencies)
         self.policy = self.settings.policy()
         self._pool: ThreadPoolExecutor | None = None
+        self._http = http
+        self._clients: dict[str, NationalPortalClient] = {DEFAULT_PROFILE: self.client}
+        self._clients_lock = threading.Lock()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        self.client.close()
+        for client in self._clients.values():
+            client.close()
+
+    def client_for(self, profile: str) -> NationalPortalClient:
+        """The client of a profile (its own session or token), made on first use."""
+        with self._clients_lock:
+            client = self._clients.get(profile)
+            if client is None:
+                client = self._clients[profile] = NationalPortalClient(self.settings.for_profile(profile), self._http)
+            return client
 
     def deliver(self, items: Sequence[DeliveryItem]) -> list[Outcome]:
         budget = items[0].budget if items else None  # one budget per batch (the worker's lease)
         works: list[_Work] = []
         rounds: list[list[_Work]] = []
         seen: dict[str, int] = {}
+        waiting: set[str] = set()  # dossiers whose earlier change waits (retried): their later ones wait too
         for item in items:
-            work = self._prepare(item)
+            work = self._prepare(item) if item.key not in waiting else _Work(item, {}, {}, False, _after_waiting(item))
             works.append(work)
+            if work.outcome is not None and work.outcome.kind is OutcomeKind.RETRY:
+                waiting.add(item.key)
             if work.outcome is None:
                 n = seen[item.key] = seen.get(item.key, -1) + 1
                 if n == len(rounds):
@@ -366,6 +404,15 @@ class NationalPortalConnector:
         if translators is None:
             return _Work(item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"message type {item.type!r} not handled"))
         to_hoso, to_progress = translators
+        agency = str(item.payload.get("agency_code") or "")
+        try:
+            route = self.units.route(agency, str(item.payload.get("dossier_code") or item.key))
+        except Exception as exc:  # the directory (its database) is unreachable: nothing was sent
+            log.warning("portal.agency_directory_failed", error=type(exc).__name__)
+            detail = f"the agency directory could not be read ({type(exc).__name__})"
+            return _Work(item, {}, {}, False, Outcome(OutcomeKind.RETRY, detail, in_doubt=item.in_doubt))
+        if isinstance(route, Problem):  # the operator's to fix: waits (retried) with the reason
+            return _Work(item, {}, {}, False, Outcome(OutcomeKind.RETRY, route.detail, in_doubt=item.in_doubt))
         try:
             limits = self.settings.limits
             hoso, progress = to_hoso(item.payload, limits), to_progress(item.payload, limits)
@@ -373,7 +420,9 @@ class NationalPortalConnector:
             return _Work(
                 item, {}, {}, False, Outcome(OutcomeKind.DEAD, f"untranslatable payload ({type(exc).__name__})")
             )
-        return _Work(item, hoso or {}, progress, is_updating=item.key_known_to_partner, doubt=item.in_doubt)
+        return _Work(
+            item, hoso or {}, progress, is_updating=item.key_known_to_partner, doubt=item.in_doubt, route=route
+        )
 
     def _ready(self, w: _Work, synced_keys: set[str], failed_keys: set[str]) -> bool:
         """Decide isUpdating; an item whose dossier's earlier change failed in this batch waits."""
@@ -410,7 +459,7 @@ class NationalPortalConnector:
 
     def _look_up_one(self, w: _Work, budget: LeaseBudget | None) -> None:
         try:
-            stored = self.client.lookup_dossier(w.mahoso, budget)
+            stored = self.client_for(w.route.profile).lookup_dossier(w.mahoso, budget, w.route.madonvi)
         except PortalError as exc:
             w.outcome = _failed(exc, w.doubt)  # still in doubt: nothing settled it
             return
@@ -427,13 +476,18 @@ class NationalPortalConnector:
             w.synced = not w.hoso  # a payment of a dossier the hub does not know: progress entry only
         works = [w for w in works if w.hoso]
         size = min(self.settings.batch_size, self.settings.limits.hoso_per_call)
-        groups = {flag: [w for w in works if w.is_updating is flag] for flag in (False, True)}  # before any switch
-        chunks = [(flag, g[i : i + size]) for flag, g in groups.items() for i in range(0, len(g), size)]
+        groups: dict[tuple[Route, bool], list[_Work]] = {}  # one call per unit code and flag (before any switch)
+        for w in works:
+            groups.setdefault((w.route, w.is_updating), []).append(w)
+        chunks = [(flag, g[i : i + size]) for (_, flag), g in sorted(groups.items()) for i in range(0, len(g), size)]
         self._side_by_side([functools.partial(self._sync_chunk, flag, chunk, budget) for flag, chunk in chunks])
 
     def _sync_chunk(self, flag: bool, chunk: Sequence[_Work], budget: LeaseBudget | None) -> None:
+        route = chunk[0].route
         try:
-            self.client.sync_dossiers([w.hoso for w in chunk], is_updating=flag, budget=budget)
+            self.client_for(route.profile).sync_dossiers(
+                [w.hoso for w in chunk], is_updating=flag, budget=budget, madonvi=route.madonvi
+            )
         except PortalError as exc:
             if exc.retryable:  # an upsert: repeating it is harmless, so no doubt from it
                 for w in chunk:
@@ -451,7 +505,9 @@ class NationalPortalConnector:
         while True:
             if error is None:
                 try:
-                    self.client.sync_dossiers([w.hoso], is_updating=w.is_updating, budget=budget)
+                    self.client_for(w.route.profile).sync_dossiers(
+                        [w.hoso], is_updating=w.is_updating, budget=budget, madonvi=w.route.madonvi
+                    )
                     w.synced = True
                     return
                 except PortalError as exc:
@@ -466,12 +522,16 @@ class NationalPortalConnector:
 
     def _send_progress(self, works: Sequence[_Work], budget: LeaseBudget | None) -> None:
         size = min(self.settings.batch_size, self.settings.limits.progress_per_call)
-        chunks = [works[i : i + size] for i in range(0, len(works), size)]
+        groups: dict[Route, list[_Work]] = {}  # one call per unit code
+        for w in works:
+            groups.setdefault(w.route, []).append(w)
+        chunks = [g[i : i + size] for _, g in sorted(groups.items()) for i in range(0, len(g), size)]
         self._side_by_side([functools.partial(self._progress_chunk, chunk, budget) for chunk in chunks])
 
     def _progress_chunk(self, chunk: Sequence[_Work], budget: LeaseBudget | None, split: bool = True) -> None:
         try:
-            answer = self.client.update_progress([w.progress for w in chunk], budget)
+            route = chunk[0].route
+            answer = self.client_for(route.profile).update_progress([w.progress for w in chunk], budget, route.madonvi)
         except PortalError as exc:
             if split and not exc.retryable and len(chunk) > 1:
                 for w in chunk:
@@ -487,7 +547,12 @@ class NationalPortalConnector:
         message = scrub(answer.get("message")) or None
         for w in chunk:
             detail = f"DongBoHoSoMC ({'update' if w.is_updating else 'insert'}) + CapNhatTienDoHoSoMC"
-            sent = {"DongBoHoSoMC": w.hoso, "isUpdating": w.is_updating, "CapNhatTienDoHoSoMC": w.progress}
+            sent = {
+                "madonvi": w.route.madonvi,
+                "DongBoHoSoMC": w.hoso,
+                "isUpdating": w.is_updating,
+                "CapNhatTienDoHoSoMC": w.progress,
+            }
             w.outcome = Outcome(OutcomeKind.DELIVERED, detail, w.ref, message, request=sent, answer=answer)
 
 

@@ -21,6 +21,17 @@ dstcode, madonvi``); the defaults point at the mock portal on 127.0.0.1:8101.
 
 Each variant has default paths and authentication (``VARIANT_DEFAULTS``); every path and the scheme can
 be set (``HUB_PORTAL_SYNC_PATH``, ``_UPDATE_PATH``, ``_PROGRESS_PATH``, ``_LOOKUP_PATH``, ``_AUTH_SCHEME``).
+**Per-agency profiles** (``HUB_PORTAL_PROFILES``): one province may reach the portal in more than one way
+(agency A through the adapter, agency B through the province's LGSP). A *profile* is a name whose settings
+override these (its variant, URLs, credentials: ``PortalProfile``), e.g.
+``HUB_PORTAL_PROFILES='{"hagiang": {"variant": "lgsp_hagiang", "base_url": "https://lgsp.example"}}'`` with the
+secret apart, ``HUB_PORTAL_PROFILES__HAGIANG__TOKEN=...``. The agency directory (``lgsp agencies``) names each
+agency's profile and unit code (``portal.profile``, ``portal.madonvi``); ``default`` is these settings
+themselves. An agency without a portal unit goes out under ``HUB_PORTAL_MADONVI`` and the default profile while
+``HUB_PORTAL_UNIT_FALLBACK`` is true (the default, as before per-agency units); false: its dossiers are refused
+at intake (422 ``agency_not_configured``, naming the agency), and a message already accepted waits (retried,
+its reason naming the agency) until an operator sets the unit.
+
 Authentication schemes (§0): ``session`` (the adapter's login), ``none``, ``bearer`` (``Authorization:
 Bearer <token>``), ``header_token`` (``<auth_header>: <token>``, e.g. ``access_token`` [C THH VNPost]),
 ``lgsp_access_token`` (header ``lgspaccesstoken: base64(JSON{AccessKey, SecretKey, AppName, PartnerCode,
@@ -33,11 +44,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Literal, NamedTuple, Self
+import re
+from typing import Any, Literal, NamedTuple, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.agencies.port import DEFAULT_PROFILE, PROFILE_NAME
 from hub.codes import is_agency_code
 from hub.ports import DeliveryPolicy
 
@@ -70,6 +83,39 @@ VARIANT_DEFAULTS: dict[str, VariantDefaults] = {
         "none", "/api/DVCQG/ThemMoi", "/api/DVCQG/CapNhat", "/api/DVCQG/DongBoTienTrinh", "/api/DVCQG/TraCuuHoSo", False
     ),  # [C] separate URLs, no auth; [I] the paths
 }
+
+
+class PortalProfile(BaseModel):
+    """A named way to the portal (``HUB_PORTAL_PROFILES``): the settings it overrides; the rest (timeouts,
+    limits, answer codes, retries) are the connector's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    variant: Variant | None = None
+    auth_scheme: AuthScheme | None = None
+    token: SecretStr | None = None
+    auth_header: str | None = None
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    app_name: str | None = None
+    partner_code: str | None = None
+    partner_code_cus: str | None = None
+    sync_path: str | None = None
+    update_path: str | None = None
+    progress_path: str | None = None
+    lookup_path: str | None = None
+    unit_param: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scope: str | None = None
+    base_url: str | None = None
+    auth_endpoint: str | None = None
+    integration_endpoint: str | None = None
+    share_endpoint: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    dstcode: str | None = None
 
 
 class NationalPortalSettings(BaseSettings):
@@ -106,6 +152,19 @@ class NationalPortalSettings(BaseSettings):
     dstcode: str = Field(default="DVCQG", description="Routing code sent as the `dstcode` header on every call.")
     madonvi: str = Field(default="000.00.00.H56", description="Electronic code of the connecting unit (madonvi).")
 
+    profiles: dict[str, PortalProfile] = Field(
+        default_factory=dict,
+        description="Named ways to the portal, for the agencies that name one (portal.profile); see above.",
+    )
+    unit_fallback: bool = Field(
+        default=True,
+        description="An agency without a portal unit in the directory goes out under HUB_PORTAL_MADONVI and the "
+        "default profile; false: its dossiers are refused at intake, naming the agency.",
+    )
+    unit_cache_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="Seconds an agency's portal unit and profile are kept once read."
+    )
+
     timeout: float = Field(default=10.0, gt=0, description="Seconds per partner call.")
     batch_size: int = Field(default=50, ge=1, le=500, description="HoSo per DongBoHoSoMC call.")
     max_attempts: int = Field(default=12, ge=1)
@@ -139,6 +198,12 @@ class NationalPortalSettings(BaseSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         """Refuse at start-up what every call would be refused for (the error names the setting)."""
+        problems = self._problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _problems(self) -> list[str]:
         problems = []
         if not is_agency_code(self.madonvi):
             problems.append("HUB_PORTAL_MADONVI: not shaped like an agency code (QĐ 20/2020), e.g. 000.00.00.H56")
@@ -146,9 +211,28 @@ class NationalPortalSettings(BaseSettings):
             problems.append("HUB_PORTAL_AUTH_SCHEME: the adapter variant logs in for a session")
         if self.variant != "adapter" and self.auth == "session":
             problems.append("HUB_PORTAL_AUTH_SCHEME: the LGSP variants have no session (none, bearer, ...)")
+        for name in self.profiles:
+            if name == DEFAULT_PROFILE or not re.match(PROFILE_NAME, name):
+                problems.append(f"HUB_PORTAL_PROFILES: {name!r} is not a profile name (a-z, 0-9, _; not 'default')")
+                continue
+            try:
+                self.for_profile(name)
+            except ValueError as exc:
+                problems.append(f"HUB_PORTAL_PROFILES.{name}: {exc}")
+        return problems
+
+    def for_profile(self, name: str) -> NationalPortalSettings:
+        """The settings of a profile: these, with what the profile overrides (``KeyError`` for an unknown
+        name; ``ValueError`` for a profile that cannot work)."""
+        if name == DEFAULT_PROFILE:
+            return self
+        overrides: dict[str, Any] = dict(self.profiles[name])  # typed as these fields are (PortalProfile)
+        # a copy, not a constructor: that would read the environment again (HUB_PORTAL_PROFILES merged back in)
+        settings = self.model_copy(update={k: v for k, v in overrides.items() if v is not None} | {"profiles": {}})
+        problems = settings._problems()
         if problems:
             raise ValueError("; ".join(problems))
-        return self
+        return settings
 
     @property
     def auth(self) -> AuthScheme:

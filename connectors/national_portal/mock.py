@@ -49,7 +49,7 @@ from hub.mockkit import FaultSettings
 from . import translate as tr
 from .config import NationalPortalSettings
 from .limits import PortalLimits
-from .mock_rules import Problem, applicable, card, check_hoso, check_progress
+from .mock_rules import Problem, applicable, card, check_hoso, check_progress, unit_problems
 
 
 class Faults(FaultSettings):
@@ -77,6 +77,13 @@ def _items(
 
 
 # ------------------------------------------------------------------ state
+def _by_unit(calls: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (unit, service), n in sorted(calls.items()):
+        out.setdefault(unit, {})[service] = n
+    return out
+
+
 class _Portal:
     """In-memory state, guarded by one lock."""
 
@@ -93,6 +100,8 @@ class _Portal:
             self.tokens: dict[str, float] = {}  # oauth2 access token -> expiry (monotonic clock)
             self.tokens_issued = 0
             self.dossiers: dict[str, dict[str, Any]] = {}  # MaHoSo -> latest HoSo
+            self.units: dict[str, str | None] = {}  # MaHoSo -> the unit code (madonvi) of its last sync
+            self.unit_calls: Counter[tuple[str, str]] = Counter()  # (unit code or "-", service) -> accepted calls
             self.progress: dict[str, list[dict[str, Any]]] = {}  # MaHoSo -> entries, arrival order
             self.keys: set[tr.ProgressKey] = set()
             self.calls: Counter[str] = Counter()
@@ -122,10 +131,16 @@ class _Portal:
                 "duplicate_progress_entries": self.duplicates,
                 "active_sessions": sum(1 for exp in self.sessions.values() if exp > now),
                 "tokens_issued": self.tokens_issued,
+                "calls_by_unit": _by_unit(self.unit_calls),
             }
 
     def view(self, mahoso: str) -> dict[str, Any]:
-        return {"MaHoSo": mahoso, "HoSo": self.dossiers[mahoso], tr.PROGRESS_LIST_KEY: list(self.progress[mahoso])}
+        return {
+            "MaHoSo": mahoso,
+            "madonvi": self.units.get(mahoso),
+            "HoSo": self.dossiers[mahoso],
+            tr.PROGRESS_LIST_KEY: list(self.progress[mahoso]),
+        }
 
     def reject(self, code: str, message: str, rule: str = "") -> JSONResponse:
         with self.lock:
@@ -196,12 +211,13 @@ class _Portal:
         return body
 
     # ---- services: validate the whole call, then store all of it under the lock
-    def sync(self, flag: Any, data: Any) -> JSONResponse:
+    def sync(self, flag: Any, data: Any, unit: str | None) -> JSONResponse:
+        """``unit``: the call's unit code (``madonvi`` / ``MaDinhDanhDV``; None: a variant without one)."""
         if flag not in ("True", "False"):
             return self.reject("1", 'isUpdating: bắt buộc, "True" hoặc "False" (required)', "envelope")
         limits = self.settings.limits
         hosos, problems = _items(data, check_hoso, limits, limits.hoso_per_call)
-        refusal = self.refuse(problems)
+        refusal = self.refuse(problems + unit_problems(hosos, unit))
         if refusal is not None or not hosos:
             return refusal or self.reject("1", "data: bắt buộc (required)", "envelope")
         codes = [str(h["MaHoSo"]) for h in hosos]
@@ -216,13 +232,15 @@ class _Portal:
                     return self.reject("4", f"Hồ sơ {unknown} không tồn tại (unknown dossier)", "unknown-dossier")
             for code, hoso in zip(codes, hosos, strict=True):
                 self.dossiers[code] = dict(hoso)
+                self.units[code] = unit
                 self.progress.setdefault(code, [])
+            self.unit_calls[(unit or "-", tr.SYNC_SERVICE)] += 1
         return JSONResponse({"error_code": "0", "message": f"Đồng bộ thành công {len(hosos)} hồ sơ"})
 
-    def append_progress(self, data: Any, text_answer: bool = False) -> Response:
+    def append_progress(self, data: Any, unit: str | None, text_answer: bool = False) -> Response:
         limits = self.settings.limits
         entries, problems = _items(data, check_progress, limits, limits.progress_per_call)
-        refusal = self.refuse(problems)
+        refusal = self.refuse(problems + unit_problems(entries, unit))
         if refusal is not None or not entries:
             return refusal or self.reject("1", "data: bắt buộc (required)", "envelope")
         with self.lock:
@@ -234,6 +252,7 @@ class _Portal:
                 self.duplicates += key in self.keys
                 self.keys.add(key)
                 self.progress[str(entry["MaHoSo"])].append(dict(entry))
+            self.unit_calls[(unit or "-", tr.PROGRESS_SERVICE)] += 1
         message = f"Cập nhật tiến độ thành công {len(entries)} bản ghi"
         if text_answer:  # [C THH] the LGSP answers progress with text, read for "thành công"
             return JSONResponse(message)
@@ -311,10 +330,11 @@ def create_app(
         if isinstance(body, Response):
             return body
         service = str(body.get("service"))
+        unit = str(body["madonvi"])  # the guard checked it
         if service == tr.SYNC_SERVICE:
-            return portal.sync(body.get("isUpdating"), body.get("data"))
+            return portal.sync(body.get("isUpdating"), body.get("data"), unit)
         if service == tr.PROGRESS_SERVICE:
-            return portal.append_progress(body.get("data"))
+            return portal.append_progress(body.get("data"), unit)
         return portal.reject("2", f"service không được hỗ trợ (unsupported service): {service[:50]}", "service")
 
     @app.post(s.share_endpoint)
@@ -330,6 +350,10 @@ def create_app(
 
     if not s.enveloped:  # the LGSP's URLs of the configured variant
         routes = {(s.path("sync"), "sync"), (s.path("update"), "update"), (s.path("progress"), "progress")}
+
+        def query_unit(request: Request) -> str | None:
+            """The unit code of an LGSP call: in the query string (Hà Giang), or none (Thanh Hóa)."""
+            return request.query_params.get(s.unit_param) if s.unit_in_query else None
 
         async def lgsp_body(request: Request) -> tuple[Any, Response | None]:
             fault = await portal.inject()
@@ -352,7 +376,7 @@ def create_app(
                 if refused is not None:
                     return refused
                 flag = request.query_params.get("isUpdating") if update is None else ("True" if update else "False")
-                return portal.sync(flag, body)
+                return portal.sync(flag, body, query_unit(request))
 
             return sync
 
@@ -361,7 +385,9 @@ def create_app(
             if fault is not None:
                 return fault
             refused = portal.lgsp_guard(request, body, with_flag=False)
-            return refused or portal.append_progress(body, text_answer=s.variant == "lgsp_thanhhoa")
+            return refused or portal.append_progress(
+                body, query_unit(request), text_answer=s.variant == "lgsp_thanhhoa"
+            )
 
         async def lookup(request: Request) -> Response:
             body, fault = await lgsp_body(request)

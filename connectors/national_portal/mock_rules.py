@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.codes import dossier_code_problem, is_procedure_code
+from hub.codes import agency_prefix_of, dossier_code_problem, is_agency_code, is_procedure_code, unit_of
 
 from . import translate as tr
 from .limits import PortalLimits, hoso_violations, progress_violations
@@ -41,6 +41,15 @@ RULES: tuple[Rule, ...] = (
         "service", ("S1.1-01",), "C", "2", False, "a service that is not DongBoHoSoMC, CapNhatTienDoHoSoMC, TraCuuHoSo"
     ),
     Rule("madonvi", ("S6-03",), "C", "1", False, "madonvi / MaDinhDanhDV not an agency code (QĐ 20/2020)"),
+    Rule(
+        "unit-province",
+        ("S6-05", "S6-06"),
+        "I",
+        "1",
+        True,
+        "a HoSo or progress entry whose MaHoSo is not of the province of the call's unit code (madonvi / "
+        "MaDinhDanhDV; a variant without one is not checked)",
+    ),
     Rule("date-format", ("S0-09",), "C", "1", False, "a date that is not yyyyMMddHHmmss, or not a day and time"),
     Rule("status", ("S1.4-01",), "C", "1", False, "TrangThaiHoSo / TrangThai not 1-10"),
     Rule("already-exists", ("S1.1-03",), "C", "3", False, "an insert (isUpdating False) of a known dossier"),
@@ -98,7 +107,8 @@ RULE_IDS = frozenset(r.id for r in RULES)
 STRICT_ONLY = frozenset(r.id for r in RULES if r.strict_only)
 CANNOT_KNOW: tuple[str, ...] = (
     "the portal's real error codes and messages (only '3' / 'đã tồn tại' is observed): all others are [I]",
-    "whether the portal refuses a dossier code of another province, or one whose agency the unit does not own",
+    "whether the portal refuses a dossier code of another province than its call's unit code (the mock does, [I] "
+    "§6), or one of an agency the unit does not own (the mock does not: it knows no unit's agencies)",
     "whether TenTTHC / MaLinhVuc / TenLinhVuc match the national procedure database (LayThuTuc): not checked",
     "which of MaTTHC, MaLinhVuc the portal knows, and the real code lists of KenhThucHien and HinhThuc [I]",
     "the real limits (the defaults are THH's, which it applies on its side) and rate limits, quotas, IP lists",
@@ -230,6 +240,25 @@ def check_progress(e: Mapping[str, Any], where: str, limits: PortalLimits) -> li
     return found + _nfc(e, where)
 
 
+def unit_problems(items: Sequence[Mapping[str, Any]], unit: str | None) -> list[Problem]:
+    """[I] §6: a dossier code carries its province, and the portal refuses other provinces' codes, so each
+    item's MaHoSo must be of the province of the call's unit code (a merged province needs one unit code per
+    old prefix). Items whose MaHoSo is malformed are the other rules' to refuse; no unit: nothing to check."""
+    if unit is None or not is_agency_code(unit):
+        return []
+    own = unit_of(unit)
+    found = []
+    for i, item in enumerate(items):
+        code = item.get("MaHoSo")
+        if isinstance(code, str) and dossier_code_problem(code) is None and unit_of(agency_prefix_of(code)) != own:
+            found.append(
+                Problem(
+                    "unit-province", f"data[{i}].MaHoSo: không thuộc tỉnh của đơn vị gọi (not of the unit's province)"
+                )
+            )
+    return found
+
+
 def applicable(problems: list[Problem], strict: bool) -> list[Problem]:
     return [p for p in problems if strict or p.rule not in STRICT_ONLY]
 
@@ -245,4 +274,14 @@ def card(strict: bool, variant: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["CANNOT_KNOW", "RULES", "Problem", "Rule", "applicable", "card", "check_hoso", "check_progress"]
+__all__ = [
+    "CANNOT_KNOW",
+    "RULES",
+    "Problem",
+    "Rule",
+    "applicable",
+    "card",
+    "check_hoso",
+    "check_progress",
+    "unit_problems",
+]

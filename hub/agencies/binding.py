@@ -101,3 +101,18 @@ def check(
         "the dossier code's unit prefix must carry a province of its agency "
         f"({', '.join(allowed)}; the agency's province_codes in `lgsp agencies`)",
     )
+
+
+def portal_unit(directory: AgencyDirectory, agency_code: str, prefix: str = "") -> Refusal | None:
+    """None if the agency has a portal unit (``madonvi``) in the directory; else the refusal naming it
+    (while the portal connector has no fallback unit: ``HUB_PORTAL_UNIT_FALLBACK=false``)."""
+    agency = directory.get(agency_code)
+    if agency is not None and agency.portal is not None:
+        return None
+    return Refusal(
+        422,
+        f"{prefix}agency_code",
+        "agency_not_configured",
+        f"agency {agency_code} has no portal unit (madonvi) in the agency directory, and the hub has no fallback "
+        f"unit: an operator sets it (`lgsp agencies set {agency_code} portal.madonvi=...`, /v1/admin/agencies)",
+    )

@@ -16,11 +16,16 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import Row
 
-from hub.agencies.port import Agency, PayGovBeneficiary, PortalUnit, PostalSender
+from hub.agencies.port import Agency, PayGovBeneficiary, PaymentChoice, PortalUnit, PostalSender
 from hub.db.schema import agencies
 from hub.envelope import utcnow
 
-SECTION_MODELS: dict[str, type[BaseModel]] = {"portal": PortalUnit, "paygov": PayGovBeneficiary, "postal": PostalSender}
+SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "portal": PortalUnit,
+    "payment": PaymentChoice,
+    "paygov": PayGovBeneficiary,
+    "postal": PostalSender,
+}
 SECTIONS = tuple(SECTION_MODELS)
 # the agency of the examples and of `lgsp dev` (development values: not a real treasury account)
 DEV_AGENCY = Agency(

@@ -1,5 +1,6 @@
 """Client systems and their keys, for operators (grant ``admin``): the same lifecycle as
-``lgsp clients``. Every change is recorded (when, which admin client, what)."""
+``lgsp clients``. Every change is recorded (when, which admin client, what) in the client's
+history and in the operators' audit (the console's Audit page), with the ``reason`` given."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/v1/admin/clients", tags=["admin"], route_class=HubRo
 CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 GRANT = r"^[a-z][a-z0-9_.]{0,99}(:[a-z_]+(,[a-z_]+)*)?$"
 T = TypeVar("T")
+WHY = {"reason": {"value": {"reason": "the system is retired"}}, "none": {"value": {}}}
 _ERRORS = errors(403, _403="The client is not granted `admin`")
 _FOUND = errors(403, 404, _403="The client is not granted `admin`", _404="No such client")
 _ONE = errors(
@@ -46,6 +48,22 @@ def _grants(value: list[str]) -> list[str]:
     return value
 
 
+Reason = Annotated[
+    str | None,
+    Field(
+        min_length=3,
+        max_length=500,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="Why the change is made: written to the operators' audit (who, when, what, why).",
+    ),
+]
+
+
+class Why(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reason: Reason = None
+
+
 AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, description="Electronic agency code, e.g. 000.00.00.H56.")]
 
 
@@ -65,6 +83,7 @@ class NewClient(BaseModel):
     name: str = Field(default="", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
     grants: list[Annotated[str, Field(pattern=GRANT)]] = Field(default_factory=list, max_length=50)
     agencies: list[AgencyCode] = Field(default_factory=list, max_length=200)
+    reason: Reason = None
 
     @field_validator("grants")
     @classmethod
@@ -75,11 +94,13 @@ class NewClient(BaseModel):
 class Agencies(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     agencies: list[AgencyCode] = Field(min_length=1, max_length=200)
+    reason: Reason = None
 
 
 class Grants(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     grants: list[Annotated[str, Field(pattern=GRANT)]] = Field(min_length=1, max_length=50)
+    reason: Reason = None
 
     @field_validator("grants")
     @classmethod
@@ -95,6 +116,7 @@ class Rotation(BaseModel):
         le=30 * 86_400,
         description="How long the current key keeps working (0: it stops now); default HUB_KEY_ROTATION_GRACE.",
     )
+    reason: Reason = None
 
 
 class CreatedClient(ClientView):
@@ -154,12 +176,19 @@ async def create_client(
             }
         ),
     ],
+    request: Request,
     engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
     def create() -> dict[str, Any]:
         key = clients.create_client(
-            engine, body.code, body.name or body.code, body.grants, actor=_actor(caller), agencies=body.agencies
+            engine,
+            body.code,
+            body.name or body.code,
+            body.grants,
+            actor=_actor(caller),
+            agencies=body.agencies,
+            why=_why(request, body.reason),
         )
         return {**clients.get(engine, body.code), "api_key": key}
 
@@ -193,7 +222,9 @@ async def rotate(
     grace = settings.key_rotation_grace if body.grace_seconds is None else body.grace_seconds
     if grace == 0:
         _not_self(caller, code, "rotate the key without a grace period of")
-    key, view = await _call(request, lambda: clients.rotate(engine, code, _actor(caller), grace))
+    key, view = await _call(
+        request, lambda: clients.rotate(engine, code, _actor(caller), grace, _why(request, body.reason))
+    )
     return {**view, "api_key": key}
 
 
@@ -205,22 +236,24 @@ async def rotate(
 )
 async def disable(
     request: Request,
+    body: Annotated[Why | None, Body(openapi_examples=WHY)] = None,
     code: str = Path(pattern=CODE),
     engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
     _not_self(caller, code, "disable")
-    return await _call(request, lambda: clients.set_disabled(engine, code, True, _actor(caller)))
+    return await _call(request, lambda: clients.set_disabled(engine, code, True, _actor(caller), _why(request, body)))
 
 
 @router.post("/{code}/enable", summary="Enable a disabled client again", response_model=ClientView, responses=_FOUND)
 async def enable(
     request: Request,
+    body: Annotated[Why | None, Body(openapi_examples=WHY)] = None,
     code: str = Path(pattern=CODE),
     engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
-    return await _call(request, lambda: clients.set_disabled(engine, code, False, _actor(caller)))
+    return await _call(request, lambda: clients.set_disabled(engine, code, False, _actor(caller), _why(request, body)))
 
 
 @router.post("/{code}/grants", summary="Give grants", response_model=ClientView, responses=_FOUND)
@@ -231,7 +264,8 @@ async def grant(
     engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
-    return await _call(request, lambda: clients.change_grants(engine, code, list(body.grants), [], _actor(caller)))
+    why = _why(request, body.reason)
+    return await _call(request, lambda: clients.change_grants(engine, code, list(body.grants), [], _actor(caller), why))
 
 
 @router.post("/{code}/grants/revoke", summary="Revoke grants", response_model=ClientView, responses=_ONE)
@@ -244,7 +278,8 @@ async def revoke_grant(
 ) -> dict[str, Any]:
     if ADMIN in body.grants:
         _not_self(caller, code, "revoke the admin grant of")
-    return await _call(request, lambda: clients.change_grants(engine, code, [], list(body.grants), _actor(caller)))
+    why = _why(request, body.reason)
+    return await _call(request, lambda: clients.change_grants(engine, code, [], list(body.grants), _actor(caller), why))
 
 
 @router.post(
@@ -260,7 +295,10 @@ async def bind_agencies(
     engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
-    return await _call(request, lambda: clients.change_agencies(engine, code, list(body.agencies), [], _actor(caller)))
+    why = _why(request, body.reason)
+    return await _call(
+        request, lambda: clients.change_agencies(engine, code, list(body.agencies), [], _actor(caller), why)
+    )
 
 
 @router.post("/{code}/agencies/remove", summary="Unbind agencies", response_model=ClientView, responses=_FOUND)
@@ -271,7 +309,10 @@ async def unbind_agencies(
     engine: Engine = Depends(get_engine),
     caller: Client = Depends(_admin),
 ) -> dict[str, Any]:
-    return await _call(request, lambda: clients.change_agencies(engine, code, [], list(body.agencies), _actor(caller)))
+    why = _why(request, body.reason)
+    return await _call(
+        request, lambda: clients.change_agencies(engine, code, [], list(body.agencies), _actor(caller), why)
+    )
 
 
 @router.get(
@@ -292,3 +333,9 @@ async def client_history(
 
 def _actor(caller: Client) -> str:
     return f"client:{caller.code}"
+
+
+def _why(request: Request, reason: str | Why | None) -> clients.Why:
+    if isinstance(reason, Why):
+        reason = reason.reason
+    return clients.Why(" ".join(reason.split()) if reason else None, request.client.host if request.client else None)

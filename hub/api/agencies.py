@@ -1,9 +1,9 @@
 """Per-agency configuration, for operators (grant ``admin``): the same as ``lgsp agencies``.
 
 One province has many agencies; each partner is configured per agency (``hub.agencies.port``): the
-national portal's unit code (``madonvi``) and variant, the PayGov beneficiary account and unit name,
-the VNPost customer code, variant and sender. A service that needs a section the agency lacks
-refuses with ``agency_not_configured`` naming the agency and the section.
+national portal's unit code (``madonvi``) and connector profile, the payment gateway profile, the
+PayGov beneficiary account and unit name, the VNPost customer code, variant and sender. A service
+that needs a section the agency lacks refuses with ``agency_not_configured`` naming the agency and the section.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ EXAMPLE = {
     "code": "000.00.00.H56",
     "name": "Sở Xây dựng tỉnh Thanh Hóa",
     "province_codes": ["H56"],
-    "portal": {"madonvi": "000.00.00.H56", "variant": "adapter"},
+    "portal": {"madonvi": "000.00.00.H56", "profile": "default"},
+    "payment": {"profile": "paygov"},
     "paygov": {
         "account": "3511.0.1234567",
         "bank_code": "KBNN",

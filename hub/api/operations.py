@@ -245,23 +245,64 @@ class DryRunView(BaseModel):
 
 class BulkItem(BaseModel):
     message_id: str
-    outcome: str = Field(description="queued, invalid, refused or error")
+    outcome: str = Field(
+        description="queued, invalid, refused or error; pending (not done yet) or replaying (taken by a run "
+        "that stopped: a resume checks whether it was replayed)"
+    )
     detail: str | None
+
+
+class BulkResume(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reason: str = Field(min_length=3, max_length=500, description="Why (written to the audit).")
 
 
 class BulkView(BaseModel):
     id: str
-    state: str = Field(description="running, finished or failed")
+    state: str = Field(
+        description="running, finished, failed, or interrupted (its process stopped before it finished: "
+        "resume it with POST .../resume)"
+    )
     operator: str
     reason: str
     selection: dict[str, Any]
     total: int
     done: int
+    left: int = Field(description="Items not done yet (what a resume would do)")
     percent: int
     counts: dict[str, int]
     items: list[BulkItem] = Field(description="Up to 200 outcomes, those not queued first")
     created_at: str
     finished_at: str | None
+
+
+@router.post(
+    "/replays/bulk/{bulk_id}/resume",
+    status_code=202,
+    summary="Resume an interrupted bulk replay: the messages it had not done (none is replayed twice)",
+    response_model=BulkView,
+    responses=errors(403, 404, 409, 422, _403=_403, _404="No such bulk replay", _409="It is not interrupted"),
+)
+async def bulk_resume(
+    request: Request,
+    body: Annotated[BulkResume, Body(openapi_examples={"resume": {"value": {"reason": "api restarted"}}})],
+    bulk_id: str = Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$"),
+    ledger: Ledger = Depends(get_ledger),
+    client: Client = Depends(_admin),
+) -> dict[str, Any]:
+    actor = _actor(request, client)
+    try:
+        await run_in_threadpool(bulk.resume, ledger, bulk_id, actor, body.reason)
+    except ActionRefused as exc:
+        if exc.field == "bulk_id":
+            raise ProblemError("not_found", f"no bulk replay {bulk_id}") from None
+        if exc.field == "state":
+            raise ProblemError("conflict", str(exc)) from None
+        raise refused(exc) from None
+    bulk.run_in_background(ledger, bulk_id, actor)
+    job = await run_in_threadpool(bulk.status, ledger.engine, bulk_id)
+    assert job is not None
+    return _bulk_view(job)
 
 
 def _bulk_view(job: dict[str, Any]) -> dict[str, Any]:
@@ -305,10 +346,10 @@ async def bulk_replay(
 ) -> dict[str, Any]:
     actor = _actor(request, client)
     try:
-        bid, ids = await run_in_threadpool(bulk.start, ledger, body.selection(), actor, body.reason)
+        bid, _ = await run_in_threadpool(bulk.start, ledger, body.selection(), actor, body.reason)
     except ActionRefused as exc:
         raise refused(exc) from None
-    bulk.run_in_background(ledger, bid, ids, actor)
+    bulk.run_in_background(ledger, bid, actor)
     job = await run_in_threadpool(bulk.status, ledger.engine, bid)
     assert job is not None
     return _bulk_view(job)

@@ -145,14 +145,37 @@ async def bulk_run(ctx: Ctx = Depends(context)) -> Response:
         return no
     raw = {k: data.get(k, "")[:100] for k in SELECTION}
     try:
-        bid, ids = await run_in_threadpool(
+        bid, _ = await run_in_threadpool(
             bulk.start, ctx.console.hub.ledger, _selection(raw), actor(ctx), data.get("reason")
         )
     except ActionRefused as exc:
         text = ctx.t("replay.reason.rule", n=operations.MAX_REASON) if exc.field == "reason" else str(exc)
         return await _dry_page(ctx, raw, 422, text)
-    bulk.run_in_background(ctx.console.hub.ledger, bid, ids, actor(ctx))
+    bulk.run_in_background(ctx.console.hub.ledger, bid, actor(ctx))
     return redirect(ctx, f"/bulk/{bid}")
+
+
+@router.post("/bulk/{bulk_id}/resume")
+async def bulk_resume(bulk_id: str, ctx: Ctx = Depends(context)) -> Response:
+    """Resume an interrupted bulk replay: the items it had not done."""
+    data = await form(ctx)
+    if data is None:
+        return refused(ctx)
+    if (no := allowed(ctx, "operator")) is not None:
+        return no
+    if not MESSAGE_ID.match(bulk_id):
+        return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("bulk.notfound"))
+    ledger = ctx.console.hub.ledger
+    try:
+        await run_in_threadpool(bulk.resume, ledger, bulk_id, actor(ctx), data.get("reason"))
+    except ActionRefused as exc:
+        job = await run_in_threadpool(bulk.status, ctx.engine, bulk_id)
+        if job is None:
+            return render(ctx, "error.html", 404, title=ctx.t("error.notfound.title"), text=ctx.t("bulk.notfound"))
+        text = ctx.t("replay.reason.rule", n=operations.MAX_REASON) if exc.field == "reason" else str(exc)
+        return render(ctx, "bulk_run.html", 422, job=job, error=text)
+    bulk.run_in_background(ledger, bulk_id, actor(ctx))
+    return redirect(ctx, f"/bulk/{bulk_id}")
 
 
 @router.get("/bulk/{bulk_id}")

@@ -28,6 +28,12 @@ ACTIONS = (
     "client.rotate",
     "client.disable",
     "client.enable",
+    "client.grant",  # these four: /v1/admin/clients and `lgsp clients` (hub.clients records every change)
+    "client.revoke_grant",
+    "client.bind_agency",
+    "client.unbind_agency",
+    "bulk.resume",
+    "bulk.interrupted",
     "operator.create",
     "operator.disable",
     "operator.reset_password",

@@ -1,8 +1,8 @@
 """What an operator does to the hub, the same from the console, the admin API and the CLI:
 hold and resume a partner (and see its health), edit and replay a dead message, manage client
 systems (create, rotate, disable, enable: ``hub.clients``, the lifecycle ``lgsp clients`` and
-/v1/admin/clients use, which records each change in ``client_changes`` too). Every call is
-written to the audit with who, what, why and what came of it."""
+/v1/admin/clients use, which records each change in ``client_changes`` and in the audit, in the
+change's transaction). Every call is written to the audit with who, what, why and what came of it."""
 
 from __future__ import annotations
 
@@ -244,15 +244,14 @@ def create_client(engine: Engine, code: str, name: str, grants: list[str], actor
             check_grants(grants)
         except GrantError as exc:
             raise ActionRefused("grants", str(exc)) from None
-        key = clients.create_client(engine, code, name or code, grants, actor=_who(actor))
+        key = clients.create_client(engine, code, name or code, grants, actor=_who(actor), why=_why(actor, why))
     except ActionRefused as exc:
         _client_audit(engine, actor, "client.create", "refused", code, reason, str(exc))
         raise
     except clients.ClientExists:
         _client_audit(engine, actor, "client.create", "refused", code, why, "exists")
         raise ActionRefused("code", f"a client {code} exists; rotate its key instead") from None
-    _client_audit(engine, actor, "client.create", "ok", code, why, f"grants: {', '.join(sorted(grants))}")
-    return key
+    return key  # audited by hub.clients, in the change's transaction
 
 
 def rotate_client(engine: Engine, code: str, grace_seconds: int, actor: Actor, reason: str | None) -> str:
@@ -261,15 +260,13 @@ def rotate_client(engine: Engine, code: str, grace_seconds: int, actor: Actor, r
         why = reason_of(reason)
         if not 0 <= grace_seconds <= 30 * 86_400:
             raise ActionRefused("grace_seconds", "0 to 30 days")
-        key, view = clients.rotate(engine, code, _who(actor), grace_seconds)
+        key, _ = clients.rotate(engine, code, _who(actor), grace_seconds, _why(actor, why))
     except ActionRefused as exc:
         _client_audit(engine, actor, "client.rotate", "refused", code, reason, str(exc))
         raise
     except clients.ClientNotFound:
         _client_audit(engine, actor, "client.rotate", "refused", code, reason, "no such client")
         raise ActionRefused("code", f"no client {code}") from None
-    until = view["old_key_valid_until"] or "now"
-    _client_audit(engine, actor, "client.rotate", "ok", code, why, f"new key; the old one works until {until}")
     return key
 
 
@@ -277,14 +274,20 @@ def set_client_disabled(engine: Engine, code: str, disabled: bool, actor: Actor,
     action = "client.disable" if disabled else "client.enable"
     try:
         why = reason_of(reason)
-        clients.set_disabled(engine, code, disabled, _who(actor))
+        if (clients.get(engine, code)["disabled_at"] is not None) == disabled:  # nothing to change
+            _client_audit(engine, actor, action, "ok", code, why, "already " + ("disabled" if disabled else "enabled"))
+            return
+        clients.set_disabled(engine, code, disabled, _who(actor), _why(actor, why))
     except ActionRefused as exc:
         _client_audit(engine, actor, action, "refused", code, reason, str(exc))
         raise
     except clients.ClientNotFound:
         _client_audit(engine, actor, action, "refused", code, reason, "no such client")
         raise ActionRefused("code", f"no client {code}") from None
-    _client_audit(engine, actor, action, "ok", code, why, "every key stops working" if disabled else "enabled again")
+
+
+def _why(actor: Actor, reason: str) -> clients.Why:
+    return clients.Why(reason, actor.remote_addr)
 
 
 def _who(actor: Actor) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from hub.console import audit, queries
+from hub.console import audit, bulk, queries
 from hub.console.web import Ctx, allowed, context, form, redirect, refused, render
 from hub.envelope import utcnow
 from hub.ledger import NotFound, NotReplayable
@@ -87,8 +87,10 @@ async def failures(
     raw |= {"since": since, "until": until}
     f = _filters(**raw)
     groups = await run_in_threadpool(queries.failure_groups, ctx.engine, f)
+    runs = await run_in_threadpool(bulk.unfinished, ctx.engine)
     query = urlencode({k: v for k, v in raw.items() if v})
-    return render(ctx, "failures.html", groups=groups, form=raw, query=query, connectors=ctx.console.connectors)
+    shown: dict[str, Any] = {"groups": groups, "form": raw, "query": query, "runs": runs}
+    return render(ctx, "failures.html", connectors=ctx.console.connectors, **shown)
 
 
 @router.get("/failures/{connector}/{class_id}")

@@ -1,4 +1,5 @@
-"""What the console's pages read, over the hub's own tables (SQLAlchemy Core, read only).
+"""What the console's pages read, over the hub's own tables (SQLAlchemy Core; read only but for
+the Overview's per-hour counts of finished hours, ``console_hourly``, written once per hour).
 
 Fast on PostgreSQL with millions of messages: every query is served by an index (migration
 0008 adds the console's three partial ones on ``messages``; their predicates are written here as
@@ -11,12 +12,16 @@ acceptance (``hub.envelope.new_id``), so their first ten characters are ``accept
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, case, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import Select
 from ulid import ULID
 
@@ -26,6 +31,7 @@ from hub.db.schema import (
     attempts,
     bulk_replay_items,
     bulk_replays,
+    console_hourly,
     message_replays,
     messages,
     operator_actions,
@@ -35,6 +41,7 @@ from hub.db.schema import (
 from hub.messages import DOSSIER_STATUS_CHANGED
 from hub.trace import masked_payload
 
+log = logging.getLogger("hub.console.queries")
 m = messages.c
 FAILING = text(f"messages.state IN ('dead', 'retrying') AND messages.{CONSOLE_GUARD}")
 BACKLOG = text(f"messages.state IN ('queued', 'delivering', 'held') AND messages.{CONSOLE_GUARD}")
@@ -109,7 +116,7 @@ def _distinct_errors(c: Connection, f: FailureFilters) -> list[Any]:
             func.min(m.updated_at).label("first"),
             func.max(m.updated_at).label("last"),
         )
-    ).group_by(m.connector, ERROR, m.state)
+    ).group_by(m.connector, m.state, ERROR)  # the failing index's order: grouped as it is read, no hashing
     return list(c.execute(q))
 
 
@@ -206,61 +213,136 @@ class Overview:
     sync: dict[str, Any]  # the population database's synchronous calls (citizen_queries)
 
 
+FINAL_AFTER = timedelta(minutes=15)  # an hour's accepted / delivered counts are final this long after it ends
+
+
 def overview(engine: Engine, connectors: Sequence[str], now: datetime) -> Overview:
     """Per connector: accepted / delivered / retrying / dead per hour over the last 24 hours
     (retrying and dead: messages in that state now, by the hour of their last failure), the
-    counts now, last success, p95 of accepted -> delivered."""
+    counts now, last success, p95 of accepted -> delivered.
+
+    Accepted and delivered per finished hour come from ``console_hourly`` (each hour counted once,
+    the first time an Overview needs it, :func:`_finished_hours`); only the hours not final yet
+    are counted here. The failures (series and counts now) are one scan of the failing index, the
+    p95 one grouped percentile, the last successes one statement."""
     start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     hours = [start + timedelta(hours=i) for i in range(24)]
     index = {h: i for i, h in enumerate(hours)}
-    health = {n: ConnectorHealth(n, {s: [0] * 24 for s in SERIES}, {}) for n in connectors}
+    names = list(connectors)
+    health = {n: ConnectorHealth(n, {s: [0] * 24 for s in SERIES}, {}) for n in names}
     dialect = engine.dialect.name
+    live_from = max(start, _final_until(now))  # hours from here on are counted live
     with engine.connect() as c:
-
-        def per_hour(series: str, col: Any, *where: Any, state: str | None = None) -> None:
-            hour = hour_of(col, dialect).label("hour")
-            q = select(m.connector, hour, func.count().label("n")).where(*where, col >= start)
-            if state:
-                q = q.where(m.state == state)
-            for r in c.execute(q.where(m.connector.in_(list(connectors))).group_by(m.connector, hour)):
-                if (i := index.get(_utc(r.hour))) is not None:
-                    health[r.connector].hourly[series][i] += r.n
-
-        per_hour("accepted", m.accepted_at, m.id >= id_floor(start - timedelta(minutes=5)))
-        per_hour("delivered", m.delivered_at, DELIVERED)
-        per_hour("retrying", m.updated_at, FAILING, state="retrying")
-        per_hour("dead", m.updated_at, FAILING, state="dead")
-        for r in c.execute(
-            select(m.connector, m.state, func.count().label("n")).where(FAILING).group_by(m.connector, m.state)
-        ):
-            if r.connector in health:
-                setattr(health[r.connector], r.state, r.n)
+        counts = _finished_hours(c, names, start, live_from) | _count_hours(c, names, live_from, None, dialect)
+        for (name, at), (accepted, delivered) in counts.items():
+            if name in health and (i := index.get(at)) is not None:
+                health[name].hourly["accepted"][i] += accepted
+                health[name].hourly["delivered"][i] += delivered
+        hour = case((m.updated_at >= start, hour_of(m.updated_at, dialect)), else_=None).label("hour")
+        q = select(m.connector, m.state, hour, func.count().label("n")).where(FAILING, m.connector.in_(names))
+        for r in c.execute(q.group_by(m.connector, m.state, hour)):
+            h = health[r.connector]
+            setattr(h, r.state, getattr(h, r.state) + r.n)
+            if r.hour is not None and (i := index.get(_utc(r.hour))) is not None:
+                h.hourly[r.state][i] += r.n
         for r in c.execute(
             select(m.connector, m.state, func.count().label("n")).where(BACKLOG).group_by(m.connector, m.state)
         ):
             if r.connector in health:
                 health[r.connector].backlog[r.state] = r.n
-        for name, h in health.items():
-            mine = (DELIVERED, m.connector == name)
-            h.last_success = c.execute(select(func.max(m.delivered_at)).where(*mine)).scalar()
+        last = [
+            select(func.max(m.delivered_at)).where(DELIVERED, m.connector == name).scalar_subquery().label(f"c{i}")
+            for i, name in enumerate(names)
+        ]
+        if last:
+            row = c.execute(select(*last)).one()
+            for i, name in enumerate(names):
+                health[name].last_success = row[i]
+        for name, p95 in _p95(c, dialect, names, start).items():
+            health[name].p95_seconds = p95
+        for h in health.values():
             h.delivered_24h = sum(h.hourly["delivered"])
-            h.p95_seconds = _p95(c, dialect, name, start)
         sync = _sync_health(c, start)
     return Overview(now, hours, list(health.values()), sync)
 
 
-def _p95(c: Connection, dialect: str, connector: str, since: datetime) -> float | None:
+def _final_until(now: datetime) -> datetime:
+    """The end of the last hour whose counts are final: its end is ``FINAL_AFTER`` ago (a message
+    accepted or delivered just before the hour ended is committed by then)."""
+    return (now.astimezone(UTC) - FINAL_AFTER).replace(minute=0, second=0, microsecond=0)
+
+
+def _count_hours(
+    c: Connection, names: Sequence[str], since: datetime, until: datetime | None, dialect: str
+) -> dict[tuple[str, datetime], tuple[int, int]]:
+    """(connector, hour) -> (accepted, delivered) over [since, until), from the primary key
+    (ids are ULIDs of accepted_at) and the delivered index."""
+    out: dict[tuple[str, datetime], tuple[int, int]] = {}
+    for series, col, where in (
+        ("accepted", m.accepted_at, (m.id >= id_floor(since - timedelta(minutes=5)),)),
+        ("delivered", m.delivered_at, (DELIVERED,)),
+    ):
+        hour = hour_of(col, dialect).label("hour")
+        q = select(m.connector, hour, func.count().label("n")).where(*where, col >= since, m.connector.in_(names))
+        if until is not None:
+            q = q.where(col < until)
+            if series == "accepted":
+                q = q.where(m.id < id_floor(until + timedelta(minutes=5)))
+        for r in c.execute(q.group_by(m.connector, hour)):
+            key = (r.connector, _utc(r.hour))
+            a, d = out.get(key, (0, 0))
+            out[key] = (a + r.n, d) if series == "accepted" else (a, d + r.n)
+    return out
+
+
+def _finished_hours(
+    c: Connection, names: Sequence[str], start: datetime, until: datetime
+) -> dict[tuple[str, datetime], tuple[int, int]]:
+    """The finished hours' counts in [start, until): read from ``console_hourly``; the hours
+    missing there are counted (one pass over the span they cover) and written, zeros included."""
+    if until <= start or not names:
+        return {}
+    t = console_hourly.c
+    rows = c.execute(
+        select(t.connector, t.hour, t.accepted, t.delivered).where(
+            t.connector.in_(names), t.hour >= start, t.hour < until
+        )
+    )
+    out = {(r.connector, _utc(r.hour)): (r.accepted, r.delivered) for r in rows}
+    wanted = [start + timedelta(hours=i) for i in range(int((until - start) / timedelta(hours=1)))]
+    missing = [h for h in wanted if any((n, h) not in out for n in names)]
+    if not missing:
+        return out
+    lo, hi = missing[0], missing[-1] + timedelta(hours=1)
+    counted = _count_hours(c, names, lo, hi, c.dialect.name)
+    fresh = {(n, h): counted.get((n, h), (0, 0)) for h in missing for n in names if (n, h) not in out}
+    new = [{"connector": n, "hour": h, "accepted": a, "delivered": d} for (n, h), (a, d) in fresh.items()]
+    insert_ = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+    try:
+        c.execute(insert_(console_hourly).on_conflict_do_nothing(), new)  # another process may have counted them
+        c.execute(delete(console_hourly).where(t.hour < start - KEEP_HOURS))
+        c.commit()
+    except SQLAlchemyError as exc:  # not kept (a read-only database, a busy SQLite file): counted again next time
+        c.rollback()
+        log.warning("overview: hourly counts not kept: %s", type(exc).__name__)
+    return out | fresh
+
+
+KEEP_HOURS = timedelta(days=7)
+
+
+def _p95(c: Connection, dialect: str, names: Sequence[str], since: datetime) -> dict[str, float | None]:
+    """connector -> p95 of accepted -> delivered (seconds) over the deliveries since ``since``."""
     took = m.delivered_at - m.accepted_at
-    where = (DELIVERED, m.connector == connector, m.delivered_at >= since)
+    where = (DELIVERED, m.connector.in_(names), m.delivered_at >= since)
     if dialect == "postgresql":
         p95 = func.percentile_cont(0.95).within_group(func.extract("epoch", took))
-        value = c.execute(select(p95).where(*where)).scalar()
-        return float(value) if value is not None else None
-    rows = sorted(
-        (_utc(r.delivered_at) - _utc(r.accepted_at)).total_seconds()
-        for r in c.execute(select(m.delivered_at, m.accepted_at).where(*where))
-    )
-    return rows[min(len(rows) - 1, int(0.95 * len(rows)))] if rows else None
+        q = select(m.connector, p95.label("p95")).where(*where).group_by(m.connector)
+        return {r.connector: float(r.p95) for r in c.execute(q) if r.p95 is not None}
+    spans: dict[str, list[float]] = {}
+    for r in c.execute(select(m.connector, m.delivered_at, m.accepted_at).where(*where)):
+        spans.setdefault(r.connector, []).append((_utc(r.delivered_at) - _utc(r.accepted_at)).total_seconds())
+    return {n: sorted(xs)[min(len(xs) - 1, int(0.95 * len(xs)))] for n, xs in spans.items()}
 
 
 ANSWERED = ("matched", "mismatch", "found", "not_found")

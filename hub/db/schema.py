@@ -84,7 +84,8 @@ agencies = Table(
     Column("code", String(35), primary_key=True),  # mã định danh điện tử, e.g. 000.00.00.H56
     Column("name", String(250), nullable=False),
     Column("province_codes", JSON, nullable=False),  # MaDinhDanhTinh prefixes its dossiers may carry
-    Column("portal", JSON),
+    Column("portal", JSON),  # {madonvi, profile} (migration 0015: profile replaced an unused variant)
+    Column("payment", JSON),  # {profile}: the agency's payment gateway profile (migration 0015)
     Column("paygov", JSON),
     Column("postal", JSON),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -522,14 +523,33 @@ bulk_replays = Table(
     Column("selection", JSON, nullable=False),  # the filter or group it was run on
     Column("total", Integer, nullable=False),
     Column("done", Integer, nullable=False, default=0),
-    Column("state", String(16), nullable=False),  # running | finished | failed
+    Column("state", String(16), nullable=False),  # running | finished | failed | interrupted
     Column("finished_at", UTCDateTime()),
+    # migration 0016: the process running it and when it last said it was alive; a running
+    # bulk replay whose heartbeat is older than its lease is "interrupted" (resumable)
+    Column("owner", String(100)),
+    Column("heartbeat_at", UTCDateTime()),
 )
 bulk_replay_items = Table(
     "bulk_replay_items",
     metadata,
     Column("bulk_id", String(26), primary_key=True),
     Column("message_id", String(26), primary_key=True),
-    Column("outcome", String(16), nullable=False),  # queued | refused | invalid | error
+    # pending (selected, not done yet; migration 0016) | replaying (taken: the replay may have
+    # happened) | queued | refused | invalid | error
+    Column("outcome", String(16), nullable=False),
     Column("detail", Text),
+    Column("claimed_at", UTCDateTime()),  # when a run took it (migration 0016): what a resume checks
+)
+# The Overview's counts of finished hours (hub/console/queries.py, migration 0016): messages
+# accepted and delivered per connector and hour. Neither changes once the hour is over (a
+# message's accepted_at and delivered_at are written once), so each hour is counted once, when
+# an Overview first needs it, and read from here after; the current hour is counted live.
+console_hourly = Table(
+    "console_hourly",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("accepted", Integer, nullable=False),
+    Column("delivered", Integer, nullable=False),
 )

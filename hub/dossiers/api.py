@@ -161,9 +161,11 @@ async def _bound(
     single: bool,
     valid: list[tuple[int, DossierStatusChange]],
     rejected: dict[int, Any],
+    unit_required: bool = False,
 ) -> tuple[list[tuple[int, DossierStatusChange]], dict[int, Any]]:
     """The items this client may push (``hub.agencies.binding``: its agencies, their provinces'
-    dossier codes); the others rejected with the field and the rule. One item refused: its problem."""
+    dossier codes and, when ``unit_required``, a portal unit of the agency); the others rejected with
+    the field and the rule. One item refused: its problem."""
     refused: dict[int, binding.Refusal] = {}
     ask: list[tuple[int, DossierStatusChange]] = []
     for i, m in valid:
@@ -178,6 +180,14 @@ async def _bound(
             return {i: binding.check(client.agencies, directory, m.agency_code, m.dossier_code) for i, m in ask}
 
         refused |= {i: r for i, r in (await run_in_threadpool(decide)).items() if r is not None}
+    if unit_required:  # the agency's own portal unit, or nothing accepted that could not go out
+        codes = {m.agency_code for i, m in valid if i not in refused}
+
+        def units() -> dict[str, binding.Refusal | None]:
+            return {code: binding.portal_unit(directory, code) for code in codes}
+
+        missing = await run_in_threadpool(units)
+        refused |= {i: r for i, m in valid if i not in refused and (r := missing[m.agency_code]) is not None}
     if not refused:
         return valid, rejected
     metrics.REJECTED.labels(TYPE).inc(len(refused))
@@ -208,7 +218,8 @@ async def _bound(
             422,
             _403="The client is not granted `dossier.status.changed`, or is not bound to the dossier's agency "
             "(`errors`: agency_code, agency_not_bound)",
-            _422="Validation failed, or the dossier code is not of its agency's province (dossier_code_province)",
+            _422="Validation failed, the dossier code is not of its agency's province (dossier_code_province), or "
+            "the agency has no portal unit and the hub no fallback (agency_code, agency_not_configured)",
         ),
     },
 )
@@ -233,7 +244,7 @@ async def post_status_changes(
     else:
         single, valid, rejected = _validate_items(raw, limit, defaults)
 
-    valid, rejected = await _bound(client, agencies, single, valid, rejected)
+    valid, rejected = await _bound(client, agencies, single, valid, rejected, dossiers.portal_unit_required)
     corr = correlation_id or new_id()
     connector = dossiers.connector
     new = [

@@ -24,6 +24,8 @@ class Dossiers:
     max_batch_items: int
     outbox_defer: float  # seconds the relay leaves the rows of what the api publishes itself
     defaults: Mapping[str, DossierDefaults] = field(default_factory=dict)  # by client code (HUB_DOSSIER_DEFAULTS)
+    # refuse at intake a dossier whose agency has no portal unit in the directory (HUB_PORTAL_UNIT_FALLBACK=false)
+    portal_unit_required: bool = False
 
     def defaults_for(self, client_code: str) -> DossierDefaults | None:
         found = self.defaults.get(client_code)

@@ -40,7 +40,7 @@ from hub.payments.port import (
     PaymentResult,
 )
 from hub.payments.rules import PAYMENT_ID
-from hub.payments.service import GatewayUnavailable, PaymentConflict, Payments
+from hub.payments.service import GatewayUnavailable, PaymentConflict, Payments, ProfileNotOfAgency
 from hub.settings import Settings
 
 router = APIRouter(tags=["payments"], route_class=HubRoute)
@@ -100,7 +100,6 @@ async def open_payment(
     client: Client = Depends(get_client),
 ) -> JSONResponse:
     require(GRANT, client)
-    profile = cmd.profile or payments.default_profile
     refused = binding.quick(client.agencies, cmd.agency_code, cmd.dossier_code)
     if refused == binding.ASK:  # a dossier code of another province: the directory decides
         refused = await run_in_threadpool(
@@ -108,6 +107,13 @@ async def open_payment(
         )
     if isinstance(refused, binding.Refusal):
         raise ProblemError(refused.code, f"the payment is refused: {refused.message}", errors=[refused.error()])
+    try:  # the agency's gateway profile (``lgsp agencies``: payment.profile), else the request's, else the default
+        profile = await run_in_threadpool(payments.profile_for, cmd.agency_code, cmd.profile)
+    except ProfileNotOfAgency as exc:
+        error = field_error("profile", "payment_profile_of_agency", str(exc))
+        raise ProblemError(
+            "validation_failed", f"the payment is refused: {exc}", errors=[error], agency=exc.agency
+        ) from None
     if profile == "paygov" and cmd.procedure_name is None:
         error = field_error("procedure_name", "missing", "required for the paygov profile (TenTTHC of the receipt)")
         raise ProblemError("validation_failed", "the paygov profile needs the procedure's name", errors=[error])

@@ -67,7 +67,9 @@ class OpenPayment(BaseModel):
     payer: PayerIn
     return_url: HttpUrl = Field(max_length=2000, description="Where the gateway sends the citizen after paying.")
     profile: Literal["napas", "paygov"] | None = Field(
-        default=None, description="Gateway; default HUB_PAYMENT_PROFILE."
+        default=None,
+        description="Gateway; default: the agency's (`lgsp agencies`: payment.profile), else HUB_PAYMENT_PROFILE. A "
+        "request naming another than its agency's is refused (payment_profile_of_agency).",
     )
 
     @model_validator(mode="after")

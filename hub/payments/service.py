@@ -48,6 +48,19 @@ class PaymentConflict(Exception):
     """The client reference was used before for a different payment request."""
 
 
+class ProfileNotOfAgency(Exception):
+    """The request names another gateway profile than its agency's (``lgsp agencies``: ``payment.profile``),
+    or the agency names a profile the hub has no gateway for."""
+
+    def __init__(self, agency: str, profile: str, requested: str | None, known: tuple[str, ...]) -> None:
+        if profile not in known:
+            what = f"agency {agency}'s payment profile {profile!r} is not a gateway of the hub ({', '.join(known)})"
+        else:
+            what = f"agency {agency} pays through the {profile} profile, not {requested}"
+        super().__init__(what)
+        self.agency, self.profile, self.requested = agency, profile, requested
+
+
 class GatewayUnavailable(Exception):
     """The gateway could not be reached (or its circuit is open); nothing was opened. Retry
     after ``retry_after`` seconds."""
@@ -107,6 +120,18 @@ class Payments:
         return self._breakers[profile]
 
     # ------------------------------------------------------------------ open
+    def profile_for(self, agency_code: str, requested: str | None) -> str:
+        """The gateway profile of a payment: its agency's (``payment.profile`` in the directory), else the
+        request's, else ``HUB_PAYMENT_PROFILE``. ``ProfileNotOfAgency`` when the request names another
+        than its agency's, or the agency's is not a gateway of the hub."""
+        agency = self.agencies.get(agency_code)
+        own = agency.payment.profile if agency is not None and agency.payment is not None else None
+        if own is None:
+            return requested or self.default_profile
+        if own not in self.gateways or (requested is not None and requested != own):
+            raise ProfileNotOfAgency(agency_code, own, requested, tuple(sorted(self.gateways)))
+        return own
+
     def beneficiary(self, order: PaymentOrder, profile: str) -> PaymentOrder:
         """The order with its agency's PayGov beneficiary (``hub.agencies``) for the paygov profile;
         ``AgencyNotConfigured`` naming the agency and the section when it has none."""

@@ -90,7 +90,7 @@ def test_the_mock_portal_refuses_an_impossible_date_and_takes_a_2026_code() -> N
         answer = sync(client, session, [hoso(MaHoSo="000.00.00.H56-250230-0001")])
         assert answer["error_code"] == "1" and "data[0].MaHoSo" in answer["message"]
         assert "calendar" in answer["message"]
-        assert sync(client, session, [hoso(MaHoSo=REAL_2026)])["error_code"] == "0"
+        assert sync(client, session, [hoso(MaHoSo=REAL_2026)], madonvi="000.701.18.G12")["error_code"] == "0"
         assert client.get("/_mock/stats").json()["rejected_by_rule"] == {"dossier-code": 1}
 
 

@@ -373,3 +373,36 @@ def test_client_creation_and_rotation(page: Any, stack: tuple[str, Hub, Seeded],
     auth = Authenticator(hub.engine, ttl=0)
     assert auth.lookup(first) is None and auth.lookup(second) is not None
     assert [a.outcome for a in audited(hub, "client.rotate") if a.target == code] == ["ok"]
+
+
+def test_an_interrupted_bulk_replay_resumed(page: Any, stack: tuple[str, Hub, Seeded], tmp_path: Path) -> None:
+    """A bulk replay whose process stopped (its lease ran out) is listed on the Failures page as
+    interrupted; the operator resumes it with a reason and it finishes."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hub.console import bulk
+    from hub.console.operations import Actor
+    from hub.db.schema import bulk_replays
+    from hub.envelope import utcnow
+
+    base, hub, _ = stack
+    bid, ids = bulk.start(hub.ledger, bulk.Selection(connector="national_portal"), Actor("ana"), "Cổng đã ổn định")
+    assert ids  # the run never starts: as if the api had been restarted right after
+    with hub.engine.begin() as c:
+        old = utcnow() - timedelta(seconds=bulk.LEASE_SECONDS + 5)
+        c.execute(update(bulk_replays).where(bulk_replays.c.id == bid).values(heartbeat_at=old))
+    login(page, base)
+    page.click("nav.main >> text=Lỗi")
+    page.wait_for_selector("#bulk-unfinished li[data-state=interrupted]")
+    page.click(f"#bulk-unfinished a >> text={bid}")
+    page.wait_for_selector("#bulk-resume")
+    assert page.get_attribute("#progress", "data-state") == "interrupted"
+    shot(page, "bulk-interrupted", tmp_path)
+    page.fill("#bulk-resume textarea[name=reason]", "Khởi động lại api, tiếp tục")
+    page.click("#bulk-resume button[type=submit]")
+    page.wait_for_selector("#progress[data-state=finished]", timeout=20_000)
+    assert all(state(hub, m) == "queued" for m in ids)
+    assert [a.outcome for a in audited(hub, "bulk.resume")] == ["ok"]
+    assert [a.target for a in audited(hub, "bulk.interrupted")] == [bid]

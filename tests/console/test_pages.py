@@ -204,3 +204,33 @@ def test_the_audit_page_searches(hub: Hub, seeded: Seeded, as_operator: TestClie
     html = as_operator.get("/console/audit?action=login").text
     assert "ana" in html and 'id="audit-rows"' in html
     assert 'id="audit-rows"' not in as_operator.get("/console/audit?operator=nobody").text
+
+
+def test_the_overview_counts_finished_hours_once(hub: Hub, seeded: Seeded) -> None:
+    """Finished hours' accepted / delivered counts are counted once, written to console_hourly
+    (zeros too), and read from there after; the hours not final yet are counted live."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select, update
+
+    from hub.db.schema import console_hourly, messages
+    from hub.envelope import utcnow
+
+    now = utcnow()
+    live = queries.overview(hub.engine, CONNECTORS, now)  # the seeded hour is not final: counted live
+    with hub.engine.connect() as c:
+        kept = c.execute(select(func.count()).select_from(console_hourly)).scalar_one()
+    later = now + timedelta(hours=2)  # the seeded messages' hour is over and final two hours on
+    first = queries.overview(hub.engine, CONNECTORS, later)
+    by_name = {h.connector: h for h in live.connectors}
+    for h in first.connectors:
+        for series in ("accepted", "delivered"):
+            assert sum(h.hourly[series]) == sum(by_name[h.connector].hourly[series]), (h.connector, series)
+    with hub.engine.connect() as c:
+        rows = c.execute(select(func.count()).select_from(console_hourly)).scalar_one()
+    assert rows - kept >= 2 * len(CONNECTORS)  # every finished hour in view, each connector, zeros included
+    with hub.engine.begin() as c:  # a finished hour is read, not counted again: a change to the ledger is not seen
+        c.execute(update(messages).values(connector="elsewhere"))
+    again = queries.overview(hub.engine, CONNECTORS, later)
+    assert [h.hourly["accepted"] for h in again.connectors] == [h.hourly["accepted"] for h in first.connectors]
+    assert sum(again.connectors[0].hourly["accepted"]) == 14

@@ -25,14 +25,16 @@ def login(client: TestClient) -> str:
 
 def call(client: TestClient, session: str, service: str, endpoint: str = "/integration", **body: Any) -> dict[str, Any]:
     response = client.post(
-        endpoint, json={"session": session, "madonvi": MADONVI, "service": service, **body}, headers=DST
+        endpoint, json={"session": session, "madonvi": MADONVI, "service": service} | body, headers=DST
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
 
-def sync(client: TestClient, session: str, hosos: list[dict[str, Any]], updating: str = "False") -> dict[str, Any]:
-    return call(client, session, tr.SYNC_SERVICE, isUpdating=updating, data=hosos)
+def sync(
+    client: TestClient, session: str, hosos: list[dict[str, Any]], updating: str = "False", madonvi: str = MADONVI
+) -> dict[str, Any]:
+    return call(client, session, tr.SYNC_SERVICE, isUpdating=updating, data=hosos, madonvi=madonvi)
 
 
 def hoso(**overrides: Any) -> dict[str, Any]:

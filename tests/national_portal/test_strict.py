@@ -81,6 +81,9 @@ STRICT_BREACHES: dict[str, list[Breach]] = {
         lambda c, s: _progress_for_a_known_dossier(c, s, NguoiXuLy="x" * 51),
         lambda c, s: _eleven_progress_entries(c, s),
     ],
+    "unit-province": [  # [I] §6: a dossier code of another province than the call's unit code (H56)
+        lambda c, s: sync(c, s, [hoso(), hoso(MaHoSo="000.00.00.H22-250225-0001")]),
+    ],
     "text-nfc": [
         lambda c, s: sync(c, s, [hoso(DonViXuLy=unicodedata.normalize("NFD", "UBND tỉnh Thanh Hóa"))]),
         lambda c, s: _progress_for_a_known_dossier(c, s, NguoiXuLy=unicodedata.normalize("NFD", "Lê Thị Bình")),
