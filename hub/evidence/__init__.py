@@ -34,6 +34,8 @@ ledger accept (ingress)     ``message.accepted``            subject ``message:<i
 worker records an outcome   ``delivery.attempt``            actor ``worker:<id>``, digests ``request`` /
                                                             ``answer`` (what was sent and received),
                                                             details attempt, outcome, http status
+  ... abandoned (takeover)  ``delivery.attempt``            actor the worker whose lease ended, details outcome
+                                                            ``abandoned``, in_doubt (migration 0017 on PostgreSQL)
   ... delivered / dead      ``message.delivered`` /         details partner_ref (digest if it may carry
                             ``message.dead``                personal data), error class
 payment callback            ``callback.received``           subject ``payment:<id>``, actor ``partner:<profile>``,

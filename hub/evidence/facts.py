@@ -10,6 +10,8 @@ ledger accept (SQLite / PostgreSQL) ``log.stage(c, log.accepted(source, rows))``
 ledger record (outcomes)            ``log.stage(c, log.outcomes(claims, outcomes, applied))`` / the
                                     ``lgsp_record`` statement carries them (:data:`PG_GATED_INSERT`)
 ledger replay                       ``log.stage(c, [log.operator(actor, "message.replay", ...)])``
+abandoned attempts (takeovers)      ``log.stage(c, log.abandoned(rows, now))`` (``ledger.delivery.abandon``) /
+                                    ``lgsp_claim`` stages them (migration 0017)
 payment callbacks                   ``Payments.settle`` (verified) and ``Payments.refused_callback``
 payment reconciliation queries      ``Payments.query_fact`` (``hub/payments/reconcile.py``)
 citizen queries                     ``hub.citizens.audit.record``
@@ -203,6 +205,23 @@ class EvidenceLog:
             out.append((f"+{mid}", Fact(kind, subject, actor, final, details, at=at)))
             out.append((f"-{mid}", attempt))
         return out
+
+    def abandoned(self, rows: Iterable[tuple[str, int, str | None]], at: datetime) -> list[Fact]:
+        """``delivery.attempt`` (outcome ``abandoned``) for attempts closed because their lease ended or
+        their message was requeued: (message id, attempt number, worker). Nothing is known of what they
+        sent: no digests; in doubt (they may have reached the partner). ``lgsp_claim`` (migration 0017)
+        stages the same facts on PostgreSQL."""
+        return [
+            Fact(
+                "delivery.attempt",
+                f"message:{mid}",
+                f"worker:{worker or 'unknown'}"[:100],
+                {},
+                {"attempt": number, "outcome": "abandoned", "in_doubt": True},
+                at=at,
+            )
+            for mid, number, worker in rows
+        ]
 
     # ---------------------------------------------------------------- everyone else
     def operator(

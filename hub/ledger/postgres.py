@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, text
 
 from hub.envelope import new_id, to_outgoing
 from hub.evidence import facts as evidence
+from hub.evidence.model import chain_of
 from hub.ledger.core import Ledger
 from hub.ledger.delivery import Delivery, claims_of
 from hub.ledger.intake import Added, Intake, message_row
@@ -94,7 +95,10 @@ _LOCK_KEY_OF_MESSAGE = text(
 # migration 0006. Arrays travel in binary (%b): psycopg's text format escapes every element
 # with a regular expression, ~40 times slower for a batch of JSON payloads. A NULL time means
 # the database's clock (``now()``).
-_CLAIM = "SELECT * FROM lgsp_claim(%b::varchar[], %s, %s, %s::timestamptz, %s::interval, %s::interval, %s, %s)"
+_CLAIM = (
+    "SELECT * FROM lgsp_claim(%b::varchar[], %s, %s, %s::timestamptz, %s::interval, %s::interval, %s, %s,"
+    " %b::smallint[])"  # the evidence chain of each id, or NULL (migration 0017)
+)
 _RECORD = (
     "SELECT lgsp_record(%s, %s, %s, %s, %s, %s, %b::varchar[], %b::varchar[], %b::int[], %b::varchar[],"
     " %b::timestamptz[], %b::text[], %b::varchar[], %b::boolean[], %b::timestamptz[], %b::varchar[], %b::text[],"
@@ -225,7 +229,9 @@ class PgDelivery(Delivery):
         ids = list(dict.fromkeys(deliveries))
         now = self.b.now()
         b = self.b
-        params = (ids, connector, worker, self._decision_time(), b.lease, b.grace, ABANDONED, LOCK_NAMESPACE)
+        log = evidence.of(b.engine)  # an attempt it abandons (a takeover) is staged as evidence by lgsp_claim
+        chains = [chain_of(f"message:{mid}", log.chains) for mid in ids] if log.enabled else None
+        params = (ids, connector, worker, self._decision_time(), b.lease, b.grace, ABANDONED, LOCK_NAMESPACE, chains)
         with _conn(b.engine, autocommit=True) as conn, conn.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(_CLAIM, params)
             rows: list[Any] = cur.fetchall()
