@@ -17,6 +17,7 @@ import typer
 from hub.cli_agencies import agencies_app
 from hub.cli_clients import clients_app
 from hub.cli_ops import partners_app
+from hub.cli_postal import postal_app
 from hub.console.cli import dev_operator, operators_app
 from hub.evidence.cli import app as evidence_app
 from hub.reports_cli import reports as reports_command
@@ -46,6 +47,7 @@ citizens_app = typer.Typer(help="Citizen verification: the audit of population d
 app.add_typer(citizens_app, name="citizens")
 app.add_typer(operators_app, name="operators")  # hub/console/cli.py
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(postal_app, name="postal")  # hub/cli_postal.py
 app.command("reports")(reports_command)
 
 

@@ -39,12 +39,15 @@ def masked_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(r: Any) -> dict[str, Any]:
+    status = (r.payload or {}).get("status")
+    if not isinstance(status, int) or isinstance(status, bool):  # e.g. a postal step's parcel status
+        status = None
     return {
         "id": r.id,
         "type": r.type,
         "source": r.source,
         "key": r.key,
-        "status": (r.payload or {}).get("status"),
+        "status": status,  # a dossier status change's TrangThaiHoSo
         "occurred_at": iso(r.occurred_at),
         "state": r.state,
         "attempts": r.attempts,

@@ -141,13 +141,13 @@ class VnpostClient:
     # ---------------------------------------------------------------- the port
     def create_order(self, order: PostalOrderRequest) -> OrderAccepted:
         body = tr.order_body(order, self.variant, self.settings.flag_config)
-        c, _ = self._call("order", "result", body)
+        c, data = self._call("order", "result", body)
         if c.verdict not in (Verdict.OK, Verdict.ALREADY):
             self._raise("order", c)
         return OrderAccepted(
             customer_code=order.customer_code,
             order_number=order.order_number,
-            item_code=order.item_code,
+            item_code=order.item_code or tr.answer_item_code(data),
             already_registered=c.verdict is Verdict.ALREADY,
             partner_code=c.code or "",
             message=c.message,

@@ -9,8 +9,12 @@ agree by default. It refuses what VNPost would, in the variant's own shapes:
   a token request with wrong client credentials (401 ``invalid_client``) or grant (400), or a wrong
   MyVNPost login (``IsSuccess: false``). Tokens expire on the mock's clock.
 - orders (answers HTTP 200 ``{Status, Message}``, MyVNPost ``{IsSuccess, Code, Message}``): "100"
-  registered; "101" the same (CustomerCode, OrderNumber) again (already registered, nothing
-  changes); "102" invalid data, the message naming each field (missing required fields, unit ids
+  registered, with the order's waybill number as ``ItemCode`` ([I]: the field of the feed and of
+  the LGSP body; an order sent without one is numbered by the mock, as VNPost numbers the parcels
+  of the ``…WithoutItemCode`` path, and the feed's entries carry it); "101" the same
+  (CustomerCode, OrderNumber) again (already registered, nothing changes; a dossier's second kind
+  has its own OrderNumber, ``…-TG`` / ``…-KQ``); "102" invalid data, the message naming each
+  field (missing required fields, unit ids
   that are not integers, booleans or unknown to VNPost, a district not of its province, district 0
   unless ``accept_district_zero``, a negative or non-numeric CODAmount); "103" a waybill (ItemCode)
   not issued to this customer or in use by another order; "106" an unknown customer code.
@@ -71,13 +75,15 @@ def create_app(
                 return h.answer(variant, "106", "Mã khách hàng không tồn tại (unknown CustomerCode)")
             existing = state.orders.get((customer, number))
             if existing is not None and existing.status.value != "cancelled":
-                return h.answer(variant, "101", f"Đơn hàng {number} đã tồn tại (already registered)")
+                why = f"Đơn hàng {number} đã tồn tại (already registered)"
+                return h.answer(variant, "101", why, item_code=existing.item_code)
             pool = state.pools[customer]
             if item_code and (item_code not in pool.issued or item_code in pool.in_use):
                 why = "đang được dùng (in use)" if item_code in pool.issued else "không được cấp (not issued)"
                 return h.answer(variant, "103", f"ItemCode {item_code} {why} for CustomerCode {customer}")
-            state.create(customer, number, body, variant, item_code)
-        return h.answer(variant, "100", "Tạo đơn hàng thành công (order registered)")
+            created = state.create(customer, number, body, variant, item_code)
+        answer = h.answer(variant, "100", "Tạo đơn hàng thành công (order registered)", item_code=created.item_code)
+        return answer
 
     async def cancel(request: Request, variant: Variant) -> Response:
         body = await h.guarded(request, variant)

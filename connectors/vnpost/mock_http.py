@@ -101,10 +101,13 @@ class MockHttp:
 
     # ---------------------------------------------------------------- answers
     @staticmethod
-    def answer(variant: Variant, code: str, message: str, http: int = 200) -> JSONResponse:
+    def answer(
+        variant: Variant, code: str, message: str, http: int = 200, item_code: str | None = None
+    ) -> JSONResponse:
+        extra = {"ItemCode": item_code} if item_code else {}
         if variant == "myvnpost":
-            return JSONResponse({"IsSuccess": code == "100", "Code": code, "Message": message}, http)
-        return JSONResponse({"Status": code, "Message": message}, http)
+            return JSONResponse({"IsSuccess": code == "100", "Code": code, "Message": message, **extra}, http)
+        return JSONResponse({"Status": code, "Message": message, **extra}, http)
 
     async def inject(self, token: bool = False) -> Response | None:
         st = self.state

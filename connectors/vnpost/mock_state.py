@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import Field
 
 from hub.mockkit import FaultSettings
+from hub.postal.port import s10
 from hub.postal.rules import NEXT, ParcelStatus, can_follow, cancel_decision
 
 S = ParcelStatus
@@ -103,13 +104,6 @@ class Clock:
     def advance(self, seconds: float) -> datetime:
         self.offset += seconds
         return self.now()
-
-
-def s10(prefix: str, serial: int) -> str:
-    """A UPU S10 item code: 2 letters, 8 digits, check digit, "VN"."""
-    digits = f"{serial % 10**8:08d}"
-    check = 11 - sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
-    return f"{prefix}{digits}{ {10: 0, 11: 5}.get(check, check) }VN"
 
 
 @dataclass
@@ -243,10 +237,11 @@ class MockState:
 
     def create(self, customer: str, number: str, body: dict[str, Any], variant: str, item_code: str | None) -> Order:
         now = self.clock.now()
+        if not item_code:  # VNPost numbers a parcel ordered without a waybill number (…WithoutItemCode, §3.2)
+            (item_code,) = self.allocate(customer, 1)
         order = Order(customer, number, body, variant, now, self.options.default_scenario, item_code)
         self.orders[(customer, number)] = order
-        if item_code:
-            self.pools[customer].in_use[item_code] = number
+        self.pools[customer].in_use[item_code] = number
         self._write(order, S.ACCEPTED, now)
         self._schedule(order)
         return order

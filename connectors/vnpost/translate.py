@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.canonical import VN_TZ
-from hub.postal.port import CancelRequest, PostalOrderRequest, TrackingEvent, TrackingPage
+from hub.postal.port import ITEM_CODE_PATTERN, CancelRequest, PostalOrderRequest, TrackingEvent, TrackingPage
 from hub.postal.rules import ParcelStatus
 
 from .errors import normalise_code, scrub
 
 _HEX24 = re.compile(r"[0-9a-fA-F]{24}")
+_S10 = re.compile(ITEM_CODE_PATTERN)
 _COMPACT = re.compile(r"\d{14}")
 _DMY = re.compile(r"(\d{2})/(\d{2})/(\d{4})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
 
@@ -60,6 +61,14 @@ def order_body(order: PostalOrderRequest, variant: str, flag_config: int = 2) ->
     elif variant == "myvnpost" and order.item_code:
         body["ItemCode"] = order.item_code
     return body
+
+
+def answer_item_code(body: Any) -> str | None:
+    """The waybill number VNPost gave an order sent without one, if its answer names it (``ItemCode``,
+    the field of the feed and of the LGSP body, §3.1/§3.2 [I]: the answers of the public samples
+    carry only ``Status``/``Message``; the feed's entries carry it whatever the answer says)."""
+    item = body.get("ItemCode") if isinstance(body, dict) else None
+    return item if isinstance(item, str) and _S10.fullmatch(item) else None
 
 
 def cancel_body(request: CancelRequest) -> dict[str, Any]:

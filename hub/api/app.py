@@ -32,6 +32,7 @@ from hub.dossiers import api as ingress
 from hub.payments import api as payments
 from hub.pipeline import Pipeline
 from hub.postal import api as postal
+from hub.postal.admin import router as waybills_router
 from hub.publisher import Publisher
 from hub.services import Hub
 from hub.subscriptions import api as subscriptions
@@ -100,6 +101,7 @@ def create_app(hub: Hub, *, pipeline: bool | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(admin.router)
     app.include_router(agencies.router)
+    app.include_router(waybills_router)  # hub/postal/admin.py
     app.include_router(operations.router)
     app.include_router(reports.router)
     app.include_router(_ops(hub))

@@ -37,6 +37,7 @@ CODES: dict[str, tuple[int, str]] = {
     "subscription_limit": (409, "The client has as many subscriptions as it may"),
     "postal_order_open": (409, "The dossier's other postal order is not finished"),
     "postal_cancel_refused": (409, "The parcel was picked up: the order can no longer be cancelled"),
+    "waybill_pool_exhausted": (409, "The agency's waybill pool has no free number left"),
     "body_too_large": (413, "The request body is too large"),
     "batch_too_large": (413, "The batch holds too many items"),
     "unsupported_media_type": (415, "Send the body as application/json"),

@@ -433,7 +433,9 @@ postal_orders = Table(
     metadata,
     Column("id", String(26), primary_key=True),
     Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
-    Column("dossier_code", String(100), nullable=False),  # MaHoSo, VNPost's OrderNumber
+    Column("dossier_code", String(100), nullable=False),  # MaHoSo
+    # VNPost's OrderNumber: the dossier code; with a kind suffix for the dossier's second kind (0014)
+    Column("order_number", String(110)),
     Column("kind", String(16), nullable=False),  # pickup | delivery
     Column("agency_code", String(40), nullable=False),
     Column("customer_code", String(50), nullable=False),  # VNPost CustomerCode
@@ -450,6 +452,7 @@ postal_orders = Table(
     UniqueConstraint("dossier_code", "kind", name="uq_postal_orders_dossier_kind"),
     Index("ix_postal_orders_customer_dossier", "customer_code", "dossier_code"),
     Index("ix_postal_orders_item", "customer_code", "item_code"),
+    Index("ix_postal_orders_customer_number", "customer_code", "order_number"),
 )
 postal_events = Table(
     "postal_events",
@@ -477,6 +480,26 @@ postal_cursors = Table(
     Column("customer_code", String(50), primary_key=True),
     Column("cursor", String(24), nullable=False),  # lastId: the greatest feed id read
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+# The hub's waybill pool (hub/postal/waybills.py, migration 0014): numbers (ItemCode) VNPost
+# allocated to a customer code, loaded by an operator. free -> assigned (to one order, in the
+# order's own transaction) -> used (its parcel was picked up: never released) | released (the
+# order was cancelled before pickup: the number may be assigned again).
+postal_waybills = Table(
+    "postal_waybills",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("customer_code", String(50), nullable=False),
+    Column("item_code", String(20), nullable=False),
+    Column("state", String(10), nullable=False),  # free | assigned | used | released
+    Column("order_id", String(26)),  # the order it is (or was last) assigned to
+    Column("added_at", UTCDateTime(), nullable=False),
+    Column("assigned_at", UTCDateTime()),
+    Column("used_at", UTCDateTime()),
+    Column("released_at", UTCDateTime()),
+    UniqueConstraint("item_code", name="uq_postal_waybills_item"),
+    Index("ix_postal_waybills_claim", "customer_code", "state", "item_code"),
+    Index("ix_postal_waybills_order", "order_id"),
 )
 # ---- Partners an operator holds (hub/ledger/holds.py, migration 0013): while a connector has a row
 # here its workers claim nothing (the messages wait in the ledger, no attempt is counted); resume

@@ -32,6 +32,7 @@ from hub.settings import Settings
 
 from .models import EXAMPLE, ORDER_ID, PostalOrderDetail, PostalOrderIn, PostalOrderView, PushAnswer
 from .service import AgencyUnusable, CancelNotAllowed, OrderedByAnother, OrderOpen, Postal, UnmappableUnit
+from .waybills import PoolExhausted, WaybillRefused
 
 router = APIRouter(tags=["postal"], route_class=HubRoute)
 log = structlog.get_logger("hub.api.postal")
@@ -45,12 +46,12 @@ class CancelIn(BaseModel):
 
 
 def _summary(o: dict[str, Any], duplicate: bool = False) -> dict[str, Any]:
-    keys = PostalOrderView.model_fields.keys() - {"duplicate"}
-    return {**{k: o[k] for k in keys}, "duplicate": duplicate}
+    """The view's fields in the model's order (as documented), ``duplicate`` last."""
+    return {**{k: o[k] for k in PostalOrderView.model_fields if k != "duplicate"}, "duplicate": duplicate}
 
 
 def _detail(o: dict[str, Any]) -> dict[str, Any]:
-    return {k: o[k] for k in PostalOrderDetail.model_fields.keys() - {"duplicate"}} | {"duplicate": False}
+    return {k: o[k] for k in PostalOrderDetail.model_fields if k != "duplicate"} | {"duplicate": False}
 
 
 def _own(o: dict[str, Any] | None, client: Client) -> dict[str, Any]:
@@ -72,10 +73,11 @@ def _own(o: dict[str, Any] | None, client: Client) -> dict[str, Any]:
             409,
             422,
             _403="The client is not granted `postal.order`",
-            _409="The dossier's order of the other kind is not finished (VNPost takes one order per dossier), "
-            "or another client ordered this dossier and kind",
-            _422="Invalid field, an agency without VNPost configuration, or an administrative unit that "
-            "cannot be mapped to VNPost's ids (`errors` names the field and the unit)",
+            _409="The dossier's order of the other kind is not finished, another client ordered this dossier "
+            "and kind, or the agency's waybill pool has no free number left (`waybill_pool_exhausted`)",
+            _422="Invalid field, an agency without VNPost configuration, an administrative unit that "
+            "cannot be mapped to VNPost's ids (`errors` names the field and the unit), or an `item_code` that "
+            "is not a free number of the agency's waybill pool",
         ),
     },
 )
@@ -101,6 +103,12 @@ async def order(
         ) from None
     except OrderOpen as exc:
         raise ProblemError("postal_order_open", str(exc), order_id=exc.order_id) from None
+    except WaybillRefused as exc:
+        raise ProblemError(
+            "validation_failed", str(exc), errors=[field_error("item_code", exc.rule, str(exc))]
+        ) from None
+    except PoolExhausted as exc:
+        raise ProblemError("waybill_pool_exhausted", str(exc)) from None
     except OrderedByAnother:
         raise ProblemError("conflict", "this dossier was ordered for this kind by another client system") from None
     body = _summary(placed.order, duplicate=not placed.created)

@@ -67,7 +67,10 @@ class PostalOrderIn(_In):
     description: str = Field(min_length=1, max_length=500, description="What the parcel holds.")
     note: str | None = Field(default=None, max_length=500, description="A note for the postman.")
     item_code: str | None = Field(
-        default=None, pattern=ITEM_CODE_PATTERN, description="A waybill number (ItemCode) allocated beforehand."
+        default=None,
+        pattern=ITEM_CODE_PATTERN,
+        description="A waybill number (ItemCode) allocated beforehand: a free number of the agency's waybill "
+        "pool when the hub keeps one (left out: the pool's next free number; no pool: VNPost numbers the parcel).",
     )
 
     @model_validator(mode="after")
@@ -121,8 +124,14 @@ class PostalOrderView(BaseModel):
     dossier_code: str
     agency_code: str
     kind: OrderKind
+    order_number: str = Field(
+        description="VNPost OrderNumber: the dossier code; with -TG (pickup) or -KQ (delivery) for the "
+        "dossier's second kind (VNPost knows one order per OrderNumber)."
+    )
     customer_code: str = Field(description="VNPost CustomerCode of the agency.")
-    item_code: str | None = Field(description="Waybill number (ItemCode), once known.")
+    item_code: str | None = Field(
+        description="Waybill number (ItemCode): the caller's, the agency's pool's, or VNPost's once it tells."
+    )
     status: ParcelStatus | None = Field(description="The parcel's status; null until VNPost's first event.")
     status_at: str | None
     final: bool = Field(description="Delivered, returned or cancelled: no further status will follow.")

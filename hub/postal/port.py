@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic_core import PydanticCustomError
 
 from hub.canonical import VN_TZ
-from hub.codes import DossierCode
+from hub.codes import DOSSIER_CODE_MAX, DOSSIER_CODE_PATTERN, dossier_code_problem
 from hub.partners import PartnerError, PermanentError, RetryableError
 
 from .rules import ParcelStatus
@@ -33,6 +34,42 @@ PHONE_PATTERN = r"^(\+84|0)\d{8,10}$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$"
 MAX_COD_AMOUNT = 1_000_000_000  # VND; integer (no minor unit)
 MAX_PAGE_SIZE = 100
+# VNPost's OrderNumber is the dossier code (§3.1). A dossier may have two orders (its pickup, then
+# the delivery of its result), and VNPost knows one order per (CustomerCode, OrderNumber): the
+# dossier's first order is sent with the dossier code, a second kind with the code and its suffix.
+KIND_SUFFIX: dict[str, str] = {"pickup": "TG", "delivery": "KQ"}  # thu gom (hồ sơ) / (trả) kết quả
+ORDER_NUMBER_PATTERN = DOSSIER_CODE_PATTERN.removesuffix("$") + r"(?:-(?:TG|KQ))?$"
+
+
+def order_number(dossier_code: str, kind: str, second: bool) -> str:
+    """The OrderNumber of a dossier's order of ``kind``: the dossier code, or (``second``: the
+    dossier has an order of the other kind) the code and the kind's suffix, e.g. ``...-0001-KQ``."""
+    return f"{dossier_code}-{KIND_SUFFIX[kind]}" if second else dossier_code
+
+
+def dossier_of(number: str) -> str:
+    """The dossier code of an OrderNumber (without a kind suffix)."""
+    head, _, tail = number.rpartition("-")
+    return head if head and tail in KIND_SUFFIX.values() else number
+
+
+def _order_number(value: str) -> str:
+    problem = dossier_code_problem(dossier_of(value))
+    if problem is not None:
+        raise PydanticCustomError("order_number", problem)
+    return value
+
+
+OrderNumber = Annotated[
+    str, Field(pattern=ORDER_NUMBER_PATTERN, max_length=DOSSIER_CODE_MAX + 3), AfterValidator(_order_number)
+]
+
+
+def s10(prefix: str, serial: int) -> str:
+    """A UPU S10 item code: 2 letters, 8 digits, check digit, "VN" (e.g. a range VNPost allocated)."""
+    digits = f"{serial % 10**8:08d}"
+    check = 11 - sum(int(d) * w for d, w in zip(digits, (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
+    return f"{prefix}{digits}{ {10: 0, 11: 5}.get(check, check) }VN"
 
 
 def _aware(value: datetime) -> datetime:
@@ -68,7 +105,9 @@ class PostalOrderRequest(_Model):
     """Order a pickup or a delivery (VNPost ``MOrder``)."""
 
     customer_code: str = Field(pattern=CUSTOMER_CODE_PATTERN, description="VNPost customer code (CustomerCode).")
-    order_number: DossierCode = Field(description="Dossier code MaHoSo (OrderNumber).")
+    order_number: OrderNumber = Field(
+        description="OrderNumber: the dossier code MaHoSo (with -TG / -KQ for the dossier's second kind)."
+    )
     kind: OrderKind
     agency: PostalParty = Field(description="The agency: sender of a delivery, receiver of a pickup.")
     citizen: PostalParty = Field(description="The citizen: receiver of a delivery, sender of a pickup.")
@@ -100,7 +139,7 @@ class CancelRequest(_Model):
     """Cancel an order (``cancelOrder(CustomerCode, OrderNumber)``)."""
 
     customer_code: str = Field(pattern=CUSTOMER_CODE_PATTERN)
-    order_number: DossierCode
+    order_number: OrderNumber
     reason: str | None = Field(default=None, max_length=500, description="Kept by the hub; VNPost takes none.")
 
 

@@ -31,14 +31,14 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.agencies.port import AgencyDirectory, AgencyNotConfigured, require
 from hub.canonical import VN_TZ, DossierStatusChange
 from hub.db.schema import messages, postal_cursors, postal_events, postal_orders
 from hub.envelope import iso, new_id, utcnow
-from hub.ledger import Ledger, UnitOfWork
+from hub.ledger import Ledger, NewMessage, UnitOfWork
 from hub.messages import (
     DOSSIER_POSTAL_STEP,
     DOSSIER_STATUS_CHANGED,
@@ -49,9 +49,18 @@ from hub.messages import (
 )
 from hub.subscriptions import subscribed
 
+from . import waybills
 from .messages import DossierPostalStep, PostalStatusChanged, order_key, step_text
 from .models import PartyIn, PostalOrderIn
-from .port import INITIAL_CURSOR, CancelRequest, PostalGateway, PostalOrderRequest, PostalParty, TrackingEvent
+from .port import (
+    INITIAL_CURSOR,
+    CancelRequest,
+    PostalGateway,
+    PostalOrderRequest,
+    PostalParty,
+    TrackingEvent,
+    order_number,
+)
 from .rules import FINAL, CancelDecision, ParcelState, ParcelStatus, apply, cancel_decision
 from .units import UnitCodes, UnitMap, UnmappableUnit
 
@@ -61,10 +70,11 @@ UNIT_FIELDS = {"province": "province_code", "district": "district_code", "commun
 
 
 class OrderOpen(Exception):
-    """VNPost knows one order per dossier code: the dossier's other order is still on its way."""
+    """The dossier's order of the other kind is still on its way (a dossier's result goes out
+    after its pickup is done, or the other way round)."""
 
     def __init__(self, order_id: str, kind: str) -> None:
-        super().__init__(f"the dossier's {kind} order {order_id} is not finished; VNPost takes one order per dossier")
+        super().__init__(f"the dossier's {kind} order {order_id} is not finished: one parcel of a dossier at a time")
         self.order_id, self.kind = order_id, kind
 
 
@@ -111,6 +121,7 @@ class Postal:
         max_pages: int = 200,
         push_parser: Callable[[Any], Sequence[TrackingEvent]] | None = None,
         push_customers: Iterable[str] = (),
+        batch_ingest: bool = True,
     ) -> None:
         self.engine, self.ledger, self.agencies, self.routes = engine, ledger, agencies, routes
         # customer code -> the partner its feed is read from; a factory is called on first use (it
@@ -121,6 +132,8 @@ class Postal:
         self.now, self.page_size, self.max_pages = clock, page_size, max_pages
         self.push_parser = push_parser
         self.push_customers = frozenset(push_customers)  # their LGSP pushes: never polled
+        self._numbered: dict[str, bool] = {}  # customer code -> its variant sends ItemCode
+        self.batch_ingest = batch_ingest  # a page's reads and writes in a few statements (False: per event)
 
     @property
     def gateways(self) -> dict[str, PostalGateway]:
@@ -192,6 +205,7 @@ class Postal:
             note=req.note,
             item_code=req.item_code,
         )
+        self._numbered[sender.customer_code] = sender.variant != "direct"  # MITC's MOrder has no ItemCode
         return order, {"agency": agency_units, "citizen": citizen_units}
 
     def order(self, client_id: int, client_code: str, req: PostalOrderIn) -> Placed:
@@ -228,6 +242,7 @@ class Postal:
     ) -> str:
         now = self.now()
         oid = new_id()
+        dossier_code = order.order_number  # build() sends the dossier code; _record makes the OrderNumber
         with self.ledger.unit_of_work() as uow:
             c = uow.connection
             other = c.execute(
@@ -237,6 +252,17 @@ class Postal:
             ).first()
             if other is not None and (other.status is None or ParcelStatus(other.status) not in FINAL):
                 raise OrderOpen(other.id, other.kind)
+            # one VNPost order per (CustomerCode, OrderNumber): the dossier's second kind has its own
+            order = order.model_copy(
+                update={"order_number": order_number(order.order_number, order.kind, other is not None)}
+            )
+            if self._numbered.get(order.customer_code, True):
+                if order.item_code:
+                    waybills.claim_given(c, order.customer_code, order.item_code, oid, now)
+                else:
+                    item = waybills.claim_next(c, order.customer_code, oid, now)
+                    if item is not None:
+                        order = order.model_copy(update={"item_code": item})
             message = new_message(
                 POSTAL_ORDER_REQUESTED,
                 key=order_key(order.customer_code, order.order_number),
@@ -251,7 +277,8 @@ class Postal:
                 insert(postal_orders).values(
                     id=oid,
                     client_id=client_id,
-                    dossier_code=order.order_number,
+                    dossier_code=dossier_code,
+                    order_number=order.order_number,
                     kind=order.kind,
                     agency_code=agency_code,
                     customer_code=order.customer_code,
@@ -278,10 +305,11 @@ class Postal:
             if decision is CancelDecision.REFUSED:
                 raise CancelNotAllowed(str(status))
             if decision is CancelDecision.ALLOWED and row.cancel_message_id is None:
-                request = CancelRequest(customer_code=row.customer_code, order_number=row.dossier_code, reason=reason)
+                number = row.order_number or row.dossier_code
+                request = CancelRequest(customer_code=row.customer_code, order_number=number, reason=reason)
                 message = new_message(
                     POSTAL_CANCEL_REQUESTED,
-                    key=order_key(row.customer_code, row.dossier_code),
+                    key=order_key(row.customer_code, number),
                     occurred_at=max(now, row.created_at + TICK),  # after its order, on the same key
                     natural_key=f"{order_id}:cancel",
                     connector=self.routes.orders,
@@ -301,13 +329,18 @@ class Postal:
     def ingest(self, events: Iterable[TrackingEvent], source: str) -> Counter[str]:
         """Apply tracking events (a feed page, a push), each once; returns the verdicts counted.
         Events are taken in event-time order, so a page whose entries came swapped applies whole.
-        One transaction for them all; if another poller or a push recorded one of them first (or
-        the two took their order locks in another order), each again in its own transaction."""
+        One transaction for them all (``batch_ingest``: the page's orders locked and its seen feed
+        ids read in one query each, its events, order updates and announcements written in one
+        statement each); if another poller or a push recorded one of them first (or the two took
+        their order locks in another order), each again in its own transaction."""
         ordered = sorted(events, key=lambda e: (e.occurred_at, e.feed_id))
         verdicts: Counter[str] = Counter()
         try:
             with self.ledger.unit_of_work() as uow:
-                changed = [(e, self._apply_in(uow, e, source)) for e in ordered]
+                if self.batch_ingest:
+                    changed = list(zip(ordered, self._apply_page(uow, ordered, source), strict=True))
+                else:
+                    changed = [(e, self._apply_in(uow, e, source)) for e in ordered]
         except (IntegrityError, OperationalError):
             for event in ordered:
                 try:
@@ -329,14 +362,17 @@ class Postal:
         return name
 
     def _match(self, c: Connection, e: TrackingEvent) -> Row[Any] | None:
-        q = select(postal_orders).where(postal_orders.c.customer_code == e.customer_code)
+        """The order of an event: by its OrderNumber (and waybill, when both are known: a released
+        number may be another order's since). Orders from before OrderNumbers had kind suffixes
+        may share a dossier code: the open one, else the latest."""
+        q = select(postal_orders).where(
+            postal_orders.c.customer_code == e.customer_code, postal_orders.c.order_number == e.order_number
+        )
         if e.item_code:
             row = c.execute(q.where(postal_orders.c.item_code == e.item_code).with_for_update()).first()
             if row is not None:
                 return row
-        rows = c.execute(
-            q.where(postal_orders.c.dossier_code == e.order_number).order_by(postal_orders.c.created_at.desc())
-        ).all()
+        rows = c.execute(q.order_by(postal_orders.c.created_at.desc())).all()
         if not rows:
             return None
         open_ = [r for r in rows if r.status is None or ParcelStatus(r.status) not in FINAL]
@@ -389,16 +425,132 @@ class Postal:
         }
         if order.item_code is None and e.item_code:
             values["item_code"] = e.item_code
+        spent = _waybill_change(current, result.state.status) if order.item_code else None
+        if spent == "released":
+            waybills.release(c, order.id, now)  # back to the pool, once
+        elif spent == "used":
+            waybills.mark_used(c, order.id, now)  # picked up: the number is spent
         if result.status_changed:
             values["announced_at"] = self._announce(uow, order, e, current, values.get("item_code"))
         c.execute(update(postal_orders).where(postal_orders.c.id == order.id).values(**values))
         return ("applied*" if result.status_changed else "applied"), order.id
 
+    def _apply_page(
+        self, uow: UnitOfWork, events: Sequence[TrackingEvent], source: str
+    ) -> list[tuple[str, str | None]]:
+        """``_apply_in`` for a whole page, in the caller's transaction, with the same verdicts: the
+        page's orders read (and locked, in id order) in one query per customer code, its seen feed
+        ids in one, the dossiers' latest status changes in one; then its events inserted, its
+        orders updated and its announcements recorded in one statement each."""
+        c, now = uow.connection, self.now()
+        candidates: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        numbers: dict[str, set[str]] = {}
+        for e in events:
+            numbers.setdefault(e.customer_code, set()).add(e.order_number)
+        for customer, wanted in numbers.items():
+            rows = c.execute(
+                select(postal_orders)
+                .where(postal_orders.c.customer_code == customer, postal_orders.c.order_number.in_(sorted(wanted)))
+                .order_by(postal_orders.c.id)
+                .with_for_update()
+            )
+            for r in rows:
+                candidates.setdefault((customer, r.order_number), []).append(dict(r._mapping))
+        seen: set[tuple[str, str]] = set()
+        for customer in numbers:
+            ids = sorted({e.feed_id for e in events if e.customer_code == customer})
+            found = c.execute(
+                select(postal_events.c.feed_id).where(
+                    postal_events.c.customer_code == customer, postal_events.c.feed_id.in_(ids)
+                )
+            ).scalars()
+            seen.update((customer, f) for f in found)
+        dossiers = sorted({o["dossier_code"] for rows in candidates.values() for o in rows})
+        latest = _latest_payloads(c, dossiers, DOSSIER_STATUS_CHANGED) if dossiers else {}
+        subscribers: dict[int, list[str]] = {}
+        results: list[tuple[str, str | None]] = []
+        inserts: list[dict[str, Any]] = []
+        changed: dict[str, dict[str, Any]] = {}
+        spent: dict[str, list[str]] = {"used": [], "released": []}
+        out: list[NewMessage] = []
+        for e in events:
+            order = _pick(candidates.get((e.customer_code, e.order_number), []), e)
+            if order is None:
+                results.append(("unknown_order", None))
+                continue
+            if (e.customer_code, e.feed_id) in seen:
+                results.append(("duplicate", order["id"]))
+                continue
+            seen.add((e.customer_code, e.feed_id))
+            current = (
+                ParcelState(ParcelStatus(order["status"]), order["status_at"], order["status_feed_id"] or "")
+                if order["status"]
+                else None
+            )
+            result = apply(current, e)
+            inserts.append(_event_row(e, order["id"], result.verdict, source, now))
+            if result.verdict != "applied" or result.state is None:
+                results.append((result.verdict, order["id"]))
+                continue
+            values: dict[str, Any] = {
+                "status": result.state.status.value,
+                "status_at": result.state.occurred_at,
+                "status_feed_id": e.feed_id,
+                "updated_at": now,
+            }
+            if order["item_code"] is None and e.item_code:
+                values["item_code"] = e.item_code
+            change = _waybill_change(current, result.state.status)
+            if change is not None and order["item_code"] is not None:  # none: no number of the pool
+                spent[change].append(order["id"])
+            if result.status_changed:
+                client = order["client_id"]
+                if client not in subscribers:
+                    subscribers[client] = subscribed(c, client, POSTAL_STATUS_CHANGED)
+                values["announced_at"] = self._announce(
+                    uow,
+                    _Order(order),
+                    e,
+                    current,
+                    values.get("item_code"),
+                    sink=out,
+                    subscribers=subscribers[client],
+                    latest=latest.get(order["dossier_code"]),
+                )
+            order.update(values)
+            changed[order["id"]] = order
+            results.append(("applied*" if result.status_changed else "applied", order["id"]))
+        if inserts:
+            c.execute(insert(postal_events), inserts)
+        if changed:
+            fields = ("status", "status_at", "status_feed_id", "item_code", "announced_at", "updated_at")
+            c.execute(
+                update(postal_orders)
+                .where(postal_orders.c.id == bindparam("oid"))
+                .values({f: bindparam(f"v_{f}") for f in fields}),
+                [{"oid": oid, **{f"v_{f}": o[f] for f in fields}} for oid, o in changed.items()],
+            )
+        waybills.release(c, spent["released"], now)
+        waybills.mark_used(c, spent["used"], now)
+        if out:
+            uow.add("hub", out)
+        return results
+
     def _announce(
-        self, uow: UnitOfWork, order: Row[Any], e: TrackingEvent, previous: ParcelState | None, item: str | None
+        self,
+        uow: UnitOfWork,
+        order: Any,
+        e: TrackingEvent,
+        previous: ParcelState | None,
+        item: str | None,
+        sink: list[NewMessage] | None = None,
+        subscribers: Sequence[str] | None = None,
+        latest: Any = None,
     ) -> datetime:
         """The new status to the ordering client's subscribers and to the portal; returns the
-        announcements' occurred_at (never earlier than the parcel's previous one)."""
+        announcements' occurred_at (never earlier than the parcel's previous one). ``sink``: the
+        messages are appended there (the caller records them), else recorded now; ``subscribers``
+        and ``latest`` (the dossier's latest status change): as read by the caller, else read here."""
         assert e.status is not None
         at = e.occurred_at if order.announced_at is None else max(e.occurred_at, order.announced_at + TICK)
         item_code = item or order.item_code
@@ -424,9 +576,14 @@ class Postal:
                 payload={"subscription_id": sub, "event": event},
                 correlation_id=order.id,
             )
-            for sub in subscribed(uow.connection, order.client_id, POSTAL_STATUS_CHANGED)
+            for sub in (
+                subscribed(uow.connection, order.client_id, POSTAL_STATUS_CHANGED)
+                if subscribers is None
+                else subscribers
+            )
         ]
-        latest: Any = uow.latest_payload(order.dossier_code, DOSSIER_STATUS_CHANGED)
+        if sink is None:
+            latest = uow.latest_payload(order.dossier_code, DOSSIER_STATUS_CHANGED)
         try:
             dossier = DossierStatusChange.model_validate(latest) if latest else None
         except ValidationError:  # e.g. its personal data was redacted since: the progress entry alone
@@ -455,7 +612,10 @@ class Postal:
                 correlation_id=order.id,
             )
         )
-        uow.add("hub", items)
+        if sink is None:
+            uow.add("hub", items)
+        else:
+            sink.extend(items)
         return at
 
     # ------------------------------------------------------------------ the feed
@@ -526,6 +686,75 @@ class Postal:
         return view(dict(row._mapping), [dict(e._mapping) for e in events], [dict(m._mapping) for m in msgs])
 
 
+class _Order:
+    """A page's order row (a dict) read by attribute, as ``_announce`` reads a row."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _pick(rows: Sequence[dict[str, Any]], e: TrackingEvent) -> dict[str, Any] | None:
+    """``Postal._match`` over the rows of the event's OrderNumber: by waybill when it names one of
+    them, else the open one, else the latest."""
+    if e.item_code:
+        for row in rows:
+            if row["item_code"] == e.item_code:
+                return row
+    if not rows:
+        return None
+    latest = sorted(rows, key=lambda r: r["created_at"], reverse=True)
+    open_ = [r for r in latest if r["status"] is None or ParcelStatus(r["status"]) not in FINAL]
+    return (open_ or latest)[0]
+
+
+def _waybill_change(previous: ParcelState | None, status: ParcelStatus) -> str | None:
+    """What a new status does to the order's pool number: "released" (cancelled), "used" (the
+    first status past pickup), or nothing."""
+    if status is ParcelStatus.CANCELLED:
+        return "released"
+    was_open = previous is None or cancel_decision(previous.status) is not CancelDecision.REFUSED
+    return "used" if was_open and cancel_decision(status) is CancelDecision.REFUSED else None
+
+
+def _event_row(e: TrackingEvent, order_id: str, verdict: str, source: str, now: datetime) -> dict[str, Any]:
+    return {
+        "customer_code": e.customer_code,
+        "feed_id": e.feed_id,
+        "order_id": order_id,
+        "order_number": e.order_number,
+        "item_code": e.item_code,
+        "raw_status": e.raw_status,
+        "status": e.status.value if e.status else None,
+        "occurred_at": e.occurred_at,
+        "post_office": e.post_office,
+        "note": e.note,
+        "verdict": verdict,
+        "source": source,
+        "received_at": now,
+    }
+
+
+def _latest_payloads(c: Connection, keys: Sequence[str], message_type: str) -> dict[str, Any]:
+    """``hub.ledger.reads.latest_payload`` for many ordering keys in one query."""
+    best: dict[str, tuple[Any, str, Any]] = {}
+    for i in range(0, len(keys), 500):
+        rows = c.execute(
+            select(messages.c.key, messages.c.occurred_at, messages.c.id, messages.c.payload).where(
+                messages.c.type == message_type, messages.c.key.in_(keys[i : i + 500])
+            )
+        )
+        for key, at, mid, payload in rows:
+            if key not in best or (at, mid) > best[key][:2]:
+                best[key] = (at, mid, payload)
+    return {k: v[2] for k, v in best.items()}
+
+
 def view(
     row: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = (), msgs: Sequence[Mapping[str, Any]] = ()
 ) -> dict[str, Any]:
@@ -537,6 +766,7 @@ def view(
         "dossier_code": row["dossier_code"],
         "agency_code": row["agency_code"],
         "kind": row["kind"],
+        "order_number": row["order_number"] or row["dossier_code"],
         "customer_code": row["customer_code"],
         "item_code": row["item_code"],
         "status": status,

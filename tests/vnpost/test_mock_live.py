@@ -14,8 +14,8 @@ import pytest
 
 from connectors.vnpost import VnpostClient
 from connectors.vnpost.mock import MockOptions, create_app
-from connectors.vnpost.mock_state import SCENARIOS, s10
-from hub.postal.port import INITIAL_CURSOR, CancelRefused, PostalRetryableError, TrackingEvent
+from connectors.vnpost.mock_state import SCENARIOS
+from hub.postal.port import INITIAL_CURSOR, CancelRefused, PostalRetryableError, TrackingEvent, s10
 from hub.postal.rules import PHASE, ParcelStatus, apply, fold
 from tests.support.live import serve
 from tests.vnpost.conftest import CUSTOMER, cancel, order, settings

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 
 revision = "0015"
-down_revision = "0013"  # becomes "0014" at the merge (0014 is another branch's)
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
