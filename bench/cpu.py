@@ -3,13 +3,16 @@ phase, so a figure comes with where its time went (per message, in milliseconds)
 
 Roles are the stack's own processes by name (api, relay, worker-0, mock, ...), plus the
 services on this machine found by process name (PostgreSQL backends, the RabbitMQ VM) and
-the benchmark's own client."""
+the benchmark's own client. On a machine shared with other work, pass ``postgres_pids`` (see
+:func:`pg_pids_of`): PostgreSQL is then only the backends of the benchmark's own database and the
+server's shared background processes, not other databases' sessions."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 import psutil
 
@@ -24,13 +27,15 @@ def _cpu(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def snapshot(pids: Mapping[str, int]) -> dict[str, float]:
+def snapshot(pids: Mapping[str, int], postgres_pids: Callable[[], Collection[int]] | None = None) -> dict[str, float]:
     """CPU seconds used so far by each named pid, each service (summed over its processes,
-    keyed by pid so backends that come and go are counted once) and this benchmark."""
+    keyed by pid so backends that come and go are counted once) and this benchmark.
+    ``postgres_pids``: the PostgreSQL processes to count (default: every one on the machine)."""
     out = {name: _cpu(psutil.Process(pid)) for name, pid in pids.items() if psutil.pid_exists(pid)}
+    ours = set(postgres_pids()) if postgres_pids is not None else None
     for service, names in SERVICES.items():
         for proc in psutil.process_iter(["name"]):
-            if proc.info["name"] in names:
+            if proc.info["name"] in names and (service != "postgres" or ours is None or proc.pid in ours):
                 out[f"{service}:{proc.pid}"] = _cpu(proc)
     out["bench-client"] = _cpu(psutil.Process(os.getpid()))
     machine = psutil.cpu_times()
@@ -66,3 +71,19 @@ def per_message_ms(before: dict[str, float], after: dict[str, float], messages: 
     )
     out["phase seconds"] = round(wall, 2)
     return out
+
+
+# this database's sessions and autovacuum workers, and the server's shared processes (WAL writer,
+# checkpointer, ...: no database)
+_OURS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL"
+
+
+def pg_pids_of(engine: Any) -> Callable[[], Collection[int]]:
+    """The PostgreSQL processes that work for ``engine``'s database (for :func:`snapshot`)."""
+    from sqlalchemy import text
+
+    def pids() -> Collection[int]:
+        with engine.connect() as c:
+            return {int(p) for p in c.execute(text(_OURS)).scalars()}
+
+    return pids

@@ -1,6 +1,6 @@
 """Benchmark of the evidence log on PostgreSQL (a fresh temporary database on this machine).
 
-    python -m bench.evidence [--n 1000000] [--chains 4] [--batch 10000] [--record-n 20000]
+    python -m bench.evidence [--n 1000000] [--chains 4] [--batch 10000] [--record-n 20000] [--per-record 1]
 
 Prints, from one run:
   (a) the cost of recording a fact in the caller's transaction: ``record()`` one fact per call,
@@ -10,6 +10,8 @@ Prints, from one run:
       them (facts chained/s), one chainer, then two chainers in parallel on a further N/5;
   (d) verify: ``lgsp evidence verify`` (the command, as a subprocess, start-up included) over the
       whole untouched chain, and the records walked per second.
+With ``--per-record K`` the N facts are staged as the spine stages them, K to a batch record
+(``hub/evidence/model.py``): N/K records, each holding K facts.
 Not a test: it prints figures.
 """
 
@@ -27,13 +29,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from hub.bootstrap import migrate
 from hub.db.engine import make_engine
+from hub.db.schema import evidence
 from hub.evidence.chainer import Chainer
 from hub.evidence.model import Fact
 from hub.evidence.signing import Signer, load_private, public_pem
 from hub.evidence.signing import generate as generate_key
-from hub.evidence.store import record, record_many, record_pg
+from hub.evidence.store import record, record_batched, record_many, record_pg
 from tests.support.db import temporary_pg_database
 
 KINDS = ("message.accepted", "delivery.attempt", "message.delivered")
@@ -80,15 +85,36 @@ def record_costs(url: str, n: int, chains: int) -> dict[str, float]:
     return out
 
 
-def stage(url: str, start: int, n: int, chains: int) -> float:
+def batch_facts(start: int, n: int, per_record: int, chains: int) -> list[Fact]:
+    """Facts as a worker's outcomes are: one actor and one time for each ``per_record * chains`` of them
+    (so that ``store.batched`` makes records of about ``per_record`` facts)."""
+    at = datetime.now(tz=UTC) - timedelta(hours=1)
+    digest = "hmac-sha256:1:" + "5f" * 32
+    return [
+        Fact(
+            "message.delivered",
+            f"message:01KBENCH{i:018d}",
+            "worker:bench-w1",
+            {"request": digest, "answer": digest, "partner_ref": digest},
+            {"attempt": 1, "outcome": "delivered", "in_doubt": False},
+            at=at + timedelta(milliseconds=i // (per_record * chains)),
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def stage(url: str, start: int, n: int, chains: int, per_record: int = 1) -> float:
     engine = make_engine(url)
     t = time.perf_counter()
     for i in range(start, start + n, 10_000):
-        batch = facts(i, min(10_000, start + n - i))
+        size = min(10_000, start + n - i)
         with engine.begin() as c:
+            if per_record > 1:
+                record_batched(c, batch_facts(i, size, per_record, chains), chains=chains)
+                continue
             raw = c.connection.dbapi_connection
             assert raw is not None  # a Connection in use always holds its DBAPI connection
-            record_pg(raw.cursor(), batch, chains=chains)
+            record_pg(raw.cursor(), facts(i, size), chains=chains)
     engine.dispose()
     return n / (time.perf_counter() - t)
 
@@ -137,10 +163,11 @@ def main() -> None:
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--batch", type=int, default=10_000)
     p.add_argument("--record-n", type=int, default=20_000)
+    p.add_argument("--per-record", type=int, default=1, help="facts per batch record (1: plain records)")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     signer = Signer(load_private(generate_key()))
-    figures: dict[str, Any] = {"n": a.n, "chains": a.chains, "batch": a.batch}
+    figures: dict[str, Any] = {"n": a.n, "chains": a.chains, "batch": a.batch, "per_record": a.per_record}
     print(f"machine load average at start: {os.getloadavg()[0]:.1f} (2 cores, shared)")
     with temporary_pg_database() as url:
         migrate(make_engine(url))
@@ -149,21 +176,27 @@ def main() -> None:
             f"record(): {figures['record_us']:.0f} us/fact; record_many (100): {figures['record_many_us']:.1f} "
             f"us/fact; record_pg (100): {figures['record_pg_us']:.1f} us/fact (in the caller's transaction)"
         )
-        figures["staged_per_s"] = stage(url, 0, a.n, a.chains)
+        figures["staged_per_s"] = stage(url, 0, a.n, a.chains, a.per_record)
         print(f"staged {a.n:,} facts: {figures['staged_per_s']:,.0f} facts/s")
         n1, figures["chained_per_s"], figures["chainer_cpu_us"] = chain(url, signer, a.chains, a.batch, 1)
+        unit = "records" if a.per_record > 1 else "facts"  # the chainer counts records (a batch record holds K)
         print(
-            f"one chainer: {n1:,} facts chained and sealed, {figures['chained_per_s']:,.0f} facts/s, "
-            f"{figures['chainer_cpu_us']:.0f} us of the chainer's CPU per fact (PostgreSQL's not counted)"
+            f"one chainer: {n1:,} {unit} chained and sealed, {figures['chained_per_s']:,.0f} {unit}/s, "
+            f"{figures['chainer_cpu_us']:.0f} us of the chainer's CPU per {unit[:-1]} (PostgreSQL's not counted)"
         )
         extra = a.n // 5
-        stage(url, a.n, extra, a.chains)
+        stage(url, a.n, extra, a.chains, a.per_record)
         n2, figures["chained_per_s_2"], _ = chain(url, signer, a.chains, a.batch, 2)
-        print(f"two chainers in parallel: {n2:,} facts, {figures['chained_per_s_2']:,.0f} facts/s")
+        print(f"two chainers in parallel: {n2:,} {unit}, {figures['chained_per_s_2']:,.0f} {unit}/s")
         seconds, out = verify_cli(url, signer)
         total = a.n + extra
-        figures |= {"verify_s": seconds, "verify_per_s": total / seconds}
-        print(f"lgsp evidence verify: {total:,} records in {seconds:.1f} s ({total / seconds:,.0f} records/s)")
+        with make_engine(url).connect() as c:
+            records = c.execute(select(func.count()).select_from(evidence)).scalar_one()
+        figures |= {"verify_s": seconds, "verify_per_s": records / seconds, "records": records, "facts": total}
+        print(
+            f"lgsp evidence verify: {records:,} records ({total:,} facts) in {seconds:.1f} s "
+            f"({records / seconds:,.0f} records/s, {total / seconds:,.0f} facts/s)"
+        )
         print(out)
     if a.json:
         a.json.write_text(json.dumps(figures, indent=1))

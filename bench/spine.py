@@ -2,6 +2,7 @@
 (api, relay, workers and the mock portal as separate processes on this machine).
 
     python -m bench.spine [--n 6000] [--rate 200] [--latency-n 2000] [--workers 2] [--portal-latency-ms 200]
+                          [--evidence both|on|off] [--pairs N]
 
 Prints, from one run:
   (a) accepted/s through the real HTTP ingress (batches, several client threads);
@@ -14,6 +15,8 @@ Prints, from one run:
   (d) with ``--evidence both`` (the default): (b) once more in a stack with the evidence log off
       (``HUB_EVIDENCE_ENABLED=false``), before the main run (evidence on), and the ratio on/off
       (target >= 0.9); ``--evidence on|off`` runs the main stack so and skips (d);
+  (e) with ``--pairs N``: N more pairs of (d)'s phase off and on, in alternating order, each pair's ratio
+      and their median (a shared machine's load drifts: one pair is one sample);
   and the raw ceiling of this machine: pika publish (windowed confirms) -> consume -> ack of
   the same message size, with the ratios. Checks zero lost and zero duplicated deliveries
   at the mock portal (by natural key). Not a test: it prints figures.
@@ -144,10 +147,11 @@ def latency_split(engine: Any, since_id: str) -> dict[str, float]:
     }
 
 
-def evidence_off_throughput(args: Any) -> tuple[int, dict[str, float]]:
-    """(d): delivered/s of phase (b) in a stack of its own with the evidence log off, and its CPU per message."""
+def throughput_only(args: Any, evidence: bool = False) -> tuple[int, dict[str, float]]:
+    """(d): delivered/s of phase (b) in a stack of its own (the evidence log off, unless ``evidence``),
+    and its CPU per message."""
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, False))
+        stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, evidence))
         stack.start(workers=args.workers)
         engine = make_engine(db_url)
         try:
@@ -155,12 +159,42 @@ def evidence_off_throughput(args: Any) -> tuple[int, dict[str, float]]:
             stack.wait_ready(consumers=args.workers * per_process, timeout=120)
             key = create_client(engine, "BENCH", "benchmark", ["dossier.status.changed"])
             pids = {name: proc.pid for name, proc in stack.procs.items()}
-            before = cpu.snapshot(pids)
+            ours = cpu.pg_pids_of(engine)
+            before = cpu.snapshot(pids, ours)
             rate = delivered_per_s(stack, engine, key, workload(args.n), args, 0)[1]
-            return rate, cpu.per_message_ms(before, cpu.snapshot(pids), args.n)
+            return rate, cpu.per_message_ms(before, cpu.snapshot(pids, ours), args.n)
         finally:
             stack.stop()
             engine.dispose()
+
+
+def pairs(args: Any) -> list[dict[str, Any]]:
+    """(e) ``--pairs N``: N more pairs of phase (b), each in fresh stacks, evidence off then on, then on
+    then off, alternately (so that the load of a shared machine drifting during the run favours neither)."""
+    out = []
+    for i in range(args.pairs):
+        got: dict[bool, tuple[int, dict[str, float]]] = {}
+        for evidence in (False, True) if i % 2 == 0 else (True, False):
+            cpu.settle()
+            got[evidence] = throughput_only(args, evidence)
+        (off, cpu_off), (on, cpu_on) = got[False], got[True]
+        out.append(
+            {
+                "order": "off,on" if i % 2 == 0 else "on,off",
+                "delivered_per_s_off": off,
+                "delivered_per_s_on": on,
+                "on_to_off": round(on / off, 3),
+                "cpu_total_ms_off_to_on": f"{cpu_off['total']} -> {cpu_on['total']}",
+                "cpu_ms_off_to_on": {
+                    role: f"{cpu_off.get(role, 0.0)} -> {ms}"
+                    for role, ms in cpu_on.items()
+                    if role not in ("total", "machine busy %", "phase seconds")
+                },
+                "load_average": round(os.getloadavg()[0], 1),
+            }
+        )
+        print(f"pair {i + 1}: {out[-1]}", flush=True)
+    return out
 
 
 def _env(args: Any, evidence: bool) -> dict[str, str]:
@@ -188,13 +222,20 @@ def main() -> None:
         default="both",
         help="evidence log in the main run; both: also phase (b) with it off, and the ratio",
     )
+    ap.add_argument(
+        "--pairs", type=int, default=0, help="with --evidence both: N more off/on pairs of phase (b), alternating order"
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
 
     figures: dict[str, Any] = {"n": args.n, "workers": args.workers, "batch": args.batch, "cpus": os.cpu_count()}
     figures["evidence"] = args.evidence
     if args.evidence == "both":
-        figures["delivered_per_s_evidence_off"], cpu_off = evidence_off_throughput(args)
+        if args.pairs:
+            figures["pairs"] = pairs(args)
+            ratios = sorted(p["on_to_off"] for p in figures["pairs"])
+            figures["pairs_on_to_off_median"] = ratios[len(ratios) // 2]
+        figures["delivered_per_s_evidence_off"], cpu_off = throughput_only(args)
         cpu.settle()
     with temporary_pg_database() as db_url, tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), db_url, args.broker_url, random_prefix(), **_env(args, args.evidence != "off"))
@@ -210,9 +251,10 @@ def main() -> None:
 
             # (a) + (b): throughput
             pids = {name: proc.pid for name, proc in stack.procs.items()}
-            cpu_before = cpu.snapshot(pids)
+            ours = cpu.pg_pids_of(engine)  # PostgreSQL: this run's database only (the machine is shared)
+            cpu_before = cpu.snapshot(pids, ours)
             figures["accepted_per_s"], figures["delivered_per_s"] = delivered_per_s(stack, engine, key, bodies, args, 0)
-            cpu_ms = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.n)
+            cpu_ms = cpu.per_message_ms(cpu_before, cpu.snapshot(pids, ours), args.n)
             done = args.n
             if args.evidence == "both":
                 figures["evidence_on_to_off"] = round(
@@ -237,10 +279,10 @@ def main() -> None:
                 mark = c.execute(select(func.max(messages.c.id))).scalar_one()
             paced = workload(args.latency_n)
             cpu.settle()  # steady state: what the burst left behind (autovacuum...) is done
-            cpu_before = cpu.snapshot(pids)
+            cpu_before = cpu.snapshot(pids, ours)
             figures["latency_offered_rate_achieved_per_s"] = round(post_paced(stack.api, key, paced, args.rate))
             wait_delivered(engine, done + args.latency_n, timeout=300)
-            cpu_ms_paced = cpu.per_message_ms(cpu_before, cpu.snapshot(pids), args.latency_n)
+            cpu_ms_paced = cpu.per_message_ms(cpu_before, cpu.snapshot(pids, ours), args.latency_n)
             lat = [(d - a) * 1000 for a, d in ledger_times(engine, mark)]
             figures["latency_rate_per_s"] = args.rate
             figures["latency_p50_ms"] = round(statistics.median(lat), 1)

@@ -200,7 +200,12 @@ class Settings(BaseSettings):
         description="Record the evidence log (hub/evidence/). Off only to measure what it costs (bench/spine.py).",
     )
     evidence_chains: int = Field(default=4, ge=1, le=64, description="Parallel evidence chains (shard of subject).")
-    evidence_batch: int = Field(default=5000, ge=1, description="Staged facts the chainer links per transaction.")
+    evidence_batch: int = Field(
+        default=1000,
+        ge=1,
+        description="Staged records the chainer links per transaction (a batch record, holding the facts of "
+        "an accepted batch or of a worker's outcomes, counts once).",
+    )
     evidence_interval: float = Field(default=1.0, gt=0, description="Seconds between the chainer's runs.")
     evidence_max_rate: float | None = Field(
         default=None, gt=0, description="Facts/s the chainer links at most while catching up (unset: no limit)."

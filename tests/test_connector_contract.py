@@ -321,7 +321,11 @@ class TestVnpostConnector(DeliveryConnectorContract):
         )
 
     def ref_of(self, item: DeliveryItem) -> str:
-        return str(item.payload["order_number"])
+        """The waybill number (ItemCode) the mock gave the order (VNPost numbers a parcel ordered
+        without one), else the order number."""
+        number = item.payload["order_number"]
+        placed = [o for (_customer, n), o in self.app.state.mock.orders.items() if n == number]
+        return (placed[0].item_code if placed else None) or str(number)
 
     def copies_at_partner(self, item: DeliveryItem) -> int:
         orders = self.app.state.mock.orders

@@ -80,18 +80,29 @@ class VnpostConnector:
         if not isinstance(command, PostalOrderRequest | CancelRequest):  # MESSAGE_TYPES holds these two only
             raise TypeError(f"no postal command model for {item.type}")
         gateway = self.gateways.get(command.customer_code, self.gateway)
+        sent = command.model_dump(mode="json")  # the evidence log keeps keyed digests of what was asked and answered
         try:
             if isinstance(command, PostalOrderRequest):
                 accepted = gateway.create_order(command)
                 detail = "already registered at VNPost" if accepted.already_registered else "order registered"
+                got = accepted.model_dump(mode="json")
                 return Outcome(
-                    OutcomeKind.DELIVERED, f"{detail} ({gateway.variant})", accepted.partner_ref, _excerpt(accepted)
+                    OutcomeKind.DELIVERED,
+                    f"{detail} ({gateway.variant})",
+                    accepted.partner_ref,
+                    _excerpt(accepted),
+                    request=sent,
+                    answer=got,
                 )
             result = gateway.cancel_order(command)
             detail = "already cancelled" if result.already_cancelled else "order cancelled"
-            return Outcome(OutcomeKind.DELIVERED, f"{detail} ({gateway.variant})", command.order_number)
+            got = result.model_dump(mode="json")
+            return Outcome(
+                OutcomeKind.DELIVERED, f"{detail} ({gateway.variant})", command.order_number, request=sent, answer=got
+            )
         except PostalError as exc:
-            return Outcome(OutcomeKind.RETRY if exc.retryable else OutcomeKind.DEAD, exc.describe(), response=exc.code)
+            kind = OutcomeKind.RETRY if exc.retryable else OutcomeKind.DEAD
+            return Outcome(kind, exc.describe(), response=exc.code, request=sent)  # answer: its code (response)
 
 
 def _excerpt(accepted: OrderAccepted) -> str | None:

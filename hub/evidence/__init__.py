@@ -34,10 +34,14 @@ ledger accept (ingress)     ``message.accepted``            subject ``message:<i
 worker records an outcome   ``delivery.attempt``            actor ``worker:<id>``, digests ``request`` /
                                                             ``answer`` (what was sent and received),
                                                             details attempt, outcome, http status
+  ... abandoned (takeover)  ``delivery.attempt``            actor the worker whose lease ended, details outcome
+                                                            ``abandoned``, in_doubt (migration 0017 on PostgreSQL)
   ... delivered / dead      ``message.delivered`` /         details partner_ref (digest if it may carry
                             ``message.dead``                personal data), error class
 payment callback            ``callback.received``           subject ``payment:<id>``, actor ``partner:<profile>``,
                                                             details verified, reason (refusal code)
+payment reconciliation      ``payment.query``               subject ``payment:<id>``, actor ``hub:reconciler``,
+query                                                       details profile, state (the gateway's), answer, error
 citizen query audit row     ``citizen.query``               subject ``citizen-query:<row id>``, digests
                                                             ``id_number`` = ``keyring.id_number(n)``,
                                                             details operation, outcome, fields disclosed
@@ -47,6 +51,14 @@ client and key changes                                      digests before / aft
 
 On the PostgreSQL hot path the facts ride in the accept statement and the ``lgsp_record`` statement
 themselves (a data-modifying CTE, ``facts.gated_insert``): still one round trip per batch.
+
+Facts recorded together (an accepted batch, a worker's outcomes, any ``EvidenceLog.stage`` call) are
+**batch records**: one record per chain, actor and time, holding its facts in ``details.facts``
+(``model.py``; a fact alone stays a plain record). A batch of 100 changes is then about one record per
+chain instead of 100, which is what keeps the evidence log's cost on the spine within 10 %
+(``docs/performance.md``); the record is hashed, chained and sealed like any other, so a fact edited,
+removed, inserted or moved inside it breaks its hash. ``model.facts_of`` gives a record's facts;
+``lgsp evidence export --facts`` writes one line per fact.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ class Chainer:
         signer: Signer,
         *,
         chains: int = 4,
-        batch: int = 5000,
+        batch: int = 1000,
         seal_interval: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:

@@ -239,6 +239,9 @@ def export(
     until: Annotated[str | None, typer.Option(help="Before (ISO 8601 with zone)")] = None,
     out: Annotated[Path | None, typer.Option(help="File to write (default: stdout)")] = None,
     seals: Annotated[bool, typer.Option(help="Include the seals (kind evidence.seal)")] = True,
+    facts: Annotated[
+        bool, typer.Option("--facts", help="One line per fact (batch records expanded), not one per record")
+    ] = False,
 ) -> None:
     """Evidence records (and seals) as JSON lines for the security operations centre; syslog mapping in docs."""
     from hub.evidence.export import export as run
@@ -248,7 +251,7 @@ def export(
     assert start is not None
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
-        n = run(_engine(s), stream, start, end, seals=seals)
+        n = run(_engine(s), stream, start, end, seals=seals, facts=facts)
     finally:
         if out:
             stream.close()

@@ -2,7 +2,8 @@
 
 No lock is taken and the chain is not read: the fact is committed (or rolled back) with the state
 it records, and the chainer links it later. So a fact exists if and only if its transaction
-committed, and recording it costs the spine one row in a small table.
+committed, and recording it costs the spine one row in a small table. Facts recorded together
+(:func:`record_batched`) share a row: one batch record per chain, actor and time (``model.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, insert
 
 from hub.db.schema import evidence_staged
 from hub.envelope import utcnow
-from hub.evidence.model import Fact, chain_of
+from hub.evidence.model import BATCH, Fact, chain_of
 
 DEFAULT_CHAINS = 4
 _INSERT = insert(evidence_staged)  # compiled once
@@ -53,6 +54,45 @@ def record_many(conn: Connection, facts: Iterable[Fact], *, chains: int = DEFAUL
     if rows:
         conn.execute(_INSERT, rows)
     return len(rows)
+
+
+def batched(facts: Iterable[Fact], chains: int = DEFAULT_CHAINS) -> list[dict[str, Any]]:
+    """The staged rows of facts recorded together: the facts of one chain, actor and time are one batch
+    record (``model.py``), in the order given; a fact alone in its group stays a plain record."""
+    groups: dict[tuple[int, str, Any], list[Fact]] = {}
+    for f in facts:
+        f.check()
+        groups.setdefault((chain_of(f.subject, chains), f.actor, f.at), []).append(f)
+    now = None
+    out = []
+    for (chain, actor, at), group in groups.items():
+        if at is None:
+            at = now = now or utcnow()
+        if len(group) == 1:
+            f = group[0]
+            out.append(
+                {"chain": chain, "at": at, "kind": f.kind, "actor": actor, "subject": f.subject}
+                | {"digests": dict(f.digests), "details": dict(f.details)}
+            )
+            continue
+        entries = [
+            {"kind": f.kind, "subject": f.subject, "digests": dict(f.digests), "details": dict(f.details)}
+            for f in group
+        ]
+        out.append(
+            {"chain": chain, "at": at, "kind": BATCH, "actor": actor, "subject": BATCH}
+            | {"digests": {}, "details": {"facts": entries}}
+        )
+    return out
+
+
+def record_batched(conn: Connection, facts: Iterable[Fact], *, chains: int = DEFAULT_CHAINS) -> int:
+    """Stage facts recorded together in ``conn``'s transaction as batch records (:func:`batched`);
+    returns the facts staged."""
+    facts = list(facts)
+    if facts:
+        conn.execute(_INSERT, batched(facts, chains))
+    return len(facts)
 
 
 def pg_params(facts: Sequence[Fact], chains: int = DEFAULT_CHAINS) -> tuple[list[Any], ...]:

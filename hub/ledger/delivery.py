@@ -186,6 +186,9 @@ def abandon(c: Connection, ids: Sequence[str], why: str, now: datetime) -> None:
                 for r in rows
             ],
         )
+        log = evidence.of(c)
+        if log.enabled:  # the abandoned attempts' evidence, in the same transaction
+            log.stage(c, log.abandoned([(r.id, r.attempts, r.claimed_by) for r in rows], now))
 
 
 def _verdict_values(v: Verdict) -> dict[str, Any]:

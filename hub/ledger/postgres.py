@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, text
 
 from hub.envelope import new_id, to_outgoing
 from hub.evidence import facts as evidence
+from hub.evidence.model import chain_of
 from hub.ledger.core import Ledger
 from hub.ledger.delivery import Delivery, claims_of
 from hub.ledger.intake import Added, Intake, message_row
@@ -94,7 +95,10 @@ _LOCK_KEY_OF_MESSAGE = text(
 # migration 0006. Arrays travel in binary (%b): psycopg's text format escapes every element
 # with a regular expression, ~40 times slower for a batch of JSON payloads. A NULL time means
 # the database's clock (``now()``).
-_CLAIM = "SELECT * FROM lgsp_claim(%b::varchar[], %s, %s, %s::timestamptz, %s::interval, %s::interval, %s, %s)"
+_CLAIM = (
+    "SELECT * FROM lgsp_claim(%b::varchar[], %s, %s, %s::timestamptz, %s::interval, %s::interval, %s, %s,"
+    " %b::smallint[])"  # the evidence chain of each id, or NULL (migration 0017)
+)
 _RECORD = (
     "SELECT lgsp_record(%s, %s, %s, %s, %s, %s, %b::varchar[], %b::varchar[], %b::int[], %b::varchar[],"
     " %b::timestamptz[], %b::text[], %b::varchar[], %b::boolean[], %b::timestamptz[], %b::varchar[], %b::text[],"
@@ -176,7 +180,9 @@ class PgIntake(Intake):
             log = evidence.of(self.b.engine)
             if log.enabled:  # the new messages' facts, in the same statement
                 params |= evidence.gated_arrays(
-                    [("+" + r["id"], f) for r, f in zip(rows, log.accepted(source, rows), strict=True)], log.chains
+                    [("+" + r["id"], f) for r, f in zip(rows, log.accepted(source, rows), strict=True)],
+                    log.chains,
+                    trusted=True,
                 )
             cur.execute(_ACCEPT_EV if log.enabled else _ACCEPT, params)
             outboxed = {message_id: outbox_id for outbox_id, message_id in cur.fetchall()}
@@ -223,7 +229,9 @@ class PgDelivery(Delivery):
         ids = list(dict.fromkeys(deliveries))
         now = self.b.now()
         b = self.b
-        params = (ids, connector, worker, self._decision_time(), b.lease, b.grace, ABANDONED, LOCK_NAMESPACE)
+        log = evidence.of(b.engine)  # an attempt it abandons (a takeover) is staged as evidence by lgsp_claim
+        chains = [chain_of(f"message:{mid}", log.chains) for mid in ids] if log.enabled else None
+        params = (ids, connector, worker, self._decision_time(), b.lease, b.grace, ABANDONED, LOCK_NAMESPACE, chains)
         with _conn(b.engine, autocommit=True) as conn, conn.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(_CLAIM, params)
             rows: list[Any] = cur.fetchall()
@@ -281,7 +289,7 @@ class PgDelivery(Delivery):
         if log.enabled:  # one statement still: lgsp_record and the facts' insert
             named = {f"r{i}": p for i, p in enumerate(params)}
             states = {v.message_id: v.state for v in verdicts}
-            named |= evidence.gated_arrays(log.outcomes(claims, outcomes, states, now), log.chains)
+            named |= evidence.gated_arrays(log.outcomes(claims, outcomes, states, now), log.chains, trusted=True)
             with _conn(self.b.engine, autocommit=True) as conn:
                 applied = {row[0] for row in conn.execute(_RECORD_EV, named).fetchall()}
         else:

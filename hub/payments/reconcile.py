@@ -52,6 +52,8 @@ def reconcile(service: Payments, older_than: float, limit: int = 100) -> int:
         except GatewayError as exc:
             breaker.failed()
             log.warning("payment.query_failed", payment_id=p.id, error=type(exc).__name__)
+            with service.engine.begin() as c:  # a query that got no answer is an exchange too
+                service.query_fact(c, p.id, p.profile, "error", "", "unchanged", service.now(), type(exc).__name__)
             continue
         breaker.succeeded()
         # a failure the gateway reports without an amount is still final (PayGov TrangThaiGD 4): it must
@@ -71,17 +73,19 @@ def reconcile(service: Payments, older_than: float, limit: int = 100) -> int:
             )
             settled += service.settle(result, "query") == "ok"
             continue
-        _touch(service, p.id, p.state, status.state, status.code)
+        _touch(service, p.id, p.profile, p.state, status.state, status.code)
     return settled
 
 
-def _touch(service: Payments, pid: str, state: str, gateway_state: str, code: str) -> None:
+def _touch(service: Payments, pid: str, profile: str, state: str, gateway_state: str, code: str) -> None:
     now = service.now()
     new_state = "not_opened" if state == "in_doubt" and gateway_state == "unknown" else state
     with service.engine.begin() as c:
         at = payments.c.id == pid, payments.c.state == state
         c.execute(update(payments).where(*at).values(state=new_state, updated_at=now))
         record_event(c, pid, now, "query", gateway_state, f"code {partner_text(code, MAX_CODE)}")
+        answer = "unchanged" if new_state == state else new_state  # what the hub did with the answer
+        service.query_fact(c, pid, profile, gateway_state, partner_text(code, MAX_CODE), answer, now)
 
 
 def reconcile_forever(service: Payments, every: float, older_than: float, stop: threading.Event) -> None:

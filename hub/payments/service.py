@@ -299,6 +299,8 @@ class Payments:
                 )
             if source == "callback":
                 self._callback_fact(c, result, answer, raw, now)
+            elif source == "query":
+                self.query_fact(c, result.reference, result.profile, result.outcome, result.code, answer, now)
         metrics.PAYMENT_SETTLEMENTS.labels(result.profile, source, answer).inc()
         log.info("payment.settle", payment_id=result.reference, source=source, answer=answer, outcome=result.outcome)
         return answer
@@ -315,6 +317,25 @@ class Payments:
             details["reason"] = answer
         digests = {"body": ev.digest(raw)} if raw is not None else {}
         ev.stage(c, [Fact("callback.received", subject, f"partner:{result.profile}", digests, details, at=at)])
+
+    def query_fact(
+        self,
+        c: Connection,
+        pid: str,
+        profile: str,
+        state: str,
+        code: str,
+        answer: str,
+        at: datetime,
+        error: str | None = None,
+    ) -> None:
+        """A reconciliation query the hub made of the gateway: ``payment.query``, the gateway's answer
+        (``state``: paid, failed, pending, unknown...; ``error`` for a query that got none) and what the
+        hub did with it (``answer``: ok = settled, or why not; ``unchanged``)."""
+        details = {"profile": profile, "state": state, "code": code[:40], "answer": answer}
+        if error is not None:
+            details["error"] = error[:60]
+        evidence.of(c).stage(c, [Fact("payment.query", f"payment:{pid}", "hub:reconciler", {}, details, at=at)])
 
     def refused_callback(self, profile: str, reason: str, raw: bytes | None) -> None:
         """A callback refused before it was verified (bad signature, stale, malformed, too large):

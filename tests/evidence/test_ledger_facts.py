@@ -68,9 +68,14 @@ def test_a_superseded_outcome_is_an_attempt_but_not_the_end_of_the_message(
     kinds = [(k, actor) for k, _, actor in staged(engine)]
     assert kinds == [
         ("message.accepted", "client:ONEGATE"),
-        ("delivery.attempt", "worker:w1"),  # it happened; the ledger did not apply it
+        ("delivery.attempt", "worker:w1"),  # abandoned when w2 took the message over (its lease had ended)
+        ("delivery.attempt", "worker:w1"),  # what w1 learned later: it happened; the ledger did not apply it
         ("message.dead", "worker:w2"),  # the attempt that counted: once
     ]
+    t = evidence_staged
+    with engine.connect() as c:
+        abandoned = c.execute(select(t.c.digests, t.c.details).order_by(t.c.id).offset(1).limit(1)).one()
+    assert abandoned.details == {"attempt": 1, "outcome": "abandoned", "in_doubt": True} and abandoned.digests == {}
     ledger.replay(mid, "operator:ana")
     assert staged(engine)[-1] == ("operator.action", f"message:{mid}", "operator:ana")
 
@@ -80,4 +85,14 @@ def test_nothing_is_staged_when_the_evidence_log_is_off(ledger: Ledger, engine: 
     (a,) = accept(ledger, model())
     claims, _ = ledger.claim([a.message_id], PORTAL, "w1")
     ledger.record(claims, [Outcome(OutcomeKind.DELIVERED, "ok", "REF")], POLICY, PORTAL)
+    assert staged(engine) == []
+
+
+def test_a_takeover_with_the_evidence_log_off_stages_nothing(ledger: Ledger, engine: Engine, clock: Clock) -> None:
+    facts.attach(engine, facts.EvidenceLog(RING, enabled=False))
+    (a,) = accept(ledger, model())
+    ledger.claim([a.message_id], PORTAL, "w1")
+    clock.advance(63)
+    second, _ = ledger.claim([a.message_id], PORTAL, "w2")  # w1's attempt is abandoned: no fact
+    assert [c.item.message_id for c in second] == [a.message_id]
     assert staged(engine) == []
