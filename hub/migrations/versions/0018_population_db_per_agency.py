@@ -7,7 +7,7 @@
   client's only agency); NULL for the rows written before, and for queries of no agency.
 
 Revision ID: 0018
-Revises: 0016 (to be re-chained after 0017 at merge)
+Revises: 0017
 """
 
 from alembic import op
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
