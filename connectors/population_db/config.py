@@ -42,7 +42,7 @@ import re
 import time
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub import codes
@@ -171,6 +171,10 @@ class PopulationDbSettings(BaseSettings):
                 if field is None or key == "profiles":
                     problems.append(f"HUB_POPDB_PROFILES.{name}: {key}: not a setting of the population database")
                     continue
+                model = field.annotation
+                if isinstance(value, dict) and isinstance(model, type) and issubclass(model, BaseModel):
+                    names = {n.lower(): n for n in model.model_fields}  # the environment lower-cases: hovaten
+                    value = {names.get(str(k).lower(), k): v for k, v in value.items()}
                 try:
                     kind: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
                     values[key] = TypeAdapter(kind).validate_python(value)

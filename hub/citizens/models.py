@@ -220,7 +220,8 @@ class AuditRow(BaseModel):
     service_code: str | None
     id_hash: str | None = Field(description="Hex HMAC-SHA256 of the ID number under the hub's audit key.")
     outcome: str = Field(
-        description="matched, mismatch, found, not_found, unavailable, refused, unsafe, forbidden, invalid"
+        description="matched, mismatch, found, not_found, unavailable, unconfigured, refused, unsafe, forbidden, "
+        "invalid"
     )
     reason: str | None
     detail: str | None

@@ -37,7 +37,9 @@ def test_profiles_and_their_secrets_come_from_the_environment(monkeypatch: pytes
     monkeypatch.setenv("HUB_POPDB_PROFILES__HAGIANG__VARIANT", "lgsp_hagiang")
     monkeypatch.setenv("HUB_POPDB_PROFILES__HAGIANG__AUTH_SCHEME", "oauth2")
     monkeypatch.setenv("HUB_POPDB_PROFILES__HAGIANG__STAFF_KEY_PASS", "staff-p4ss")
+    monkeypatch.setenv("HUB_POPDB_PROFILES__HAGIANG__LIMITS__HOVATEN", "80")
     s = PopulationDbSettings()
+    assert s.for_profile("hagiang").limits.HoVaTen == 80 and s.limits.HoVaTen == 100
     dt, hg = s.for_profile("dongthap"), s.for_profile("hagiang")
     assert dt.variant == "lgsp_dongthap" and dt.token.get_secret_value() == "st4tic-t0ken"
     assert dt.auth_headers() == {"Authorization": "Bearer st4tic-t0ken"}
