@@ -65,7 +65,10 @@ def seed(engine: Engine, total: int, dead: int, *, classes: int = 30, days: floa
            type, 'ONEGATE-H' || (50 + i % 13), key, accepted_at - interval '1 second', key || ':' || i, connector, 1,
            md5(i::text || 'c'),
            json_build_object('dossier_code', key, 'procedure_code', '2.002492', 'procedure_name',
-               'Cấp giấy phép xây dựng', 'agency_code', agency, 'status', 1 + i % 10,
+               'Cấp giấy phép xây dựng', 'field_code', 'G09-XD01', 'field_name', 'Hoạt động xây dựng',
+               'agency_code', agency, 'agency_name', 'Sở Xây dựng', 'status', 1 + i % 10, 'result_delivery', 0,
+               -- one in seven lacks the summary (TrichYeuHoSo): a bulk dry run finds it invalid today
+               'summary', CASE WHEN i % 7 = 0 THEN NULL ELSE 'Cấp giấy phép xây dựng nhà ở' END,
                'occurred_at', accepted_at, 'received_at', accepted_at - interval '1 day',
                'appointment_at', accepted_at + interval '10 days', 'channel', 2,
                'applicant', json_build_object('name', 'Nguyễn Văn An', 'id_number', '038090001234', 'type', 1),
