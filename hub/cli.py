@@ -499,6 +499,7 @@ def messages_bulk_resume(
 @citizens_app.command("audit")
 def citizens_audit(
     client: Annotated[str | None, typer.Option(help="Client system code")] = None,
+    agency: Annotated[str | None, typer.Option(help="The officer's agency (agency code)")] = None,
     officer: Annotated[str | None, typer.Option(help="Officer (MaCanBo)")] = None,
     since: Annotated[str | None, typer.Option("--from", help="From (ISO 8601 with time zone)")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Before (ISO 8601 with time zone)")] = None,
@@ -521,7 +522,7 @@ def citizens_audit(
     number = typer.prompt("ID number", hide_input=True) if id_number else None
     try:
         f = AuditSearch.model_validate(
-            {"client": client, "officer": officer, "from": since, "to": until, "outcome": outcome}
+            {"client": client, "agency": agency, "officer": officer, "from": since, "to": until, "outcome": outcome}
             | {"request_id": request_id, "id_number": number, "limit": limit}
         )
     except ValidationError as exc:
@@ -531,6 +532,7 @@ def citizens_audit(
     hub = open_database(s)
     filters = audit.Filters(
         client_code=f.client,
+        agency_code=f.agency,
         officer_code=f.officer,
         outcome=f.outcome,
         request_id=f.request_id,

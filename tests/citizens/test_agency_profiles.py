@@ -8,6 +8,7 @@ one it reached and with which MaDonVi."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -153,6 +154,19 @@ def test_each_agencys_queries_go_out_in_its_profiles_shape(
     admin = h(create_client(hub.engine, "OPS", "operator", [ADMIN], agencies=()))
     search = api.get("/v1/citizens/queries", params={"agency": LGSP_AGENCY.code}, headers=admin)
     assert [q["agency_code"] for q in search.json()["queries"]] == [LGSP_AGENCY.code]
+
+
+def test_lgsp_citizens_audit_filters_by_agency(
+    api: TestClient, hub: Hub, db_url: str, runner: CliRunner, several: dict[str, str]
+) -> None:
+    for agency in (SOAP_AGENCY.code, LGSP_AGENCY.code, LGSP_AGENCY.code):
+        assert api.post("/v1/citizens/verify", json=query(agency_code=agency), headers=several).status_code == 200
+    env = {"HUB_DATABASE_URL": db_url, "HUB_AUDIT_HASH_KEY": AUDIT_KEY, "HUB_LOG_LEVEL": "WARNING"}
+    for agency, expected in ((SOAP_AGENCY.code, 1), (LGSP_AGENCY.code, 2)):
+        done = runner.invoke(lgsp_cli, ["citizens", "audit", "--agency", agency], env=env)
+        assert done.exit_code == 0, done.output
+        rows = [json.loads(line) for line in done.output.splitlines() if line.startswith("{")]
+        assert [r["agency_code"] for r in rows] == [agency] * expected
 
 
 def test_a_client_of_one_agency_may_omit_it_and_of_several_gets_the_default_profile(
