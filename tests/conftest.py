@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -8,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from hub.bootstrap import migrate
 from hub.db.engine import make_engine
@@ -62,6 +65,19 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def cli() -> Iterator[CliRunner]:
+    """A runner for `lgsp` commands. They configure logging to the runner's stderr, which closes with
+    the command: put logging back afterwards, or later tests would write to a closed file."""
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    yield CliRunner()
+    structlog.reset_defaults()
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
 
 
 @pytest.fixture

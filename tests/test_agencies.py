@@ -5,12 +5,10 @@ payments only, and a dossier code carries its agency's province (the 2025 merger
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -108,17 +106,6 @@ def test_the_admin_api_manages_agencies(api: TestClient, admin: dict[str, str], 
 
 
 # ------------------------------------------------------------------ the CLI
-@pytest.fixture
-def cli() -> Iterator[CliRunner]:
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield CliRunner()
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-
-
 def test_the_cli_adds_lists_shows_sets_and_removes_agencies(db_url: str, hub: Hub, cli: CliRunner) -> None:
     env = {"HUB_DATABASE_URL": db_url}
 

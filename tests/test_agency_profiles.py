@@ -6,13 +6,11 @@ old ``portal.variant`` over."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import structlog
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
@@ -119,24 +117,10 @@ def test_the_payment_api_applies_the_agencys_profile_and_refuses_another(hub: Hu
         assert doc["errors"][0]["field"] == "procedure_name" and "paygov" in doc["errors"][0]["message"]
 
 
-@pytest.fixture
-def runner() -> Iterator[CliRunner]:
-    """The CLI, its logging configuration undone after (as tests/test_agencies.py does)."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield CliRunner()
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-
-
-def test_the_operator_sets_the_profiles_with_the_cli_and_the_admin_api(
-    hub: Hub, db_url: str, runner: CliRunner
-) -> None:
+def test_the_operator_sets_the_profiles_with_the_cli_and_the_admin_api(hub: Hub, db_url: str, cli: CliRunner) -> None:
     factories.ensure_agency(hub.engine)
     env = {"HUB_DATABASE_URL": db_url}
-    done = runner.invoke(
+    done = cli.invoke(
         lgsp,
         [
             "agencies",
@@ -154,13 +138,13 @@ def test_the_operator_sets_the_profiles_with_the_cli_and_the_admin_api(
     assert agency.portal is not None and agency.portal.profile == "hagiang"
     assert agency.portal.unit_for("H22") == "000.00.01.H22" and agency.portal.unit_for("H56") == TEST_AGENCY.code
     assert "portal.profile 'hagiang' is not defined here (known: default)" in done.stderr  # no HUB_PORTAL_PROFILES
-    defined = runner.invoke(
+    defined = cli.invoke(
         lgsp,
         ["agencies", "set", TEST_AGENCY.code, "portal.profile=hagiang"],
         env=env | {"HUB_PORTAL_PROFILES": '{"hagiang": {"variant": "lgsp_hagiang"}}'},
     )
     assert defined.exit_code == 0 and "warning" not in defined.stderr, defined.output
-    refused = runner.invoke(lgsp, ["agencies", "set", TEST_AGENCY.code, "portal.profile=Not A Name"], env=env)
+    refused = cli.invoke(lgsp, ["agencies", "set", TEST_AGENCY.code, "portal.profile=Not A Name"], env=env)
     assert refused.exit_code == 2 and "portal.profile" in refused.output
     admin = {"X-API-Key": create_client(hub.engine, "OPS", "operator", [ADMIN], agencies=())}
     with TestClient(create_app(hub, pipeline=False)) as api:

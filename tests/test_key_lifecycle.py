@@ -5,12 +5,10 @@ recorded (who, when, what); a change effective within the auth cache time."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -122,18 +120,6 @@ def test_the_admin_api_needs_admin_and_will_not_lock_an_admin_out(hub: Hub, api:
     assert problem(r, 422, "validation_failed")["errors"][0]["field"].startswith("grants")
     problem(api.post("/v1/admin/clients/ONEGATE/rotate", json={"grace_seconds": True}, headers=admin), 422)
     problem(api.post("/v1/admin/clients/ONEGATE/rotate", json={"grace_seconds": 10**9}, headers=admin), 422)
-
-
-@pytest.fixture
-def cli() -> Iterator[CliRunner]:
-    """`lgsp` commands configure logging to the runner's stderr: put it back afterwards."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield CliRunner()
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
 
 
 def test_the_cli_covers_the_lifecycle(db_url: str, hub: Hub, cli: CliRunner) -> None:

@@ -16,7 +16,6 @@ import structlog
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from connectors.population_db import PopulationDbSettings
 from connectors.population_db.mock import Faults, create_app
@@ -148,16 +147,3 @@ def logged(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], str]]:
     caplog.set_level(logging.DEBUG)
     yield lambda: stream.getvalue() + "\n".join(r.getMessage() for r in caplog.records)
     structlog.reset_defaults()
-
-
-@pytest.fixture
-def cli() -> Iterator[CliRunner]:
-    """A runner for `lgsp` commands. They configure logging to the runner's stderr, which closes with
-    the command: put logging back afterwards, or later tests would write to a closed file."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield CliRunner()
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)

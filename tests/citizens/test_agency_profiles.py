@@ -9,13 +9,11 @@ one it reached and with which MaDonVi."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select, union_all
@@ -157,13 +155,13 @@ def test_each_agencys_queries_go_out_in_its_profiles_shape(
 
 
 def test_lgsp_citizens_audit_filters_by_agency(
-    api: TestClient, hub: Hub, db_url: str, runner: CliRunner, several: dict[str, str]
+    api: TestClient, hub: Hub, db_url: str, cli: CliRunner, several: dict[str, str]
 ) -> None:
     for agency in (SOAP_AGENCY.code, LGSP_AGENCY.code, LGSP_AGENCY.code):
         assert api.post("/v1/citizens/verify", json=query(agency_code=agency), headers=several).status_code == 200
     env = {"HUB_DATABASE_URL": db_url, "HUB_AUDIT_HASH_KEY": AUDIT_KEY, "HUB_LOG_LEVEL": "WARNING"}
     for agency, expected in ((SOAP_AGENCY.code, 1), (LGSP_AGENCY.code, 2)):
-        done = runner.invoke(lgsp_cli, ["citizens", "audit", "--agency", agency], env=env)
+        done = cli.invoke(lgsp_cli, ["citizens", "audit", "--agency", agency], env=env)
         assert done.exit_code == 0, done.output
         rows = [json.loads(line) for line in done.output.splitlines() if line.startswith("{")]
         assert [r["agency_code"] for r in rows] == [agency] * expected
@@ -241,24 +239,12 @@ def test_each_profile_has_its_own_breaker(
     assert hub.citizens.breaker.state == "closed" and len(reached(mock)) == 1
 
 
-@pytest.fixture
-def runner() -> Iterator[CliRunner]:
-    """The CLI, its logging configuration undone after (as tests/test_agencies.py does)."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield CliRunner()
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-
-
 def test_the_operator_sets_the_population_db_section_with_the_cli_and_the_admin_api(
-    api: TestClient, hub: Hub, db_url: str, runner: CliRunner, lgsp: Mock, several: dict[str, str]
+    api: TestClient, hub: Hub, db_url: str, cli: CliRunner, lgsp: Mock, several: dict[str, str]
 ) -> None:
     env = {"HUB_DATABASE_URL": db_url}
     code = PLAIN_AGENCY.code
-    done = runner.invoke(
+    done = cli.invoke(
         lgsp_cli, ["agencies", "set", code, "population_db.profile=hagiang", f"population_db.madonvi={code}"], env=env
     )
     assert done.exit_code == 0, done.output
@@ -267,15 +253,15 @@ def test_the_operator_sets_the_population_db_section_with_the_cli_and_the_admin_
     )
     assert "population_db.profile 'hagiang' is not defined here (known: default)" in done.stderr
     assert "503 population_db_not_configured" in done.stderr
-    defined = runner.invoke(
+    defined = cli.invoke(
         lgsp_cli,
         ["agencies", "show", code],
         env=env | {"HUB_POPDB_PROFILES": '{"hagiang": {"variant": "lgsp_hagiang"}}'},
     )
     assert defined.exit_code == 0 and "warning" not in defined.stderr, defined.output
-    refused = runner.invoke(lgsp_cli, ["agencies", "set", code, "population_db.madonvi=H56"], env=env)
+    refused = cli.invoke(lgsp_cli, ["agencies", "set", code, "population_db.madonvi=H56"], env=env)
     assert refused.exit_code == 2 and "population_db.madonvi" in refused.output
-    unset = runner.invoke(lgsp_cli, ["agencies", "set", code, "--unset", "population_db"], env=env)
+    unset = cli.invoke(lgsp_cli, ["agencies", "set", code, "--unset", "population_db"], env=env)
     assert unset.exit_code == 0 and DbAgencies(hub.engine).get(code) == PLAIN_AGENCY
 
     admin = h(create_client(hub.engine, "OPS", "operator", [ADMIN], agencies=()))

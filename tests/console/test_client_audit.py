@@ -4,11 +4,6 @@ the client's history (``client_changes``) as before."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
-import pytest
-import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -27,17 +22,6 @@ from tests.factories import TEST_AGENCIES, create_client
 def audited(hub: Hub) -> list[dict[str, object]]:
     with hub.engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(select(operator_actions).order_by(operator_actions.c.id))]
-
-
-@pytest.fixture
-def cli() -> Iterator[CliRunner]:
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield CliRunner()
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
 
 
 def test_admin_api_client_changes_are_in_the_audit_page(hub: Hub, client: TestClient, console_app: FastAPI) -> None:

@@ -7,12 +7,8 @@ moves to delivered like the first."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-import structlog
 from typer.testing import CliRunner
 
 from connectors.vnpost.mock_http import raw_codes
@@ -146,17 +142,6 @@ def test_the_second_kind_of_a_dossier_is_its_own_vnpost_order(env: Env) -> None:
 
 
 # ------------------------------------------------------------------ the CLI
-@pytest.fixture
-def cli() -> Iterator[CliRunner]:
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield CliRunner()
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-
-
 def test_the_cli_loads_a_range_and_lists_the_pool(db_url: str, cli: CliRunner) -> None:
     environ = {"HUB_DATABASE_URL": db_url}
 
