@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from sqlalchemy.sql import ColumnElement
 
 from hub.db.schema import messages, payments, postal_orders
 from hub.messages import DOSSIER_STATUS_CHANGED
+from hub.postal.rules import FINAL, ParcelStatus
 
 PORTAL = "national_portal"
 FINISHED = {8, 9, 10}  # stopped, finished, returned: processing has ended (external-systems.md §1.4)
@@ -174,7 +176,7 @@ def settled_payments(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
     return [{**r._mapping, "amount": int(r.amount or 0)} for r in c.execute(q)]
 
 
-PARCEL_FINAL = ("delivered", "returned", "cancelled")  # hub.postal.rules.FINAL, as stored
+PARCEL_FINAL = sorted(status.value for status in FINAL)  # as stored in postal_orders.status
 
 
 def parcels(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
@@ -188,13 +190,11 @@ def parcels(c: Connection, w: Window, tz: str) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str, str], list[tuple[float, int]]] = defaultdict(list)
     for r in c.execute(q):
         hours = max(0.0, (r.status_at - r.created_at).total_seconds() / 3600)
-        cod = int((r.details or {}).get("cod_amount") or 0) if r.status == "delivered" else 0
+        cod = int((r.details or {}).get("cod_amount") or 0) if r.status == ParcelStatus.DELIVERED else 0
         groups[(r.day, r.agency_code, r.kind, r.status)].append((hours, cod))
     out = []
     for (d, agency, kind, status), items in groups.items():
-        hours = sorted(h for h, _ in items)
-        mid = len(hours) // 2
-        median = hours[mid] if len(hours) % 2 else (hours[mid - 1] + hours[mid]) / 2
+        median = statistics.median(h for h, _ in items)
         out.append(
             {
                 "day": d,

@@ -29,6 +29,10 @@ def _day(value: str, fallback: date) -> date | None:
         return None
 
 
+async def _run(ctx: Ctx, name: str, window: reports.Window) -> reports.Table:
+    return await run_in_threadpool(reports.run, ctx.engine, name, window, ctx.console.hub.settings.report_timezone)
+
+
 def _window(ctx: Ctx, since: str, until: str) -> tuple[reports.Window | None, str | None, dict[str, str]]:
     """The days [since, until] (both included) in the province's zone; an error text when they are not days
     or not in order."""
@@ -57,9 +61,7 @@ async def reports_page(
     if name not in reports.REPORTS:
         name = "exchanges"
     window, error, form = _window(ctx, since, until)
-    table = None
-    if window is not None:
-        table = await run_in_threadpool(reports.run, ctx.engine, name, window, ctx.console.hub.settings.report_timezone)
+    table = await _run(ctx, name, window) if window is not None else None
     query = urlencode({"name": name, **form})
     return render(
         ctx,
@@ -86,7 +88,7 @@ async def reports_csv(
     window, error, form = _window(ctx, since, until)
     if name not in reports.REPORTS or window is None:
         return Response(error or ctx.t("reports.error.name"), status_code=422, media_type="text/plain; charset=utf-8")
-    table = await run_in_threadpool(reports.run, ctx.engine, name, window, ctx.console.hub.settings.report_timezone)
+    table = await _run(ctx, name, window)
     filename = f"lgsp-{name}-{form['since']}-{form['until']}.csv"
     return Response(
         reports.to_csv(table),
