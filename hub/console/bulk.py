@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Text, bindparam, case, cast, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Text, bindparam, case, cast, func, insert, select, update
 
 from hub.console import audit
 from hub.console.failures import classify
@@ -237,20 +237,23 @@ def run(ledger: Ledger, bulk_id: str, actor: Actor) -> dict[str, int]:
 
 
 def _record_outcomes(engine: Engine, bulk_id: str, items: list[dict[str, Any]]) -> None:
-    it = bulk_replay_items.c
     with engine.begin() as c:
-        if items:
-            c.execute(
-                update(bulk_replay_items)
-                .where(it.bulk_id == bindparam("b"), it.message_id == bindparam("mid"))
-                .values(outcome=bindparam("outcome"), detail=bindparam("detail")),
-                items,
-            )
+        _write_outcomes(c, bulk_id, items, heartbeat_at=utcnow())
+
+
+def _write_outcomes(c: Connection, bulk_id: str, items: list[dict[str, Any]], **run: Any) -> None:
+    """Each item's outcome (``{"b", "mid", "outcome", "detail"}``) and the run's count of items done
+    (with ``run``'s other columns)."""
+    it = bulk_replay_items.c
+    if items:
         c.execute(
-            update(bulk_replays)
-            .where(bulk_replays.c.id == bulk_id)
-            .values(done=bulk_replays.c.done + len(items), heartbeat_at=utcnow())
+            update(bulk_replay_items)
+            .where(it.bulk_id == bindparam("b"), it.message_id == bindparam("mid"))
+            .values(outcome=bindparam("outcome"), detail=bindparam("detail")),
+            items,
         )
+    done = bulk_replays.c.done + len(items)
+    c.execute(update(bulk_replays).where(bulk_replays.c.id == bulk_id).values(done=done, **run))
 
 
 def _next_chunk(ledger: Ledger, bulk_id: str, beat: _Heartbeat, after: str) -> tuple[str, list[str]] | None:
@@ -291,17 +294,7 @@ def _next_chunk(ledger: Ledger, bulk_id: str, beat: _Heartbeat, after: str) -> t
             and _aware(r.budget_since) >= _aware(r.claimed_at)
         ]
         if done_before:
-            c.execute(
-                update(bulk_replay_items)
-                .where(it.bulk_id == bindparam("b"), it.message_id == bindparam("mid"))
-                .values(outcome=bindparam("outcome"), detail=bindparam("detail")),
-                done_before,
-            )
-            c.execute(
-                update(bulk_replays)
-                .where(bulk_replays.c.id == bulk_id)
-                .values(done=bulk_replays.c.done + len(done_before))
-            )
+            _write_outcomes(c, bulk_id, done_before)
         if not rows:
             return None
         skip = {x["mid"] for x in done_before}
