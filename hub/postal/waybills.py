@@ -118,23 +118,21 @@ def claim_given(c: Connection, customer: str, item_code: str, order_id: str, now
 
 def mark_used(c: Connection, order_ids: str | Collection[str], now: datetime) -> int:
     """The orders' parcels were picked up: their numbers are used, for good."""
-    ids = [order_ids] if isinstance(order_ids, str) else sorted(order_ids)
-    if not ids:
-        return 0
-    return c.execute(
-        update(w).where(w.c.order_id.in_(ids), w.c.state == "assigned").values(state="used", used_at=now)
-    ).rowcount
+    return _leave_assigned(c, order_ids, state="used", used_at=now)
 
 
 def release(c: Connection, order_ids: str | Collection[str], now: datetime) -> int:
     """The orders were cancelled before pickup: their numbers back to the pool, each once (the
     count of numbers released; a second release counts 0)."""
+    return _leave_assigned(c, order_ids, state="released", released_at=now)
+
+
+def _leave_assigned(c: Connection, order_ids: str | Collection[str], **values: Any) -> int:
+    """The numbers the orders hold that are still ``assigned`` take ``values``; how many did."""
     ids = [order_ids] if isinstance(order_ids, str) else sorted(order_ids)
     if not ids:
         return 0
-    return c.execute(
-        update(w).where(w.c.order_id.in_(ids), w.c.state == "assigned").values(state="released", released_at=now)
-    ).rowcount
+    return c.execute(update(w).where(w.c.order_id.in_(ids), w.c.state == "assigned").values(**values)).rowcount
 
 
 class RevokeRefused(Exception):
